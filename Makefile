@@ -1,0 +1,63 @@
+# Local development for heimdall-pipeline. `make up` starts TimescaleDB and a moto S3
+# server for this checkout (scripts/devstack.sh); settings land in .devstack/env.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+
+# Python 3.11 (pyproject allows >=3.11,<3.13).
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+VENV := .venv
+STAMP := $(VENV)/.installed
+BENCH_STAMP := $(VENV)/.installed-bench
+WITH_ENV := scripts/with_env.sh
+
+PYTEST_ARGS ?=
+BENCH_ARGS ?=
+
+.PHONY: setup up down status env migrate test demo dev bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@if [ ! -x $(VENV)/bin/python ]; then \
+	    $(PYTHON) -c 'import sys; assert (3, 11) <= sys.version_info[:2] < (3, 13), "need Python 3.11 or 3.12, got " + sys.version' && \
+	    echo "creating $(VENV) with $(PYTHON)" && $(PYTHON) -m venv $(VENV); \
+	fi
+	$(VENV)/bin/pip install -q -e '.[dev]'
+	@touch $@
+
+up: setup
+	scripts/devstack.sh up
+
+down:
+	scripts/devstack.sh down
+
+status:
+	scripts/devstack.sh status
+
+env:
+	scripts/devstack.sh env
+
+migrate: up
+	$(WITH_ENV) $(VENV)/bin/heimdall-migrate
+
+test: up
+	$(WITH_ENV) $(VENV)/bin/python -m pytest -n 2 heimdall_pipeline_tests $(PYTEST_ARGS)
+
+demo: up
+	$(WITH_ENV) $(VENV)/bin/python -m heimdall_pipeline.demo
+
+dev: up
+	mkdir -p $(CURDIR)/.devstack/dagster_home
+	if [ -f dagster.yaml ]; then cp -f dagster.yaml $(CURDIR)/.devstack/dagster_home/dagster.yaml; fi
+	DAGSTER_HOME=$(CURDIR)/.devstack/dagster_home \
+	    $(WITH_ENV) $(VENV)/bin/dagster dev -m heimdall_pipeline.definitions -h 127.0.0.1 -p 3000
+
+$(BENCH_STAMP): pyproject.toml $(STAMP)
+	$(VENV)/bin/pip install -q -e '.[bench]'
+	@touch $@
+
+bench: up $(BENCH_STAMP)
+	$(WITH_ENV) $(VENV)/bin/python bench/run.py $(BENCH_ARGS)
+
+clean: down
+	rm -rf .devstack $(VENV)

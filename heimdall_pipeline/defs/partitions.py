@@ -1,0 +1,25 @@
+"""The one daily partitioning: UTC days of upload (an object's LastModified).
+
+The current day is a partition too (end_offset=1), so objects that land today load today.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timedelta, timezone
+
+from dagster import DailyPartitionsDefinition
+
+DEFAULT_START_DATE = "2025-01-01"
+
+daily_partitions = DailyPartitionsDefinition(
+    start_date=os.environ.get("HEIMDALL_PARTITIONS_START_DATE", DEFAULT_START_DATE),
+    timezone="UTC",
+    end_offset=1,
+)
+
+
+def day_window(partition_key: str) -> tuple[datetime, datetime]:
+    """[start, end) in UTC of a daily partition key (YYYY-MM-DD)."""
+    start = datetime.strptime(partition_key, "%Y-%m-%d").replace(tzinfo=timezone.utc)
+    return start, start + timedelta(days=1)

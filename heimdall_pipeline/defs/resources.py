@@ -1,0 +1,102 @@
+"""Dagster resources: the TimescaleDB connection, the S3 / MinIO client, and the buckets."""
+
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from collections.abc import Iterator
+
+import boto3
+import psycopg
+from botocore.config import Config
+from dagster import ConfigurableResource, EnvVar
+from dagster_aws.s3 import S3Resource
+from pydantic import Field
+
+from heimdall_pipeline.db import connect
+from heimdall_pipeline.migrations import migrate
+from heimdall_pipeline.settings import DEFAULT_BUCKET
+
+
+class TimescaleResource(ConfigurableResource):
+    """The TimescaleDB that holds `measurements`; migrated on first use in a process."""
+
+    database_url: str = Field(description="libpq URL of the TimescaleDB database")
+
+    @contextmanager
+    def connection(self) -> Iterator[psycopg.Connection]:
+        _migrate_once(self.database_url)
+        with connect(self.database_url) as conn:
+            yield conn
+
+
+_migrated: set[str] = set()
+
+
+def _migrate_once(database_url: str) -> None:
+    if database_url not in _migrated:
+        migrate(database_url)
+        _migrated.add(database_url)
+
+
+class HeimdallS3Resource(S3Resource):
+    """dagster-aws's S3Resource with a connection pool sized for concurrent GETs."""
+
+    max_pool_connections: int = Field(default=32, description="HTTP connections kept to the S3 endpoint")
+
+    def get_client(self):
+        session = boto3.session.Session(profile_name=self.profile_name)
+        return session.client(
+            "s3",
+            region_name=self.region_name,
+            endpoint_url=self.endpoint_url,
+            use_ssl=self.use_ssl,
+            verify=self.verify,
+            aws_access_key_id=self.aws_access_key_id,
+            aws_secret_access_key=self.aws_secret_access_key,
+            aws_session_token=self.aws_session_token,
+            config=Config(
+                max_pool_connections=self.max_pool_connections,
+                retries={"max_attempts": self.max_attempts, "mode": "standard"},
+                s3={"addressing_style": "path"},
+            ),
+        )
+
+
+class HeimdallBuckets(ConfigurableResource):
+    """Where Heimdall's raw objects are, and where reports and archives go (default: the raw bucket)."""
+
+    raw: str = Field(default=DEFAULT_BUCKET, description="bucket Heimdall writes sessions/ to")
+    reports: str = Field(default="", description="bucket for reports/ (empty: the raw bucket)")
+    archive: str = Field(default="", description="bucket for archive/ (empty: the raw bucket)")
+
+    @property
+    def reports_bucket(self) -> str:
+        return self.reports or self.raw
+
+    @property
+    def archive_bucket(self) -> str:
+        return self.archive or self.raw
+
+
+def _env_or(name: str, default):
+    """EnvVar when the variable is set, else the default: optional settings stay optional."""
+    return EnvVar(name) if os.environ.get(name) else default
+
+
+def resources_from_env() -> dict[str, ConfigurableResource]:
+    """The resources the code location runs with, read from HEIMDALL_* / AWS_* variables."""
+    return {
+        "timescale": TimescaleResource(database_url=EnvVar("HEIMDALL_DATABASE_URL")),
+        "s3": HeimdallS3Resource(
+            endpoint_url=_env_or("HEIMDALL_S3_ENDPOINT_URL", None),
+            region_name=_env_or("AWS_REGION", "us-east-1"),
+            aws_access_key_id=_env_or("AWS_ACCESS_KEY_ID", None),
+            aws_secret_access_key=_env_or("AWS_SECRET_ACCESS_KEY", None),
+        ),
+        "buckets": HeimdallBuckets(
+            raw=_env_or("HEIMDALL_S3_BUCKET", DEFAULT_BUCKET),
+            reports=_env_or("HEIMDALL_REPORTS_BUCKET", ""),
+            archive=_env_or("HEIMDALL_ARCHIVE_BUCKET", ""),
+        ),
+    }

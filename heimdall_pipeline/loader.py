@@ -1,0 +1,160 @@
+"""Bulk load into the `measurements` hypertable and the `ingest_ledger`.
+
+Each batch is one transaction: binary COPY into a session-local staging table, then
+`INSERT … ON CONFLICT DO NOTHING` into the hypertable. Loading the same rows again inserts
+nothing, and every source object ends in the ledger as loaded, duplicate or rejected.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import psycopg
+
+from heimdall_pipeline.db import read_sql
+from heimdall_pipeline.measurement import COLUMNS, Measurement
+from heimdall_pipeline.object_store import ObjectInfo
+
+DEFAULT_BATCH_SIZE = 20_000
+_MEASUREMENT_TYPES = ["text", "int4", "float8", "float8", "int4", "timestamptz", "float8", "float8", "float8", "text"]
+_OBJECT_TYPES = ["text", "text", "int8", "timestamptz"]
+_OBJECT_COLUMNS = ("object_key", "etag", "size_bytes", "last_modified")
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    inserted: int
+    duplicate: int
+
+    def __add__(self, other: "LoadResult") -> "LoadResult":
+        return LoadResult(self.inserted + other.inserted, self.duplicate + other.duplicate)
+
+
+@dataclass(frozen=True)
+class Rejection:
+    info: ObjectInfo
+    reason: str
+
+
+@dataclass(frozen=True)
+class ListingResult:
+    new: int
+    changed: int  # content changed since last seen: back to pending
+    unchanged: int
+
+
+def _ensure_staging(cur: psycopg.Cursor) -> None:
+    cur.execute(read_sql("load/create_staging.sql"))
+
+
+def load_rows(conn: psycopg.Connection, rows: Iterable[Sequence], batch_size: int = DEFAULT_BATCH_SIZE) -> LoadResult:
+    """Load rows in `measurement.COLUMNS` order; one transaction per batch."""
+    total = LoadResult(0, 0)
+    batch: list[Sequence] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= batch_size:
+            total += _load_row_batch(conn, batch)
+            batch = []
+    if batch:
+        total += _load_row_batch(conn, batch)
+    return total
+
+
+def load_measurements(
+    conn: psycopg.Connection, measurements: Iterable[Measurement], batch_size: int = DEFAULT_BATCH_SIZE
+) -> LoadResult:
+    return load_rows(conn, (m.as_row() for m in measurements), batch_size)
+
+
+def _load_row_batch(conn: psycopg.Connection, rows: list[Sequence]) -> LoadResult:
+    with conn.transaction(), conn.cursor() as cur:
+        _ensure_staging(cur)
+        _copy(cur, "measurements_staging", COLUMNS, _MEASUREMENT_TYPES, rows)
+        cur.execute(read_sql("load/insert_staged.sql"))
+        inserted = cur.rowcount
+    return LoadResult(inserted, len(rows) - inserted)
+
+
+def load_object_batch(
+    conn: psycopg.Connection,
+    parsed: Sequence[tuple[ObjectInfo, Measurement]],
+    rejected: Sequence[Rejection] = (),
+) -> LoadResult:
+    """Load one batch of parsed objects and record every object's outcome in the ledger.
+
+    All in one transaction: the ledger never says 'loaded' for a row that is not there.
+    """
+    seen_keys: set[str] = set()
+    unique: list[tuple[ObjectInfo, Measurement]] = []
+    repeated: list[tuple[ObjectInfo, Measurement]] = []
+    for info, measurement in parsed:
+        (repeated if info.key in seen_keys else unique).append((info, measurement))
+        seen_keys.add(info.key)
+    rows = [
+        (*measurement.as_row(), info.key, info.etag, info.size_bytes, info.last_modified)
+        for info, measurement in unique
+    ]
+    with conn.transaction(), conn.cursor() as cur:
+        _ensure_staging(cur)
+        inserted = duplicate = 0
+        if rows:
+            _copy(cur, "measurements_staging", COLUMNS + _OBJECT_COLUMNS, _MEASUREMENT_TYPES + _OBJECT_TYPES, rows)
+            cur.execute(read_sql("load/insert_staged_objects.sql"))
+            inserted, duplicate = cur.fetchone()
+        outcomes = [_outcome(r.info, "rejected", r.reason) for r in rejected]
+        outcomes += [_outcome(info, "duplicate", None, m) for info, m in repeated]
+        if outcomes:
+            cur.executemany(read_sql("load/record_outcome.sql"), outcomes)
+    return LoadResult(inserted, duplicate + len(repeated))
+
+
+def _outcome(info: ObjectInfo, status: str, reason: str | None, measurement: Measurement | None = None) -> dict:
+    return {
+        "object_key": info.key,
+        "etag": info.etag,
+        "size_bytes": info.size_bytes,
+        "last_modified": info.last_modified,
+        "status": status,
+        "reason": reason,
+        "task_id": measurement.task_id if measurement else None,
+        "websdr_id": measurement.websdr_id if measurement else None,
+        "timestamp_utc": measurement.timestamp_utc if measurement else None,
+    }
+
+
+def record_listed(conn: psycopg.Connection, infos: Iterable[ObjectInfo]) -> ListingResult:
+    """Record listed objects in the ledger: new ones (and changed ones) become 'pending'."""
+    rows = [(i.key, i.etag, i.size_bytes, i.last_modified) for i in infos]
+    with conn.transaction(), conn.cursor() as cur:
+        _ensure_staging(cur)
+        _copy(cur, "ledger_staging", _OBJECT_COLUMNS, _OBJECT_TYPES, rows)
+        cur.execute(read_sql("load/record_listed.sql"))
+        changes = cur.fetchall()
+    new = sum(1 for is_new, _ in changes if is_new)
+    changed = sum(1 for is_new, status in changes if not is_new and status == "pending")
+    return ListingResult(new=new, changed=changed, unchanged=len(rows) - new - changed)
+
+
+def pending_objects(conn: psycopg.Connection, start: datetime, end: datetime) -> list[ObjectInfo]:
+    """Objects uploaded in [start, end) that the ledger still has as 'pending'."""
+    with conn.cursor() as cur:
+        cur.execute(read_sql("load/pending_objects.sql"), {"start": start, "end": end})
+        return [ObjectInfo(*row) for row in cur.fetchall()]
+
+
+def ledger_summary(conn: psycopg.Connection, start: datetime, end: datetime) -> dict[str, tuple[int, int]]:
+    """`{status: (objects, bytes)}` for objects uploaded in [start, end)."""
+    with conn.cursor() as cur:
+        cur.execute(read_sql("load/ledger_summary.sql"), {"start": start, "end": end})
+        return {status: (objects, int(size)) for status, objects, size in cur.fetchall()}
+
+
+def _copy(cur: psycopg.Cursor, table: str, columns: Sequence[str], types: list[str], rows: Iterable[Sequence]) -> None:
+    statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)"
+    with cur.copy(statement) as copy:
+        copy.set_types(types)
+        for row in rows:
+            copy.write_row(row)

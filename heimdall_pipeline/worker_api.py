@@ -1,0 +1,54 @@
+"""The seed's Celery-side entry point, kept so Heimdall's acquisition worker can call it as is.
+
+Compared with the seed: no ORM, bulk COPY, idempotent (a retried task inserts nothing twice),
+`power_dbm` is filled, and invalid measurement dicts are reported instead of failing the batch.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from heimdall_pipeline.db import connect
+from heimdall_pipeline.loader import load_measurements
+from heimdall_pipeline.measurement import Measurement, RejectedObject
+from heimdall_pipeline.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+def save_measurements_to_timescaledb(
+    task_id: str, measurements: list[dict[str, Any]], database_url: str | None = None
+) -> dict[str, Any]:
+    """Save one acquisition's measurement dicts to the `measurements` hypertable.
+
+    Returns `{'status': 'SUCCESS', 'measurements_count': n, 'inserted': i, 'duplicate': d,
+    'rejected': [{'index': k, 'reason': ...}]}` (n = valid measurements now stored), or
+    `{'status': 'FAILED', 'error': ...}` when the database could not be reached or written.
+    """
+    valid: list[Measurement] = []
+    rejected: list[dict[str, Any]] = []
+    for index, measurement in enumerate(measurements):
+        try:
+            valid.append(Measurement.from_measurement_dict(task_id, measurement))
+        except RejectedObject as error:
+            rejected.append({"index": index, "reason": error.reason})
+            logger.warning("task %s: measurement %d rejected: %s", task_id, index, error.reason)
+    try:
+        url = database_url or Settings.from_env().database_url
+        with connect(url) as conn:
+            result = load_measurements(conn, valid)
+    except Exception as error:  # noqa: BLE001 - the Celery contract reports, never raises
+        logger.exception("TimescaleDB storage failed for task %s", task_id)
+        return {"status": "FAILED", "error": str(error)}
+    logger.info(
+        "task %s: %d measurements stored (%d new, %d already there), %d rejected",
+        task_id, len(valid), result.inserted, result.duplicate, len(rejected),
+    )
+    return {
+        "status": "SUCCESS",
+        "measurements_count": len(valid),
+        "inserted": result.inserted,
+        "duplicate": result.duplicate,
+        "rejected": rejected,
+    }

@@ -1,0 +1,350 @@
+#!/usr/bin/env bash
+# Local service stack for heimdall-pipeline: TimescaleDB (PostgreSQL 15 cluster) and a
+# moto S3 server, both bound to 127.0.0.1 on ports picked once per checkout.
+#
+#   scripts/devstack.sh up       start (or adopt) the services, write .devstack/env
+#   scripts/devstack.sh down     stop this checkout's services (by their recorded PIDs)
+#   scripts/devstack.sh status   report; exit 1 unless both run
+#   scripts/devstack.sh env      print .devstack/env
+#
+# If HEIMDALL_DATABASE_URL and HEIMDALL_S3_ENDPOINT_URL are both set (a real TimescaleDB
+# and MinIO), `up` provisions nothing.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+STATE="$ROOT/.devstack"
+PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
+PGDATA="$STATE/pgdata"
+PGSOCK="$STATE/pgsock"
+PGLOG="$STATE/postgres.log"
+PG_PIDFILE="$STATE/postgres.pid"
+S3_PIDFILE="$STATE/moto.pid"
+S3LOG="$STATE/moto.log"
+ENVFILE="$STATE/env"
+VENV="$ROOT/.venv"
+BUCKET=heimdall-raw-iq
+AWS_KEY=heimdall
+AWS_SECRET=heimdall-secret
+AWS_REGION_NAME=us-east-1
+
+log() { echo "devstack: $*"; }
+die() { echo "devstack: error: $*" >&2; exit 1; }
+
+# --- running commands as the cluster owner --------------------------------------------
+# root cannot run postgres, so as root the cluster belongs to the `postgres` system user;
+# a normal user owns the cluster directly.
+if [ "$(id -u)" -eq 0 ]; then
+    PGUSER_OS=postgres
+    id "$PGUSER_OS" >/dev/null 2>&1 || die "no 'postgres' system user (is the postgresql package installed?)"
+    as_pg() { (cd / && runuser -u "$PGUSER_OS" -- "$@"); }
+else
+    PGUSER_OS=$(id -un)
+    as_pg() { (cd / && "$@"); }
+fi
+
+# --- helpers ----------------------------------------------------------------------------
+pyexe() {
+    if [ -x "$VENV/bin/python" ]; then echo "$VENV/bin/python"; else command -v python3; fi
+}
+
+# pid_alive PIDFILE PATTERN: the recorded process exists and its command line matches.
+pid_alive() {
+    local f=$1 pat=$2 pid
+    [ -f "$f" ] || return 1
+    pid=$(head -n 1 "$f" 2>/dev/null || true)
+    [[ "$pid" =~ ^[0-9]+$ ]] || return 1
+    [ -r "/proc/$pid/cmdline" ] || return 1
+    tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$pat"
+}
+
+pg_running() {
+    # postmaster.pid's first line is the postmaster PID; keep our pid file in sync with it.
+    if [ -f "$PGDATA/postmaster.pid" ]; then
+        head -n 1 "$PGDATA/postmaster.pid" >"$PG_PIDFILE.tmp" 2>/dev/null && mv "$PG_PIDFILE.tmp" "$PG_PIDFILE"
+    fi
+    pid_alive "$PG_PIDFILE" "-D $PGDATA "
+}
+
+s3_running() { pid_alive "$S3_PIDFILE" "moto_server"; }
+
+pg_ready() { "$PGBIN/pg_isready" -q -h 127.0.0.1 -p "$1" -U postgres -d postgres -t 1 >/dev/null 2>&1; }
+
+s3_ready() { curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$1/" 2>/dev/null; }
+
+# port_free PORT: nothing is bound to it on loopback (nor on the wildcard address).
+port_free() {
+    "$(pyexe)" - "$1" <<'PY'
+import socket, sys
+s = socket.socket()
+try:
+    s.bind(("127.0.0.1", int(sys.argv[1])))
+except OSError:
+    sys.exit(1)
+finally:
+    s.close()
+PY
+}
+
+# pick_port BASE AVOID: first free port at or above BASE (stepping over 5432 and AVOID).
+# The base is derived from the checkout path, so two checkouts start their search far
+# apart and do not land on each other's ports even while the other one is down.
+pick_port() {
+    local base=$1 avoid=$2 p
+    for ((p = base; p < base + 400; p++)); do
+        [ "$p" -eq 5432 ] || [ "$p" -eq "$avoid" ] && continue
+        if port_free "$p"; then echo "$p"; return 0; fi
+    done
+    die "no free port in $base..$((base + 400))"
+}
+
+path_slot() { printf '%s' "$ROOT" | cksum | awk '{print $1 % 500}'; }
+
+# ensure_port NAME BASE AVOID RUNNING: reuse the recorded port; pick one the first time, or
+# if the recorded one has been taken by some other process while our service is down.
+ensure_port() {
+    local name=$1 base=$2 avoid=$3 running=$4 f="$STATE/$1.port" p=""
+    [ -f "$f" ] && p=$(cat "$f")
+    if [[ "$p" =~ ^[0-9]+$ ]]; then
+        if [ "$running" = yes ] || port_free "$p"; then echo "$p"; return 0; fi
+        log "recorded $name port $p is taken by another process; picking a new one" >&2
+    fi
+    p=$(pick_port "$base" "$avoid")
+    echo "$p" >"$f"
+    echo "$p"
+}
+
+wait_for() { # wait_for SECONDS DESCRIPTION CMD...
+    local secs=$1 what=$2; shift 2
+    local deadline=$((SECONDS + secs))
+    until "$@"; do
+        [ "$SECONDS" -lt "$deadline" ] || return 1
+        sleep 0.2
+    done
+}
+
+write_env() {
+    cat >"$ENVFILE.tmp" <<EOF
+HEIMDALL_DATABASE_URL=postgresql://heimdall:heimdall@127.0.0.1:$PG_PORT/heimdall
+HEIMDALL_S3_ENDPOINT_URL=http://127.0.0.1:$S3_PORT
+HEIMDALL_S3_BUCKET=$BUCKET
+AWS_ACCESS_KEY_ID=$AWS_KEY
+AWS_SECRET_ACCESS_KEY=$AWS_SECRET
+AWS_REGION=$AWS_REGION_NAME
+EOF
+    mv "$ENVFILE.tmp" "$ENVFILE"
+}
+
+env_value() { # env_value KEY -> value from .devstack/env (empty if absent)
+    [ -f "$ENVFILE" ] && sed -n "s/^$1=//p" "$ENVFILE" | head -n 1 || true
+}
+
+# Both URLs set and not merely this checkout's own env file exported into the shell.
+external_services() {
+    [ -n "${HEIMDALL_DATABASE_URL:-}" ] && [ -n "${HEIMDALL_S3_ENDPOINT_URL:-}" ] || return 1
+    [ "$HEIMDALL_DATABASE_URL" = "$(env_value HEIMDALL_DATABASE_URL)" ] \
+        && [ "$HEIMDALL_S3_ENDPOINT_URL" = "$(env_value HEIMDALL_S3_ENDPOINT_URL)" ] && return 1
+    return 0
+}
+
+# --- PostgreSQL / TimescaleDB --------------------------------------------------------------
+pg_init() {
+    [ -f "$PGDATA/PG_VERSION" ] && return 0
+    log "initialising PostgreSQL cluster in $PGDATA"
+    rm -rf "$PGDATA"
+    mkdir -p "$PGDATA"
+    chown "$PGUSER_OS": "$PGDATA"
+    chmod 700 "$PGDATA"
+    as_pg test -w "$PGDATA" \
+        || die "user '$PGUSER_OS' cannot reach $PGDATA (a parent directory is not world-searchable?)"
+    as_pg "$PGBIN/initdb" -D "$PGDATA" -A trust -U postgres -E UTF8 --locale=C.UTF-8 >"$STATE/initdb.log" 2>&1 \
+        || as_pg "$PGBIN/initdb" -D "$PGDATA" -A trust -U postgres -E UTF8 --locale=C >"$STATE/initdb.log" 2>&1 \
+        || { cat "$STATE/initdb.log" >&2; rm -rf "$PGDATA"; die "initdb failed"; }
+    echo "include 'devstack.conf'" >>"$PGDATA/postgresql.conf"
+}
+
+pg_start() {
+    mkdir -p "$PGSOCK"
+    chown "$PGUSER_OS": "$PGSOCK"
+    chmod 755 "$PGSOCK"
+    # Unix socket paths are limited to 107 bytes; very deep checkouts fall back to /tmp.
+    local sockdir="$PGSOCK"
+    if [ $(( ${#sockdir} + 18 )) -gt 107 ]; then
+        sockdir=$(mktemp -d /tmp/heimdall-pgsock.XXXXXX)
+        chown "$PGUSER_OS": "$sockdir"
+    fi
+    echo "$sockdir" >"$STATE/pgsock.path"
+    # Regenerated on every start, so a re-picked port takes effect.
+    cat >"$PGDATA/devstack.conf" <<EOF
+# written by scripts/devstack.sh; regenerated on every start
+listen_addresses = '127.0.0.1'
+port = $PG_PORT
+unix_socket_directories = '$sockdir'
+shared_preload_libraries = 'timescaledb'
+timescaledb.telemetry_level = off
+shared_buffers = 512MB
+max_wal_size = 4GB
+max_connections = 200
+log_min_messages = warning
+EOF
+    chown "$PGUSER_OS": "$PGDATA/devstack.conf"
+    # Lock files left by a crash are stale. Postgres itself only probes their PID with
+    # kill(0), which succeeds for an unreaped zombie (containers whose PID 1 does not reap)
+    # or an unrelated process that reused the PID, and then refuses to start.
+    if [ -f "$PGDATA/postmaster.pid" ] && ! pid_alive "$PGDATA/postmaster.pid" "-D $PGDATA "; then
+        rm -f "$PGDATA/postmaster.pid"
+    fi
+    if [ ! -f "$PGDATA/postmaster.pid" ]; then
+        rm -f "$sockdir/.s.PGSQL.$PG_PORT.lock" "$sockdir/.s.PGSQL.$PG_PORT"
+    fi
+    touch "$PGLOG" && chown "$PGUSER_OS": "$PGLOG"
+    log "starting PostgreSQL on 127.0.0.1:$PG_PORT"
+    if ! as_pg "$PGBIN/pg_ctl" -D "$PGDATA" -l "$PGLOG" -w -t 60 start >/dev/null; then
+        tail -n 30 "$PGLOG" >&2
+        die "PostgreSQL did not start (log: $PGLOG)"
+    fi
+    head -n 1 "$PGDATA/postmaster.pid" >"$PG_PIDFILE"
+    wait_for 30 postgres pg_ready "$PG_PORT" || die "PostgreSQL is not accepting connections (log: $PGLOG)"
+}
+
+pg_provision() {
+    local sockdir
+    sockdir=$(cat "$STATE/pgsock.path" 2>/dev/null || echo "$PGSOCK")
+    "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$sockdir" -p "$PG_PORT" -U postgres -d postgres <<'SQL' >/dev/null
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'heimdall') THEN
+        CREATE ROLE heimdall LOGIN SUPERUSER CREATEDB PASSWORD 'heimdall';
+    END IF;
+END $$;
+SELECT 'CREATE DATABASE heimdall OWNER heimdall'
+ WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'heimdall') \gexec
+SQL
+    "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$sockdir" -p "$PG_PORT" -U heimdall -d heimdall \
+        -c "SET client_min_messages = warning; CREATE EXTENSION IF NOT EXISTS timescaledb" >/dev/null
+}
+
+# --- moto S3 -------------------------------------------------------------------------------
+s3_start() {
+    [ -x "$VENV/bin/moto_server" ] || die "$VENV/bin/moto_server not found; run 'make setup' first"
+    log "starting moto S3 on 127.0.0.1:$S3_PORT"
+    # The wrapper records its own PID and then execs moto_server, so the PID is exact.
+    setsid nohup bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$S3_PIDFILE" \
+        "$VENV/bin/moto_server" -H 127.0.0.1 -p "$S3_PORT" >"$S3LOG" 2>&1 </dev/null &
+    wait_for 30 moto s3_ready "$S3_PORT" || { tail -n 30 "$S3LOG" >&2; die "moto did not answer (log: $S3LOG)"; }
+}
+
+s3_bucket() {
+    # Fast path: HEAD on the bucket (moto does not check signatures).
+    local code
+    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 -I "http://127.0.0.1:$S3_PORT/$BUCKET" || true)
+    [ "$code" = 200 ] && return 0
+    "$VENV/bin/python" - "http://127.0.0.1:$S3_PORT" "$BUCKET" "$AWS_KEY" "$AWS_SECRET" "$AWS_REGION_NAME" <<'PY'
+import sys
+import boto3
+from botocore.exceptions import ClientError
+
+endpoint, bucket, key, secret, region = sys.argv[1:]
+s3 = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id=key,
+                  aws_secret_access_key=secret, region_name=region)
+try:
+    s3.create_bucket(Bucket=bucket)
+except ClientError as e:
+    if e.response["Error"]["Code"] not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+        raise
+PY
+}
+
+# --- subcommands ---------------------------------------------------------------------------
+cmd_up() {
+    if external_services; then
+        log "HEIMDALL_DATABASE_URL and HEIMDALL_S3_ENDPOINT_URL are set; using those services, provisioning nothing"
+        return 0
+    fi
+    mkdir -p "$STATE"
+    chmod 755 "$STATE"   # the postgres user must be able to traverse it
+    local pg_up=no s3_up=no
+    pg_running && pg_up=yes
+    s3_running && s3_up=yes
+    local slot
+    slot=$(path_slot)
+    PG_PORT=$(ensure_port pg $((20000 + slot * 10)) 0 "$pg_up")
+    S3_PORT=$(ensure_port s3 $((25000 + slot * 10)) "$PG_PORT" "$s3_up")
+
+    if [ "$pg_up" = no ]; then
+        rm -f "$PG_PIDFILE"
+        "$ROOT/scripts/install_timescaledb.sh" "$STATE/timescaledb-src"
+        pg_init
+        pg_start
+    else
+        wait_for 30 postgres pg_ready "$PG_PORT" || die "PostgreSQL runs but does not accept connections (log: $PGLOG)"
+    fi
+    pg_provision
+
+    if [ "$s3_up" = no ]; then
+        rm -f "$S3_PIDFILE"
+        s3_start
+    else
+        wait_for 30 moto s3_ready "$S3_PORT" || die "moto runs but does not answer (log: $S3LOG)"
+    fi
+    s3_bucket
+
+    write_env
+    log "postgres  pid $(cat "$PG_PIDFILE")  postgresql://heimdall:heimdall@127.0.0.1:$PG_PORT/heimdall"
+    log "moto s3   pid $(cat "$S3_PIDFILE")  http://127.0.0.1:$S3_PORT  bucket $BUCKET"
+    log "env written to ${ENVFILE#"$ROOT"/}"
+}
+
+cmd_down() {
+    if pg_running; then
+        log "stopping PostgreSQL (pid $(cat "$PG_PIDFILE"))"
+        as_pg "$PGBIN/pg_ctl" -D "$PGDATA" -m fast -w -t 60 stop >/dev/null \
+            || kill -TERM "$(cat "$PG_PIDFILE")" 2>/dev/null || true
+    else
+        log "PostgreSQL not running"
+    fi
+    rm -f "$PG_PIDFILE"
+    if s3_running; then
+        local pid
+        pid=$(cat "$S3_PIDFILE")
+        log "stopping moto S3 (pid $pid)"
+        kill -TERM "$pid" 2>/dev/null || true
+        wait_for 10 moto-exit bash -c "! kill -0 $pid 2>/dev/null" || kill -KILL "$pid" 2>/dev/null || true
+    else
+        log "moto S3 not running"
+    fi
+    rm -f "$S3_PIDFILE"
+}
+
+cmd_status() {
+    if external_services; then
+        log "using external services: $HEIMDALL_DATABASE_URL, $HEIMDALL_S3_ENDPOINT_URL"
+        return 0
+    fi
+    local rc=0 port
+    port=$(cat "$STATE/pg.port" 2>/dev/null || echo "?")
+    if pg_running && pg_ready "$port"; then
+        log "postgres  running  pid $(cat "$PG_PIDFILE")  127.0.0.1:$port"
+    else
+        log "postgres  not running"; rc=1
+    fi
+    port=$(cat "$STATE/s3.port" 2>/dev/null || echo "?")
+    if s3_running && s3_ready "$port"; then
+        log "moto s3   running  pid $(cat "$S3_PIDFILE")  127.0.0.1:$port"
+    else
+        log "moto s3   not running"; rc=1
+    fi
+    return "$rc"
+}
+
+cmd_env() {
+    [ -f "$ENVFILE" ] || die "$ENVFILE does not exist; run 'scripts/devstack.sh up'"
+    cat "$ENVFILE"
+}
+
+case "${1:-}" in
+    up) cmd_up ;;
+    down) cmd_down ;;
+    status) cmd_status ;;
+    env) cmd_env ;;
+    *) echo "usage: $0 {up|down|status|env}" >&2; exit 2 ;;
+esac

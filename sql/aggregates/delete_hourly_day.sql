@@ -1,0 +1,1 @@
+DELETE FROM measurements_hourly WHERE bucket >= %(start)s AND bucket < %(end)s
