@@ -1,4 +1,9 @@
-"""`measurements_hourly`: hourly aggregates per receiver and frequency, rebuilt a day at a time."""
+"""`measurements_hourly`: hourly aggregates per receiver and frequency, rebuilt a day at a time.
+
+A plain table on every TimescaleDB edition: a continuous aggregate cannot hold the exact
+`percentile_cont` p50/p95 (ordered-set aggregates are not supported there), so the Community
+edition runs this same path.
+"""
 
 from __future__ import annotations
 
@@ -9,16 +14,39 @@ import psycopg
 from heimdall_pipeline.db import read_sql
 
 
+class DayArchivedError(RuntimeError):
+    """The day's raw rows were archived and dropped; recomputing would lose them from the aggregate."""
+
+
 def day_bounds(day: date) -> tuple[datetime, datetime]:
     start = datetime.combine(day, time(0), tzinfo=timezone.utc)
     return start, start + timedelta(days=1)
 
 
 def refresh_hourly(conn: psycopg.Connection, day: date) -> int:
-    """Atomically replace `day`'s hourly groups with a recomputation; returns the groups written."""
+    """Atomically replace `day`'s hourly groups with a recomputation; returns the groups written.
+
+    Refuses a day the retention job has dropped (late rows for it arrived since): run
+    `restore_job` for the day, then this, or let the next `retention_job` run fold them in.
+    """
     start, end = day_bounds(day)
     with conn.transaction(), conn.cursor() as cur:
+        cur.execute(read_sql("aggregates/lock_hourly_day.sql"), {"day_number": day.toordinal()})
+        cur.execute(read_sql("aggregates/day_dropped.sql"), {"day": day})
+        if cur.fetchone()[0]:
+            raise DayArchivedError(
+                f"{day} was archived and its raw rows dropped; recomputing it would drop the archived rows "
+                "from measurements_hourly. Run restore_job for the day first (the next retention_job run "
+                "re-archives and drops it with the new rows included)."
+            )
         window = {"start": start, "end": end}
         cur.execute(read_sql("aggregates/delete_hourly_day.sql"), window)
         cur.execute(read_sql("aggregates/insert_hourly_day.sql"), window)
         return cur.rowcount
+
+
+def hourly_mismatches(conn: psycopg.Connection, start: datetime, end: datetime) -> int:
+    """Groups in [start, end) where measurements_hourly differs from a from-scratch recomputation."""
+    with conn.cursor() as cur:
+        cur.execute(read_sql("aggregates/hourly_mismatches.sql"), {"start": start, "end": end})
+        return cur.fetchone()[0]

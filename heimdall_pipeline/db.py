@@ -10,9 +10,13 @@ import psycopg
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 
 
-def connect(database_url: str, **kwargs) -> psycopg.Connection:
-    """A psycopg 3 connection; the load path relies on its binary COPY."""
-    return psycopg.connect(database_url, **kwargs)
+def connect(database_url: str, autocommit: bool = True, **kwargs) -> psycopg.Connection:
+    """A psycopg 3 connection (the load path relies on its binary COPY).
+
+    Autocommit by default, so `with conn.transaction():` blocks are real transactions that
+    commit at their end, not savepoints inside an implicit transaction left open by a read.
+    """
+    return psycopg.connect(database_url, autocommit=autocommit, **kwargs)
 
 
 @cache

@@ -87,15 +87,11 @@ def load_object_batch(
 
     All in one transaction: the ledger never says 'loaded' for a row that is not there.
     """
-    seen_keys: set[str] = set()
-    unique: list[tuple[ObjectInfo, Measurement]] = []
-    repeated: list[tuple[ObjectInfo, Measurement]] = []
-    for info, measurement in parsed:
-        (repeated if info.key in seen_keys else unique).append((info, measurement))
-        seen_keys.add(info.key)
+    # The same object given twice is one object: keep its first occurrence only.
+    unique = {info.key: (info, measurement) for info, measurement in reversed(parsed)}
     rows = [
         (*measurement.as_row(), info.key, info.etag, info.size_bytes, info.last_modified)
-        for info, measurement in unique
+        for info, measurement in unique.values()
     ]
     with conn.transaction(), conn.cursor() as cur:
         _ensure_staging(cur)
@@ -104,24 +100,19 @@ def load_object_batch(
             _copy(cur, "measurements_staging", COLUMNS + _OBJECT_COLUMNS, _MEASUREMENT_TYPES + _OBJECT_TYPES, rows)
             cur.execute(read_sql("load/insert_staged_objects.sql"))
             inserted, duplicate = cur.fetchone()
-        outcomes = [_outcome(r.info, "rejected", r.reason) for r in rejected]
-        outcomes += [_outcome(info, "duplicate", None, m) for info, m in repeated]
-        if outcomes:
-            cur.executemany(read_sql("load/record_outcome.sql"), outcomes)
-    return LoadResult(inserted, duplicate + len(repeated))
+        if rejected:
+            cur.executemany(read_sql("load/record_rejection.sql"), [_rejection_row(r) for r in rejected])
+    return LoadResult(inserted, duplicate)
 
 
-def _outcome(info: ObjectInfo, status: str, reason: str | None, measurement: Measurement | None = None) -> dict:
+def _rejection_row(rejection: Rejection) -> dict:
+    info = rejection.info
     return {
         "object_key": info.key,
         "etag": info.etag,
         "size_bytes": info.size_bytes,
         "last_modified": info.last_modified,
-        "status": status,
-        "reason": reason,
-        "task_id": measurement.task_id if measurement else None,
-        "websdr_id": measurement.websdr_id if measurement else None,
-        "timestamp_utc": measurement.timestamp_utc if measurement else None,
+        "reason": rejection.reason,
     }
 
 

@@ -88,7 +88,7 @@ class Measurement:
         if not isinstance(task_id, str) or not task_id:
             raise RejectedObject("missing_field", "task_id must be a non-empty string")
         if not isinstance(measurement, dict):
-            raise RejectedObject("not_an_object", f"measurement is a {type(measurement).__name__}, not an object")
+            raise RejectedObject("not_an_object", f"the measurement is {_a(_json_type(measurement))}, not an object")
         s3_path = measurement.get("iq_data_path")
         if s3_path is not None and not isinstance(s3_path, str):
             raise RejectedObject("wrong_type", "iq_data_path must be a string")
@@ -114,7 +114,7 @@ def parse_metadata_object(bucket: str, key: str, body: bytes) -> Measurement:
     task_id, key_websdr_id = parse_metadata_key(key)
     document = _decode_json(body)
     if not isinstance(document, dict):
-        raise RejectedObject("not_an_object", f"the JSON document is a {_json_type(document)}, not an object")
+        raise RejectedObject("not_an_object", f"the JSON document is {_a(_json_type(document))}, not an object")
     measurement = _validated(task_id, document, iq_path_for(bucket, task_id, key_websdr_id))
     if measurement.websdr_id != key_websdr_id:
         raise RejectedObject(
@@ -146,7 +146,7 @@ def _validated(task_id: str, doc: dict[str, Any], s3_path: str | None) -> Measur
     if metrics is None:
         raise RejectedObject("missing_field", "metrics is missing")
     if not isinstance(metrics, dict):
-        raise RejectedObject("wrong_type", f"metrics must be an object, not a {_json_type(metrics)}")
+        raise RejectedObject("wrong_type", f"metrics must be an object, not {_a(_json_type(metrics))}")
     websdr_id = _integer(doc, "websdr_id")
     samples_count = _integer(doc, "samples_count")
     frequency_mhz = _number(doc, "frequency_mhz")
@@ -222,6 +222,10 @@ def _timestamp(doc: dict[str, Any]) -> datetime:
     if parsed.tzinfo is None:
         return parsed.replace(tzinfo=timezone.utc)
     return parsed.astimezone(timezone.utc)
+
+
+def _a(noun: str) -> str:
+    return f"an {noun}" if noun[0] in "aeiou" else f"a {noun}"
 
 
 def _json_type(value: Any) -> str:

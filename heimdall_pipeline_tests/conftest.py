@@ -11,6 +11,7 @@ so `backdate()` edits the server's stored object instead.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import uuid
@@ -20,6 +21,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 import pytest
 
+from heimdall_pipeline.db import connect
 from heimdall_pipeline.migrations import migrate
 from heimdall_pipeline.object_store import make_s3_client
 
@@ -63,7 +65,7 @@ def clean_database_url(database_url) -> str:
 
 @pytest.fixture
 def db(clean_database_url):
-    with psycopg.connect(clean_database_url) as conn:
+    with connect(clean_database_url) as conn:
         yield conn
 
 
@@ -77,6 +79,7 @@ def _free_port() -> int:
 def s3_endpoint_url() -> str:
     from moto.server import ThreadedMotoServer
 
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one log line per request otherwise
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "heimdall")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "heimdall-secret")
     port = _free_port()

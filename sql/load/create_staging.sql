@@ -1,4 +1,5 @@
--- Per-session staging tables for the bulk loader; emptied at every commit.
+-- Per-session staging tables for the bulk loader; emptied at every commit, and truncated
+-- again before each batch in case the caller wrapped batches in an outer transaction.
 CREATE TEMP TABLE IF NOT EXISTS measurements_staging (
     task_id TEXT NOT NULL,
     websdr_id INTEGER NOT NULL,
@@ -23,3 +24,5 @@ CREATE TEMP TABLE IF NOT EXISTS ledger_staging (
     size_bytes BIGINT NOT NULL,
     last_modified TIMESTAMPTZ NOT NULL
 ) ON COMMIT DELETE ROWS;
+
+TRUNCATE measurements_staging, ledger_staging;

@@ -1,0 +1,106 @@
+"""Questions the pipeline asks the ingest ledger: which measurement days an upload window touched,
+what the ledger knows of some keys, the data-quality figures the asset checks report, and a lock
+that keeps two runs from working on the same day at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime
+
+import psycopg
+
+from heimdall_pipeline.db import read_sql
+
+LEDGER_QUERY_CHUNK = 10_000
+
+
+def measurement_days_of_uploads(conn: psycopg.Connection, start: datetime, end: datetime) -> list[date]:
+    """UTC days of the measurements that objects uploaded in [start, end) carry (loaded or duplicate)."""
+    with conn.cursor() as cur:
+        cur.execute(read_sql("pipeline/measurement_days_of_uploads.sql"), {"start": start, "end": end})
+        return [day for (day,) in cur.fetchall()]
+
+
+def ledger_entries(conn: psycopg.Connection, keys: Sequence[str]) -> dict[str, tuple[str, str]]:
+    """`{key: (etag, status)}` for those of `keys` the ledger has; one query per 10k keys."""
+    entries: dict[str, tuple[str, str]] = {}
+    with conn.cursor() as cur:
+        for offset in range(0, len(keys), LEDGER_QUERY_CHUNK):
+            chunk = list(keys[offset : offset + LEDGER_QUERY_CHUNK])
+            cur.execute(read_sql("pipeline/ledger_entries_for_keys.sql"), {"keys": chunk})
+            entries.update((key, (etag, status)) for key, etag, status in cur.fetchall())
+    return entries
+
+
+@contextmanager
+def advisory_locks(conn: psycopg.Connection, names: Iterable[str]) -> Iterator[None]:
+    """Hold session-level advisory locks on `names` (taken in sorted order, so runs never deadlock).
+
+    Committed right away, so the caller's own transactions stay real transactions.
+    """
+    held: list[str] = []
+    try:
+        for name in sorted(set(names)):
+            conn.execute(read_sql("pipeline/advisory_lock.sql"), {"name": name})
+            held.append(name)
+            conn.commit()
+        yield
+    finally:
+        if conn.info.transaction_status == psycopg.pq.TransactionStatus.INERROR:
+            conn.rollback()
+        else:
+            conn.commit()
+        for name in reversed(held):
+            conn.execute(read_sql("pipeline/advisory_unlock.sql"), {"name": name})
+        conn.commit()
+
+
+@dataclass(frozen=True)
+class ReceiverCount:
+    websdr_id: int
+    name: str
+    measurements: int
+
+
+def receiver_counts(conn: psycopg.Connection, start: datetime, end: datetime) -> list[ReceiverCount]:
+    """Every active receiver with its measurements among the objects uploaded in [start, end)."""
+    with conn.cursor() as cur:
+        cur.execute(read_sql("pipeline/check_missing_receivers.sql"), {"start": start, "end": end})
+        return [ReceiverCount(*row) for row in cur.fetchall()]
+
+
+@dataclass(frozen=True)
+class RangeCheck:
+    measurements: int
+    out_of_range: int
+    low: float | None
+    high: float | None
+
+
+def snr_range(conn: psycopg.Connection, start: datetime, end: datetime, min_snr_db: float, max_snr_db: float) -> RangeCheck:
+    """SNR rows loaded from uploads in [start, end) outside [min_snr_db, max_snr_db]."""
+    with conn.cursor() as cur:
+        cur.execute(
+            read_sql("pipeline/check_snr_range.sql"),
+            {"start": start, "end": end, "min_snr_db": min_snr_db, "max_snr_db": max_snr_db},
+        )
+        return RangeCheck(*cur.fetchone())
+
+
+def frequency_offset_range(conn: psycopg.Connection, start: datetime, end: datetime) -> RangeCheck:
+    """Rows loaded from uploads in [start, end) whose |offset| exceeds sample_rate/2."""
+    with conn.cursor() as cur:
+        cur.execute(read_sql("pipeline/check_frequency_offset.sql"), {"start": start, "end": end})
+        measurements, out_of_range, max_abs = cur.fetchone()
+        return RangeCheck(measurements, out_of_range, None, max_abs)
+
+
+def hourly_mismatches(conn: psycopg.Connection, start: datetime, end: datetime) -> list[tuple]:
+    """Hourly groups in [start, end) where measurements_hourly differs from a recomputation:
+    `(bucket, websdr_id, frequency_mhz, expected_count, actual_count)`."""
+    with conn.cursor() as cur:
+        cur.execute(read_sql("pipeline/check_hourly_mismatches.sql"), {"start": start, "end": end})
+        return cur.fetchall()

@@ -1,0 +1,110 @@
+"""A window of uploads end to end, against the real S3 endpoint and TimescaleDB."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+
+from heimdall_pipeline.ingest import ingest_window, load_pending, list_uploads
+from heimdall_pipeline.loader import ledger_summary
+from heimdall_pipeline.sample_data import bad_objects, generate_day, upload
+from heimdall_pipeline_tests.conftest import backdate
+
+DAY = date(2025, 10, 22)
+
+
+def _now_window() -> tuple[datetime, datetime]:
+    now = datetime.now(timezone.utc)
+    return now - timedelta(hours=1), now + timedelta(hours=1)
+
+
+def _snapshot(db) -> tuple:
+    measurements = db.execute("SELECT * FROM measurements ORDER BY task_id, websdr_id").fetchall()
+    ledger = db.execute(
+        "SELECT object_key, etag, status, reason, task_id, websdr_id, timestamp_utc, processed_at "
+        "FROM ingest_ledger ORDER BY object_key"
+    ).fetchall()
+    return measurements, ledger
+
+
+def test_a_day_with_bad_objects_and_iq_files_is_fully_accounted_for(db, s3, bucket):
+    good = generate_day(DAY, sessions=40)
+    bad = bad_objects(DAY)
+    upload(s3, bucket, good + bad, with_iq=True)
+    start, end = _now_window()
+
+    listing, result = ingest_window(db, s3, bucket, start, end)
+
+    assert listing.new == len(good) + len(bad)  # the .npy recordings are not metadata
+    assert (result.objects, result.inserted, result.duplicate, result.rejected, result.failed) == (
+        len(good) + len(bad), len(good), 0, len(bad), 0,
+    )
+    assert result.bytes == sum(len(o.body) for o in good + bad)
+    assert result.measurement_days == {DAY}
+    assert db.execute("SELECT count(*) FROM measurements").fetchone()[0] == len(good)
+    summary = ledger_summary(db, start, end)
+    assert {status: n for status, (n, _) in summary.items()} == {"loaded": len(good), "rejected": len(bad)}
+    reasons = dict(db.execute("SELECT object_key, reason FROM ingest_ledger WHERE status = 'rejected'").fetchall())
+    for obj in bad:
+        assert reasons[obj.key].startswith(obj.expected_rejection + ": ")
+
+
+def test_ingesting_the_same_window_again_changes_nothing(db, s3, bucket):
+    upload(s3, bucket, generate_day(DAY, sessions=10) + bad_objects(DAY))
+    start, end = _now_window()
+    ingest_window(db, s3, bucket, start, end)
+    before = _snapshot(db)
+
+    listing, result = ingest_window(db, s3, bucket, start, end)
+
+    assert (listing.new, listing.changed) == (0, 0)
+    assert result.objects == 0  # nothing pending: no GETs at all
+    assert _snapshot(db) == before
+
+
+def test_a_replaced_object_is_loaded_again(db, s3, bucket):
+    objects = generate_day(DAY, sessions=2)
+    upload(s3, bucket, objects)
+    start, end = _now_window()
+    ingest_window(db, s3, bucket, start, end)
+
+    # Heimdall re-writes one object with a new measurement time (a re-acquisition).
+    replaced = objects[0].body.replace(b'"timestamp_utc": "2025-10-22T', b'"timestamp_utc": "2025-10-23T')
+    s3.put_object(Bucket=bucket, Key=objects[0].key, Body=replaced)
+    listing, result = ingest_window(db, s3, bucket, start, end)
+
+    assert (listing.changed, result.objects, result.inserted) == (1, 1, 1)
+    assert result.measurement_days == {date(2025, 10, 23)}
+    assert db.execute("SELECT count(*) FROM measurements").fetchone()[0] == len(objects) + 1
+
+
+def test_the_upload_day_decides_the_window_not_the_measurement_time(db, s3, bucket):
+    objects = generate_day(DAY, sessions=3)
+    upload(s3, bucket, objects)
+    yesterday = datetime.now(timezone.utc) - timedelta(days=1)
+    backdate(bucket, objects[0].key, yesterday)
+    start, end = _now_window()
+
+    _, today = ingest_window(db, s3, bucket, start, end)
+    _, earlier = ingest_window(db, s3, bucket, yesterday - timedelta(hours=1), yesterday + timedelta(hours=1))
+
+    assert (today.objects, earlier.objects) == (len(objects) - 1, 1)
+    assert db.execute("SELECT count(*) FROM measurements").fetchone()[0] == len(objects)
+
+
+def test_an_object_that_vanishes_before_its_get_stays_pending(db, s3, bucket):
+    objects = generate_day(DAY, sessions=2)
+    upload(s3, bucket, objects)
+    start, end = _now_window()
+    list_uploads(db, s3, bucket, start, end)
+    s3.delete_object(Bucket=bucket, Key=objects[0].key)
+
+    result = load_pending(db, s3, bucket, start, end)
+
+    assert (result.failed, result.inserted) == (1, len(objects) - 1)
+    assert result.failures[0][0] == objects[0].key
+    status = db.execute("SELECT status FROM ingest_ledger WHERE object_key = %s", (objects[0].key,)).fetchone()
+    assert status == ("pending",)
+    # Put back, it loads on the next run.
+    upload(s3, bucket, [objects[0]])
+    _, retry = ingest_window(db, s3, bucket, start, end)
+    assert (retry.objects, retry.inserted) == (1, 1)

@@ -1,0 +1,120 @@
+"""The bulk loader and the ingest ledger against the real TimescaleDB."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from heimdall_pipeline.db import connect
+from heimdall_pipeline.loader import (
+    ListingResult,
+    Rejection,
+    ledger_summary,
+    load_measurements,
+    load_object_batch,
+    load_rows,
+    pending_objects,
+    record_listed,
+)
+from heimdall_pipeline.measurement import COLUMNS, Measurement
+from heimdall_pipeline.object_store import ObjectInfo
+
+T0 = datetime(2025, 10, 22, 10, 0, tzinfo=timezone.utc)
+
+
+def measurement(task: str, websdr_id: int, seconds: float = 0.0, snr: float | None = 10.0) -> Measurement:
+    return Measurement(
+        task_id=task,
+        websdr_id=websdr_id,
+        frequency_mhz=145.5,
+        sample_rate_khz=12.5,
+        samples_count=125000,
+        timestamp_utc=T0 + timedelta(seconds=seconds),
+        snr_db=snr,
+        frequency_offset_hz=-3.25,
+        power_dbm=None,
+        s3_path=f"s3://heimdall-raw-iq/sessions/{task}/websdr_{websdr_id}.npy",
+    )
+
+
+def info(key: str, etag: str = "e1", minutes: int = 0) -> ObjectInfo:
+    return ObjectInfo(key, etag, 321, T0 + timedelta(minutes=minutes))
+
+
+def stored_rows(db) -> list[tuple]:
+    return db.execute(f"SELECT {', '.join(COLUMNS)} FROM measurements ORDER BY task_id, websdr_id").fetchall()
+
+
+def test_load_inserts_every_column_and_a_reload_inserts_nothing(db, clean_database_url):
+    batch = [measurement(f"task-{i}", w, seconds=i) for i in range(5) for w in (1, 2, 3)]
+    first = load_measurements(db, batch, batch_size=4)  # several batches, one transaction each
+    assert (first.inserted, first.duplicate) == (15, 0)
+    assert stored_rows(db) == sorted(m.as_row() for m in batch)
+    with connect(clean_database_url) as other:  # committed per batch, visible to everyone
+        assert other.execute("SELECT count(*) FROM measurements").fetchone()[0] == 15
+    again = load_measurements(db, batch, batch_size=4)
+    assert (again.inserted, again.duplicate) == (0, 15)
+    assert db.execute("SELECT count(*) FROM measurements").fetchone()[0] == 15
+
+
+def test_duplicates_within_one_batch_count_once(db):
+    row = measurement("task-dup", 1).as_row()
+    result = load_rows(db, [row, row, row])
+    assert (result.inserted, result.duplicate) == (1, 2)
+
+
+def test_object_batch_records_loaded_duplicate_and_rejected_in_the_ledger(db):
+    load_measurements(db, [measurement("already", 1)])
+    parsed = [
+        (info("sessions/fresh/websdr_1_metadata.json"), measurement("fresh", 1)),
+        (info("sessions/already/websdr_1_metadata.json"), measurement("already", 1)),
+        (info("sessions/fresh/websdr_1_metadata.json"), measurement("fresh", 1)),  # one object, given twice
+    ]
+    rejected = [Rejection(info("sessions/bad/websdr_1_metadata.json"), "not_json: the object is empty")]
+    result = load_object_batch(db, parsed, rejected)
+    assert (result.inserted, result.duplicate) == (1, 1)
+    ledger = dict(
+        ((key, (status, reason)) for key, status, reason in
+         db.execute("SELECT object_key, status, reason FROM ingest_ledger"))
+    )
+    assert ledger["sessions/fresh/websdr_1_metadata.json"] == ("loaded", None)
+    assert ledger["sessions/already/websdr_1_metadata.json"] == ("duplicate", None)
+    assert ledger["sessions/bad/websdr_1_metadata.json"] == ("rejected", "not_json: the object is empty")
+    details = db.execute(
+        "SELECT task_id, websdr_id, timestamp_utc, etag, size_bytes, processed_at IS NOT NULL "
+        "FROM ingest_ledger WHERE object_key = 'sessions/fresh/websdr_1_metadata.json'"
+    ).fetchone()
+    assert details == ("fresh", 1, T0, "e1", 321, True)
+
+
+def test_a_bad_object_never_takes_good_rows_with_it(db):
+    good = [(info(f"sessions/t{i}/websdr_2_metadata.json"), measurement(f"t{i}", 2)) for i in range(50)]
+    bad = [Rejection(info(f"sessions/b{i}/websdr_2_metadata.json"), "wrong_type: x") for i in range(7)]
+    result = load_object_batch(db, good, bad)
+    assert result.inserted == 50
+    summary = ledger_summary(db, T0, T0 + timedelta(days=1))
+    assert summary == {"loaded": (50, 50 * 321), "rejected": (7, 7 * 321)}
+
+
+def test_listing_marks_new_and_changed_objects_pending_and_keeps_outcomes(db):
+    first = [info("sessions/a/websdr_1_metadata.json"), info("sessions/b/websdr_1_metadata.json")]
+    assert record_listed(db, first) == ListingResult(new=2, changed=0, unchanged=0)
+    load_object_batch(db, [(first[0], measurement("a", 1))])
+    # Unchanged objects keep their outcome; a new ETag (content replaced) sends one back to pending.
+    again = [first[0], info("sessions/b/websdr_1_metadata.json", etag="e2", minutes=5)]
+    result = record_listed(db, again)
+    assert (result.new, result.changed, result.unchanged) == (0, 1, 1)
+    statuses = dict(db.execute("SELECT object_key, status FROM ingest_ledger").fetchall())
+    assert statuses == {
+        "sessions/a/websdr_1_metadata.json": "loaded",
+        "sessions/b/websdr_1_metadata.json": "pending",
+    }
+    pending = pending_objects(db, T0, T0 + timedelta(hours=1))
+    assert pending == [info("sessions/b/websdr_1_metadata.json", etag="e2", minutes=5)]
+    # Re-listing the same state changes nothing.
+    assert record_listed(db, again) == ListingResult(new=0, changed=0, unchanged=2)
+
+
+def test_pending_objects_are_selected_by_upload_window(db):
+    record_listed(db, [info("sessions/x/websdr_1_metadata.json", minutes=0),
+                       info("sessions/y/websdr_1_metadata.json", minutes=60 * 24)])
+    assert [o.key for o in pending_objects(db, T0, T0 + timedelta(days=1))] == ["sessions/x/websdr_1_metadata.json"]

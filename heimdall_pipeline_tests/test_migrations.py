@@ -1,0 +1,188 @@
+"""The migration runner against the real TimescaleDB: fresh database, re-runs, the checksum guard."""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+import psycopg
+import pytest
+
+from heimdall_pipeline import migrations
+from heimdall_pipeline.migrations import MIGRATIONS_DIR, MigrationError, discover, migrate
+from heimdall_pipeline_tests.conftest import _with_database
+
+
+@pytest.fixture
+def empty_database_url(admin_database_url):
+    name = f"heimdall_migrations_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(admin_database_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    yield _with_database(admin_database_url, name)
+    with psycopg.connect(admin_database_url, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _columns(conn, table):
+    return conn.execute(
+        """
+        SELECT column_name, data_type, is_nullable
+        FROM information_schema.columns WHERE table_name = %s ORDER BY ordinal_position
+        """,
+        (table,),
+    ).fetchall()
+
+
+def test_fresh_database_gets_the_seed_schema_and_a_rerun_applies_nothing(empty_database_url):
+    applied = migrate(empty_database_url)
+    assert [m.path.name for m in applied] == [
+        m.path.name for m in discover() if m.applies_to("apache")
+    ]
+    assert migrate(empty_database_url) == []
+
+    with psycopg.connect(empty_database_url) as conn:
+        assert _columns(conn, "measurements") == [
+            ("id", "bigint", "NO"),
+            ("task_id", "text", "NO"),
+            ("websdr_id", "integer", "NO"),
+            ("frequency_mhz", "double precision", "NO"),
+            ("sample_rate_khz", "double precision", "NO"),
+            ("samples_count", "integer", "NO"),
+            ("timestamp_utc", "timestamp with time zone", "NO"),
+            ("snr_db", "double precision", "YES"),
+            ("frequency_offset_hz", "double precision", "YES"),
+            ("power_dbm", "double precision", "YES"),
+            ("s3_path", "text", "YES"),
+        ]
+        primary_key = conn.execute(
+            """
+            SELECT array_agg(a.attname ORDER BY k.ord)
+            FROM pg_index i
+            JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord) ON TRUE
+            JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+            WHERE i.indrelid = 'measurements'::regclass AND i.indisprimary
+            """
+        ).fetchone()[0]
+        assert primary_key == ["task_id", "websdr_id", "timestamp_utc"]
+        indexes = dict(conn.execute(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'measurements'"
+        ).fetchall())
+        assert set(indexes) == {
+            "measurements_pkey",
+            "idx_measurements_websdr_time",
+            "idx_measurements_task_time",
+            "idx_measurements_frequency",
+        }
+        assert "(websdr_id, timestamp_utc DESC)" in indexes["idx_measurements_websdr_time"]
+        assert "(task_id, timestamp_utc DESC)" in indexes["idx_measurements_task_time"]
+        assert "(frequency_mhz, timestamp_utc DESC)" in indexes["idx_measurements_frequency"]
+        dimension = conn.execute(
+            """
+            SELECT column_name, time_interval FROM timescaledb_information.dimensions
+            WHERE hypertable_name = 'measurements'
+            """
+        ).fetchone()
+        assert dimension[0] == "timestamp_utc"
+        assert dimension[1].days == 1 and dimension[1].seconds == 0
+        # Apache edition: no compression, and never a retention policy that drops unarchived data.
+        assert conn.execute(
+            "SELECT compression_enabled FROM timescaledb_information.hypertables WHERE hypertable_name = 'measurements'"
+        ).fetchone()[0] is False
+        assert conn.execute(
+            "SELECT count(*) FROM timescaledb_information.jobs WHERE hypertable_name = 'measurements'"
+        ).fetchone()[0] == 0
+        recorded = [row[0] for row in conn.execute("SELECT version FROM schema_migrations ORDER BY version")]
+        assert 4 not in recorded  # the Community-only compression migration is not recorded here
+
+
+def test_edition_is_detected_from_the_license(database_url):
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        assert migrations.ensure_timescaledb(conn) == "apache"
+
+
+def test_edition_specific_migrations_apply_only_on_their_edition(empty_database_url, tmp_path, monkeypatch):
+    (tmp_path / "0001_base.sql").write_text("CREATE TABLE base (id int);")
+    (tmp_path / "0002_compress.timescale.sql").write_text("CREATE TABLE community_only (id int);")
+    (tmp_path / "0003_apache.apache.sql").write_text("CREATE TABLE apache_only (id int);")
+
+    applied = migrate(empty_database_url, tmp_path)
+    assert [m.name for m in applied] == ["base", "apache"]
+
+    # The same database later running the Community edition gets what it had not applied.
+    monkeypatch.setattr(migrations, "ensure_timescaledb", lambda conn: "timescale")
+    applied = migrate(empty_database_url, tmp_path)
+    assert [m.name for m in applied] == ["compress"]
+    with psycopg.connect(empty_database_url) as conn:
+        tables = {row[0] for row in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
+    assert {"base", "community_only", "apache_only"} <= tables
+
+
+def test_the_production_compression_migration_targets_the_community_edition():
+    compression = [m for m in discover() if "compress" in m.path.read_text()]
+    assert [m.edition for m in compression] == ["timescale"]
+    sql = compression[0].path.read_text()
+    assert "compress_segmentby = 'websdr_id, task_id'" in sql
+    assert "compress_orderby = 'timestamp_utc DESC'" in sql
+    assert "add_compression_policy('measurements', INTERVAL '7 days'" in sql
+    # No migration may add the seed's retention policy: retention is archive-then-drop.
+    assert not any("add_retention_policy(" in m.path.read_text() for m in discover())
+
+
+def test_a_changed_applied_migration_stops_the_runner(empty_database_url, tmp_path):
+    directory = tmp_path / "migrations"
+    shutil.copytree(MIGRATIONS_DIR, directory)
+    migrate(empty_database_url, directory)
+    changed = directory / "0002_websdr_stations.sql"
+    changed.write_text(changed.read_text() + "\n-- edited after release\n")
+    with pytest.raises(MigrationError, match="0002_websdr_stations.sql changed after it was applied"):
+        migrate(empty_database_url, directory)
+
+
+def test_a_failing_migration_rolls_back_and_is_not_recorded(empty_database_url, tmp_path):
+    (tmp_path / "0001_good.sql").write_text("CREATE TABLE good (id int);")
+    (tmp_path / "0002_bad.sql").write_text("CREATE TABLE half (id int); SELECT no_such_function();")
+    with pytest.raises(psycopg.Error):
+        migrate(empty_database_url, tmp_path)
+    with psycopg.connect(empty_database_url) as conn:
+        assert [r[0] for r in conn.execute("SELECT name FROM schema_migrations")] == ["good"]
+        assert conn.execute("SELECT to_regclass('half')").fetchone()[0] is None
+
+
+def test_badly_named_migration_files_are_refused(tmp_path):
+    (tmp_path / "create_things.sql").write_text("SELECT 1;")
+    with pytest.raises(MigrationError, match="NNNN_name"):
+        discover(tmp_path)
+
+
+def test_concurrent_runners_apply_each_migration_once(empty_database_url):
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = list(pool.map(lambda _: migrate(empty_database_url), range(2)))
+    assert sorted(len(r) for r in results)[0] == 0
+    with psycopg.connect(empty_database_url) as conn:
+        versions = [r[0] for r in conn.execute("SELECT version FROM schema_migrations")]
+    assert len(versions) == len(set(versions)) == sum(len(r) for r in results)
+
+
+def test_cli_reports_up_to_date(database_url, capsys):
+    assert migrations.main(["--database-url", database_url]) == 0
+    out = capsys.readouterr().out
+    assert "schema is up to date" in out and "timescaledb edition: apache" in out
+
+
+def test_websdr_stations_holds_the_seven_receivers(database_url):
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute(
+            "SELECT id, name, latitude, longitude, bands, active FROM websdr_stations ORDER BY id"
+        ).fetchall()
+    assert [(r[0], r[1]) for r in rows] == [
+        (1, "Aquila di Giaveno"),
+        (2, "Montanaro"),
+        (3, "Torino"),
+        (4, "Coazze"),
+        (5, "Passo del Giovi"),
+        (6, "Genova"),
+        (7, "Milano - Baggio"),
+    ]
+    assert rows[6][2:4] == (45.478, 9.123)
+    assert all(r[4] == ["144-146", "430-440"] and r[5] for r in rows)
