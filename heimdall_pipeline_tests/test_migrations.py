@@ -186,3 +186,25 @@ def test_websdr_stations_holds_the_seven_receivers(database_url):
     ]
     assert rows[6][2:4] == (45.478, 9.123)
     assert all(r[4] == ["144-146", "430-440"] and r[5] for r in rows)
+
+
+def test_websdr_stations_match_the_shared_receiver_list(database_url):
+    import csv
+    from pathlib import Path
+
+    receivers_csv = Path(__file__).resolve().parents[2] / "shared" / "heimdall" / "receivers.csv"
+    if not receivers_csv.exists():
+        pytest.skip(f"no {receivers_csv} beside this checkout")
+    with receivers_csv.open(newline="") as handle:
+        expected = [
+            (int(r["websdr_id"]), r["name"], r["url"], r["location_name"], float(r["latitude"]),
+             float(r["longitude"]), r["bands_mhz"].split(";"), r["is_active"] == "true",
+             int(r["timeout_seconds"]), int(r["retry_count"]))
+            for r in csv.DictReader(handle)
+        ]
+    with psycopg.connect(database_url) as conn:
+        stored = conn.execute(
+            "SELECT id, name, url, location, latitude, longitude, bands, active, timeout_seconds, retry_count "
+            "FROM websdr_stations ORDER BY id"
+        ).fetchall()
+    assert stored == expected
