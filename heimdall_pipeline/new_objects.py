@@ -18,7 +18,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from heimdall_pipeline.object_store import ObjectInfo
+from heimdall_pipeline.ledger_queries import ledger_entries
+from heimdall_pipeline.object_store import ObjectInfo, iter_metadata_objects
 
 DEFAULT_SKEW = timedelta(minutes=15)
 DEFAULT_MAX_OBJECTS_PER_TICK = 2_000
@@ -152,8 +153,36 @@ def plan_discovery(
 
     # Advance over everything settled or requested, never past the oldest object left for later.
     covered = [o.last_modified for o in settled + chosen if blocked_at is None or o.last_modified <= blocked_at]
-    watermark = max([cursor.watermark, *covered], default=None, key=lambda t: t or datetime.min.replace(tzinfo=t.tzinfo if t else None)) if covered else cursor.watermark
-    if blocked_at is not None and watermark is not None and watermark > blocked_at:
-        watermark = blocked_at
+    watermark = max(covered, default=cursor.watermark)
+    if cursor.watermark is not None and watermark < cursor.watermark:
+        watermark = cursor.watermark
     plan.cursor = DiscoveryCursor(watermark, frozenset(still_in_flight | {object_digest(o) for o in chosen}))
     return plan
+
+
+def discover(
+    conn,
+    s3,
+    bucket: str,
+    cursor: DiscoveryCursor,
+    *,
+    first_day: date,
+    last_day: date,
+    skew: timedelta = DEFAULT_SKEW,
+    max_objects: int = DEFAULT_MAX_OBJECTS_PER_TICK,
+    max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
+) -> DiscoveryPlan:
+    """One tick: list `sessions/`, ask the ledger about the objects since watermark - skew, plan."""
+    listing = list(iter_metadata_objects(s3, bucket))
+    floor = cursor.watermark - skew if cursor.watermark else None
+    recent = [o.key for o in listing if floor is None or o.last_modified >= floor]
+    return plan_discovery(
+        listing,
+        ledger_entries(conn, recent),
+        cursor,
+        first_day=first_day,
+        last_day=last_day,
+        skew=skew,
+        max_objects=max_objects,
+        max_in_flight=max_in_flight,
+    )

@@ -1,0 +1,26 @@
+"""The code location: `dagster dev -m heimdall_pipeline.definitions` / workspace.yaml."""
+
+from __future__ import annotations
+
+from dagster import Definitions
+
+from heimdall_pipeline.defs.analytics import (
+    ANALYTICS_ASSET_CHECKS,
+    ANALYTICS_ASSETS,
+    ANALYTICS_JOBS,
+    ANALYTICS_SCHEDULES,
+)
+from heimdall_pipeline.defs.checks import INGEST_ASSET_CHECKS
+from heimdall_pipeline.defs.ingest_assets import INGEST_ASSETS, ingest_job
+from heimdall_pipeline.defs.resources import resources_from_env
+from heimdall_pipeline.defs.schedules import INGEST_SCHEDULES
+from heimdall_pipeline.defs.sensors import new_metadata_objects_sensor
+
+defs = Definitions(
+    assets=[*INGEST_ASSETS, *ANALYTICS_ASSETS],
+    asset_checks=[*INGEST_ASSET_CHECKS, *ANALYTICS_ASSET_CHECKS],
+    jobs=[ingest_job, *ANALYTICS_JOBS],
+    schedules=[*INGEST_SCHEDULES, *ANALYTICS_SCHEDULES],
+    sensors=[new_metadata_objects_sensor],
+    resources=resources_from_env(),
+)

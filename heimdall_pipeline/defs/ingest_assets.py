@@ -1,0 +1,186 @@
+"""The ingest chain, one UTC upload day per partition: minio_metadata → measurements → measurements_hourly.
+
+Each asset works on its run's partition time window, which is one day for a normal run and
+several for a backfill run (BackfillPolicy below), so a 60-day backfill lists the bucket once per
+run instead of once per day.
+"""
+
+from datetime import date, datetime, timedelta
+
+from dagster import (
+    AssetExecutionContext,
+    AssetSelection,
+    AutomationCondition,
+    BackfillPolicy,
+    Failure,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+    define_asset_job,
+)
+
+from heimdall_pipeline.aggregates import refresh_hourly
+from heimdall_pipeline.defs.partitions import daily_partitions
+from heimdall_pipeline.defs.resources import HeimdallBuckets, HeimdallS3Resource, TimescaleResource
+from heimdall_pipeline.ingest import IngestResult, list_uploads, load_pending
+from heimdall_pipeline.ledger_queries import advisory_locks, measurement_days_of_uploads
+from heimdall_pipeline.loader import ledger_summary
+
+# 60 days of history → 6 runs, each listing the bucket once for its 10 days.
+INGEST_BACKFILL_POLICY = BackfillPolicy.multi_run(max_partitions_per_run=10)
+REPORTED_REASONS = 20
+
+
+def window_days(start: datetime, end: datetime) -> list[date]:
+    """The UTC days of a partition time window [start, end)."""
+    return [start.date() + timedelta(days=offset) for offset in range((end - start).days)]
+
+
+def _ledger_table(summary: dict[str, tuple[int, int]]) -> MetadataValue:
+    rows = "\n".join(f"| {status} | {objects} | {size} |" for status, (objects, size) in sorted(summary.items()))
+    return MetadataValue.md("| status | objects | bytes |\n|---|---|---|\n" + (rows or "| (none) | 0 | 0 |"))
+
+
+def _rejections_table(result: IngestResult) -> MetadataValue:
+    rows = "\n".join(
+        f"| `{r.info.key}` | {r.reason.replace('|', '/')} |" for r in result.rejections[:REPORTED_REASONS]
+    )
+    return MetadataValue.md("| key | reason |\n|---|---|\n" + (rows or "| (none) | |"))
+
+
+def _window_metadata(start: datetime, end: datetime) -> dict:
+    days = window_days(start, end)
+    return {"upload days": MetadataValue.text(f"{days[0]} .. {days[-1]}" if len(days) > 1 else str(days[0]))}
+
+
+@asset(
+    partitions_def=daily_partitions,
+    backfill_policy=INGEST_BACKFILL_POLICY,
+    group_name="ingest",
+    kinds={"s3", "postgres"},
+    description=(
+        "The metadata objects (sessions/*/websdr_*_metadata.json) uploaded on the partition's UTC day "
+        "(their LastModified), each recorded in ingest_ledger: new or changed objects become pending."
+    ),
+)
+def minio_metadata(
+    context: AssetExecutionContext, timescale: TimescaleResource, s3: HeimdallS3Resource, buckets: HeimdallBuckets
+) -> MaterializeResult:
+    start, end = context.partition_time_window
+    with timescale.connection() as conn:
+        infos, listing = list_uploads(conn, s3.get_client(), buckets.raw, start, end)
+        summary = ledger_summary(conn, start, end)
+    context.log.info(
+        f"{len(infos)} metadata objects uploaded in [{start}, {end}): "
+        f"{listing.new} new, {listing.changed} changed, {listing.unchanged} unchanged"
+    )
+    return MaterializeResult(
+        metadata={
+            **_window_metadata(start, end),
+            "objects": len(infos),
+            "bytes": sum(i.size_bytes for i in infos),
+            "new": listing.new,
+            "changed": listing.changed,
+            "unchanged": listing.unchanged,
+            "pending": summary.get("pending", (0, 0))[0],
+            "ledger": _ledger_table(summary),
+            "dagster/row_count": len(infos),
+        }
+    )
+
+
+@asset(
+    partitions_def=daily_partitions,
+    backfill_policy=INGEST_BACKFILL_POLICY,
+    deps=[minio_metadata],
+    group_name="ingest",
+    kinds={"timescaledb"},
+    description=(
+        "Rows of the measurements hypertable from the objects uploaded on the partition's day that the "
+        "ledger has as pending: concurrent GETs, parse/validate, COPY. dagster/row_count = rows that came "
+        "from this day's objects (ledger status loaded), the same on every re-materialization."
+    ),
+)
+def measurements(
+    context: AssetExecutionContext, timescale: TimescaleResource, s3: HeimdallS3Resource, buckets: HeimdallBuckets
+) -> MaterializeResult:
+    start, end = context.partition_time_window
+    with timescale.connection() as conn:
+        # Two runs of the same day (sensor + schedule) must not both load the same pending objects.
+        with advisory_locks(conn, [f"heimdall:upload-day:{d}" for d in window_days(start, end)]):
+            result = load_pending(conn, s3.get_client(), buckets.raw, start, end)
+        summary = ledger_summary(conn, start, end)
+        days = measurement_days_of_uploads(conn, start, end)
+    loaded = summary.get("loaded", (0, 0))[0]
+    context.log.info(
+        f"loaded {result.objects} pending objects: {result.inserted} inserted, {result.duplicate} duplicate, "
+        f"{result.rejected} rejected, {result.failed} failed GETs ({result.rows_per_second:,.0f} rows/s)"
+    )
+    metadata = {
+        **_window_metadata(start, end),
+        "objects": result.objects,
+        "inserted": result.inserted,
+        "duplicate": result.duplicate,
+        "rejected": result.rejected,
+        "failed": result.failed,
+        "rejections (first)": _rejections_table(result),
+        "rows/s": round(result.rows_per_second, 1),
+        "first measurement": MetadataValue.text(str(result.first_measurement or "-")),
+        "last measurement": MetadataValue.text(str(result.last_measurement or "-")),
+        "measurement days touched": MetadataValue.text(", ".join(str(d) for d in days) or "-"),
+        "ledger": _ledger_table(summary),
+        "dagster/row_count": loaded,
+    }
+    if result.failed:
+        failures = "\n".join(f"| `{key}` | {error.replace('|', '/')} |" for key, error in result.failures)
+        raise Failure(
+            description=f"{result.failed} GETs failed; those objects stay pending for a retry of this partition",
+            metadata={**metadata, "failures": MetadataValue.md("| key | error |\n|---|---|\n" + failures)},
+        )
+    return MaterializeResult(metadata=metadata)
+
+
+@asset(
+    partitions_def=daily_partitions,
+    backfill_policy=INGEST_BACKFILL_POLICY,
+    deps=[measurements],
+    group_name="ingest",
+    kinds={"timescaledb"},
+    automation_condition=AutomationCondition.eager(),
+    description=(
+        "Hourly aggregates per receiver and frequency, rebuilt for the partition's day and for every "
+        "measurement day that its uploads touched (a late upload refreshes its own, older day)."
+    ),
+)
+def measurements_hourly(context: AssetExecutionContext, timescale: TimescaleResource) -> MaterializeResult:
+    start, end = context.partition_time_window
+    groups: dict[date, int] = {}
+    with timescale.connection() as conn:
+        days = sorted(set(window_days(start, end)) | set(measurement_days_of_uploads(conn, start, end)))
+        for day in days:
+            with advisory_locks(conn, [f"heimdall:hourly-day:{day}"]):
+                groups[day] = refresh_hourly(conn, day)
+    late = [d for d in days if not start.date() <= d < end.date()]
+    context.log.info(f"refreshed hourly aggregates of {len(days)} day(s): {groups}")
+    table = "\n".join(f"| {day} | {count} |" for day, count in groups.items())
+    return MaterializeResult(
+        metadata={
+            **_window_metadata(start, end),
+            "days refreshed": len(days),
+            "late days refreshed": MetadataValue.text(", ".join(str(d) for d in late) or "-"),
+            "groups by day": MetadataValue.md("| day | hourly groups |\n|---|---|\n" + table),
+            "dagster/row_count": sum(groups.values()),
+        }
+    )
+
+
+INGEST_ASSETS = [minio_metadata, measurements, measurements_hourly]
+
+# The whole chain of one partition (checks of these assets included): what the sensor and the
+# daily schedule launch, so measurements_hourly always follows measurements in the same run.
+ingest_job = define_asset_job(
+    "ingest_job",
+    selection=AssetSelection.assets(*INGEST_ASSETS),
+    partitions_def=daily_partitions,
+    description="List, load and aggregate the objects uploaded on one UTC day (or a backfill range).",
+)

@@ -1,0 +1,82 @@
+"""Fixtures for the Dagster layer: resources pointed at the test database and bucket, and helpers
+to put a day of objects in the bucket with chosen upload times."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta, timezone
+
+import pytest
+from dagster import materialize
+
+from heimdall_pipeline.defs.checks import INGEST_ASSET_CHECKS
+from heimdall_pipeline.defs.ingest_assets import INGEST_ASSETS
+from heimdall_pipeline.defs.resources import HeimdallBuckets, HeimdallS3Resource, TimescaleResource
+from heimdall_pipeline.sample_data import SampleObject, upload
+from heimdall_pipeline_tests.conftest import backdate
+
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
+@pytest.fixture
+def resources(clean_database_url, s3_endpoint_url, bucket):
+    return {
+        "timescale": TimescaleResource(database_url=clean_database_url),
+        "s3": HeimdallS3Resource(
+            endpoint_url=s3_endpoint_url,
+            region_name="us-east-1",
+            aws_access_key_id="heimdall",
+            aws_secret_access_key="heimdall-secret",
+        ),
+        "buckets": HeimdallBuckets(raw=bucket),
+    }
+
+
+def noon(day: date) -> datetime:
+    return datetime.combine(day, time(12), tzinfo=timezone.utc)
+
+
+def put_uploaded_at(
+    s3, bucket: str, objects: list[SampleObject], uploaded_at: datetime, with_iq: bool = False, spacing: float = 1.0
+) -> None:
+    """PUT objects and give them LastModified from `uploaded_at` on, `spacing` seconds apart."""
+    upload(s3, bucket, objects, with_iq=with_iq)
+    for index, obj in enumerate(objects):
+        backdate(bucket, obj.key, uploaded_at + timedelta(seconds=index * spacing))
+
+
+def run_chain(resources, partition_key: str | None = None, *, tags=None, selection=None, raise_on_error=True):
+    """Materialize the ingest chain with its checks, as the ingest job does."""
+    return materialize(
+        [*INGEST_ASSETS, *INGEST_ASSET_CHECKS],
+        partition_key=partition_key,
+        resources=resources,
+        tags=tags,
+        selection=selection,
+        raise_on_error=raise_on_error,
+        run_config=QUIET,
+    )
+
+
+def materialization_metadata(result, asset: str) -> list[dict]:
+    return [
+        {name: value.value for name, value in event.materialization.metadata.items()}
+        for event in result.get_asset_materialization_events()
+        if event.materialization.asset_key.to_user_string() == asset
+    ]
+
+
+def check_evaluations(result) -> dict[str, object]:
+    return {evaluation.check_name: evaluation for evaluation in result.get_asset_check_evaluations()}
+
+
+def store_uploaded_at(bucket: str, objects: list[SampleObject], uploaded_at: datetime, spacing: float = 1.0) -> None:
+    """Like put_uploaded_at, but straight into the in-process S3 server: thousands of PUTs over
+    HTTP cost ~10 ms each here, and what the tests exercise is the listing, not the PUT."""
+    from moto.s3.models import s3_backends
+
+    from heimdall_pipeline_tests.conftest import MOTO_ACCOUNT_ID
+
+    backend = s3_backends[MOTO_ACCOUNT_ID]["aws"]
+    for index, obj in enumerate(objects):
+        stored = backend.put_object(bucket, obj.key, obj.body)
+        stored.last_modified = (uploaded_at + timedelta(seconds=index * spacing)).replace(tzinfo=None)

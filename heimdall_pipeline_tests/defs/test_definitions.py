@@ -1,0 +1,34 @@
+from dagster import AssetCheckKey, AssetKey, Definitions, DefaultSensorStatus
+
+from heimdall_pipeline.definitions import defs
+from heimdall_pipeline.defs.ingest_assets import INGEST_BACKFILL_POLICY, measurements
+
+
+def test_definitions_load_and_validate():
+    Definitions.validate_loadable(defs)
+    job = defs.resolve_job_def("ingest_job")
+    assert {key.to_user_string() for key in job.asset_layer.executable_asset_keys} >= {
+        "minio_metadata", "measurements", "measurements_hourly"
+    }
+    assert defs.resolve_sensor_def("new_metadata_objects_sensor").default_status == DefaultSensorStatus.RUNNING
+    assert defs.resolve_schedule_def("daily_ingest_schedule").job_name == "ingest_job"
+
+
+def test_checks_are_registered_with_blocking_where_a_broken_load_must_stop():
+    graph = defs.resolve_asset_graph()
+    check_keys = graph.asset_check_keys
+    expected = {
+        AssetCheckKey(AssetKey("measurements"), "all_receivers_reported"),
+        AssetCheckKey(AssetKey("measurements"), "snr_in_plausible_range"),
+        AssetCheckKey(AssetKey("measurements"), "frequency_offset_within_band"),
+        AssetCheckKey(AssetKey("measurements"), "no_object_unaccounted"),
+        AssetCheckKey(AssetKey("measurements_hourly"), "hourly_matches_measurements"),
+    }
+    assert expected <= set(check_keys)
+    blocking = {key.name for key in expected if graph.get_check_spec(key).blocking}
+    assert blocking == {"no_object_unaccounted", "hourly_matches_measurements"}
+
+
+def test_backfills_run_ten_days_per_run():
+    assert measurements.backfill_policy == INGEST_BACKFILL_POLICY
+    assert INGEST_BACKFILL_POLICY.max_partitions_per_run == 10
