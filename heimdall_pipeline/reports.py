@@ -1,0 +1,264 @@
+"""The five reports: run a query from `sql/queries/`, shape a table, draw a PNG, write both to S3.
+
+Every report covers a window of whole UTC hours [start, end): the end is the given time rounded
+up to the next full hour (the hour in progress is included), the start `hours` before it.
+Output: `s3://<reports bucket>/reports/<report>/<YYYY-MM-DD>/<report>.csv|png`, the date being
+the UTC day of the given end time (a later run on the same day replaces that day's files).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display: render to PNG bytes only
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import psycopg  # noqa: E402
+
+from heimdall_pipeline.db import read_sql  # noqa: E402
+
+MARKDOWN_ROWS = 40
+HOUR = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class ReportWindow:
+    start: datetime
+    end: datetime
+
+    @classmethod
+    def ending(cls, end: datetime, hours: int) -> "ReportWindow":
+        """`hours` whole UTC hours ending with the hour that contains `end`."""
+        if end.tzinfo is None:
+            raise ValueError("the report end time must be timezone-aware")
+        end = end.astimezone(timezone.utc)
+        floor = end.replace(minute=0, second=0, microsecond=0)
+        aligned_end = floor if floor == end else floor + HOUR
+        return cls(aligned_end - hours * HOUR, aligned_end)
+
+    @property
+    def hours(self) -> int:
+        return int((self.end - self.start) / HOUR)
+
+    def params(self) -> dict[str, datetime]:
+        return {"window_start": self.start, "window_end": self.end}
+
+
+@dataclass(frozen=True)
+class Report:
+    name: str
+    window: ReportWindow
+    day: str  # YYYY-MM-DD: the folder under reports/<name>/
+    rows: pd.DataFrame  # the CSV: every row of the query
+    summary: pd.DataFrame  # the markdown table shown in the UI
+    png: bytes
+
+    @property
+    def csv_key(self) -> str:
+        return f"reports/{self.name}/{self.day}/{self.name}.csv"
+
+    @property
+    def png_key(self) -> str:
+        return f"reports/{self.name}/{self.day}/{self.name}.png"
+
+    def csv_bytes(self) -> bytes:
+        return self.rows.to_csv(index=False, date_format="%Y-%m-%dT%H:%M:%SZ").encode("utf-8")
+
+    def markdown(self) -> str:
+        return markdown_table(self.summary)
+
+    def png_markdown(self) -> str:
+        """The plot as a markdown image with a data URI: it shows in the Dagster UI as is."""
+        return f"![{self.name}](data:image/png;base64,{base64.b64encode(self.png).decode('ascii')})"
+
+
+def run_query(conn: psycopg.Connection, name: str, window: ReportWindow) -> pd.DataFrame:
+    """`sql/queries/<name>.sql` over the window, as a frame (timestamps in UTC)."""
+    with conn.transaction(), conn.cursor() as cur:
+        # Returned timestamptz values follow the session time zone; reports speak UTC.
+        cur.execute("SET LOCAL TIME ZONE 'UTC'")
+        cur.execute(read_sql(f"queries/{name}.sql"), window.params())
+        columns = [column.name for column in cur.description]
+        return pd.DataFrame(cur.fetchall(), columns=columns)
+
+
+def markdown_table(frame: pd.DataFrame, max_rows: int = MARKDOWN_ROWS) -> str:
+    if frame.empty:
+        return "_no rows in the window_"
+    shown = frame.head(max_rows)
+    text = shown.to_markdown(index=False, floatfmt=".2f")
+    if len(frame) > max_rows:
+        text += f"\n\n_first {max_rows} of {len(frame)} rows; the CSV has all of them_"
+    return text
+
+
+def build_report(conn: psycopg.Connection, name: str, end: datetime, hours: int) -> Report:
+    window = ReportWindow.ending(end, hours)
+    day = end.astimezone(timezone.utc).date().isoformat()
+    spec = REPORTS[name]
+    rows = run_query(conn, name, window)
+    return Report(name, window, day, rows, spec.summarise(rows), spec.plot(conn, window, rows))
+
+
+def publish(s3, bucket: str, report: Report) -> None:
+    """Write the report's CSV and PNG to S3."""
+    s3.put_object(Bucket=bucket, Key=report.csv_key, Body=report.csv_bytes(), ContentType="text/csv")
+    s3.put_object(Bucket=bucket, Key=report.png_key, Body=report.png, ContentType="image/png")
+
+
+# --- per report: the summary shown in the UI and the plot ------------------------------------
+
+
+def snr_trends_summary(rows: pd.DataFrame) -> pd.DataFrame:
+    """Per receiver over the window: hours heard, the mean of its hourly averages, extremes."""
+    if rows.empty:
+        return rows
+    return rows.groupby(["websdr_id", "receiver"], as_index=False).agg(
+        hours=("hour", "count"),
+        measurements=("measurement_count", "sum"),
+        hourly_snr_avg_db=("snr_avg_db", "mean"),
+        lowest_hour_snr_avg_db=("snr_avg_db", "min"),
+        highest_hour_snr_p95_db=("snr_p95_db", "max"),
+    )
+
+
+def snr_trends_plot(conn: psycopg.Connection, window: ReportWindow, rows: pd.DataFrame) -> bytes:
+    fig, (avg_axes, p95_axes) = plt.subplots(2, 1, figsize=(11, 7), sharex=True)
+    for (_, receiver), series in rows.groupby(["websdr_id", "receiver"]):
+        avg_axes.plot(series["hour"], series["snr_avg_db"], marker=".", label=receiver)
+        p95_axes.plot(series["hour"], series["snr_p95_db"], marker=".", label=receiver)
+    avg_axes.set_ylabel("average SNR (dB)")
+    p95_axes.set_ylabel("p95 SNR (dB)")
+    p95_axes.set_xlabel("hour (UTC)")
+    _legend(avg_axes)
+    fig.suptitle(_title("SNR per receiver per hour", window))
+    return _png(fig)
+
+
+def frequency_drift_summary(rows: pd.DataFrame) -> pd.DataFrame:
+    """One row per receiver and frequency: the fit (the CSV repeats it on each hour)."""
+    if rows.empty:
+        return rows
+    return rows.groupby(["websdr_id", "receiver", "frequency_mhz"], as_index=False).agg(
+        hours=("hour", "count"),
+        fit_samples=("fit_samples", "first"),
+        offset_avg_hz=("offset_avg_hz", "mean"),
+        drift_hz_per_hour=("drift_hz_per_hour", "first"),
+        drift_r2=("drift_r2", "first"),
+    )
+
+
+def frequency_drift_plot(conn: psycopg.Connection, window: ReportWindow, rows: pd.DataFrame) -> bytes:
+    receivers = list(rows.groupby(["websdr_id", "receiver"]).groups) or [(None, "no data")]
+    fig, axes = plt.subplots(len(receivers), 1, figsize=(11, 1.8 * len(receivers) + 1), sharex=True, squeeze=False)
+    for axis, (websdr_id, receiver) in zip(axes[:, 0], receivers):
+        for frequency, series in rows[rows["websdr_id"] == websdr_id].groupby("frequency_mhz"):
+            drift = series["drift_hz_per_hour"].iloc[0]
+            label = f"{frequency:g} MHz" + ("" if pd.isna(drift) else f" ({drift:+.2f} Hz/h)")
+            axis.plot(series["hour"], series["offset_avg_hz"], marker=".", linewidth=1, label=label)
+        axis.set_ylabel(f"{receiver}\noffset (Hz)", fontsize=8)
+        _legend(axis, fontsize=6)
+    axes[-1, 0].set_xlabel("hour (UTC)")
+    fig.suptitle(_title("Frequency offset per hour and fitted drift", window))
+    return _png(fig)
+
+
+def receiver_performance_plot(conn: psycopg.Connection, window: ReportWindow, rows: pd.DataFrame) -> bytes:
+    fig, (snr_axes, share_axes) = plt.subplots(1, 2, figsize=(12, 4.5))
+    names = rows["receiver"]
+    average = rows["snr_avg_db"].astype(float)
+    spread = np.vstack([average - rows["snr_min_db"].astype(float), rows["snr_max_db"].astype(float) - average])
+    snr_axes.barh(names, average.fillna(0), xerr=np.nan_to_num(spread), capsize=3, color="tab:blue")
+    snr_axes.set_xlabel("SNR (dB): average, whiskers min–max")
+    snr_axes.invert_yaxis()
+    share_axes.barh(names, rows["session_share_pct"].astype(float).fillna(0), color="tab:green")
+    share_axes.set_xlabel("sessions taken part in (%)")
+    share_axes.set_xlim(0, 100)
+    share_axes.invert_yaxis()
+    share_axes.set_yticklabels([])
+    fig.suptitle(_title("Receiver performance", window))
+    return _png(fig)
+
+
+def coverage_heatmap(conn: psycopg.Connection, window: ReportWindow, receiver_ids: list[int]) -> pd.DataFrame:
+    """Measurements per receiver (rows) and hour of the window (columns), zeros where silent."""
+    hours = pd.date_range(window.start, window.end, freq="h", inclusive="left")
+    grid = pd.DataFrame(0, index=receiver_ids, columns=hours, dtype="int64")
+    for websdr_id, hour, count in run_query(conn, "coverage_heatmap", window).itertuples(index=False):
+        if websdr_id in grid.index:
+            grid.loc[websdr_id, pd.Timestamp(hour)] = count
+    return grid
+
+
+def coverage_plot(conn: psycopg.Connection, window: ReportWindow, rows: pd.DataFrame) -> bytes:
+    grid = coverage_heatmap(conn, window, rows["websdr_id"].tolist())
+    fig, axis = plt.subplots(figsize=(12, 0.45 * max(len(grid), 1) + 2))
+    image = axis.imshow(grid.to_numpy(), aspect="auto", cmap="viridis", interpolation="nearest")
+    axis.set_yticks(range(len(grid)), rows["receiver"].tolist())
+    ticks = np.linspace(0, len(grid.columns) - 1, num=min(len(grid.columns), 8)).round().astype(int)
+    axis.set_xticks(ticks, [grid.columns[i].strftime("%m-%d %H:00") for i in ticks], fontsize=7)
+    axis.set_xlabel("hour of window (UTC)")
+    fig.colorbar(image, ax=axis, label="measurements")
+    fig.suptitle(_title("Coverage: measurements per receiver per hour", window))
+    return _png(fig)
+
+
+def recent_measurements_plot(conn: psycopg.Connection, window: ReportWindow, rows: pd.DataFrame) -> bytes:
+    fig, (count_axes, snr_axes) = plt.subplots(1, 2, figsize=(12, 4.5))
+    names = rows["receiver"]
+    count_axes.barh(names, rows["measurement_count"], color="tab:blue")
+    count_axes.set_xlabel("measurements")
+    count_axes.invert_yaxis()
+    snr_axes.barh(names, rows["snr_avg_db"].astype(float).fillna(0), color="tab:orange", label="average")
+    heard = rows[rows["latest_snr_db"].notna()]
+    snr_axes.scatter(heard["latest_snr_db"].astype(float), heard["receiver"], color="black", zorder=3, label="latest")
+    snr_axes.set_xlabel("SNR (dB)")
+    snr_axes.set_yticklabels([])
+    snr_axes.legend(fontsize=7)
+    fig.suptitle(_title("Recent measurements per receiver", window))
+    return _png(fig)
+
+
+def _as_is(rows: pd.DataFrame) -> pd.DataFrame:
+    return rows
+
+
+@dataclass(frozen=True)
+class ReportSpec:
+    summarise: Callable[[pd.DataFrame], pd.DataFrame]
+    plot: Callable[[psycopg.Connection, ReportWindow, pd.DataFrame], bytes]
+
+
+REPORTS: dict[str, ReportSpec] = {
+    "snr_trends": ReportSpec(snr_trends_summary, snr_trends_plot),
+    "frequency_drift": ReportSpec(frequency_drift_summary, frequency_drift_plot),
+    "receiver_performance": ReportSpec(_as_is, receiver_performance_plot),
+    "coverage": ReportSpec(_as_is, coverage_plot),
+    "recent_measurements": ReportSpec(_as_is, recent_measurements_plot),
+}
+
+
+def _title(what: str, window: ReportWindow) -> str:
+    return f"{what}\n{window.start:%Y-%m-%d %H:%M} – {window.end:%Y-%m-%d %H:%M} UTC"
+
+
+def _legend(axis, fontsize: int = 7) -> None:
+    if axis.get_legend_handles_labels()[0]:
+        axis.legend(fontsize=fontsize, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    else:
+        axis.text(0.5, 0.5, "no data in the window", ha="center", va="center", transform=axis.transAxes)
+
+
+def _png(fig) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+    plt.close(fig)
+    return buffer.getvalue()

@@ -1,0 +1,1 @@
+DELETE FROM measurements WHERE timestamp_utc >= %(start)s AND timestamp_utc < %(end)s

@@ -1,0 +1,1 @@
+UPDATE measurement_archives SET dropped_at = now() WHERE day = %(day)s
