@@ -1,13 +1,14 @@
 """Finding metadata objects that have not been loaded yet, tick after tick, without missing one.
 
-Keys are random UUIDs, so "after the last key" says nothing about time. A tick lists `sessions/`
-(S3 lists in key order: the whole prefix, ~1 LIST request per 1,000 keys), keeps objects whose
-LastModified is at or after `watermark - skew`, drops those the ledger already has with the same
-ETag and those requested by an earlier tick whose run has not recorded them yet (`in_flight`),
-and requests the oldest of the rest, at most `max_objects` per tick. The watermark only moves up
-to the oldest object not yet requested, so a capped tick resumes where it stopped; the skew
-window catches objects whose LastModified is a little older than what was already seen (clock
-skew between S3 nodes, an upload that started earlier than it finished).
+Keys are random UUIDs, so neither "after the last key" nor "after the last LastModified" can tell
+what is new: an upload may land behind the last key, and its LastModified may be older than what
+was already seen (clock skew between S3 nodes, a slow multipart upload is stamped when it started).
+So the ledger, not a cursor, decides what is new: each tick lists the next slice of `sessions/`
+in key order (at most `max_pages` LIST requests of 1,000 keys), asks the ledger about the slice's
+keys in one query, and requests the objects the ledger does not have with that ETag. The cursor
+holds where the scan resumes and the objects requested but not yet in the ledger (`in_flight`),
+so the work and the cursor are bounded per tick however large the bucket; a full pass over a
+bucket of N objects takes N / (1,000 × max_pages) ticks, and every object is seen on every pass.
 """
 
 from __future__ import annotations
@@ -19,63 +20,66 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from heimdall_pipeline.ledger_queries import ledger_entries
-from heimdall_pipeline.object_store import ObjectInfo, iter_metadata_objects
+from heimdall_pipeline.object_store import ObjectInfo, list_slice
 
-DEFAULT_SKEW = timedelta(minutes=15)
+DEFAULT_MAX_PAGES_PER_TICK = 10  # 10 LIST requests: 10,000 keys a tick
 DEFAULT_MAX_OBJECTS_PER_TICK = 2_000
 DEFAULT_MAX_IN_FLIGHT = 5_000  # objects requested but not yet in the ledger; bounds the cursor
+# A requested object still not in the ledger after this long (its run failed or never ran) is
+# requested again, in a run with a new run key.
+DEFAULT_IN_FLIGHT_TIMEOUT = timedelta(hours=2)
 
 
 def object_digest(info: ObjectInfo) -> str:
-    """A short stable name of (key, ETag): 12 hex digits, so 5,000 of them fit in ~75 kB."""
+    """A short stable name of (key, ETag): 12 hex digits, so 5,000 of them fit in ~100 kB."""
     return hashlib.sha1(f"{info.key}\0{info.etag}".encode()).hexdigest()[:12]
 
 
 @dataclass(frozen=True)
-class DiscoveryCursor:
-    watermark: datetime | None = None  # LastModified up to which every object was requested or known
-    in_flight: frozenset[str] = frozenset()  # digests requested, not yet seen in the ledger
+class ScanCursor:
+    start_after: str = ""  # the scan resumes after this key ("" = from the start of sessions/)
+    passes: int = 0  # completed passes over the bucket
+    in_flight: dict[str, int] = field(default_factory=dict)  # digest -> when requested (epoch seconds)
 
     def dump(self) -> str:
         return json.dumps(
-            {
-                "watermark": self.watermark.isoformat() if self.watermark else None,
-                "in_flight": sorted(self.in_flight),
-            },
+            {"start_after": self.start_after, "passes": self.passes, "in_flight": dict(sorted(self.in_flight.items()))},
             separators=(",", ":"),
         )
 
     @classmethod
-    def load(cls, text: str | None) -> "DiscoveryCursor":
+    def load(cls, text: str | None) -> "ScanCursor":
         if not text:
             return cls()
         data = json.loads(text)
-        watermark = datetime.fromisoformat(data["watermark"]) if data.get("watermark") else None
-        return cls(watermark, frozenset(data.get("in_flight", ())))
+        return cls(data.get("start_after", ""), int(data.get("passes", 0)), dict(data.get("in_flight", {})))
 
 
 @dataclass(frozen=True)
 class DayRequest:
     day: date
     objects: tuple[ObjectInfo, ...]
+    run_key: str
 
-    @property
-    def run_key(self) -> str:
-        """Deterministic: the same objects for the same day always give the same run key."""
-        digest = hashlib.sha1("\n".join(sorted(object_digest(o) for o in self.objects)).encode()).hexdigest()
-        return f"{self.day.isoformat()}:{digest[:16]}"
+
+def day_run_key(day: date, objects: list[ObjectInfo], previous_requests: dict[str, int]) -> str:
+    """Deterministic: the same objects, with the same earlier (timed-out) requests, give the same key,
+    so a replayed tick never launches a second run, while a re-request after a timeout gets a new key."""
+    names = sorted(f"{object_digest(o)}:{previous_requests.get(object_digest(o), 0)}" for o in objects)
+    return f"{day.isoformat()}:{hashlib.sha1(chr(10).join(names).encode()).hexdigest()[:16]}"
 
 
 @dataclass
 class DiscoveryPlan:
-    cursor: DiscoveryCursor
+    cursor: ScanCursor
     requests: list[DayRequest] = field(default_factory=list)
-    listed: int = 0  # metadata objects in the listing
-    candidates: int = 0  # of those, at or after watermark - skew
-    known: int = 0  # candidates the ledger has with the same ETag
-    in_flight: int = 0  # candidates requested by an earlier tick, not yet in the ledger
-    new: int = 0  # candidates neither known nor in flight
-    deferred: int = 0  # new objects left for a later tick (per-tick cap or in-flight cap)
+    scanned: int = 0  # metadata objects in this tick's slice
+    known: int = 0  # of those, in the ledger with the same ETag
+    in_flight: int = 0  # requested by an earlier tick, not yet in the ledger
+    new: int = 0  # neither known nor in flight: requested now
+    deferred: int = 0  # objects of the slice left for the next tick (per-tick or in-flight cap)
+    future: int = 0  # stamped after today (a clock ahead of ours): left for a later pass
+    expired: int = 0  # requests forgotten after the timeout (their objects count as new again)
     outside_partitions: list[ObjectInfo] = field(default_factory=list)  # uploaded before the first partition
 
     @property
@@ -84,11 +88,13 @@ class DiscoveryPlan:
 
     def summary(self) -> str:
         days = ", ".join(f"{r.day}: {len(r.objects)}" for r in self.requests) or "none"
+        position = self.cursor.start_after or "the start (pass complete)"
         text = (
-            f"listed {self.listed} metadata objects, {self.candidates} since watermark-skew; "
-            f"{self.known} already in the ledger, {self.in_flight} in flight, {self.new} new; "
-            f"requested {self.requested} in {len(self.requests)} run(s) ({days}); deferred {self.deferred}; "
-            f"watermark {self.cursor.watermark.isoformat() if self.cursor.watermark else 'none'}"
+            f"scanned {self.scanned} metadata objects: {self.known} already in the ledger, "
+            f"{self.in_flight} in flight, {self.new} new; requested in {len(self.requests)} run(s) ({days}); "
+            f"{self.deferred} left for the next tick, {self.future} stamped in the future; "
+            f"{self.expired} requests timed out; "
+            f"next tick resumes after {position}; pass {self.cursor.passes}"
         )
         if self.outside_partitions:
             text += f"; ignored {len(self.outside_partitions)} uploaded before the first partition"
@@ -96,67 +102,73 @@ class DiscoveryPlan:
 
 
 def plan_discovery(
-    listing: list[ObjectInfo],
+    scanned: list[ObjectInfo],
     ledger: dict[str, tuple[str, str]],
-    cursor: DiscoveryCursor,
+    cursor: ScanCursor,
     *,
+    slice_end: str | None,
+    reached_end: bool,
+    now: datetime,
     first_day: date,
     last_day: date,
-    skew: timedelta = DEFAULT_SKEW,
     max_objects: int = DEFAULT_MAX_OBJECTS_PER_TICK,
     max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
+    in_flight_timeout: timedelta = DEFAULT_IN_FLIGHT_TIMEOUT,
 ) -> DiscoveryPlan:
-    """Decide one tick from the listing (objects at or after watermark - skew) and the ledger's
-    `{key: (etag, status)}` of those objects. Days outside [first_day, last_day] are not partitions:
-    earlier ones are ignored (reported), later ones (a clock ahead of ours) wait for their day."""
-    plan = DiscoveryPlan(cursor=cursor, listed=len(listing))
-    floor = cursor.watermark - skew if cursor.watermark else None
-    candidates = [o for o in listing if floor is None or o.last_modified >= floor]
-    plan.candidates = len(candidates)
+    """Decide one tick from a slice of the listing (key order) and the ledger's `{key: (etag, status)}`.
 
-    still_in_flight: set[str] = set()
-    new: list[ObjectInfo] = []
-    settled: list[ObjectInfo] = []  # known or in flight: need no request
-    for info in candidates:
+    Days before `first_day` are not partitions (ignored, reported); an object stamped after
+    `last_day` (a clock ahead of ours) is left for a later pass, once its day is a partition.
+    """
+    plan = DiscoveryPlan(cursor=cursor, scanned=len(scanned))
+    now_seconds = int(now.timestamp())
+    timeout = int(in_flight_timeout.total_seconds())
+    # Requests older than the timeout are forgotten: if the object is still not in the ledger, it
+    # is new again (its run failed or never ran), and its run key changes with the earlier request.
+    in_flight = {digest: at for digest, at in cursor.in_flight.items() if at > now_seconds - timeout}
+    timed_out = {digest: at for digest, at in cursor.in_flight.items() if digest not in in_flight}
+    plan.expired = len(timed_out)
+    budget = max(0, min(max_objects, max_in_flight - len(in_flight)))
+    chosen: list[ObjectInfo] = []
+    resume_after = slice_end
+    for index, info in enumerate(scanned):
         entry = ledger.get(info.key)
+        digest = object_digest(info)
         if entry is not None and entry[0] == info.etag:
             plan.known += 1
-            settled.append(info)
+            in_flight.pop(digest, None)
             continue
-        digest = object_digest(info)
-        if digest in cursor.in_flight:
+        if digest in in_flight:
             plan.in_flight += 1
-            still_in_flight.add(digest)
-            settled.append(info)
             continue
         if info.last_modified.date() < first_day:
             plan.outside_partitions.append(info)
-            settled.append(info)
             continue
-        new.append(info)
-    plan.new = len(new)
-
-    new.sort(key=lambda o: (o.last_modified, o.key))
-    budget = max(0, min(max_objects, max_in_flight - len(still_in_flight)))
-    chosen: list[ObjectInfo] = []
-    for info in new:
-        if len(chosen) >= budget or info.last_modified.date() > last_day:
+        if info.last_modified.date() > last_day:
+            plan.future += 1  # a clock ahead of ours: a later pass requests it once its day exists
+            continue
+        if len(chosen) >= budget:
+            # Stop here; the next tick resumes just before this object.
+            resume_after = scanned[index - 1].key if index else cursor.start_after
+            plan.deferred = len(scanned) - index
             break
         chosen.append(info)
-    plan.deferred = len(new) - len(chosen)
-    blocked_at = new[len(chosen)].last_modified if plan.deferred else None
+    plan.new = len(chosen)
 
     by_day: dict[date, list[ObjectInfo]] = defaultdict(list)
     for info in chosen:
         by_day[info.last_modified.date()].append(info)
-    plan.requests = [DayRequest(day, tuple(objects)) for day, objects in sorted(by_day.items())]
+        in_flight[object_digest(info)] = now_seconds
+    plan.requests = [
+        DayRequest(day, tuple(objects), day_run_key(day, objects, timed_out)) for day, objects in sorted(by_day.items())
+    ]
 
-    # Advance over everything settled or requested, never past the oldest object left for later.
-    covered = [o.last_modified for o in settled + chosen if blocked_at is None or o.last_modified <= blocked_at]
-    watermark = max(covered, default=cursor.watermark)
-    if cursor.watermark is not None and watermark < cursor.watermark:
-        watermark = cursor.watermark
-    plan.cursor = DiscoveryCursor(watermark, frozenset(still_in_flight | {object_digest(o) for o in chosen}))
+    finished_pass = reached_end and not plan.deferred
+    plan.cursor = ScanCursor(
+        start_after="" if finished_pass else (resume_after or cursor.start_after),
+        passes=cursor.passes + 1 if finished_pass else cursor.passes,
+        in_flight=in_flight,
+    )
     return plan
 
 
@@ -164,25 +176,28 @@ def discover(
     conn,
     s3,
     bucket: str,
-    cursor: DiscoveryCursor,
+    cursor: ScanCursor,
     *,
+    now: datetime,
     first_day: date,
     last_day: date,
-    skew: timedelta = DEFAULT_SKEW,
+    max_pages: int = DEFAULT_MAX_PAGES_PER_TICK,
     max_objects: int = DEFAULT_MAX_OBJECTS_PER_TICK,
     max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
+    in_flight_timeout: timedelta = DEFAULT_IN_FLIGHT_TIMEOUT,
 ) -> DiscoveryPlan:
-    """One tick: list `sessions/`, ask the ledger about the objects since watermark - skew, plan."""
-    listing = list(iter_metadata_objects(s3, bucket))
-    floor = cursor.watermark - skew if cursor.watermark else None
-    recent = [o.key for o in listing if floor is None or o.last_modified >= floor]
+    """One tick: list the next slice of `sessions/`, ask the ledger about it, plan the requests."""
+    listing = list_slice(s3, bucket, cursor.start_after, max_pages)
     return plan_discovery(
-        listing,
-        ledger_entries(conn, recent),
+        listing.objects,
+        ledger_entries(conn, [o.key for o in listing.objects]),
         cursor,
+        slice_end=listing.last_key,
+        reached_end=listing.reached_end,
+        now=now,
         first_day=first_day,
         last_day=last_day,
-        skew=skew,
         max_objects=max_objects,
         max_in_flight=max_in_flight,
+        in_flight_timeout=in_flight_timeout,
     )

@@ -112,3 +112,33 @@ def fetch_objects(
             for future in done:
                 yield future.result()
 
+
+
+@dataclass(frozen=True)
+class ListingSlice:
+    objects: list[ObjectInfo]  # metadata objects only, in key order
+    last_key: str | None  # the last key listed (any kind); resume after it
+    reached_end: bool  # no keys after last_key under the prefix
+
+
+def list_slice(s3, bucket: str, start_after: str, max_pages: int, prefix: str = SESSIONS_PREFIX) -> ListingSlice:
+    """At most `max_pages` LIST requests (1,000 keys each) in key order, after `start_after`.
+
+    A bounded piece of a full listing: successive slices cover the whole prefix.
+    """
+    objects: list[ObjectInfo] = []
+    last_key: str | None = None
+    kwargs = {"Bucket": bucket, "Prefix": prefix, "MaxKeys": 1000}
+    if start_after:
+        kwargs["StartAfter"] = start_after
+    for _ in range(max_pages):
+        page = s3.list_objects_v2(**kwargs)
+        for entry in page.get("Contents", ()):
+            last_key = entry["Key"]
+            if last_key.endswith(METADATA_SUFFIX):
+                objects.append(ObjectInfo(last_key, entry["ETag"].strip('"'), entry["Size"], entry["LastModified"]))
+        if not page.get("IsTruncated"):
+            return ListingSlice(objects, last_key, reached_end=True)
+        kwargs["ContinuationToken"] = page["NextContinuationToken"]
+        kwargs.pop("StartAfter", None)
+    return ListingSlice(objects, last_key, reached_end=False)

@@ -181,6 +181,5 @@ INGEST_ASSETS = [minio_metadata, measurements, measurements_hourly]
 ingest_job = define_asset_job(
     "ingest_job",
     selection=AssetSelection.assets(*INGEST_ASSETS),
-    partitions_def=daily_partitions,
     description="List, load and aggregate the objects uploaded on one UTC day (or a backfill range).",
 )

@@ -2,8 +2,8 @@
 
 build_schedule_from_partitioned_job would target the *last* partition at tick time, and with
 end_offset=1 that is today (still filling up), so the schedule names yesterday itself. The run
-picks up whatever the sensor did not: objects uploaded yesterday with a LastModified older than
-the sensor's skew window, runs that failed, objects left pending.
+is the safety net under the sensor: runs that failed and objects they left pending, and anything
+uploaded yesterday while the sensor was stopped.
 """
 
 from datetime import timedelta, timezone

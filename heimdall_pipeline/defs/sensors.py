@@ -1,10 +1,10 @@
 """`new_metadata_objects_sensor`: requests an ingest run for each upload day that has new objects.
 
-The discovery logic (watermark, skew window, ledger, in-flight set, per-tick cap) is plain Python in
-heimdall_pipeline.new_objects; this module wires it to Dagster.
+The discovery logic (a bounded slice of the listing per tick, the ledger, the in-flight set, the
+per-tick cap) is plain Python in heimdall_pipeline.new_objects; this module wires it to Dagster.
 """
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 from dagster import (
     DefaultSensorStatus,
@@ -21,8 +21,8 @@ from heimdall_pipeline.defs.resources import HeimdallBuckets, HeimdallS3Resource
 from heimdall_pipeline.new_objects import (
     DEFAULT_MAX_IN_FLIGHT,
     DEFAULT_MAX_OBJECTS_PER_TICK,
-    DEFAULT_SKEW,
-    DiscoveryCursor,
+    DEFAULT_MAX_PAGES_PER_TICK,
+    ScanCursor,
     discover,
 )
 
@@ -32,7 +32,7 @@ SENSOR_INTERVAL_SECONDS = 60
 def build_new_metadata_objects_sensor(
     *,
     name: str = "new_metadata_objects_sensor",
-    skew: timedelta = DEFAULT_SKEW,
+    max_pages_per_tick: int = DEFAULT_MAX_PAGES_PER_TICK,
     max_objects_per_tick: int = DEFAULT_MAX_OBJECTS_PER_TICK,
     max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
     default_status: DefaultSensorStatus = DefaultSensorStatus.RUNNING,
@@ -43,9 +43,10 @@ def build_new_metadata_objects_sensor(
         minimum_interval_seconds=SENSOR_INTERVAL_SECONDS,
         default_status=default_status,
         description=(
-            "Lists sessions/ every minute and requests an ingest_job run per upload day for metadata objects "
-            f"not yet in ingest_ledger (LastModified since the watermark minus {skew}; at most "
-            f"{max_objects_per_tick} objects per tick)."
+            "Every minute, lists the next slice of sessions/ (at most "
+            f"{max_pages_per_tick * 1000} keys) and requests an ingest_job run per upload day for the "
+            f"metadata objects not yet in ingest_ledger with that ETag (at most {max_objects_per_tick} "
+            "objects per tick); successive ticks cover the whole bucket, again and again."
         ),
     )
     def _sensor(
@@ -54,17 +55,18 @@ def build_new_metadata_objects_sensor(
         s3: HeimdallS3Resource,
         buckets: HeimdallBuckets,
     ) -> SensorResult:
-        cursor = DiscoveryCursor.load(context.cursor)
-        today = datetime.now(timezone.utc).date()
+        cursor = ScanCursor.load(context.cursor)
+        now = datetime.now(timezone.utc)
         with timescale.connection() as conn:
             plan = discover(
                 conn,
                 s3.get_client(),
                 buckets.raw,
                 cursor,
+                now=now,
                 first_day=daily_partitions.start.date(),
-                last_day=today,
-                skew=skew,
+                last_day=now.date(),
+                max_pages=max_pages_per_tick,
                 max_objects=max_objects_per_tick,
                 max_in_flight=max_in_flight,
             )

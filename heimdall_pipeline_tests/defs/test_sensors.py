@@ -1,11 +1,10 @@
-import json
 from datetime import date, datetime, timedelta, timezone
 
 from dagster import build_sensor_context, materialize
 
 from heimdall_pipeline.defs.ingest_assets import measurements, minio_metadata
 from heimdall_pipeline.defs.sensors import build_new_metadata_objects_sensor, new_metadata_objects_sensor
-from heimdall_pipeline.new_objects import DiscoveryCursor, plan_discovery
+from heimdall_pipeline.new_objects import ScanCursor, discover, object_digest, plan_discovery
 from heimdall_pipeline.object_store import ObjectInfo
 from heimdall_pipeline.sample_data import generate_day
 from heimdall_pipeline_tests.conftest import backdate
@@ -37,15 +36,13 @@ def test_sensor_over_several_ticks(resources, s3, bucket):
 
     first = tick(new_metadata_objects_sensor, resources)
     assert first.run_requests == [] and first.skip_reason is not None
-    assert DiscoveryCursor.load(first.cursor) == DiscoveryCursor()
+    assert ScanCursor.load(first.cursor) == ScanCursor(start_after="", passes=1, in_flight={})
 
     batch = generate_day(base.date(), sessions=4, seed=1)
-    put_uploaded_at(s3, bucket, batch, base)
+    put_uploaded_at(s3, bucket, batch, base, with_iq=True)  # the .npy recordings are not requested
     second = tick(new_metadata_objects_sensor, resources, first.cursor)
     assert requested_keys(second) == {day: len(batch)}
-    cursor = DiscoveryCursor.load(second.cursor)
-    assert cursor.watermark == base + timedelta(seconds=len(batch) - 1)
-    assert len(cursor.in_flight) == len(batch)
+    assert len(ScanCursor.load(second.cursor).in_flight) == len(batch)
 
     # The run has not recorded them yet: nothing is requested twice.
     assert tick(new_metadata_objects_sensor, resources, second.cursor).run_requests == []
@@ -54,90 +51,118 @@ def test_sensor_over_several_ticks(resources, s3, bucket):
     record_listing(resources, [day])
     settled = tick(new_metadata_objects_sensor, resources, second.cursor)
     assert settled.run_requests == []
-    assert DiscoveryCursor.load(settled.cursor).in_flight == frozenset()
+    assert ScanCursor.load(settled.cursor).in_flight == {}
 
-    # An object whose LastModified is older than the watermark, within the skew window.
+    # An object stamped before everything already seen (clock skew, a slow multipart upload),
+    # and whose key sorts before the others: found on the next tick all the same.
     straggler = generate_day(base.date(), sessions=1, seed=2)[:1]
-    put_uploaded_at(s3, bucket, straggler, cursor.watermark - timedelta(minutes=5))
+    put_uploaded_at(s3, bucket, straggler, base - timedelta(hours=2))
     found = tick(new_metadata_objects_sensor, resources, settled.cursor)
-    assert requested_keys(found) == {day: 1}
-    assert DiscoveryCursor.load(found.cursor).watermark == cursor.watermark  # never moves back
+    straggler_day = (base - timedelta(hours=2)).date().isoformat()
+    assert requested_keys(found) == {straggler_day: 1}
 
     # Restarting from a saved cursor gives the same decision and the same run key.
     replay = tick(new_metadata_objects_sensor, resources, settled.cursor)
     assert [r.run_key for r in replay.run_requests] == [r.run_key for r in found.run_requests]
-    assert found.run_requests[0].run_key.startswith(f"{day}:")
+    assert found.run_requests[0].run_key.startswith(f"{straggler_day}:")
 
 
-def test_object_older_than_the_skew_window_is_left_to_the_daily_run(resources, s3, bucket, db):
+def test_a_failed_run_is_requested_again_after_the_in_flight_timeout(resources, s3, bucket):
     base = start_of_test_uploads()
-    put_uploaded_at(s3, bucket, generate_day(base.date(), sessions=2, seed=3), base)
-    result = tick(new_metadata_objects_sensor, resources)
-    watermark = DiscoveryCursor.load(result.cursor).watermark
-    very_late = generate_day(base.date(), sessions=1, seed=4)[:1]
-    put_uploaded_at(s3, bucket, very_late, watermark - timedelta(hours=1))
-
-    assert tick(new_metadata_objects_sensor, resources, result.cursor).run_requests == []
-    # ... the partition's own run (the daily schedule re-runs yesterday) lists by day and loads it.
-    very_late_day = (watermark - timedelta(hours=1)).date().isoformat()
-    assert run_chain(resources, very_late_day, selection=[minio_metadata, measurements]).success
-    status = db.execute("SELECT status FROM ingest_ledger WHERE object_key = %s", [very_late[0].key]).fetchone()
-    assert status == ("loaded",)
+    put_uploaded_at(s3, bucket, generate_day(base.date(), sessions=1, seed=3), base)
+    first = tick(new_metadata_objects_sensor, resources)
+    assert len(first.run_requests) == 1
+    # The run failed before recording anything; two hours later the request has timed out.
+    cursor = ScanCursor.load(first.cursor)
+    aged = ScanCursor(cursor.start_after, cursor.passes, {d: t - 3 * 3600 for d, t in cursor.in_flight.items()})
+    again = tick(new_metadata_objects_sensor, resources, aged.dump())
+    assert len(again.run_requests) == 1
+    assert again.run_requests[0].run_key != first.run_requests[0].run_key  # Dagster launches it
 
 
-def test_thousands_of_objects_are_requested_in_bounded_ticks(resources, bucket):
+def test_thousands_of_objects_are_scanned_in_bounded_slices(resources, bucket, db, s3):
     base = start_of_test_uploads() - timedelta(days=1)
-    objects = generate_day(base.date(), sessions=300, seed=5)  # ~2,000 metadata objects
-    store_uploaded_at(bucket, objects, base, spacing=0.25)  # all within one skew window (~13 min)
-    sensor = build_new_metadata_objects_sensor(max_objects_per_tick=700, max_in_flight=1_600)
+    objects = generate_day(base.date(), sessions=300, miss_rate=0, seed=5)  # 2,100 metadata objects
+    store_uploaded_at(bucket, objects, base, spacing=0.25)
+    sensor = build_new_metadata_objects_sensor(max_pages_per_tick=1, max_objects_per_tick=700, max_in_flight=1_600)
 
-    seen: list[str] = []
+    run_keys: list[str] = []
+    requested: set[str] = set()
     cursor = None
     counts = []
     for _ in range(4):
         result = tick(sensor, resources, cursor)
         counts.append(sum(requested_keys(result).values()))
-        seen += [r.run_key for r in result.run_requests]
+        run_keys += [r.run_key for r in result.run_requests]
         cursor = result.cursor
-        assert len(cursor) < 1_600 * 15 + 100  # bounded by the in-flight cap (15 bytes a digest)
-    assert counts == [700, 700, 200, 0]  # the in-flight cap holds the fourth tick back
+        requested |= set(ScanCursor.load(cursor).in_flight)
+        assert len(cursor) < 1_600 * 30 + 200  # bounded by the in-flight cap (~27 bytes an entry)
+    assert counts == [700, 700, 200, 0]  # one LIST page per tick; the in-flight cap holds the fourth back
 
     record_listing(resources, [base.date().isoformat()])
-    result = tick(sensor, resources, cursor)
-    # Every object is now either in the ledger or was requested: nothing new, nothing missed.
-    assert result.run_requests == []
-    assert len(seen) == len(set(seen)) == 3
-    assert DiscoveryCursor.load(result.cursor).in_flight == frozenset()
-    assert DiscoveryCursor.load(result.cursor).watermark == max(
-        base + timedelta(seconds=int(index * 0.25)) for index in range(len(objects))
-    )  # S3 keeps LastModified to the second
+    for _ in range(4):  # a full pass: every slice is checked against the ledger
+        result = tick(sensor, resources, cursor)
+        assert result.run_requests == []
+        cursor = result.cursor
+    assert ScanCursor.load(cursor).in_flight == {}
+    # Every object was requested or is in the ledger: nothing missed, no run requested twice.
+    in_ledger = {key for (key,) in db.execute("SELECT object_key FROM ingest_ledger")}
+    assert {o.key for o in objects} == in_ledger
+    assert len(requested) == 1_600 and len(run_keys) == len(set(run_keys)) == 3
+
+
+def test_one_tick_costs_at_most_max_pages_list_requests(db, s3, bucket):
+    base = start_of_test_uploads()
+    store_uploaded_at(bucket, generate_day(base.date(), sessions=500, miss_rate=0, seed=6), base, spacing=0.1)
+    calls = []
+    s3.meta.events.register("before-call.s3.ListObjectsV2", lambda **kwargs: calls.append(1))
+    now = datetime.now(timezone.utc)
+    plan = discover(db, s3, bucket, ScanCursor(), now=now, first_day=date(2025, 1, 1), last_day=now.date(),
+                    max_pages=2, max_objects=10_000)
+    assert len(calls) == 2 and plan.scanned == 2_000 and plan.new == 2_000
+    assert plan.cursor.start_after == max(o.key for r in plan.requests for o in r.objects)
+    rest = discover(db, s3, bucket, plan.cursor, now=now, first_day=date(2025, 1, 1), last_day=now.date(),
+                    max_pages=2, max_objects=10_000)
+    assert len(calls) == 4 and rest.scanned == 1_500 and rest.cursor == ScanCursor("", 1, rest.cursor.in_flight)
+
+
+NOW = datetime(2025, 6, 10, 13, 0, tzinfo=timezone.utc)
 
 
 def info(key: str, minute: int, etag: str = "e") -> ObjectInfo:
     return ObjectInfo(key, etag, 100, datetime(2025, 6, 10, 12, minute, tzinfo=timezone.utc))
 
 
-def test_plan_requests_oldest_first_and_never_passes_what_it_left():
-    listing = [info(f"sessions/{n}/websdr_1_metadata.json", 59 - n) for n in range(10)]
-    plan = plan_discovery(listing, {}, DiscoveryCursor(), first_day=date(2025, 1, 1), last_day=date(2025, 6, 10),
-                          max_objects=4)
-    chosen = [o for request in plan.requests for o in request.objects]
-    assert [o.last_modified.minute for o in chosen] == [50, 51, 52, 53]
-    assert plan.cursor.watermark.minute == 53 and plan.deferred == 6
-
-    following = plan_discovery(listing, {}, plan.cursor, first_day=date(2025, 1, 1), last_day=date(2025, 6, 10),
-                               max_objects=4)
-    assert [o.last_modified.minute for r in following.requests for o in r.objects] == [54, 55, 56, 57]
+def plan(scanned, ledger=None, cursor=None, *, reached_end=True, **caps):
+    return plan_discovery(scanned, ledger or {}, cursor or ScanCursor(), slice_end=scanned[-1].key if scanned else None,
+                          reached_end=reached_end, now=NOW, first_day=date(2025, 1, 1), last_day=date(2025, 6, 10),
+                          **caps)
 
 
-def test_plan_treats_a_changed_etag_as_new_and_skips_days_before_the_first_partition():
+def test_plan_resumes_just_before_what_the_cap_left():
+    scanned = [info(f"sessions/{n:02d}/websdr_1_metadata.json", 59 - n) for n in range(10)]
+    first = plan(scanned, max_objects=4)
+    assert [o.key[9:11] for r in first.requests for o in r.objects] == ["00", "01", "02", "03"]
+    assert first.cursor.start_after == scanned[3].key and first.deferred == 6 and first.cursor.passes == 0
+    following = plan(scanned[4:], cursor=first.cursor, max_objects=4)
+    assert [o.key[9:11] for r in following.requests for o in r.objects] == ["04", "05", "06", "07"]
+
+
+def test_plan_treats_a_changed_etag_as_new_and_skips_days_outside_the_partitions():
     changed = info("sessions/a/websdr_1_metadata.json", 1, etag="new")
     known = info("sessions/b/websdr_1_metadata.json", 2)
     ancient = ObjectInfo("sessions/c/websdr_1_metadata.json", "e", 1, datetime(2024, 1, 1, tzinfo=timezone.utc))
-    ledger = {changed.key: ("old", "loaded"), known.key: ("e", "loaded")}
-    plan = plan_discovery([changed, known, ancient], ledger, DiscoveryCursor(),
-                          first_day=date(2025, 1, 1), last_day=date(2025, 6, 10))
-    assert [o.key for r in plan.requests for o in r.objects] == [changed.key]
-    assert plan.known == 1 and plan.outside_partitions == [ancient]
-    assert plan.cursor.watermark == known.last_modified
-    assert json.loads(plan.cursor.dump())["watermark"] == known.last_modified.isoformat()
+    future = ObjectInfo("sessions/d/websdr_1_metadata.json", "e", 1, datetime(2025, 6, 11, 0, 5, tzinfo=timezone.utc))
+    result = plan([changed, known, ancient, future], {changed.key: ("old", "loaded"), known.key: ("e", "loaded")})
+    assert [o.key for r in result.requests for o in r.objects] == [changed.key]
+    assert (result.known, result.future, result.outside_partitions) == (1, 1, [ancient])
+    assert result.cursor.start_after == "" and result.cursor.passes == 1  # the pass is complete
+
+
+def test_plan_forgets_requests_after_the_timeout_and_keeps_recent_ones():
+    obj = info("sessions/a/websdr_1_metadata.json", 1)
+    recent = ScanCursor(in_flight={object_digest(obj): int(NOW.timestamp()) - 60})
+    assert plan([obj], cursor=recent).requests == []
+    stale = ScanCursor(in_flight={object_digest(obj): int((NOW - timedelta(hours=3)).timestamp())})
+    result = plan([obj], cursor=stale)
+    assert result.expired == 1 and [o.key for r in result.requests for o in r.objects] == [obj.key]
