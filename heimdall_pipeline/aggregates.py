@@ -23,6 +23,13 @@ def day_bounds(day: date) -> tuple[datetime, datetime]:
     return start, start + timedelta(days=1)
 
 
+def is_day_dropped(conn: psycopg.Connection, day: date) -> bool:
+    """Whether retention archived the day and dropped its raw rows (late rows may have arrived since)."""
+    with conn.cursor() as cur:
+        cur.execute(read_sql("aggregates/day_dropped.sql"), {"day": day})
+        return cur.fetchone()[0]
+
+
 def refresh_hourly(conn: psycopg.Connection, day: date) -> int:
     """Atomically replace `day`'s hourly groups with a recomputation; returns the groups written.
 
@@ -32,8 +39,7 @@ def refresh_hourly(conn: psycopg.Connection, day: date) -> int:
     start, end = day_bounds(day)
     with conn.transaction(), conn.cursor() as cur:
         cur.execute(read_sql("aggregates/lock_hourly_day.sql"), {"day_number": day.toordinal()})
-        cur.execute(read_sql("aggregates/day_dropped.sql"), {"day": day})
-        if cur.fetchone()[0]:
+        if is_day_dropped(conn, day):
             raise DayArchivedError(
                 f"{day} was archived and its raw rows dropped; recomputing it would drop the archived rows "
                 "from measurements_hourly. Run restore_job for the day first (the next retention_job run "
@@ -45,8 +51,9 @@ def refresh_hourly(conn: psycopg.Connection, day: date) -> int:
         return cur.rowcount
 
 
-def hourly_mismatches(conn: psycopg.Connection, start: datetime, end: datetime) -> int:
-    """Groups in [start, end) where measurements_hourly differs from a from-scratch recomputation."""
+def hourly_mismatches(conn: psycopg.Connection, start: datetime, end: datetime) -> list[tuple]:
+    """Hourly groups in [start, end) where measurements_hourly differs from a from-scratch
+    recomputation: `(bucket, websdr_id, frequency_mhz, expected_count, actual_count)`; empty = exact."""
     with conn.cursor() as cur:
         cur.execute(read_sql("aggregates/hourly_mismatches.sql"), {"start": start, "end": end})
-        return cur.fetchone()[0]
+        return cur.fetchall()

@@ -96,11 +96,3 @@ def frequency_offset_range(conn: psycopg.Connection, start: datetime, end: datet
         cur.execute(read_sql("pipeline/check_frequency_offset.sql"), {"start": start, "end": end})
         measurements, out_of_range, max_abs = cur.fetchone()
         return RangeCheck(measurements, out_of_range, None, max_abs)
-
-
-def hourly_mismatches(conn: psycopg.Connection, start: datetime, end: datetime) -> list[tuple]:
-    """Hourly groups in [start, end) where measurements_hourly differs from a recomputation:
-    `(bucket, websdr_id, frequency_mhz, expected_count, actual_count)`."""
-    with conn.cursor() as cur:
-        cur.execute(read_sql("pipeline/check_hourly_mismatches.sql"), {"start": start, "end": end})
-        return cur.fetchall()

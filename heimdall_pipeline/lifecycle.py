@@ -200,7 +200,7 @@ def drop_day(conn: psycopg.Connection, day: date, archived_rows: Sequence[Row]) 
         unarchived = [row for row in rows if archived.get(_primary_key(row)) != row]
         if unarchived:
             raise ArchiveError(f"{len(unarchived)} rows of {day} are not in its archive; the next run archives them")
-        refreshed = hourly_mismatches(conn, start, end) != 0
+        refreshed = bool(hourly_mismatches(conn, start, end))
         if refreshed:
             refresh_hourly(conn, day)
         cur.execute(read_sql("lifecycle/drop_day_chunks.sql"), window)

@@ -19,7 +19,7 @@ from dagster import (
     define_asset_job,
 )
 
-from heimdall_pipeline.aggregates import refresh_hourly
+from heimdall_pipeline.aggregates import is_day_dropped, refresh_hourly
 from heimdall_pipeline.defs.partitions import daily_partitions
 from heimdall_pipeline.defs.resources import HeimdallBuckets, HeimdallS3Resource, TimescaleResource
 from heimdall_pipeline.ingest import IngestResult, list_uploads, load_pending
@@ -34,6 +34,11 @@ REPORTED_REASONS = 20
 def window_days(start: datetime, end: datetime) -> list[date]:
     """The UTC days of a partition time window [start, end)."""
     return [start.date() + timedelta(days=offset) for offset in range((end - start).days)]
+
+
+def days_to_aggregate(conn, start: datetime, end: datetime) -> list[date]:
+    """The window's days and every measurement day its uploads carry (late uploads reach back)."""
+    return sorted(set(window_days(start, end)) | set(measurement_days_of_uploads(conn, start, end)))
 
 
 def _ledger_table(summary: dict[str, tuple[int, int]]) -> MetadataValue:
@@ -155,11 +160,21 @@ def measurements(
 def measurements_hourly(context: AssetExecutionContext, timescale: TimescaleResource) -> MaterializeResult:
     start, end = context.partition_time_window
     groups: dict[date, int] = {}
+    archived: list[date] = []
     with timescale.connection() as conn:
-        days = sorted(set(window_days(start, end)) | set(measurement_days_of_uploads(conn, start, end)))
+        days = days_to_aggregate(conn, start, end)
         for day in days:
             with advisory_locks(conn, [f"heimdall:hourly-day:{day}"]):
+                if is_day_dropped(conn, day):
+                    # Recomputing would keep only the late rows; the archive holds the rest.
+                    archived.append(day)
+                    continue
                 groups[day] = refresh_hourly(conn, day)
+    if archived:
+        context.log.warning(
+            f"late rows arrived for archived day(s) {', '.join(map(str, archived))}: their hourly aggregates "
+            "were left as they are; run restore_job for the day and re-materialize to include them"
+        )
     late = [d for d in days if not start.date() <= d < end.date()]
     context.log.info(f"refreshed hourly aggregates of {len(days)} day(s): {groups}")
     table = "\n".join(f"| {day} | {count} |" for day, count in groups.items())
@@ -168,6 +183,7 @@ def measurements_hourly(context: AssetExecutionContext, timescale: TimescaleReso
             **_window_metadata(start, end),
             "days refreshed": len(days),
             "late days refreshed": MetadataValue.text(", ".join(str(d) for d in late) or "-"),
+            "archived days left as they are": MetadataValue.text(", ".join(str(d) for d in archived) or "-"),
             "groups by day": MetadataValue.md("| day | hourly groups |\n|---|---|\n" + table),
             "dagster/row_count": sum(groups.values()),
         }

@@ -151,3 +151,24 @@ def test_backfill_range_in_one_run(resources, s3, bucket, db):
     assert db.execute("SELECT count(*) FROM measurements").fetchone()[0] == total
     evaluations = result.get_asset_check_evaluations()
     assert evaluations and all(e.passed for e in evaluations)
+
+
+def test_a_late_object_for_an_archived_day_leaves_its_aggregates_alone(resources, s3, bucket, db):
+    from heimdall_pipeline.lifecycle import retire_day
+
+    old = generate_day(DAY, sessions=3, seed=7)
+    put_uploaded_at(s3, bucket, old, noon(DAY))
+    assert run_chain(resources, DAY.isoformat()).success
+    retire_day(db, s3, bucket, DAY)  # retention: archived, verified, dropped
+    hourly_before = snapshot(db)["hourly"]
+
+    late_day = DAY + timedelta(days=40)
+    late = generate_day(DAY, sessions=1, seed=8, miss_rate=0)  # measured on DAY, uploaded 40 days later
+    put_uploaded_at(s3, bucket, late, noon(late_day))
+    result = run_chain(resources, late_day.isoformat())
+
+    assert result.success
+    assert {name: e.passed for name, e in check_evaluations(result).items() if not e.passed} == {}
+    hourly = materialization_metadata(result, "measurements_hourly")[0]
+    assert hourly["archived days left as they are"] == DAY.isoformat()
+    assert snapshot(db)["hourly"] == hourly_before  # not replaced by the late rows alone

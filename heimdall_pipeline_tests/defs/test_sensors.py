@@ -2,13 +2,12 @@ from datetime import date, datetime, timedelta, timezone
 
 from dagster import build_sensor_context, materialize
 
-from heimdall_pipeline.defs.ingest_assets import measurements, minio_metadata
+from heimdall_pipeline.defs.ingest_assets import minio_metadata
 from heimdall_pipeline.defs.sensors import build_new_metadata_objects_sensor, new_metadata_objects_sensor
 from heimdall_pipeline.new_objects import ScanCursor, discover, object_digest, plan_discovery
 from heimdall_pipeline.object_store import ObjectInfo
 from heimdall_pipeline.sample_data import generate_day
-from heimdall_pipeline_tests.conftest import backdate
-from heimdall_pipeline_tests.defs.conftest import QUIET, put_uploaded_at, run_chain, store_uploaded_at
+from heimdall_pipeline_tests.defs.conftest import QUIET, put_uploaded_at, store_uploaded_at
 
 
 def tick(sensor, resources, cursor=None):

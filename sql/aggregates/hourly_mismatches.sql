@@ -1,5 +1,6 @@
--- Groups of measurements_hourly in [start, end) that differ from a from-scratch recomputation
--- over measurements, both ways (missing, extra or different rows); 0 means the table is exact.
+-- Hourly groups in [start, end) where measurements_hourly differs from a from-scratch recomputation
+-- over measurements: missing, extra, or any column different (exactly: both sides aggregate in the
+-- same order, so equal inputs give equal floats). No rows means the table is exact.
 -- Written independently of insert_hourly_day.sql on purpose: it is the check, not a copy.
 WITH recomputed AS (
     SELECT time_bucket('1 hour', timestamp_utc) AS bucket, websdr_id, frequency_mhz,
@@ -25,5 +26,12 @@ stored AS (
     FROM measurements_hourly
     WHERE bucket >= %(start)s AND bucket < %(end)s
 )
-SELECT (SELECT count(*) FROM (TABLE recomputed EXCEPT TABLE stored) AS missing_or_different)
-     + (SELECT count(*) FROM (TABLE stored EXCEPT TABLE recomputed) AS extra_or_different)
+SELECT bucket, websdr_id, frequency_mhz,
+       r.measurement_count AS expected_count,
+       s.measurement_count AS actual_count
+FROM recomputed r
+FULL JOIN stored s USING (bucket, websdr_id, frequency_mhz)
+WHERE ROW(r.measurement_count, r.snr_avg_db, r.snr_min_db, r.snr_max_db, r.snr_p50_db, r.snr_p95_db, r.power_avg_dbm, r.offset_avg_hz, r.offset_min_hz, r.offset_max_hz, r.offset_stddev_hz)
+      IS DISTINCT FROM
+      ROW(s.measurement_count, s.snr_avg_db, s.snr_min_db, s.snr_max_db, s.snr_p50_db, s.snr_p95_db, s.power_avg_dbm, s.offset_avg_hz, s.offset_min_hz, s.offset_max_hz, s.offset_stddev_hz)
+ORDER BY 1, 2, 3
