@@ -7,7 +7,10 @@ SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
 VENV := .venv
 STAMP := $(VENV)/.installed
-BENCH_STAMP := $(VENV)/.installed-bench
+# The benchmark's peer (dlt + s3fs, the `bench` extra) gets a venv of its own: s3fs's aiobotocore
+# pins an older botocore than the pipeline's boto3, so installing it into .venv would downgrade it.
+PEER_VENV := .venv-peer
+BENCH_STAMP := $(PEER_VENV)/.installed-bench
 WITH_ENV := scripts/with_env.sh
 
 PYTEST_ARGS ?=
@@ -53,11 +56,12 @@ dev: up
 	    $(WITH_ENV) $(VENV)/bin/dagster dev -m heimdall_pipeline.definitions -h 127.0.0.1 -p 3000
 
 $(BENCH_STAMP): pyproject.toml $(STAMP)
-	$(VENV)/bin/pip install -q -e '.[bench]'
+	@if [ ! -x $(PEER_VENV)/bin/python ]; then $(PYTHON) -m venv $(PEER_VENV); fi
+	$(PEER_VENV)/bin/pip install -q $$($(VENV)/bin/python -c 'import tomllib; print(" ".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["bench"]))')
 	@touch $@
 
 bench: up $(BENCH_STAMP)
 	$(WITH_ENV) $(VENV)/bin/python bench/run.py $(BENCH_ARGS)
 
 clean: down
-	rm -rf .devstack $(VENV)
+	rm -rf .devstack $(VENV) $(PEER_VENV)

@@ -6,7 +6,6 @@ from datetime import date, datetime, timezone
 from typing import Optional
 
 from dagster import (
-    AssetExecutionContext,
     AssetKey,
     AssetSelection,
     Config,
