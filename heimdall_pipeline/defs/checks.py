@@ -106,7 +106,9 @@ def no_object_unaccounted(
     with timescale.connection() as conn:
         ledger = ledger_entries(conn, [o.key for o in in_bucket])
     unlisted = [o.key for o in in_bucket if ledger.get(o.key, ("",))[0] != o.etag]
-    pending = [o.key for o in in_bucket if o.key not in unlisted and ledger[o.key][1] not in FINAL_STATUSES]
+    pending = [
+        o.key for o in in_bucket if ledger.get(o.key, ("",))[0] == o.etag and ledger[o.key][1] not in FINAL_STATUSES
+    ]
     examples = "\n".join(f"| `{key}` | {why} |" for why, keys in (("not in ledger", unlisted), ("pending", pending))
                          for key in keys[:LISTED_EXAMPLES])
     return AssetCheckResult(
