@@ -175,13 +175,14 @@ def measurements_hourly(context: AssetExecutionContext, timescale: TimescaleReso
             f"late rows arrived for archived day(s) {', '.join(map(str, archived))}: their hourly aggregates "
             "were left as they are; run restore_job for the day and re-materialize to include them"
         )
-    late = [d for d in days if not start.date() <= d < end.date()]
-    context.log.info(f"refreshed hourly aggregates of {len(days)} day(s): {groups}")
+    late = [d for d in groups if not start.date() <= d < end.date()]
+    refreshed = ", ".join(f"{day} ({count} groups)" for day, count in groups.items()) or "none"
+    context.log.info(f"refreshed hourly aggregates of {len(groups)} day(s): {refreshed}")
     table = "\n".join(f"| {day} | {count} |" for day, count in groups.items())
     return MaterializeResult(
         metadata={
             **_window_metadata(start, end),
-            "days refreshed": len(days),
+            "days refreshed": len(groups),
             "late days refreshed": MetadataValue.text(", ".join(str(d) for d in late) or "-"),
             "archived days left as they are": MetadataValue.text(", ".join(str(d) for d in archived) or "-"),
             "groups by day": MetadataValue.md("| day | hourly groups |\n|---|---|\n" + table),
