@@ -1,0 +1,47 @@
+"""Peak RSS of one day's load (ours), in a process of its own so nothing else counts.
+
+Runs `ingest.ingest_window` exactly as the `measurements` asset does and prints one JSON line:
+peak RSS (VmHWM, MB), objects, rows inserted, seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import datetime
+
+from heimdall_pipeline.db import connect
+from heimdall_pipeline.ingest import ingest_window
+from heimdall_pipeline.object_store import DEFAULT_CONCURRENCY, make_s3_client
+from heimdall_pipeline.settings import Settings
+
+
+def peak_rss_mb() -> float:
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--database-url", required=True)
+    parser.add_argument("--bucket", required=True)
+    parser.add_argument("--start", type=datetime.fromisoformat, required=True)
+    parser.add_argument("--end", type=datetime.fromisoformat, required=True)
+    parser.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY)
+    args = parser.parse_args(argv)
+    settings = Settings.from_env()
+    s3 = make_s3_client(settings.s3_endpoint_url, settings.aws_region, settings.aws_access_key_id,
+                        settings.aws_secret_access_key, max_pool_connections=args.concurrency)
+    with connect(args.database_url) as conn:
+        listing, result = ingest_window(conn, s3, args.bucket, args.start, args.end, concurrency=args.concurrency)
+    print(json.dumps({"peak_rss_mb": peak_rss_mb(), "objects": result.objects, "inserted": result.inserted,
+                      "seconds": result.seconds}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

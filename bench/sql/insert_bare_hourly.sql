@@ -1,0 +1,16 @@
+-- The baseline for refresh_hourly: one INSERT … SELECT time_bucket … GROUP BY of the same
+-- groups and the same aggregates into an empty table; no delete, no surrounding bookkeeping.
+INSERT INTO bare_hourly (
+    bucket, websdr_id, frequency_mhz, measurement_count,
+    snr_avg_db, snr_min_db, snr_max_db, snr_p50_db, snr_p95_db,
+    power_avg_dbm, offset_avg_hz, offset_min_hz, offset_max_hz, offset_stddev_hz
+)
+SELECT time_bucket('1 hour', timestamp_utc), websdr_id, frequency_mhz, count(*),
+       avg(snr_db), min(snr_db), max(snr_db),
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY snr_db),
+       percentile_cont(0.95) WITHIN GROUP (ORDER BY snr_db),
+       avg(power_dbm), avg(frequency_offset_hz), min(frequency_offset_hz), max(frequency_offset_hz),
+       stddev_samp(frequency_offset_hz)
+FROM measurements
+WHERE timestamp_utc >= %(start)s AND timestamp_utc < %(end)s
+GROUP BY 1, 2, 3

@@ -1,0 +1,53 @@
+"""A small run of the benchmark script (`make bench`), so it cannot rot: 20 sessions (140 objects),
+2,000 rows for the DB and aggregate stages, one repeat, against the real services.
+
+The dlt peer runs only where dlt is installed (`make bench` puts it in .venv-peer); without it the
+rest still runs and the peer's ratio prints as `nan`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PEER_PYTHON = ROOT / ".venv-peer" / "bin" / "python"
+SUMMARY_LINE = re.compile(
+    r"^e2e_vs_floor=(\S+) dlt_vs_ours=(\S+) copy_vs_server=(\S+) hourly_vs_bare=(\S+) peak_rss_mb=(\S+)$"
+)
+
+
+def test_the_benchmark_runs_small_and_prints_its_summary_last(admin_database_url, s3_endpoint_url, tmp_path):
+    json_out = tmp_path / "bench.json"
+    command = [sys.executable, str(ROOT / "bench" / "run.py"), "--sessions", "20", "--repeat", "1",
+               "--rows", "2000", "--json-out", str(json_out)]
+    env = {**os.environ, "HEIMDALL_DATABASE_URL": admin_database_url, "HEIMDALL_S3_ENDPOINT_URL": s3_endpoint_url,
+           "AWS_ACCESS_KEY_ID": "heimdall", "AWS_SECRET_ACCESS_KEY": "heimdall-secret", "AWS_REGION": "us-east-1"}
+
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+
+    assert done.returncode == 0, done.stderr[-3000:]
+    last_line = done.stdout.strip().splitlines()[-1]
+    match = SUMMARY_LINE.match(last_line)
+    assert match, last_line
+    e2e, dlt, copy, hourly, rss = (float(value) for value in match.groups())
+    for ratio in (e2e, copy, hourly):
+        assert math.isfinite(ratio) and ratio > 0
+    assert math.isnan(rss)  # --memory not asked for
+
+    summary = json.loads(json_out.read_text())
+    stages = summary["stages"]
+    dlt_ran = "dlt" in stages
+    assert math.isfinite(dlt) == dlt_ran
+    if PEER_PYTHON.exists():  # `make bench` installed the peer: it must have run
+        assert dlt_ran and len(stages["dlt_parallel"]["seconds"]) == 1
+    assert stages["ours"]["units"] == 140 and len(stages["ours"]["seconds"]) == 1
+    assert stages["floor"]["parts"].keys() == {"get", "copy"}
+    assert stages["db_ours"]["units"] == stages["db_server"]["units"] == 2000
+    assert math.isclose(summary["ratios"]["e2e_vs_floor"], e2e, rel_tol=1e-2)  # printed with 3 decimals
+    assert list(tmp_path.iterdir()) == [json_out]  # nothing left behind in the working directory
