@@ -102,3 +102,25 @@ def test_refuses_a_day_whose_rows_were_archived_and_dropped(db):
     with pytest.raises(DayArchivedError, match="restore_job"):
         refresh_hourly(db, DAY)
     assert hourly_rows(db) == before
+
+
+def test_the_comparison_tolerates_summation_order_only(db):
+    load_measurements(db, realistic_day(DAY, sessions=400))
+    refresh_hourly(db, DAY)
+    some_group = (
+        "(SELECT bucket, websdr_id, frequency_mhz FROM measurements_hourly WHERE measurement_count > 2 "
+        "ORDER BY 1, 2, 3 LIMIT 1)"
+    )
+    where = f"WHERE (bucket, websdr_id, frequency_mhz) = {some_group}"
+
+    assert db.execute(f"UPDATE measurements_hourly SET snr_avg_db = snr_avg_db * (1 + 1e-14) {where}").rowcount == 1
+    assert hourly_mismatches(db, *day_bounds(DAY)) == []  # the last bits of a float sum
+
+    db.execute(f"UPDATE measurements_hourly SET snr_avg_db = snr_avg_db + 1e-6 {where}")
+    assert len(hourly_mismatches(db, *day_bounds(DAY))) == 1
+    refresh_hourly(db, DAY)
+    db.execute(f"UPDATE measurements_hourly SET offset_stddev_hz = NULL {where}")
+    assert len(hourly_mismatches(db, *day_bounds(DAY))) == 1
+    refresh_hourly(db, DAY)
+    db.execute(f"UPDATE measurements_hourly SET snr_p95_db = snr_p95_db * (1 + 1e-14) {where}")
+    assert len(hourly_mismatches(db, *day_bounds(DAY))) == 1  # percentiles are exact
