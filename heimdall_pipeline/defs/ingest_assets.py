@@ -173,7 +173,8 @@ def measurements_hourly(context: AssetExecutionContext, timescale: TimescaleReso
     if archived:
         context.log.warning(
             f"late rows arrived for archived day(s) {', '.join(map(str, archived))}: their hourly aggregates "
-            "were left as they are; run restore_job for the day and re-materialize to include them"
+            "were left as they are; the next retention_job run restores the day, re-archives it with "
+            "the late rows and refreshes its aggregates"
         )
     late = [d for d in groups if not start.date() <= d < end.date()]
     refreshed = ", ".join(f"{day} ({count} groups)" for day, count in groups.items()) or "none"
