@@ -237,10 +237,6 @@ def retire_day(conn: psycopg.Connection, s3, bucket: str, day: date) -> DayRetir
     return DayRetirement(day, restored_first, archive, drop)
 
 
-def timescaledb_edition(conn: psycopg.Connection) -> str:
-    return conn.execute(read_sql("lifecycle/edition.sql")).fetchone()[0]
-
-
 def compression_note(edition: str) -> str:
     if edition == "apache":
         return "no compression: the Apache edition of TimescaleDB has none; chunks stay uncompressed until dropped"

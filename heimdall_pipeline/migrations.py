@@ -80,7 +80,7 @@ def ensure_timescaledb(conn: psycopg.Connection) -> str:
             f"CREATE EXTENSION timescaledb failed: {error}. TimescaleDB must be in "
             "shared_preload_libraries and the user needs the right to create extensions."
         ) from error
-    edition = conn.execute("SHOW timescaledb.license").fetchone()[0]
+    edition = timescaledb_edition(conn)
     if edition not in EDITIONS:
         raise MigrationError(f"unknown timescaledb.license {edition!r}; expected one of {EDITIONS}")
     return edition
@@ -139,9 +139,9 @@ def _apply_pending(conn: psycopg.Connection, migrations: list[Migration]) -> lis
     return newly_applied
 
 
-def timescaledb_edition(database_url: str) -> str:
-    with connect(database_url) as conn:
-        return conn.execute("SHOW timescaledb.license").fetchone()[0]
+def timescaledb_edition(conn: psycopg.Connection) -> str:
+    """`timescale` (Community, the production images) or `apache`."""
+    return conn.execute("SHOW timescaledb.license").fetchone()[0]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -156,7 +156,8 @@ def main(argv: list[str] | None = None) -> int:
     except MigrationError as error:
         print(f"migrate: {error}", file=sys.stderr)
         return 1
-    edition = timescaledb_edition(database_url)
+    with connect(database_url) as conn:
+        edition = timescaledb_edition(conn)
     if applied:
         for migration in applied:
             print(f"applied {migration.path.name}")

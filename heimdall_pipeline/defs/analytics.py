@@ -23,6 +23,7 @@ from pydantic import Field
 
 from heimdall_pipeline import lifecycle
 from heimdall_pipeline.defs.resources import HeimdallBuckets, HeimdallS3Resource, TimescaleResource
+from heimdall_pipeline.migrations import timescaledb_edition
 from heimdall_pipeline.reports import build_report, publish
 
 MEASUREMENTS = AssetKey("measurements")
@@ -173,7 +174,7 @@ def archive_verify_drop(
     retired = []
     with timescale.connection() as conn:
         conn.autocommit = True  # one transaction per step, never one for the whole run
-        edition = lifecycle.timescaledb_edition(conn)
+        edition = timescaledb_edition(conn)
         for day in days:
             result = lifecycle.retire_day(conn, client, bucket, date.fromisoformat(day))
             context.log.info(
