@@ -13,7 +13,7 @@ from datetime import datetime
 
 from heimdall_pipeline.db import connect
 from heimdall_pipeline.ingest import ingest_window
-from heimdall_pipeline.object_store import DEFAULT_CONCURRENCY, make_s3_client
+from heimdall_pipeline.object_store import DEFAULT_CONCURRENCY, s3_client_from_settings
 from heimdall_pipeline.settings import Settings
 
 
@@ -34,8 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY)
     args = parser.parse_args(argv)
     settings = Settings.from_env()
-    s3 = make_s3_client(settings.s3_endpoint_url, settings.aws_region, settings.aws_access_key_id,
-                        settings.aws_secret_access_key, max_pool_connections=args.concurrency)
+    s3 = s3_client_from_settings(settings, max_pool_connections=args.concurrency)
     with connect(args.database_url) as conn:
         listing, result = ingest_window(conn, s3, args.bucket, args.start, args.end, concurrency=args.concurrency)
     print(json.dumps({"peak_rss_mb": peak_rss_mb(), "objects": result.objects, "inserted": result.inserted,

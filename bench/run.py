@@ -39,7 +39,7 @@ import psycopg  # noqa: E402
 from heimdall_pipeline.aggregates import day_bounds, refresh_hourly  # noqa: E402
 from heimdall_pipeline.ingest import ingest_window  # noqa: E402
 from heimdall_pipeline.loader import load_rows  # noqa: E402
-from heimdall_pipeline.object_store import DEFAULT_CONCURRENCY, iter_metadata_objects, make_s3_client  # noqa: E402
+from heimdall_pipeline.object_store import DEFAULT_CONCURRENCY, iter_metadata_objects, s3_client_from_settings  # noqa: E402
 from heimdall_pipeline.sample_data import generate_day, upload  # noqa: E402
 from heimdall_pipeline.settings import Settings  # noqa: E402
 from stack import (  # noqa: E402
@@ -152,8 +152,7 @@ def run_dlt(python: str, url: str, bucket: str, endpoint_url: str, parallelized:
 
 
 def _client(settings: Settings, concurrency: int):
-    return make_s3_client(settings.s3_endpoint_url, settings.aws_region, settings.aws_access_key_id,
-                          settings.aws_secret_access_key, max_pool_connections=concurrency)
+    return s3_client_from_settings(settings, max_pool_connections=concurrency)
 
 
 def bench_day(args, settings: Settings, admin_url: str, stages: dict[str, Stage]) -> None:

@@ -24,7 +24,7 @@ from heimdall_pipeline.defs.ingest_assets import INGEST_ASSETS
 from heimdall_pipeline.defs.partitions import day_window
 from heimdall_pipeline.defs.resources import resources_from_env
 from heimdall_pipeline.loader import ledger_summary
-from heimdall_pipeline.object_store import make_s3_client
+from heimdall_pipeline.object_store import s3_client_from_settings
 from heimdall_pipeline.sample_data import bad_objects, generate_day, upload
 from heimdall_pipeline.settings import Settings
 
@@ -46,8 +46,7 @@ def main() -> int:
     settings = Settings.from_env()
     today = datetime.now(timezone.utc).date()
     partition = today.isoformat()
-    s3 = make_s3_client(settings.s3_endpoint_url, settings.aws_region,
-                        settings.aws_access_key_id, settings.aws_secret_access_key)
+    s3 = s3_client_from_settings(settings)
     _ensure_bucket(s3, settings.s3_bucket)
     objects = generate_day(today, sessions=DEMO_SESSIONS) + bad_objects(today)
     uploaded = upload(s3, settings.s3_bucket, objects, with_iq=True)

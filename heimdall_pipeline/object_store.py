@@ -56,9 +56,15 @@ def make_s3_client(
     )
 
 
-def is_metadata_key(key: str) -> bool:
-    """Whether a key looks like a metadata object (`.npy` recordings and other files are not)."""
-    return key.startswith(SESSIONS_PREFIX) and key.endswith(METADATA_SUFFIX)
+def s3_client_from_settings(settings, max_pool_connections: int = DEFAULT_CONCURRENCY):
+    """`make_s3_client` for the HEIMDALL_S3_* / AWS_* settings (`settings.Settings`)."""
+    return make_s3_client(
+        settings.s3_endpoint_url,
+        settings.aws_region,
+        settings.aws_access_key_id,
+        settings.aws_secret_access_key,
+        max_pool_connections=max_pool_connections,
+    )
 
 
 def iter_metadata_objects(

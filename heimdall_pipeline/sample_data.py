@@ -153,7 +153,7 @@ def upload(s3, bucket: str, objects: list[SampleObject], concurrency: int = 16, 
 
 
 def main(argv: list[str] | None = None) -> int:
-    from heimdall_pipeline.object_store import make_s3_client
+    from heimdall_pipeline.object_store import s3_client_from_settings
     from heimdall_pipeline.settings import Settings
 
     parser = argparse.ArgumentParser(description="Upload a realistic day of Heimdall objects to S3.")
@@ -164,8 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--with-iq", action="store_true", help="also PUT small .npy siblings")
     args = parser.parse_args(argv)
     settings = Settings.from_env()
-    s3 = make_s3_client(settings.s3_endpoint_url, settings.aws_region,
-                        settings.aws_access_key_id, settings.aws_secret_access_key)
+    s3 = s3_client_from_settings(settings)
     objects = generate_day(args.day, args.sessions, args.seed)
     if args.bad:
         objects += bad_objects(args.day, args.seed)
