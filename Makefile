@@ -63,5 +63,6 @@ $(BENCH_STAMP): pyproject.toml $(STAMP)
 bench: up $(BENCH_STAMP)
 	$(WITH_ENV) $(VENV)/bin/python bench/run.py $(BENCH_ARGS)
 
-clean: down
-	rm -rf .devstack $(VENV) $(PEER_VENV)
+clean:
+	scripts/devstack.sh clean
+	rm -rf $(VENV) $(PEER_VENV)

@@ -6,6 +6,7 @@
 #   scripts/devstack.sh down     stop this checkout's services (by their recorded PIDs)
 #   scripts/devstack.sh status   report; exit 1 unless both run
 #   scripts/devstack.sh env      print .devstack/env
+#   scripts/devstack.sh clean    stop, then remove .devstack/ (and the cluster, wherever it lives)
 #
 # If HEIMDALL_DATABASE_URL and HEIMDALL_S3_ENDPOINT_URL are both set (a real TimescaleDB
 # and MinIO), `up` provisions nothing.
@@ -14,9 +15,6 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 STATE="$ROOT/.devstack"
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
-PGDATA="$STATE/pgdata"
-PGSOCK="$STATE/pgsock"
-PGLOG="$STATE/postgres.log"
 PG_PIDFILE="$STATE/postgres.pid"
 S3_PIDFILE="$STATE/moto.pid"
 S3LOG="$STATE/moto.log"
@@ -41,6 +39,29 @@ else
     PGUSER_OS=$(id -un)
     as_pg() { (cd / && "$@"); }
 fi
+
+# --- where the cluster lives -----------------------------------------------------------
+# The postgres-owned files (cluster, socket directory, log) must be reachable by that user. A
+# checkout inside a private directory (`mktemp -d` makes mode 700) is not: then they live in
+# /var/lib/heimdall-devstack/<hash of the checkout path>, recorded in .devstack/pg.home.
+set_pg_paths() {
+    PG_HOME=$(cat "$STATE/pg.home" 2>/dev/null || echo "$STATE")
+    PGDATA="$PG_HOME/pgdata"
+    PGSOCK="$PG_HOME/pgsock"
+    PGLOG="$PG_HOME/postgres.log"
+}
+set_pg_paths
+
+choose_pg_home() { # called by `up` once .devstack exists
+    [ -f "$STATE/pg.home" ] && return 0
+    as_pg test -x "$STATE" && return 0
+    local home
+    home="/var/lib/heimdall-devstack/$(printf '%s' "$ROOT" | sha256sum | cut -c1-16)"
+    log "$PGUSER_OS cannot reach $STATE (a parent directory is private); the cluster goes to $home"
+    mkdir -p "$home" && chmod 755 /var/lib/heimdall-devstack "$home" && chown "$PGUSER_OS": "$home"
+    echo "$home" >"$STATE/pg.home"
+    set_pg_paths
+}
 
 # --- helpers ----------------------------------------------------------------------------
 pyexe() {
@@ -261,6 +282,7 @@ cmd_up() {
         return 0
     fi
     mkdir -p "$STATE"
+    choose_pg_home
     chmod 755 "$STATE"   # the postgres user must be able to traverse it
     local pg_up=no s3_up=no
     pg_running && pg_up=yes
@@ -341,10 +363,17 @@ cmd_env() {
     cat "$ENVFILE"
 }
 
+cmd_clean() { # stop, then remove all local state, the cluster included wherever it lives
+    cmd_down
+    [ "$PG_HOME" != "$STATE" ] && rm -rf "$PG_HOME"
+    rm -rf "$STATE"
+}
+
 case "${1:-}" in
     up) cmd_up ;;
     down) cmd_down ;;
     status) cmd_status ;;
     env) cmd_env ;;
-    *) echo "usage: $0 {up|down|status|env}" >&2; exit 2 ;;
+    clean) cmd_clean ;;
+    *) echo "usage: $0 {up|down|status|env|clean}" >&2; exit 2 ;;
 esac
