@@ -8,6 +8,7 @@ aggregates can be refreshed.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -23,8 +24,16 @@ from heimdall_pipeline.loader import (
     pending_objects,
     record_listed,
 )
-from heimdall_pipeline.measurement import Measurement, RejectedObject, parse_metadata_object
+from heimdall_pipeline.measurement import (
+    MAX_OBJECT_BYTES,
+    Measurement,
+    RejectedObject,
+    internal_error_reason,
+    parse_metadata_object,
+)
 from heimdall_pipeline.object_store import DEFAULT_CONCURRENCY, ObjectInfo, fetch_objects, iter_metadata_objects
+
+logger = logging.getLogger(__name__)
 
 MAX_REPORTED_REJECTIONS = 50
 # Objects per load transaction. Small enough that a batch's COPY + INSERT (~0.1 s) runs while the
@@ -79,8 +88,12 @@ def load_objects(
     *,
     concurrency: int = DEFAULT_CONCURRENCY,
     batch_size: int = DEFAULT_OBJECT_BATCH_SIZE,
+    max_object_bytes: int = MAX_OBJECT_BYTES,
 ) -> IngestResult:
-    """GET, parse and load objects; every one ends loaded, duplicate, rejected, or (failed GET) pending."""
+    """GET, parse and load objects; every one ends loaded, duplicate, rejected, or (failed GET) pending.
+
+    Objects the listing says are over `max_object_bytes` are rejected as `too_large` without a GET.
+    """
     started = time.perf_counter()
     result = IngestResult()
     parsed: list[tuple[ObjectInfo, Measurement]] = []
@@ -92,7 +105,23 @@ def load_objects(
         parsed.clear()
         rejected.clear()
 
-    for fetched in fetch_objects(s3, bucket, infos, concurrency):
+    def reject(rejection: Rejection) -> None:
+        rejected.append(rejection)
+        result.rejected += 1
+        if len(result.rejections) < MAX_REPORTED_REJECTIONS:
+            result.rejections.append(rejection)
+
+    to_fetch: list[ObjectInfo] = []
+    for info in infos:
+        if info.size_bytes > max_object_bytes:
+            result.objects += 1
+            reject(Rejection(info, RejectedObject(
+                "too_large", f"the listing says {info.size_bytes:,} bytes, over the {max_object_bytes:,}-byte limit"
+            ).reason))
+        else:
+            to_fetch.append(info)
+
+    for fetched in fetch_objects(s3, bucket, to_fetch, concurrency):
         info = fetched.info
         result.objects += 1
         if fetched.body is None:
@@ -103,13 +132,12 @@ def load_objects(
             continue
         result.bytes += len(fetched.body)
         try:
-            measurement = parse_metadata_object(bucket, info.key, fetched.body)
+            measurement = parse_metadata_object(bucket, info.key, fetched.body, max_object_bytes)
         except RejectedObject as error:
-            rejection = Rejection(info, error.reason)
-            rejected.append(rejection)
-            result.rejected += 1
-            if len(result.rejections) < MAX_REPORTED_REJECTIONS:
-                result.rejections.append(rejection)
+            reject(Rejection(info, error.reason))
+        except Exception as error:  # noqa: BLE001 - a parser bug must reject this object, not stall the day
+            logger.exception("unexpected error parsing %r (rejected as internal_error)", info.key)
+            reject(Rejection(info, internal_error_reason(error)))
         else:
             parsed.append((info, measurement))
             result._count_measurement(measurement)
@@ -132,10 +160,12 @@ def load_pending(
     *,
     concurrency: int = DEFAULT_CONCURRENCY,
     batch_size: int = DEFAULT_OBJECT_BATCH_SIZE,
+    max_object_bytes: int = MAX_OBJECT_BYTES,
 ) -> IngestResult:
     """Load the objects uploaded in [start, end) that the ledger still has as pending."""
     return load_objects(
-        conn, s3, bucket, pending_objects(conn, start, end), concurrency=concurrency, batch_size=batch_size
+        conn, s3, bucket, pending_objects(conn, start, end), concurrency=concurrency, batch_size=batch_size,
+        max_object_bytes=max_object_bytes,
     )
 
 

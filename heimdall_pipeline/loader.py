@@ -14,7 +14,7 @@ from datetime import datetime
 import psycopg
 
 from heimdall_pipeline.db import read_sql
-from heimdall_pipeline.measurement import COLUMNS, Measurement
+from heimdall_pipeline.measurement import COLUMNS, Measurement, cap_reason
 from heimdall_pipeline.object_store import ObjectInfo
 
 DEFAULT_BATCH_SIZE = 20_000
@@ -112,7 +112,7 @@ def _rejection_row(rejection: Rejection) -> dict:
         "etag": info.etag,
         "size_bytes": info.size_bytes,
         "last_modified": info.last_modified,
-        "reason": rejection.reason,
+        "reason": cap_reason(rejection.reason),  # whoever built it, a reason stays small
     }
 
 

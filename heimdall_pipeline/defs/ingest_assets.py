@@ -113,7 +113,9 @@ def measurements(
     with timescale.connection() as conn:
         # Two runs of the same day (sensor + schedule) must not both load the same pending objects.
         with advisory_locks(conn, [f"heimdall:upload-day:{d}" for d in window_days(start, end)]):
-            result = load_pending(conn, s3.get_client(), buckets.raw, start, end)
+            result = load_pending(
+                conn, s3.get_client(), buckets.raw, start, end, max_object_bytes=s3.max_object_bytes
+            )
         summary = ledger_summary(conn, start, end)
         days = measurement_days_of_uploads(conn, start, end)
     loaded = summary.get("loaded", (0, 0))[0]

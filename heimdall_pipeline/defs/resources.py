@@ -14,6 +14,7 @@ from dagster_aws.s3 import S3Resource
 from pydantic import Field
 
 from heimdall_pipeline.db import connect
+from heimdall_pipeline.measurement import MAX_OBJECT_BYTES
 from heimdall_pipeline.migrations import migrate
 from heimdall_pipeline.settings import DEFAULT_BUCKET
 
@@ -43,6 +44,10 @@ class HeimdallS3Resource(S3Resource):
     """dagster-aws's S3Resource with a connection pool sized for concurrent GETs."""
 
     max_pool_connections: int = Field(default=32, description="HTTP connections kept to the S3 endpoint")
+    max_object_bytes: int = Field(
+        default=MAX_OBJECT_BYTES,
+        description="metadata objects larger than this (by the listing's Size) are rejected as too_large, unread",
+    )
 
     def get_client(self):
         session = boto3.session.Session(profile_name=self.profile_name)
