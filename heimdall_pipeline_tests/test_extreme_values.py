@@ -1,0 +1,150 @@
+"""Values at every bound of the plausible ranges pass validation, load, and break nothing downstream:
+the hourly aggregates, the five reports and the asset checks' queries all succeed with the right
+numbers (computed here independently, in Python)."""
+
+from __future__ import annotations
+
+import math
+import statistics
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+
+from heimdall_pipeline.aggregates import day_bounds, hourly_mismatches, refresh_hourly
+from heimdall_pipeline.defs.checks import SNR_RANGE_DB
+from heimdall_pipeline.ledger_queries import frequency_offset_range, receiver_counts, snr_range
+from heimdall_pipeline.loader import load_object_batch
+from heimdall_pipeline.measurement import (
+    FREQUENCY_MHZ_MAX,
+    FREQUENCY_OFFSET_HZ_MAX,
+    POWER_DBM_RANGE,
+    SAMPLE_RATE_KHZ_MAX,
+    SAMPLES_COUNT_MAX,
+    SNR_DB_RANGE,
+    parse_metadata_object,
+)
+from heimdall_pipeline.object_store import ObjectInfo
+from heimdall_pipeline.reports import REPORTS, build_report
+from heimdall_pipeline.sample_data import encode, metadata_key
+
+BUCKET = "heimdall-raw-iq"
+UPLOADED = datetime(2026, 11, 28, 12, tzinfo=timezone.utc)
+LAST_DAY = date(2099, 12, 31)
+FIRST_DAY = date(2000, 1, 1)
+TINY = 1e-9  # the smallest positive frequency and sample rate we try: "0 <" is the bound
+SNR_LOW, SNR_HIGH = SNR_DB_RANGE
+POWER_LOW, POWER_HIGH = POWER_DBM_RANGE
+OFFSET = FREQUENCY_OFFSET_HZ_MAX
+
+# (task, receiver, timestamp, frequency MHz, sample rate kHz, samples, snr, offset, power)
+EXTREMES = [
+    # The last instant accepted, every maximum.
+    ("top", 1, "2099-12-31T23:59:59.999999", FREQUENCY_MHZ_MAX, SAMPLE_RATE_KHZ_MAX, SAMPLES_COUNT_MAX,
+     SNR_HIGH, OFFSET, POWER_HIGH),
+    # The same hour and group, every minimum.
+    ("bottom", 1, "2099-12-31T18:00:00-05:00", FREQUENCY_MHZ_MAX, TINY, 1, SNR_LOW, -OFFSET, POWER_LOW),
+    # Another receiver, the smallest frequency, three equal extremes (stddev 0).
+    *((f"flat{i}", 2, f"2099-12-31T00:{i:02d}:00Z", TINY, 12.5, 125_000, SNR_HIGH, OFFSET, POWER_HIGH)
+      for i in range(3)),
+    # The first instant accepted.
+    ("first", 3, "2000-01-01T01:00:00+01:00", TINY, TINY, 1, SNR_LOW, -OFFSET, POWER_LOW),
+]
+
+
+def _body(row) -> tuple[str, bytes]:
+    task, websdr_id, stamp, frequency, rate, samples, snr, offset, power = row
+    return metadata_key(task, websdr_id), encode({
+        "websdr_id": websdr_id, "frequency_mhz": frequency, "sample_rate_khz": rate, "samples_count": samples,
+        "timestamp_utc": stamp, "metrics": {"snr_db": snr, "frequency_offset_hz": offset, "power_dbm": power},
+    })
+
+
+@pytest.fixture
+def loaded(db):
+    parsed = []
+    for index, row in enumerate(EXTREMES):
+        key, body = _body(row)
+        info = ObjectInfo(key, f"etag{index}", len(body), UPLOADED + timedelta(seconds=index))
+        parsed.append((info, parse_metadata_object(BUCKET, key, body)))  # each one passes validation
+    assert load_object_batch(db, parsed).inserted == len(EXTREMES)
+    return db
+
+
+def _hours(stamp: datetime) -> float:
+    return stamp.timestamp() / 3600
+
+
+def test_hourly_aggregates_of_the_extremes_are_exact(loaded):
+    assert refresh_hourly(loaded, LAST_DAY) == 2
+    assert refresh_hourly(loaded, FIRST_DAY) == 1
+    for day in (LAST_DAY, FIRST_DAY):
+        assert hourly_mismatches(loaded, *day_bounds(day)) == []
+    rows = {
+        (websdr_id, bucket): rest
+        for websdr_id, bucket, *rest in loaded.execute(
+            "SELECT websdr_id, bucket, measurement_count, snr_avg_db, snr_min_db, snr_max_db, snr_p50_db, snr_p95_db,"
+            " power_avg_dbm, offset_avg_hz, offset_min_hz, offset_max_hz, offset_stddev_hz FROM measurements_hourly"
+        ).fetchall()
+    }
+    top = rows[(1, datetime(2099, 12, 31, 23, tzinfo=timezone.utc))]
+    assert top[:6] == [2, 0.0, SNR_LOW, SNR_HIGH, 0.0, SNR_LOW + 0.95 * (SNR_HIGH - SNR_LOW)]
+    assert top[6] == (POWER_LOW + POWER_HIGH) / 2
+    assert top[7:10] == [0.0, -OFFSET, OFFSET]
+    assert top[10] == pytest.approx(statistics.stdev([-OFFSET, OFFSET]), rel=1e-12)
+    flat = rows[(2, datetime(2099, 12, 31, 0, tzinfo=timezone.utc))]
+    assert flat == [3, SNR_HIGH, SNR_HIGH, SNR_HIGH, SNR_HIGH, SNR_HIGH, POWER_HIGH, OFFSET, OFFSET, OFFSET, 0.0]
+    first = rows[(3, datetime(2000, 1, 1, tzinfo=timezone.utc))]
+    assert first[0] == 1 and first[10] is None  # one sample has no standard deviation
+
+
+def test_the_five_reports_run_on_the_extremes(loaded):
+    refresh_hourly(loaded, LAST_DAY)
+    refresh_hourly(loaded, FIRST_DAY)
+    end = datetime(2100, 1, 1, tzinfo=timezone.utc)
+    reports = {name: build_report(loaded, name, end, 24) for name in REPORTS}
+    for report in reports.values():
+        assert report.png.startswith(b"\x89PNG")
+
+    trends = reports["snr_trends"].rows.set_index(["websdr_id", "hour"])
+    top = trends.loc[(1, datetime(2099, 12, 31, 23, tzinfo=timezone.utc))]
+    assert (top["measurement_count"], top["snr_avg_db"]) == (2, 0.0)
+    assert top["snr_p95_db"] == pytest.approx(SNR_LOW + 0.95 * (SNR_HIGH - SNR_LOW))
+
+    drift = reports["frequency_drift"].summary.set_index("websdr_id")
+    times = [datetime(2099, 12, 31, 23, tzinfo=timezone.utc), datetime(2099, 12, 31, 23, 59, 59, 999999, tzinfo=timezone.utc)]
+    expected_slope = (OFFSET - -OFFSET) / (_hours(times[1]) - _hours(times[0]))
+    assert drift.loc[1, "drift_hz_per_hour"] == pytest.approx(expected_slope, rel=1e-6)
+    assert drift.loc[1, "drift_r2"] == pytest.approx(1.0)
+    assert drift.loc[2, "drift_hz_per_hour"] == 0.0
+
+    performance = reports["receiver_performance"].rows.set_index("websdr_id")
+    assert performance.loc[1, "measurement_count"] == 2
+    assert (performance.loc[1, "snr_avg_db"], performance.loc[1, "snr_min_db"], performance.loc[1, "snr_max_db"]) == (
+        0.0, SNR_LOW, SNR_HIGH)
+    assert performance.loc[2, "offset_avg_hz"] == OFFSET
+    assert performance.loc[1, "session_share_pct"] == pytest.approx(100 * 2 / 5)
+
+    coverage = reports["coverage"].rows.set_index("websdr_id")
+    assert (coverage.loc[1, "hours_with_data"], coverage.loc[2, "hours_with_data"]) == (1, 1)
+    assert (coverage.loc[1, "count_other"], coverage.loc[2, "count_other"]) == (2, 3)
+
+    recent = reports["recent_measurements"].rows.set_index("websdr_id")
+    assert recent.loc[1, "latest_snr_db"] == SNR_HIGH
+    assert recent.loc[1, "last_seen"] == times[1]
+    assert recent.loc[1, "power_avg_dbm"] == (POWER_LOW + POWER_HIGH) / 2
+
+    # The first accepted instant, in a window of its own.
+    first = build_report(loaded, "receiver_performance", datetime(2000, 1, 1, 1, tzinfo=timezone.utc), 1)
+    row = first.rows.set_index("websdr_id").loc[3]
+    assert (row["measurement_count"], row["snr_avg_db"], row["offset_avg_hz"]) == (1, SNR_LOW, -OFFSET)
+
+
+def test_the_checks_queries_run_on_the_extremes(loaded):
+    start, end = day_bounds(UPLOADED.date())
+    snr = snr_range(loaded, start, end, *SNR_RANGE_DB)
+    assert (snr.measurements, snr.out_of_range, snr.low, snr.high) == (len(EXTREMES), len(EXTREMES), SNR_LOW, SNR_HIGH)
+    offsets = frequency_offset_range(loaded, start, end)
+    # Every |offset| of 1e8 Hz is beyond ±rate/2 for every rate here, 100,000 kHz included (5e7 Hz).
+    assert (offsets.measurements, offsets.out_of_range, offsets.high) == (len(EXTREMES), len(EXTREMES), OFFSET)
+    counts = {c.websdr_id: c.measurements for c in receiver_counts(loaded, start, end)}
+    assert (counts[1], counts[2], counts[3], counts[4]) == (2, 3, 1, 0)
