@@ -11,7 +11,7 @@ from typing import Any
 
 from heimdall_pipeline.db import connect
 from heimdall_pipeline.loader import load_measurements
-from heimdall_pipeline.measurement import Measurement, RejectedObject
+from heimdall_pipeline.measurement import Measurement, RejectedObject, internal_error_reason
 from heimdall_pipeline.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -24,8 +24,12 @@ def save_measurements_to_timescaledb(
 
     Returns `{'status': 'SUCCESS', 'measurements_count': n, 'inserted': i, 'duplicate': d,
     'rejected': [{'index': k, 'reason': ...}]}` (n = valid measurements now stored), or
-    `{'status': 'FAILED', 'error': ...}` when the database could not be reached or written.
+    `{'status': 'FAILED', 'error': ...}` when the database could not be reached or written, or
+    `measurements` is not a list. Never raises: an invalid dict (or task_id, which every dict of
+    the call shares) is listed under `rejected` and the valid ones are stored.
     """
+    if not isinstance(measurements, (list, tuple)):
+        return {"status": "FAILED", "error": f"measurements must be a list of dicts, not {type(measurements).__name__}"}
     valid: list[Measurement] = []
     rejected: list[dict[str, Any]] = []
     for index, measurement in enumerate(measurements):
@@ -33,17 +37,21 @@ def save_measurements_to_timescaledb(
             valid.append(Measurement.from_measurement_dict(task_id, measurement))
         except RejectedObject as error:
             rejected.append({"index": index, "reason": error.reason})
-            logger.warning("task %s: measurement %d rejected: %s", task_id, index, error.reason)
+        except Exception as error:  # noqa: BLE001 - a parser bug rejects this dict, never the call
+            logger.exception("task %s: measurement %d: unexpected error while validating it", _shown(task_id), index)
+            rejected.append({"index": index, "reason": internal_error_reason(error)})
+    for item in rejected[:20]:
+        logger.warning("task %s: measurement %d rejected: %s", _shown(task_id), item["index"], item["reason"])
     try:
         url = database_url or Settings.from_env().database_url
         with connect(url) as conn:
             result = load_measurements(conn, valid)
     except Exception as error:  # noqa: BLE001 - the Celery contract reports, never raises
-        logger.exception("TimescaleDB storage failed for task %s", task_id)
+        logger.exception("TimescaleDB storage failed for task %s", _shown(task_id))
         return {"status": "FAILED", "error": str(error)}
     logger.info(
         "task %s: %d measurements stored (%d new, %d already there), %d rejected",
-        task_id, len(valid), result.inserted, result.duplicate, len(rejected),
+        _shown(task_id), len(valid), result.inserted, result.duplicate, len(rejected),
     )
     return {
         "status": "SUCCESS",
@@ -52,3 +60,8 @@ def save_measurements_to_timescaledb(
         "duplicate": result.duplicate,
         "rejected": rejected,
     }
+
+
+def _shown(task_id: Any) -> str:
+    """The task id for a log line: bounded, NUL and all escaped by repr."""
+    return repr(task_id[:80]) if isinstance(task_id, str) else f"<{type(task_id).__name__}>"

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+from fractions import Fraction
+
+import numpy as np
 import psycopg
+import pytest
 
 from heimdall_pipeline import save_measurements_to_timescaledb
+from heimdall_pipeline.measurement import MAX_REASON_CHARS
 
 
 def _measurements(task_id: str) -> list[dict]:
@@ -58,3 +64,94 @@ def test_an_unreachable_database_fails_without_raising(clean_database_url):
     result = save_measurements_to_timescaledb("task-4", _measurements("task-4"), unreachable)
     assert result["status"] == "FAILED"
     assert "connection" in result["error"].lower()
+
+
+def _stored(database_url: str, task_id: str) -> list[tuple]:
+    with psycopg.connect(database_url) as conn:
+        return conn.execute(
+            "SELECT websdr_id, frequency_mhz, sample_rate_khz, samples_count, snr_db, frequency_offset_hz, power_dbm"
+            " FROM measurements WHERE task_id = %s ORDER BY websdr_id", (task_id,)
+        ).fetchall()
+
+
+@pytest.mark.parametrize(
+    ("hostile", "code"),
+    [
+        ({"timestamp_utc": "9999-12-31T23:00:00-05:00"}, "implausible"),
+        ({"timestamp_utc": "0001-01-01T00:30:00+01:00"}, "implausible"),
+        ({"timestamp_utc": datetime(9999, 12, 31, 23, tzinfo=timezone(timedelta(hours=-5)))}, "implausible"),
+        ({"timestamp_utc": datetime(1, 1, 1, 0, 30, tzinfo=timezone(timedelta(hours=1)))}, "implausible"),
+        ({"frequency_mhz": 10**308}, "implausible"),
+        ({"sample_rate_khz": 10**5000}, "implausible"),
+        ({"samples_count": -(10**400)}, "non_positive"),
+        ({"frequency_mhz": Fraction(10**400, 3)}, "implausible"),
+        ({"metrics": {"snr_db": 1e200}}, "implausible"),
+        ({"iq_data_path": "s3://heimdall-raw-iq/a\x00b.npy"}, "nul_character"),
+        ({"iq_data_path": "s3://heimdall-raw-iq/\ud800.npy"}, "not_utf8"),
+        ({"iq_data_path": 7}, "wrong_type"),
+        ({"timestamp_utc": "2026-11-28"}, "bad_timestamp"),
+        ({"websdr_id": True}, "wrong_type"),
+        ({"metrics": {"snr_db": "x" * 10_000_000}}, "wrong_type"),
+    ],
+)
+def test_a_hostile_dict_is_rejected_and_the_six_valid_ones_stored(clean_database_url, hostile, code):
+    measurements = _measurements("task-h")
+    if "metrics" in hostile:
+        measurements[3]["metrics"].update(hostile["metrics"])
+    else:
+        measurements[3].update(hostile)
+
+    result = save_measurements_to_timescaledb("task-h", measurements, clean_database_url)
+
+    assert (result["status"], result["measurements_count"], result["inserted"]) == ("SUCCESS", 6, 6)
+    [rejection] = result["rejected"]
+    assert rejection["index"] == 3 and rejection["reason"].startswith(f"{code}: "), rejection
+    assert len(rejection["reason"]) <= MAX_REASON_CHARS
+    assert [row[0] for row in _stored(clean_database_url, "task-h")] == [1, 2, 3, 5, 6, 7]
+
+
+def test_other_hostile_items_in_the_list_are_rejected(clean_database_url):
+    measurements = [*_measurements("task-l")[:6], None, "text", [1, 2], {"websdr_id": 7}]
+    result = save_measurements_to_timescaledb("task-l", measurements, clean_database_url)
+    assert (result["status"], result["inserted"]) == ("SUCCESS", 6)
+    assert [(r["index"], r["reason"].split(":")[0]) for r in result["rejected"]] == [
+        (6, "not_an_object"), (7, "not_an_object"), (8, "not_an_object"), (9, "missing_field"),
+    ]
+
+
+@pytest.mark.parametrize("measurements", [None, 42, "not a list", {"websdr_id": 1}])
+def test_measurements_that_are_not_a_list_fail_without_raising(clean_database_url, measurements):
+    result = save_measurements_to_timescaledb("task-n", measurements, clean_database_url)
+    assert result["status"] == "FAILED" and "list" in result["error"]
+
+
+@pytest.mark.parametrize("task_id", ["task\x00nul", "\ud800"])
+def test_a_task_id_postgresql_cannot_hold_rejects_the_calls_measurements_without_raising(clean_database_url, task_id):
+    result = save_measurements_to_timescaledb(task_id, _measurements("task-x"), clean_database_url)
+    assert (result["status"], result["measurements_count"], result["inserted"]) == ("SUCCESS", 0, 0)
+    assert [r["index"] for r in result["rejected"]] == list(range(7))
+    assert all(r["reason"].startswith(("nul_character: task_id", "not_utf8: task_id")) for r in result["rejected"])
+    with psycopg.connect(clean_database_url) as conn:
+        assert conn.execute("SELECT count(*) FROM measurements").fetchone()[0] == 0
+
+
+def test_numpy_numbers_are_accepted_and_numpy_booleans_are_not(clean_database_url):
+    measurements = _measurements("task-np")
+    for index, document in enumerate(measurements):
+        document["frequency_mhz"] = np.float64(145.5)
+        document["sample_rate_khz"] = np.float32(12.5)
+        document["samples_count"] = np.int64(125_000) if index % 2 else np.float64(125_000.0)
+        document["websdr_id"] = np.int32(document["websdr_id"])
+        document["metrics"] = {"snr_db": np.float32(10.25 + index), "frequency_offset_hz": np.float64(-1.5),
+                               "signal_power_dbm": np.int64(-55)}
+    measurements[5]["metrics"]["snr_db"] = np.bool_(True)
+    measurements[6]["samples_count"] = np.bool_(True)
+
+    result = save_measurements_to_timescaledb("task-np", measurements, clean_database_url)
+
+    assert (result["status"], result["inserted"]) == ("SUCCESS", 5)
+    assert [(r["index"], r["reason"].split(":")[0]) for r in result["rejected"]] == [(5, "wrong_type"), (6, "wrong_type")]
+    assert "boolean" in result["rejected"][0]["reason"]
+    assert _stored(clean_database_url, "task-np") == [
+        (websdr_id, 145.5, 12.5, 125_000, 10.25 + websdr_id - 1, -1.5, -55.0) for websdr_id in range(1, 6)
+    ]
