@@ -112,7 +112,7 @@ def measurements(
     start, end = context.partition_time_window
     with timescale.connection() as conn:
         # Two runs of the same day (sensor + schedule) must not both load the same pending objects.
-        with advisory_locks(conn, [f"heimdall:upload-day:{d}" for d in window_days(start, end)]):
+        with advisory_locks(conn, [f"heimdall:upload-day:{d}" for d in window_days(start, end)], log=context.log):
             result = load_pending(
                 conn, s3.get_client(), buckets.raw, start, end, max_object_bytes=s3.max_object_bytes
             )
@@ -123,6 +123,9 @@ def measurements(
         f"loaded {result.objects} pending objects: {result.inserted} inserted, {result.duplicate} duplicate, "
         f"{result.rejected} rejected, {result.failed} failed GETs ({result.rows_per_second:,.0f} rows/s)"
     )
+    for rejection in result.rejections:
+        if rejection.reason.startswith("internal_error:"):  # a parser bug, not bad data: say which object
+            context.log.error(f"{rejection.info.key}: rejected, parsing raised {rejection.reason}")
     metadata = {
         **_window_metadata(start, end),
         "objects": result.objects,
@@ -166,7 +169,7 @@ def measurements_hourly(context: AssetExecutionContext, timescale: TimescaleReso
     with timescale.connection() as conn:
         days = days_to_aggregate(conn, start, end)
         for day in days:
-            with advisory_locks(conn, [f"heimdall:hourly-day:{day}"]):
+            with advisory_locks(conn, [f"heimdall:hourly-day:{day}"], log=context.log):
                 if is_day_dropped(conn, day):
                     # Recomputing would keep only the late rows; the archive holds the rest.
                     archived.append(day)
