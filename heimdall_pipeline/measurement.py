@@ -153,7 +153,7 @@ def parse_metadata_key(key: str) -> tuple[str, int]:
     match = METADATA_KEY.match(key)
     if not match:
         raise RejectedObject(
-            "bad_key", f"{_show(key)} is not in Heimdall's layout sessions/<task_id>/websdr_<id>_metadata.json"
+            "bad_key", f"{_show(key, 200)} is not in Heimdall's layout sessions/<task_id>/websdr_<id>_metadata.json"
         )
     return match["task_id"], int(match["websdr_id"])
 
@@ -446,13 +446,13 @@ def _check_year(year: int) -> None:
         )
 
 
-def _show(value: Any) -> str:
+def _show(value: Any, chars: int = _SHOWN_STRING_CHARS) -> str:
     """A short repr of any value, however large or deep (reasons are capped; this keeps them useful)."""
     try:
         if isinstance(value, str):
-            if len(value) <= _SHOWN_STRING_CHARS:
+            if len(value) <= chars:
                 return repr(value)
-            return f"{value[:_SHOWN_STRING_CHARS]!r}…({len(value):,} characters)"
+            return f"{value[:chars]!r}…({len(value):,} characters)"
         if isinstance(value, bool) or value is None:
             return repr(value)
         if isinstance(value, int):

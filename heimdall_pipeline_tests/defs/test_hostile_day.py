@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import date
 
+from heimdall_pipeline.defs.resources import HeimdallS3Resource
 from heimdall_pipeline.measurement import MAX_REASON_CHARS, parse_metadata_object
 from heimdall_pipeline.sample_data import generate_day
 from heimdall_pipeline_tests.defs.conftest import check_evaluations, materialization_metadata, noon, put_uploaded_at, run_chain
@@ -51,3 +52,23 @@ def test_a_day_of_every_hostile_kind_loads_every_good_object_twice_over(resource
         assert len(reason) <= MAX_REASON_CHARS
     hourly_total = db.execute("SELECT sum(measurement_count) FROM measurements_hourly").fetchone()[0]
     assert hourly_total == len(good)
+
+
+def test_the_size_limit_is_a_resource_knob(resources, s3_endpoint_url, s3, bucket, db):
+    good = generate_day(DAY, sessions=3)
+    put_uploaded_at(s3, bucket, good, noon(DAY))
+    limit = sorted(len(o.body) for o in good)[len(good) // 2]
+    over = {o.key for o in good if len(o.body) > limit}
+    resources = {**resources, "s3": HeimdallS3Resource(
+        endpoint_url=s3_endpoint_url, region_name="us-east-1", aws_access_key_id="heimdall",
+        aws_secret_access_key="heimdall-secret", max_object_bytes=limit,
+    )}
+
+    result = run_chain(resources, DAY.isoformat())
+
+    assert result.success
+    loading = materialization_metadata(result, "measurements")[0]
+    assert over and (loading["inserted"], loading["rejected"]) == (len(good) - len(over), len(over))
+    reasons = dict(db.execute("SELECT object_key, reason FROM ingest_ledger WHERE status = 'rejected'").fetchall())
+    assert set(reasons) == over
+    assert all(reason.startswith("too_large: the listing says ") for reason in reasons.values())
