@@ -79,14 +79,16 @@ def _take_lock(conn: psycopg.Connection, name: str, wait: timedelta, log: Any) -
     conn.commit()
     if taken:
         return
-    holders = ", ".join(str(pid) for (pid,) in conn.execute(read_sql("pipeline/advisory_lock_holders.sql"), {"name": name}))
+    holders_query = conn.execute(read_sql("pipeline/advisory_lock_holders.sql"), {"name": name})
+    holders = ", ".join(str(pid) for (pid,) in holders_query)
     conn.commit()
     log.info(f"waiting for lock {name} held by pid {holders or '(released meanwhile)'}, for at most {wait}")
     started = time.monotonic()
     try:
         with conn.transaction():
             # Local to this transaction: the caller's statements keep the server's lock_timeout.
-            conn.execute("SELECT set_config('lock_timeout', %s, true)", (f"{max(1, int(wait.total_seconds() * 1000))}ms",))
+            timeout = f"{max(1, int(wait.total_seconds() * 1000))}ms"
+            conn.execute("SELECT set_config('lock_timeout', %s, true)", (timeout,))
             conn.execute(read_sql("pipeline/advisory_lock.sql"), {"name": name})
     except psycopg.errors.LockNotAvailable:
         raise LockWaitTimeout(

@@ -47,6 +47,7 @@ FREQUENCY_OFFSET_HZ_MAX = 1e8  # |offset| <= 100 MHz, beyond any sample rate's N
 # accepted day (2099-12-31) are far from datetime's year-9999 limit.
 TIMESTAMP_MIN = datetime(2000, 1, 1, tzinfo=timezone.utc)
 TIMESTAMP_MAX_EXCLUSIVE = datetime(2100, 1, 1, tzinfo=timezone.utc)
+_TIME_RANGE = f"{TIMESTAMP_MIN:%Y-%m-%d}..{TIMESTAMP_MAX_EXCLUSIVE:%Y-%m-%d} UTC"
 
 # RFC 3339 date-time as Heimdall writes it (`datetime.utcnow().isoformat()`): YYYY-MM-DDTHH:MM:SS,
 # optional fraction, optional `Z` or ±HH:MM (naive = UTC). Date-only, ISO week or ordinal dates,
@@ -249,7 +250,9 @@ def _decode_json(body: bytes) -> Any:
         try:
             _strict_json(body.decode("utf-8"))  # raises duplicate_key, naming the key, if there is one
         except RecursionError:
-            raise RejectedObject("duplicate_key", "a key may appear more than once (nested too deeply to tell)") from None
+            raise RejectedObject(
+                "duplicate_key", "a key may appear more than once (nested too deeply to tell)"
+            ) from None
     if b"\\u0000" in body:
         _check_strings(document)
     return document
@@ -408,7 +411,7 @@ def _timestamp(doc: dict[str, Any]) -> datetime:
     if not TIMESTAMP_MIN <= utc < TIMESTAMP_MAX_EXCLUSIVE:
         raise RejectedObject(
             "implausible",
-            f"timestamp_utc {utc.isoformat()} is outside {TIMESTAMP_MIN:%Y-%m-%d}..{TIMESTAMP_MAX_EXCLUSIVE:%Y-%m-%d} UTC",
+            f"timestamp_utc {utc.isoformat()} is outside {_TIME_RANGE}",
         )
     return utc
 
@@ -426,7 +429,8 @@ def _parse_timestamp(value: str) -> datetime:
                 return parsed.replace(tzinfo=timezone.utc)
             return parsed.astimezone(timezone.utc)
     raise RejectedObject(
-        "bad_timestamp", f"timestamp_utc {_show(value)} is not an RFC 3339 date-time (YYYY-MM-DDTHH:MM:SS[.f][Z|±HH:MM])"
+        "bad_timestamp",
+        f"timestamp_utc {_show(value)} is not an RFC 3339 date-time (YYYY-MM-DDTHH:MM:SS[.f][Z|±HH:MM])",
     )
 
 
@@ -442,7 +446,7 @@ def _check_year(year: int) -> None:
     if not TIMESTAMP_MIN.year - 1 <= year <= TIMESTAMP_MAX_EXCLUSIVE.year:
         raise RejectedObject(
             "implausible",
-            f"timestamp_utc year {year} is outside {TIMESTAMP_MIN:%Y-%m-%d}..{TIMESTAMP_MAX_EXCLUSIVE:%Y-%m-%d} UTC",
+            f"timestamp_utc year {year} is outside {_TIME_RANGE}",
         )
 
 

@@ -111,7 +111,8 @@ def test_the_five_reports_run_on_the_extremes(loaded):
     assert top["snr_p95_db"] == pytest.approx(SNR_LOW + 0.95 * (SNR_HIGH - SNR_LOW))
 
     drift = reports["frequency_drift"].summary.set_index("websdr_id")
-    times = [datetime(2099, 12, 31, 23, tzinfo=timezone.utc), datetime(2099, 12, 31, 23, 59, 59, 999999, tzinfo=timezone.utc)]
+    times = [datetime(2099, 12, 31, 23, tzinfo=timezone.utc),
+             datetime(2099, 12, 31, 23, 59, 59, 999999, tzinfo=timezone.utc)]
     expected_slope = (OFFSET - -OFFSET) / (_hours(times[1]) - _hours(times[0]))
     assert drift.loc[1, "drift_hz_per_hour"] == pytest.approx(expected_slope, rel=1e-6)
     assert drift.loc[1, "drift_r2"] == pytest.approx(1.0)

@@ -22,13 +22,15 @@ def holder(clean_database_url):
         yield other
 
 
+HELD_BY_ME = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()"
+
+
 def test_a_free_lock_is_taken_without_a_word(db, caplog):
     with caplog.at_level(logging.INFO, logger="heimdall_pipeline.ledger_queries"):
         with advisory_locks(db, [LOCK]):
-            held = db.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()")
-            assert held.fetchone()[0] == 1
+            assert db.execute(HELD_BY_ME).fetchone()[0] == 1
     assert caplog.records == []
-    assert db.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()").fetchone()[0] == 0
+    assert db.execute(HELD_BY_ME).fetchone()[0] == 0
 
 
 def test_a_held_lock_is_waited_for_with_a_log_line_naming_the_holder(db, holder, caplog):
@@ -52,4 +54,4 @@ def test_a_lock_held_too_long_fails_clearly_naming_it(db, holder, caplog):
     message = str(caught.value)
     assert LOCK in message and str(holder.info.backend_pid) in message and "0:00:01" in message
     # What it did take, it gave back; the connection works.
-    assert db.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()").fetchone()[0] == 0
+    assert db.execute(HELD_BY_ME).fetchone()[0] == 0

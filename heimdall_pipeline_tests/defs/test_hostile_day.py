@@ -10,7 +10,13 @@ from datetime import date
 from heimdall_pipeline.defs.resources import HeimdallS3Resource
 from heimdall_pipeline.measurement import MAX_REASON_CHARS, parse_metadata_object
 from heimdall_pipeline.sample_data import generate_day
-from heimdall_pipeline_tests.defs.conftest import check_evaluations, materialization_metadata, noon, put_uploaded_at, run_chain
+from heimdall_pipeline_tests.defs.conftest import (
+    check_evaluations,
+    materialization_metadata,
+    noon,
+    put_uploaded_at,
+    run_chain,
+)
 from heimdall_pipeline_tests.hostile_corpus import hostile_objects
 
 DAY = date(2026, 11, 28)
