@@ -65,4 +65,5 @@ bench: up $(BENCH_STAMP)
 
 clean:
 	scripts/devstack.sh clean
-	rm -rf $(VENV) $(PEER_VENV)
+	rm -rf $(VENV) $(PEER_VENV) .pytest_cache *.egg-info build dist
+	find . -name __pycache__ -type d -prune -not -path './.git/*' -exec rm -rf {} +

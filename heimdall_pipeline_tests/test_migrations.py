@@ -170,41 +170,21 @@ def test_cli_reports_up_to_date(database_url, capsys):
     assert "schema is up to date" in out and "timescaledb edition: apache" in out
 
 
-def test_websdr_stations_holds_the_seven_receivers(database_url):
-    with psycopg.connect(database_url) as conn:
-        rows = conn.execute(
-            "SELECT id, name, latitude, longitude, bands, active FROM websdr_stations ORDER BY id"
-        ).fetchall()
-    assert [(r[0], r[1]) for r in rows] == [
-        (1, "Aquila di Giaveno"),
-        (2, "Montanaro"),
-        (3, "Torino"),
-        (4, "Coazze"),
-        (5, "Passo del Giovi"),
-        (6, "Genova"),
-        (7, "Milano - Baggio"),
+def test_websdr_stations_hold_heimdall_receiver_list_exactly(database_url):
+    # Heimdall's receiver list as its acquisition router numbers it (docs/heimdall-format.md).
+    bands = ["144-146", "430-440"]
+    expected = [
+        (1, "Aquila di Giaveno", "http://sdr1.ik1jns.it:8076/", "Giaveno, Italy", 45.02, 7.29),
+        (2, "Montanaro", "http://cbfenis.ddns.net:43510/", "Montanaro, Italy", 45.234, 7.857),
+        (3, "Torino", "http://vst-aero.it:8073/", "Torino, Italy", 45.044, 7.672),
+        (4, "Coazze", "http://94.247.189.130:8076/", "Coazze, Italy", 45.03, 7.27),
+        (5, "Passo del Giovi", "http://iz1mlt.ddns.net:8074/", "Passo del Giovi, Italy", 44.561, 8.956),
+        (6, "Genova", "http://iq1zw.ddns.net:42154/", "Genova, Italy", 44.395, 8.956),
+        (7, "Milano - Baggio", "http://iu2mch.duckdns.org:8073/", "Milano (Baggio), Italy", 45.478, 9.123),
     ]
-    assert rows[6][2:4] == (45.478, 9.123)
-    assert all(r[4] == ["144-146", "430-440"] and r[5] for r in rows)
-
-
-def test_websdr_stations_match_the_shared_receiver_list(database_url):
-    import csv
-    from pathlib import Path
-
-    receivers_csv = Path(__file__).resolve().parents[2] / "shared" / "heimdall" / "receivers.csv"
-    if not receivers_csv.exists():
-        pytest.skip(f"no {receivers_csv} beside this checkout")
-    with receivers_csv.open(newline="") as handle:
-        expected = [
-            (int(r["websdr_id"]), r["name"], r["url"], r["location_name"], float(r["latitude"]),
-             float(r["longitude"]), r["bands_mhz"].split(";"), r["is_active"] == "true",
-             int(r["timeout_seconds"]), int(r["retry_count"]))
-            for r in csv.DictReader(handle)
-        ]
     with psycopg.connect(database_url) as conn:
         stored = conn.execute(
             "SELECT id, name, url, location, latitude, longitude, bands, active, timeout_seconds, retry_count "
             "FROM websdr_stations ORDER BY id"
         ).fetchall()
-    assert stored == expected
+    assert stored == [(*receiver, bands, True, 30, 3) for receiver in expected]
