@@ -2,7 +2,7 @@
 (`retention_job` + `retention_schedule`, `restore_job`). Each calls heimdall_pipeline.reports /
 heimdall_pipeline.lifecycle; nothing here computes anything itself."""
 
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Optional
 
 from dagster import (
@@ -24,7 +24,7 @@ from pydantic import Field
 from heimdall_pipeline import lifecycle
 from heimdall_pipeline.defs.resources import HeimdallBuckets, HeimdallS3Resource, TimescaleResource
 from heimdall_pipeline.migrations import timescaledb_edition
-from heimdall_pipeline.reports import build_report, publish
+from heimdall_pipeline.reports import REPORT_LINK_SECONDS, build_report, presigned_link, publish
 
 MEASUREMENTS = AssetKey("measurements")
 MEASUREMENTS_HOURLY = AssetKey("measurements_hourly")
@@ -65,7 +65,7 @@ def _materialize_report(
     with timescale.connection() as conn:
         report = build_report(conn, name, config.end_time(), config.window_hours)
     publish(client, bucket, report)
-    endpoint = (client.meta.endpoint_url or "").rstrip("/")
+    expires = datetime.now(timezone.utc) + timedelta(seconds=REPORT_LINK_SECONDS)
     return MaterializeResult(
         metadata={
             "dagster/row_count": len(report.rows),
@@ -74,7 +74,9 @@ def _materialize_report(
             "plot": MetadataValue.md(report.png_markdown()),
             "csv": MetadataValue.path(f"s3://{bucket}/{report.csv_key}"),
             "png": MetadataValue.path(f"s3://{bucket}/{report.png_key}"),
-            "png_url": MetadataValue.url(f"{endpoint}/{bucket}/{report.png_key}"),
+            "png_url": MetadataValue.url(presigned_link(client, bucket, report.png_key)),
+            "csv_url": MetadataValue.url(presigned_link(client, bucket, report.csv_key)),
+            "links expire": MetadataValue.text(f"{expires:%Y-%m-%d %H:%M} UTC (presigned, 7 days)"),
         }
     )
 

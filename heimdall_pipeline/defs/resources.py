@@ -59,6 +59,7 @@ class HeimdallS3Resource(S3Resource):
                 max_pool_connections=self.max_pool_connections,
                 retries={"max_attempts": self.max_attempts, "mode": "standard"},
                 s3={"addressing_style": "path"},
+                signature_version="s3v4",  # presigned report links: SigV4, as MinIO and AWS expect
             ),
         )
 
