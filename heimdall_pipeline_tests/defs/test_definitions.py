@@ -14,6 +14,27 @@ def test_definitions_load_and_validate():
     assert defs.resolve_schedule_def("daily_ingest_schedule").job_name == "ingest_job"
 
 
+def test_hourly_follows_a_hand_materialized_measurements_because_its_automation_sensor_runs():
+    sensor = defs.resolve_sensor_def("hourly_automation_sensor")
+    assert sensor.default_status == DefaultSensorStatus.RUNNING
+    targeted = sensor.asset_selection.resolve(defs.resolve_asset_graph())
+    assert targeted == {AssetKey("measurements_hourly")}
+    assert defs.resolve_assets_def("measurements_hourly").automation_conditions_by_key[
+        AssetKey("measurements_hourly")
+    ] is not None
+
+
+def test_loading_the_code_location_prints_no_beta_or_preview_warnings():
+    import subprocess
+    import sys
+
+    loaded = subprocess.run(
+        [sys.executable, "-W", "always", "-c", "import heimdall_pipeline.definitions"],
+        capture_output=True, text=True, check=True,
+    )
+    assert "BetaWarning" not in loaded.stderr and "PreviewWarning" not in loaded.stderr, loaded.stderr
+
+
 def test_checks_are_registered_with_blocking_where_a_broken_load_must_stop():
     graph = defs.resolve_asset_graph()
     check_keys = graph.asset_check_keys
