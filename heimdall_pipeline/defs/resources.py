@@ -14,29 +14,21 @@ from dagster_aws.s3 import S3Resource
 from pydantic import Field
 
 from heimdall_pipeline.db import connect
-from heimdall_pipeline.migrations import migrate
+from heimdall_pipeline.migrations import require_current_schema_once
 from heimdall_pipeline.settings import DEFAULT_BUCKET
 
 
 class TimescaleResource(ConfigurableResource):
-    """The TimescaleDB that holds `measurements`; migrated on first use in a process."""
+    """A TimescaleDB connection as one role. It never changes the schema (heimdall-migrate does):
+    the first connection in a process checks the schema is current and fails with one line if not."""
 
     database_url: str = Field(description="libpq URL of the TimescaleDB database")
 
     @contextmanager
     def connection(self) -> Iterator[psycopg.Connection]:
-        _migrate_once(self.database_url)
         with connect(self.database_url) as conn:
+            require_current_schema_once(conn, self.database_url)
             yield conn
-
-
-_migrated: set[str] = set()
-
-
-def _migrate_once(database_url: str) -> None:
-    if database_url not in _migrated:
-        migrate(database_url)
-        _migrated.add(database_url)
 
 
 class HeimdallS3Resource(S3Resource):
