@@ -80,7 +80,11 @@ def _env_or(name: str, default):
 def resources_from_env() -> dict[str, ConfigurableResource]:
     """The resources the code location runs with, read from HEIMDALL_* / AWS_* variables."""
     return {
+        # The pipeline role (DML) for ingest, checks and lifecycle; the read-only role for reports.
         "timescale": TimescaleResource(database_url=EnvVar("HEIMDALL_DATABASE_URL")),
+        "reader": TimescaleResource(
+            database_url=_env_or("HEIMDALL_READER_DATABASE_URL", EnvVar("HEIMDALL_DATABASE_URL"))
+        ),
         "s3": HeimdallS3Resource(
             endpoint_url=_env_or("HEIMDALL_S3_ENDPOINT_URL", None),
             region_name=_env_or("AWS_REGION", "us-east-1"),

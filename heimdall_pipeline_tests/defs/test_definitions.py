@@ -53,3 +53,17 @@ def test_checks_are_registered_with_blocking_where_a_broken_load_must_stop():
 def test_backfills_run_ten_days_per_run():
     assert measurements.backfill_policy == INGEST_BACKFILL_POLICY
     assert INGEST_BACKFILL_POLICY.max_partitions_per_run == 10
+
+
+def test_reports_read_as_the_reader_role_and_fall_back_to_the_pipeline_url(monkeypatch):
+    from heimdall_pipeline.defs.analytics import REPORT_ASSETS
+    from heimdall_pipeline.defs.resources import resources_from_env
+
+    for report in REPORT_ASSETS:
+        assert {"reader", "s3", "buckets"} <= report.required_resource_keys
+        assert "timescale" not in report.required_resource_keys
+    monkeypatch.setenv("HEIMDALL_READER_DATABASE_URL", "postgresql://reader@db/heimdall")
+    assert resources_from_env()["reader"].database_url.env_var_name == "HEIMDALL_READER_DATABASE_URL"
+    monkeypatch.delenv("HEIMDALL_READER_DATABASE_URL")
+    assert resources_from_env()["reader"].database_url.env_var_name == "HEIMDALL_DATABASE_URL"
+    assert resources_from_env()["timescale"].database_url.env_var_name == "HEIMDALL_DATABASE_URL"
