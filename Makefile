@@ -40,6 +40,8 @@ status:
 env:
 	scripts/devstack.sh env
 
+# Applies the migrations and the roles' grants as HEIMDALL_MIGRATE_DATABASE_URL (the owner role).
+# `make up` already runs it for the local stack; this target is the explicit step for your server.
 migrate: up
 	$(WITH_ENV) $(VENV)/bin/heimdall-migrate
 
@@ -60,9 +62,12 @@ $(BENCH_STAMP): pyproject.toml $(STAMP)
 	$(PEER_VENV)/bin/pip install -q $$($(VENV)/bin/python -c 'import tomllib; print(" ".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["bench"]))')
 	@touch $@
 
+# The benchmark creates and drops databases of its own: it runs as the admin role of the local stack.
 bench: up $(BENCH_STAMP)
-	$(WITH_ENV) $(VENV)/bin/python bench/run.py $(BENCH_ARGS)
+	$(WITH_ENV) bash -c 'HEIMDALL_DATABASE_URL=$${HEIMDALL_TEST_ADMIN_DATABASE_URL:-$$HEIMDALL_DATABASE_URL} exec "$$@"' _ \
+	    $(VENV)/bin/python bench/run.py $(BENCH_ARGS)
 
 clean:
 	scripts/devstack.sh clean
-	rm -rf $(VENV) $(PEER_VENV)
+	rm -rf $(VENV) $(PEER_VENV) .pytest_cache *.egg-info build dist
+	find . -name __pycache__ -type d -prune -not -path './.git/*' -exec rm -rf {} +

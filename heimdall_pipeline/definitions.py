@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from dagster import Definitions
+import warnings
+
+from dagster import BetaWarning, Definitions, PreviewWarning
+
+# Two features we rely on knowingly, with the Dagster family pinned: BackfillPolicy (beta) and
+# partitioned asset checks (preview). Without this, every process that loads the code location
+# (each run, each sensor tick under `dagster dev`) repeats the same eight warnings.
+warnings.filterwarnings("ignore", message=r"Parameter `backfill_policy` of function `asset`", category=BetaWarning)
+warnings.filterwarnings("ignore", message=r"Specifying a partitions_def on an AssetCheckSpec", category=PreviewWarning)
 
 from heimdall_pipeline.defs.analytics import (
     ANALYTICS_ASSET_CHECKS,
@@ -14,13 +22,13 @@ from heimdall_pipeline.defs.checks import INGEST_ASSET_CHECKS
 from heimdall_pipeline.defs.ingest_assets import INGEST_ASSETS, ingest_job
 from heimdall_pipeline.defs.resources import resources_from_env
 from heimdall_pipeline.defs.schedules import INGEST_SCHEDULES
-from heimdall_pipeline.defs.sensors import new_metadata_objects_sensor
+from heimdall_pipeline.defs.sensors import INGEST_SENSORS
 
 defs = Definitions(
     assets=[*INGEST_ASSETS, *ANALYTICS_ASSETS],
     asset_checks=[*INGEST_ASSET_CHECKS, *ANALYTICS_ASSET_CHECKS],
     jobs=[ingest_job, *ANALYTICS_JOBS],
     schedules=[*INGEST_SCHEDULES, *ANALYTICS_SCHEDULES],
-    sensors=[new_metadata_objects_sensor],
+    sensors=INGEST_SENSORS,
     resources=resources_from_env(),
 )

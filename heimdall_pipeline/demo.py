@@ -44,11 +44,13 @@ def _instance() -> DagsterInstance:
 
 def main() -> int:
     settings = Settings.from_env()
-    today = datetime.now(timezone.utc).date()
+    now = datetime.now(timezone.utc)
+    today = now.date()
     partition = today.isoformat()
     s3 = s3_client_from_settings(settings)
     _ensure_bucket(s3, settings.s3_bucket)
-    objects = generate_day(today, sessions=DEMO_SESSIONS) + bad_objects(today)
+    # Measurements up to now only: a demo run at 04:00 must not show receivers heard at 23:00.
+    objects = generate_day(today, sessions=DEMO_SESSIONS, until=now) + bad_objects(today)
     uploaded = upload(s3, settings.s3_bucket, objects, with_iq=True)
     print(f"uploaded {uploaded} objects ({len(objects)} metadata + .npy) to s3://{settings.s3_bucket} for {today}")
 

@@ -7,7 +7,9 @@ For each day older than the retention window, in this order:
 2. verify: read the object back, compare row count and checksum with the record;
 3. drop, in one transaction with inserts blocked: every row still in the day must be in the
    verified archive, `measurements_hourly` must equal a recomputation of the day (refreshed if
-   not), then `drop_chunks` for the day's chunk(s) and a DELETE for any partial chunk.
+   not), then `drop_chunks` for the day's chunk(s) (through the owner's SECURITY DEFINER function
+   `drop_archived_day_chunks`, so the pipeline role cannot drop anything else) and a DELETE for
+   any partial chunk.
 A crash anywhere leaves either the rows in the database or a verified archive; a re-run
 re-verifies and finishes. Late rows for a day already dropped: its archive is restored first, so
 the re-archived day and its hourly aggregates hold every row.
@@ -203,7 +205,7 @@ def drop_day(conn: psycopg.Connection, day: date, archived_rows: Sequence[Row]) 
         refreshed = bool(hourly_mismatches(conn, start, end))
         if refreshed:
             refresh_hourly(conn, day)
-        cur.execute(read_sql("lifecycle/drop_day_chunks.sql"), window)
+        cur.execute(read_sql("lifecycle/drop_day_chunks.sql"), {"day": day})
         chunks = cur.fetchone()[0]
         cur.execute(read_sql("lifecycle/delete_day_rows.sql"), window)
         cur.execute(read_sql("lifecycle/mark_dropped.sql"), {"day": day})

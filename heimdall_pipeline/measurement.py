@@ -1,6 +1,6 @@
 """The measurement model and the parser for the metadata objects Heimdall writes to MinIO.
 
-Format: `shared/heimdall/FORMAT.md`. A metadata object sits at
+Format: docs/heimdall-format.md. A metadata object sits at
 `sessions/{task_id}/websdr_{websdr_id}_metadata.json` beside its IQ recording
 `sessions/{task_id}/websdr_{websdr_id}.npy`; its body is the measurement dict minus the IQ data.
 Every rejection carries one clear reason, at most MAX_REASON_CHARS long; no body, however

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import os
 import re
 import sys
 from dataclasses import dataclass
@@ -139,18 +140,65 @@ def _apply_pending(conn: psycopg.Connection, migrations: list[Migration]) -> lis
     return newly_applied
 
 
+class SchemaBehindError(MigrationError):
+    """The database lacks migrations this code needs; the runtime never applies them itself."""
+
+
+def require_current_schema(conn: psycopg.Connection, directory: Path = MIGRATIONS_DIR) -> None:
+    """Raise SchemaBehindError (one line: what to run) unless every migration of the database's
+    edition is recorded in schema_migrations. Reads only: any role that can SELECT may call it."""
+    with conn.transaction():  # a failed probe must not leave a caller's transaction aborted
+        applied: set[int] = set()
+        if conn.execute("SELECT to_regclass('schema_migrations')").fetchone()[0] is not None:
+            applied = {version for (version,) in conn.execute("SELECT version FROM schema_migrations")}
+        if conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'").fetchone():
+            edition = timescaledb_edition(conn)
+            needed = {m.version for m in discover(directory) if m.applies_to(edition)}
+        else:
+            needed = {m.version for m in discover(directory) if m.edition is None}
+    if needed - applied:
+        raise SchemaBehindError(
+            f"schema is at {max(applied, default=0)}, code needs {max(needed)}: "
+            "run heimdall-migrate (make migrate)"
+        )
+
+
+_current_schemas: set[str] = set()
+
+
+def require_current_schema_once(conn: psycopg.Connection, database_url: str) -> None:
+    """require_current_schema, remembered per URL for the life of the process once it passed."""
+    if database_url not in _current_schemas:
+        require_current_schema(conn)
+        _current_schemas.add(database_url)
+
+
 def timescaledb_edition(conn: psycopg.Connection) -> str:
     """`timescale` (Community, the production images) or `apache`."""
     return conn.execute("SHOW timescaledb.license").fetchone()[0]
 
 
 def main(argv: list[str] | None = None) -> int:
-    from heimdall_pipeline.settings import Settings
+    from heimdall_pipeline.grants import apply_grants
+    from heimdall_pipeline.settings import MigrateSettings
 
-    parser = argparse.ArgumentParser(description="Apply heimdall-pipeline's SQL migrations.")
-    parser.add_argument("--database-url", help="libpq URL (default: $HEIMDALL_DATABASE_URL)")
+    parser = argparse.ArgumentParser(
+        description="Apply heimdall-pipeline's SQL migrations, then the pipeline and reader roles' grants."
+    )
+    parser.add_argument(
+        "--database-url",
+        help="libpq URL of the owner role (default: $HEIMDALL_MIGRATE_DATABASE_URL, else $HEIMDALL_DATABASE_URL)",
+    )
     args = parser.parse_args(argv)
-    database_url = args.database_url or Settings.from_env().database_url
+    environ = dict(os.environ)
+    if args.database_url:
+        environ["HEIMDALL_MIGRATE_DATABASE_URL"] = args.database_url
+    try:
+        settings = MigrateSettings.from_env(environ)
+    except RuntimeError as error:
+        print(f"migrate: {error}", file=sys.stderr)
+        return 1
+    database_url = settings.database_url
     try:
         applied = migrate(database_url)
     except MigrationError as error:
@@ -158,12 +206,15 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     with connect(database_url) as conn:
         edition = timescaledb_edition(conn)
+        grants = apply_grants(conn, settings.pipeline_role, settings.reader_role)
     if applied:
         for migration in applied:
             print(f"applied {migration.path.name}")
     else:
         print("schema is up to date")
     print(f"timescaledb edition: {edition}")
+    for role_grants in grants:
+        print(f"grants: {role_grants.summary}")
     return 0
 
 

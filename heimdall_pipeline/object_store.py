@@ -52,6 +52,7 @@ def make_s3_client(
             max_pool_connections=max_pool_connections,
             retries={"max_attempts": 5, "mode": "standard"},
             s3={"addressing_style": "path"},
+            signature_version="s3v4",  # presigned report links: SigV4, as MinIO and AWS expect
         ),
     )
 

@@ -114,6 +114,18 @@ def publish(s3, bucket: str, report: Report) -> None:
     s3.put_object(Bucket=bucket, Key=report.png_key, Body=report.png, ContentType="image/png")
 
 
+# SigV4 presigned URLs live at most 7 days; a report is refreshed hourly, so its newest links
+# always work, and an old run's links stop working a week later instead of leaking forever.
+REPORT_LINK_SECONDS = 7 * 24 * 3600
+
+
+def presigned_link(s3, bucket: str, key: str, expires_seconds: int = REPORT_LINK_SECONDS) -> str:
+    """A URL that opens the object without credentials until it expires (the bucket stays private)."""
+    return s3.generate_presigned_url(
+        "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=expires_seconds
+    )
+
+
 # --- per report: the summary shown in the UI and the plot ------------------------------------
 
 

@@ -70,15 +70,28 @@ def encode(document) -> bytes:
 
 
 def generate_day(
-    day: date, sessions: int, seed: int = 0, miss_rate: float = 0.03, old_format_rate: float = 0.05
+    day: date,
+    sessions: int,
+    seed: int = 0,
+    miss_rate: float = 0.03,
+    old_format_rate: float = 0.05,
+    until: datetime | None = None,
 ) -> list[SampleObject]:
-    """`sessions` acquisitions spread over the UTC day, each heard by (almost) all seven receivers."""
+    """`sessions` acquisitions spread over the UTC day, each heard by (almost) all seven receivers.
+
+    With `until` (the demo passes now), the sessions are spread over the part of the day before
+    it instead, so no measurement is stamped in the future.
+    """
     rng = random.Random(f"{day.isoformat()}-{seed}")
     start_of_day = datetime.combine(day, time(0), tzinfo=timezone.utc)
+    # The last receiver hears a session up to ~3.5 s after it starts: keep 10 s of margin.
+    span_seconds = 86_000.0
+    if until is not None:
+        span_seconds = max(0.0, min(span_seconds, (until - start_of_day).total_seconds() - 10.0))
     objects = []
     for index in range(sessions):
         task_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
-        started = start_of_day + timedelta(seconds=(index + rng.random()) * 86_000 / max(sessions, 1))
+        started = start_of_day + timedelta(seconds=(index + rng.random()) * span_seconds / max(sessions, 1))
         frequency = rng.choice(FREQUENCIES_MHZ)
         for websdr_id in RECEIVER_IDS:
             if rng.random() < miss_rate:

@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass
 
 DEFAULT_BUCKET = "heimdall-raw-iq"
+DEFAULT_PIPELINE_ROLE = "heimdall_pipeline"
+DEFAULT_READER_ROLE = "heimdall_reader"
 
 
 @dataclass(frozen=True)
@@ -38,4 +40,28 @@ class Settings:
             aws_access_key_id=env.get("AWS_ACCESS_KEY_ID") or None,
             aws_secret_access_key=env.get("AWS_SECRET_ACCESS_KEY") or None,
             aws_region=env.get("AWS_REGION") or "us-east-1",
+        )
+
+
+@dataclass(frozen=True)
+class MigrateSettings:
+    """What heimdall-migrate needs: the owner role's URL and the roles it grants to."""
+
+    database_url: str
+    pipeline_role: str
+    reader_role: str
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> "MigrateSettings":
+        env = os.environ if environ is None else environ
+        database_url = env.get("HEIMDALL_MIGRATE_DATABASE_URL") or env.get("HEIMDALL_DATABASE_URL")
+        if not database_url:
+            raise RuntimeError(
+                "neither HEIMDALL_MIGRATE_DATABASE_URL nor HEIMDALL_DATABASE_URL is set: run `make up` and "
+                "load .devstack/env, or point it at your TimescaleDB's owner role (see README, Database roles)"
+            )
+        return cls(
+            database_url=database_url,
+            pipeline_role=env.get("HEIMDALL_PIPELINE_ROLE") or DEFAULT_PIPELINE_ROLE,
+            reader_role=env.get("HEIMDALL_READER_ROLE") or DEFAULT_READER_ROLE,
         )

@@ -12,6 +12,7 @@ from typing import Any
 from heimdall_pipeline.db import connect
 from heimdall_pipeline.loader import load_measurements
 from heimdall_pipeline.measurement import Measurement, RejectedObject, internal_error_reason
+from heimdall_pipeline.migrations import require_current_schema_once
 from heimdall_pipeline.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -45,6 +46,7 @@ def save_measurements_to_timescaledb(
     try:
         url = database_url or Settings.from_env().database_url
         with connect(url) as conn:
+            require_current_schema_once(conn, url)  # the schema is heimdall-migrate's, never this call's
             result = load_measurements(conn, valid)
     except Exception as error:  # noqa: BLE001 - the Celery contract reports, never raises
         logger.exception("TimescaleDB storage failed for task %s", _shown(task_id))

@@ -1,7 +1,10 @@
 """Fixtures for the real services.
 
-TimescaleDB: the server from `make up` (or HEIMDALL_DATABASE_URL); every pytest worker gets a
-fresh database of its own, migrated, dropped at the end.
+TimescaleDB: the server from `make up`; every pytest worker gets a fresh database of its own,
+created by the admin (HEIMDALL_TEST_ADMIN_DATABASE_URL, used by these fixtures only), owned by the
+owner role, migrated and granted as the owner, dropped at the end. Tests run as the roles the
+deployment uses: `database_url` is the pipeline role's (DML only), `owner_database_url` the
+owner's (migrations, TRUNCATE between tests), `reader_database_url` the read-only role's.
 
 S3: moto's S3 server, the same one `make up` runs, started here in-process on a loopback port
 and reached over HTTP through boto3 like MinIO. In-process because tests must set objects'
@@ -15,14 +18,18 @@ import logging
 import os
 import socket
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
+from psycopg import sql
 
 from heimdall_pipeline.db import connect
-from heimdall_pipeline.migrations import migrate
+from heimdall_pipeline.grants import apply_grants
+from heimdall_pipeline.migrations import MIGRATIONS_DIR, migrate
 from heimdall_pipeline.object_store import make_s3_client
 
 MOTO_ACCOUNT_ID = "123456789012"
@@ -34,31 +41,92 @@ def _with_database(url: str, name: str) -> str:
     return urlunsplit(parts._replace(path=f"/{name}"))
 
 
+def _user(url: str) -> str:
+    return urlsplit(url).username or ""
+
+
 @pytest.fixture(scope="session")
 def admin_database_url() -> str:
-    url = os.environ.get("HEIMDALL_DATABASE_URL")
+    """A superuser URL: creates and drops the per-worker databases, nothing else."""
+    url = os.environ.get("HEIMDALL_TEST_ADMIN_DATABASE_URL")
     if not url:
-        pytest.fail("HEIMDALL_DATABASE_URL is not set: run the tests with `make test`")
+        pytest.fail("HEIMDALL_TEST_ADMIN_DATABASE_URL is not set: run the tests with `make test`")
     return url
 
 
+@dataclass(frozen=True)
+class RoleUrls:
+    """The three roles' URLs on the server (database part to be replaced)."""
+
+    owner: str
+    pipeline: str
+    reader: str
+
+
 @pytest.fixture(scope="session")
-def database_url(admin_database_url, worker_id) -> str:
-    """A fresh, migrated database for this pytest worker."""
+def role_urls() -> RoleUrls:
+    pipeline = os.environ.get("HEIMDALL_DATABASE_URL")
+    if not pipeline:
+        pytest.fail("HEIMDALL_DATABASE_URL is not set: run the tests with `make test`")
+    return RoleUrls(
+        owner=os.environ.get("HEIMDALL_MIGRATE_DATABASE_URL") or pipeline,
+        pipeline=pipeline,
+        reader=os.environ.get("HEIMDALL_READER_DATABASE_URL") or pipeline,
+    )
+
+
+def create_role_database(admin_url: str, roles: RoleUrls, name: str, migrations_dir: Path = MIGRATIONS_DIR) -> None:
+    """A database as `make up` provisions one: owned by the owner role, closed to PUBLIC, the
+    extension created by the admin; then migrated and granted by the owner, as heimdall-migrate does."""
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(name), sql.Identifier(_user(roles.owner))))
+        admin.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(sql.Identifier(name)))
+    with psycopg.connect(_with_database(admin_url, name), autocommit=True) as admin:
+        admin.execute("SET client_min_messages = warning")
+        admin.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
+    owner_url = _with_database(roles.owner, name)
+    migrate(owner_url, migrations_dir)
+    with connect(owner_url) as owner:
+        apply_grants(owner, _user(roles.pipeline), _user(roles.reader))
+
+
+def drop_database(admin_url: str, name: str) -> None:
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture(scope="session")
+def worker_database(admin_database_url, role_urls, worker_id) -> str:
+    """The name of a fresh, migrated, granted database for this pytest worker."""
     name = f"heimdall_test_{worker_id}_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(admin_database_url, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    url = _with_database(admin_database_url, name)
-    migrate(url)
-    yield url
-    with psycopg.connect(admin_database_url, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    create_role_database(admin_database_url, role_urls, name)
+    yield name
+    drop_database(admin_database_url, name)
+
+
+@pytest.fixture(scope="session")
+def database_url(worker_database, role_urls) -> str:
+    """The worker's database as the pipeline role: what Dagster runs and the worker API use."""
+    return _with_database(role_urls.pipeline, worker_database)
+
+
+@pytest.fixture(scope="session")
+def owner_database_url(worker_database, role_urls) -> str:
+    """The worker's database as the owner role (schema changes, TRUNCATE)."""
+    return _with_database(role_urls.owner, worker_database)
+
+
+@pytest.fixture(scope="session")
+def reader_database_url(worker_database, role_urls) -> str:
+    """The worker's database as the read-only role (reports)."""
+    return _with_database(role_urls.reader, worker_database)
 
 
 @pytest.fixture
-def clean_database_url(database_url) -> str:
-    """The worker's database with the data tables emptied (schema and receivers kept)."""
-    with psycopg.connect(database_url, autocommit=True) as conn:
+def clean_database_url(database_url, owner_database_url) -> str:
+    """The worker's database with the data tables emptied (schema and receivers kept), as the
+    pipeline role. TRUNCATE is the owner's: the pipeline never needs it."""
+    with psycopg.connect(owner_database_url, autocommit=True) as conn:
         conn.execute(f"TRUNCATE {', '.join(TEST_TABLES)}")
     return database_url
 

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -19,22 +18,20 @@ from heimdall_pipeline.measurement import (
 )
 from heimdall_pipeline.sample_data import bad_objects, encode, generate_day
 
-SHARED_EXAMPLES = Path(__file__).resolve().parents[2] / "shared" / "heimdall" / "examples"
+# Heimdall's own example objects, both variants of the format (docs/heimdall-format.md).
+EXAMPLES = Path(__file__).resolve().parent / "fixtures" / "heimdall_examples"
 BUCKET = "heimdall-raw-iq"
 
 
 def _example_files() -> list[Path]:
-    files = sorted(SHARED_EXAMPLES.rglob("*_metadata.json"))
-    if not files:
-        if os.environ.get("CI"):
-            pytest.fail(f"Heimdall's examples are missing: expected them under {SHARED_EXAMPLES}")
-        pytest.skip(f"no ../shared/heimdall/examples beside this checkout ({SHARED_EXAMPLES})")
+    files = sorted(EXAMPLES.rglob("*_metadata.json"))
+    assert len(files) == 4, f"expected Heimdall's four example objects under {EXAMPLES}"
     return files
 
 
-def test_every_shared_example_parses_with_key_derived_fields():
+def test_every_heimdall_example_parses_with_key_derived_fields():
     for path in _example_files():
-        key = path.relative_to(SHARED_EXAMPLES).as_posix()
+        key = path.relative_to(EXAMPLES).as_posix()
         body = path.read_bytes()
         measurement = parse_metadata_object(BUCKET, key, body)
         document = json.loads(body)
@@ -51,12 +48,7 @@ def test_every_shared_example_parses_with_key_derived_fields():
 
 def test_current_format_example_exact_values():
     key = "sessions/3f1c9a52-7d0e-4b7a-9a61-2c5e8d4f0b17/websdr_2_metadata.json"
-    body = (SHARED_EXAMPLES / key).read_bytes() if SHARED_EXAMPLES.exists() else encode({
-        "websdr_id": 2, "frequency_mhz": 145.5, "sample_rate_khz": 12.5, "samples_count": 125000,
-        "timestamp_utc": "2025-10-22T10:30:42.123452",
-        "metrics": {"snr_db": 9.8, "psd_dbm": -84.6, "frequency_offset_hz": -12.0,
-                    "signal_power_dbm": -56.1, "noise_power_dbm": -65.9},
-    })
+    body = (EXAMPLES / key).read_bytes()
     assert parse_metadata_object(BUCKET, key, body) == Measurement(
         task_id="3f1c9a52-7d0e-4b7a-9a61-2c5e8d4f0b17",
         websdr_id=2,
@@ -207,6 +199,18 @@ def test_sample_day_parses_and_bad_objects_get_their_reasons():
         assert parse_metadata_object(BUCKET, obj.key, obj.body).timestamp_utc.date() == day
     for obj in bad_objects(day):
         assert _reason(obj.key, obj.body).code == obj.expected_rejection
+
+
+def test_generated_day_until_now_has_no_measurement_in_the_future():
+    day = date(2026, 11, 29)
+    now = datetime(2026, 11, 29, 4, 28, tzinfo=timezone.utc)
+    objects = generate_day(day, sessions=200, until=now)
+    stamps = [parse_metadata_object(BUCKET, o.key, o.body).timestamp_utc for o in objects]
+    assert len(stamps) > 1000
+    assert min(stamps) >= datetime(2026, 11, 29, tzinfo=timezone.utc)
+    assert max(stamps) < now
+    # spread over the hours before now, not bunched at midnight
+    assert max(stamps) > now - timedelta(minutes=30)
 
 
 # --- hostile bodies: always a RejectedObject with a short reason, never another exception ---------

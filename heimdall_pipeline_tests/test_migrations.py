@@ -6,22 +6,27 @@ import shutil
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
+from urllib.parse import urlsplit
+
 import psycopg
 import pytest
+from psycopg import sql
 
 from heimdall_pipeline import migrations
 from heimdall_pipeline.migrations import MIGRATIONS_DIR, MigrationError, discover, migrate
-from heimdall_pipeline_tests.conftest import _with_database
+from heimdall_pipeline_tests.conftest import _with_database, drop_database
 
 
 @pytest.fixture
-def empty_database_url(admin_database_url):
+def empty_database_url(admin_database_url, role_urls):
+    """A new database owned by the owner role, without even the extension: the owner creates it
+    (TimescaleDB is a trusted extension, so the database owner may), then the schema."""
     name = f"heimdall_migrations_{uuid.uuid4().hex[:10]}"
+    owner = urlsplit(role_urls.owner).username
     with psycopg.connect(admin_database_url, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    yield _with_database(admin_database_url, name)
-    with psycopg.connect(admin_database_url, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(name), sql.Identifier(owner)))
+    yield _with_database(role_urls.owner, name)
+    drop_database(admin_database_url, name)
 
 
 def _columns(conn, table):
@@ -96,8 +101,8 @@ def test_fresh_database_gets_the_seed_schema_and_a_rerun_applies_nothing(empty_d
         assert 4 not in recorded  # the Community-only compression migration is not recorded here
 
 
-def test_edition_is_detected_from_the_license(database_url):
-    with psycopg.connect(database_url, autocommit=True) as conn:
+def test_edition_is_detected_from_the_license(owner_database_url):
+    with psycopg.connect(owner_database_url, autocommit=True) as conn:
         assert migrations.ensure_timescaledb(conn) == "apache"
 
 
@@ -164,47 +169,33 @@ def test_concurrent_runners_apply_each_migration_once(empty_database_url):
     assert len(versions) == len(set(versions)) == sum(len(r) for r in results)
 
 
-def test_cli_reports_up_to_date(database_url, capsys):
-    assert migrations.main(["--database-url", database_url]) == 0
+def test_cli_reports_up_to_date_and_the_grants_it_reapplied(owner_database_url, capsys):
+    assert migrations.main(["--database-url", owner_database_url]) == 0
     out = capsys.readouterr().out
     assert "schema is up to date" in out and "timescaledb edition: apache" in out
+    grants = [line for line in out.splitlines() if line.startswith("grants: ")]
+    assert grants[0].startswith("grants: heimdall_pipeline: SELECT/INSERT/UPDATE/DELETE on ingest_ledger, ")
+    assert "EXECUTE on drop_archived_day_chunks(date)" in grants[0]
+    assert grants[1].startswith("grants: heimdall_reader: SELECT on ingest_ledger, ")
+    assert "INSERT" not in grants[1]
+    assert "postgresql://" not in out  # the URL and its password are never printed
 
 
-def test_websdr_stations_holds_the_seven_receivers(database_url):
-    with psycopg.connect(database_url) as conn:
-        rows = conn.execute(
-            "SELECT id, name, latitude, longitude, bands, active FROM websdr_stations ORDER BY id"
-        ).fetchall()
-    assert [(r[0], r[1]) for r in rows] == [
-        (1, "Aquila di Giaveno"),
-        (2, "Montanaro"),
-        (3, "Torino"),
-        (4, "Coazze"),
-        (5, "Passo del Giovi"),
-        (6, "Genova"),
-        (7, "Milano - Baggio"),
+def test_websdr_stations_hold_heimdall_receiver_list_exactly(database_url):
+    # Heimdall's receiver list as its acquisition router numbers it (docs/heimdall-format.md).
+    bands = ["144-146", "430-440"]
+    expected = [
+        (1, "Aquila di Giaveno", "http://sdr1.ik1jns.it:8076/", "Giaveno, Italy", 45.02, 7.29),
+        (2, "Montanaro", "http://cbfenis.ddns.net:43510/", "Montanaro, Italy", 45.234, 7.857),
+        (3, "Torino", "http://vst-aero.it:8073/", "Torino, Italy", 45.044, 7.672),
+        (4, "Coazze", "http://94.247.189.130:8076/", "Coazze, Italy", 45.03, 7.27),
+        (5, "Passo del Giovi", "http://iz1mlt.ddns.net:8074/", "Passo del Giovi, Italy", 44.561, 8.956),
+        (6, "Genova", "http://iq1zw.ddns.net:42154/", "Genova, Italy", 44.395, 8.956),
+        (7, "Milano - Baggio", "http://iu2mch.duckdns.org:8073/", "Milano (Baggio), Italy", 45.478, 9.123),
     ]
-    assert rows[6][2:4] == (45.478, 9.123)
-    assert all(r[4] == ["144-146", "430-440"] and r[5] for r in rows)
-
-
-def test_websdr_stations_match_the_shared_receiver_list(database_url):
-    import csv
-    from pathlib import Path
-
-    receivers_csv = Path(__file__).resolve().parents[2] / "shared" / "heimdall" / "receivers.csv"
-    if not receivers_csv.exists():
-        pytest.skip(f"no {receivers_csv} beside this checkout")
-    with receivers_csv.open(newline="") as handle:
-        expected = [
-            (int(r["websdr_id"]), r["name"], r["url"], r["location_name"], float(r["latitude"]),
-             float(r["longitude"]), r["bands_mhz"].split(";"), r["is_active"] == "true",
-             int(r["timeout_seconds"]), int(r["retry_count"]))
-            for r in csv.DictReader(handle)
-        ]
     with psycopg.connect(database_url) as conn:
         stored = conn.execute(
             "SELECT id, name, url, location, latitude, longitude, bands, active, timeout_seconds, retry_count "
             "FROM websdr_stations ORDER BY id"
         ).fetchall()
-    assert stored == expected
+    assert stored == [(*receiver, bands, True, 30, 3) for receiver in expected]

@@ -145,7 +145,10 @@ wait_for() { # wait_for SECONDS DESCRIPTION CMD...
 
 write_env() {
     cat >"$ENVFILE.tmp" <<EOF
-HEIMDALL_DATABASE_URL=postgresql://heimdall:heimdall@127.0.0.1:$PG_PORT/heimdall
+HEIMDALL_DATABASE_URL=$(role_url "$PIPELINE_ROLE")
+HEIMDALL_MIGRATE_DATABASE_URL=$(role_url "$OWNER_ROLE")
+HEIMDALL_READER_DATABASE_URL=$(role_url "$READER_ROLE")
+HEIMDALL_TEST_ADMIN_DATABASE_URL=postgresql://postgres@127.0.0.1:$PG_PORT/postgres
 HEIMDALL_S3_ENDPOINT_URL=http://127.0.0.1:$S3_PORT
 HEIMDALL_S3_BUCKET=$BUCKET
 AWS_ACCESS_KEY_ID=$AWS_KEY
@@ -227,21 +230,80 @@ EOF
     wait_for 30 postgres pg_ready "$PG_PORT" || die "PostgreSQL is not accepting connections (log: $PGLOG)"
 }
 
+# Three login roles, none of them SUPERUSER (README, "Database roles"); `postgres` stays the
+# bootstrap superuser that creates them, the database and the extension. The passwords are local
+# placeholders (the cluster trusts loopback anyway). The grants are heimdall-migrate's job, so
+# they hold on any server, not only here.
+OWNER_ROLE=heimdall_owner
+PIPELINE_ROLE=heimdall_pipeline
+READER_ROLE=heimdall_reader
+DB_NAME=heimdall
+
+role_url() { echo "postgresql://$1:$1@127.0.0.1:$PG_PORT/$DB_NAME"; }
+
 pg_provision() {
     local sockdir
     sockdir=$(cat "$STATE/pgsock.path" 2>/dev/null || echo "$PGSOCK")
-    "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$sockdir" -p "$PG_PORT" -U postgres -d postgres <<'SQL' >/dev/null
-DO $$
+    local psql=("$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$sockdir" -p "$PG_PORT" -U postgres)
+    "${psql[@]}" -d postgres <<SQL >/dev/null
+DO \$\$
+DECLARE role_name TEXT;
 BEGIN
-    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'heimdall') THEN
-        CREATE ROLE heimdall LOGIN SUPERUSER CREATEDB PASSWORD 'heimdall';
-    END IF;
-END $$;
-SELECT 'CREATE DATABASE heimdall OWNER heimdall'
- WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'heimdall') \gexec
+    FOREACH role_name IN ARRAY ARRAY['$OWNER_ROLE', '$PIPELINE_ROLE', '$READER_ROLE'] LOOP
+        IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = role_name) THEN
+            EXECUTE format('CREATE ROLE %I LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD %L', role_name, role_name);
+        END IF;
+    END LOOP;
+END \$\$;
+SELECT 'CREATE DATABASE $DB_NAME OWNER $OWNER_ROLE'
+ WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '$DB_NAME') \gexec
 SQL
-    "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$sockdir" -p "$PG_PORT" -U heimdall -d heimdall \
-        -c "SET client_min_messages = warning; CREATE EXTENSION IF NOT EXISTS timescaledb" >/dev/null
+    # A stack provisioned before the roles existed has a SUPERUSER `heimdall` owning everything.
+    # Its objects go to postgres (the extension's event triggers need a superuser owner), then the
+    # database and the schema's own tables and functions to the owner role; the role is retired.
+    "${psql[@]}" -d "$DB_NAME" <<SQL >/dev/null
+SET client_min_messages = warning;
+DO \$\$
+DECLARE object_name TEXT;
+BEGIN
+    IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'heimdall') THEN
+        REASSIGN OWNED BY heimdall TO postgres;
+        DROP OWNED BY heimdall;
+        ALTER DATABASE $DB_NAME OWNER TO $OWNER_ROLE;
+        FOR object_name IN
+            SELECT c.oid::regclass::text FROM pg_class c
+            WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p', 'v', 'm')
+              AND NOT EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+        LOOP
+            EXECUTE format('ALTER TABLE %s OWNER TO $OWNER_ROLE', object_name);
+        END LOOP;
+        FOR object_name IN
+            SELECT p.oid::regprocedure::text FROM pg_proc p
+            WHERE p.pronamespace = 'public'::regnamespace
+              AND NOT EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')
+        LOOP
+            EXECUTE format('ALTER FUNCTION %s OWNER TO $OWNER_ROLE', object_name);
+        END LOOP;
+        BEGIN
+            DROP ROLE heimdall;
+        EXCEPTION WHEN dependent_objects_still_exist THEN
+            ALTER ROLE heimdall NOLOGIN NOSUPERUSER;  -- still owns objects in another database
+        END;
+    END IF;
+END \$\$;
+REVOKE ALL ON DATABASE $DB_NAME FROM PUBLIC;
+CREATE EXTENSION IF NOT EXISTS timescaledb;
+SQL
+}
+
+# The schema is applied by the owner role, never by the runtime: `make test`, `make demo` and
+# `make dev` find it ready. heimdall-migrate also (re)applies the roles' grants.
+pg_migrate() {
+    [ -x "$VENV/bin/heimdall-migrate" ] || die "$VENV/bin/heimdall-migrate not found; run 'make setup' first"
+    env -u HEIMDALL_DATABASE_URL HEIMDALL_MIGRATE_DATABASE_URL="$(role_url "$OWNER_ROLE")" \
+        HEIMDALL_PIPELINE_ROLE="$PIPELINE_ROLE" HEIMDALL_READER_ROLE="$READER_ROLE" \
+        "$VENV/bin/heimdall-migrate" | sed 's/^/devstack: migrate: /' \
+        || die "heimdall-migrate failed"
 }
 
 # --- moto S3 -------------------------------------------------------------------------------
@@ -311,7 +373,8 @@ cmd_up() {
     s3_bucket
 
     write_env
-    log "postgres  pid $(cat "$PG_PIDFILE")  postgresql://heimdall:heimdall@127.0.0.1:$PG_PORT/heimdall"
+    pg_migrate
+    log "postgres  pid $(cat "$PG_PIDFILE")  127.0.0.1:$PG_PORT/$DB_NAME  roles $OWNER_ROLE (migrations), $PIPELINE_ROLE, $READER_ROLE"
     log "moto s3   pid $(cat "$S3_PIDFILE")  http://127.0.0.1:$S3_PORT  bucket $BUCKET"
     log "env written to ${ENVFILE#"$ROOT"/}"
 }

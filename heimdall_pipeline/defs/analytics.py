@@ -1,8 +1,9 @@
 """Reports (five assets, `reports_job`, `reports_schedule`) and the lifecycle jobs
 (`retention_job` + `retention_schedule`, `restore_job`). Each calls heimdall_pipeline.reports /
-heimdall_pipeline.lifecycle; nothing here computes anything itself."""
+heimdall_pipeline.lifecycle; nothing here computes anything itself. Reports read through the
+`reader` resource (the read-only role); the lifecycle jobs write through `timescale`."""
 
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Optional
 
 from dagster import (
@@ -24,7 +25,7 @@ from pydantic import Field
 from heimdall_pipeline import lifecycle
 from heimdall_pipeline.defs.resources import HeimdallBuckets, HeimdallS3Resource, TimescaleResource
 from heimdall_pipeline.migrations import timescaledb_edition
-from heimdall_pipeline.reports import build_report, publish
+from heimdall_pipeline.reports import REPORT_LINK_SECONDS, build_report, presigned_link, publish
 
 MEASUREMENTS = AssetKey("measurements")
 MEASUREMENTS_HOURLY = AssetKey("measurements_hourly")
@@ -56,16 +57,16 @@ class RecentMeasurementsConfig(ReportConfig):
 def _materialize_report(
     name: str,
     config: ReportConfig,
-    timescale: TimescaleResource,
+    reader: TimescaleResource,
     s3: HeimdallS3Resource,
     buckets: HeimdallBuckets,
 ) -> MaterializeResult:
     client = s3.get_client()
     bucket = buckets.reports_bucket
-    with timescale.connection() as conn:
+    with reader.connection() as conn:
         report = build_report(conn, name, config.end_time(), config.window_hours)
     publish(client, bucket, report)
-    endpoint = (client.meta.endpoint_url or "").rstrip("/")
+    expires = datetime.now(timezone.utc) + timedelta(seconds=REPORT_LINK_SECONDS)
     return MaterializeResult(
         metadata={
             "dagster/row_count": len(report.rows),
@@ -74,49 +75,51 @@ def _materialize_report(
             "plot": MetadataValue.md(report.png_markdown()),
             "csv": MetadataValue.path(f"s3://{bucket}/{report.csv_key}"),
             "png": MetadataValue.path(f"s3://{bucket}/{report.png_key}"),
-            "png_url": MetadataValue.url(f"{endpoint}/{bucket}/{report.png_key}"),
+            "png_url": MetadataValue.url(presigned_link(client, bucket, report.png_key)),
+            "csv_url": MetadataValue.url(presigned_link(client, bucket, report.csv_key)),
+            "links expire": MetadataValue.text(f"{expires:%Y-%m-%d %H:%M} UTC (presigned, 7 days)"),
         }
     )
 
 
 @asset(group_name=REPORTS_GROUP, deps=[MEASUREMENTS])
 def snr_trends(
-    config: ReportConfig, timescale: TimescaleResource, s3: HeimdallS3Resource, buckets: HeimdallBuckets
+    config: ReportConfig, reader: TimescaleResource, s3: HeimdallS3Resource, buckets: HeimdallBuckets
 ) -> MaterializeResult:
     """Average and p95 SNR per receiver per hour (from raw rows: exact p95 across frequencies)."""
-    return _materialize_report("snr_trends", config, timescale, s3, buckets)
+    return _materialize_report("snr_trends", config, reader, s3, buckets)
 
 
 @asset(group_name=REPORTS_GROUP, deps=[MEASUREMENTS, MEASUREMENTS_HOURLY])
 def frequency_drift(
-    config: ReportConfig, timescale: TimescaleResource, s3: HeimdallS3Resource, buckets: HeimdallBuckets
+    config: ReportConfig, reader: TimescaleResource, s3: HeimdallS3Resource, buckets: HeimdallBuckets
 ) -> MaterializeResult:
     """Hourly frequency offset per receiver and frequency, and the fitted drift rate (Hz/hour)."""
-    return _materialize_report("frequency_drift", config, timescale, s3, buckets)
+    return _materialize_report("frequency_drift", config, reader, s3, buckets)
 
 
 @asset(group_name=REPORTS_GROUP, deps=[MEASUREMENTS])
 def receiver_performance(
-    config: ReportConfig, timescale: TimescaleResource, s3: HeimdallS3Resource, buckets: HeimdallBuckets
+    config: ReportConfig, reader: TimescaleResource, s3: HeimdallS3Resource, buckets: HeimdallBuckets
 ) -> MaterializeResult:
     """Per receiver: measurements, SNR avg/min/max, average offset, share of sessions heard."""
-    return _materialize_report("receiver_performance", config, timescale, s3, buckets)
+    return _materialize_report("receiver_performance", config, reader, s3, buckets)
 
 
 @asset(group_name=REPORTS_GROUP, deps=[MEASUREMENTS, MEASUREMENTS_HOURLY])
 def coverage(
-    config: ReportConfig, timescale: TimescaleResource, s3: HeimdallS3Resource, buckets: HeimdallBuckets
+    config: ReportConfig, reader: TimescaleResource, s3: HeimdallS3Resource, buckets: HeimdallBuckets
 ) -> MaterializeResult:
     """Per receiver: uptime (hours with data), sessions, all-seven sessions, counts per band; heat map."""
-    return _materialize_report("coverage", config, timescale, s3, buckets)
+    return _materialize_report("coverage", config, reader, s3, buckets)
 
 
 @asset(group_name=REPORTS_GROUP, deps=[MEASUREMENTS])
 def recent_measurements(
-    config: RecentMeasurementsConfig, timescale: TimescaleResource, s3: HeimdallS3Resource, buckets: HeimdallBuckets
+    config: RecentMeasurementsConfig, reader: TimescaleResource, s3: HeimdallS3Resource, buckets: HeimdallBuckets
 ) -> MaterializeResult:
     """The last 24 hours per receiver: counts, last heard, latest and average SNR."""
-    return _materialize_report("recent_measurements", config, timescale, s3, buckets)
+    return _materialize_report("recent_measurements", config, reader, s3, buckets)
 
 
 REPORT_ASSETS = [snr_trends, frequency_drift, receiver_performance, coverage, recent_measurements]

@@ -15,29 +15,21 @@ from pydantic import Field
 
 from heimdall_pipeline.db import connect
 from heimdall_pipeline.measurement import MAX_OBJECT_BYTES
-from heimdall_pipeline.migrations import migrate
+from heimdall_pipeline.migrations import require_current_schema_once
 from heimdall_pipeline.settings import DEFAULT_BUCKET
 
 
 class TimescaleResource(ConfigurableResource):
-    """The TimescaleDB that holds `measurements`; migrated on first use in a process."""
+    """A TimescaleDB connection as one role. It never changes the schema (heimdall-migrate does):
+    the first connection in a process checks the schema is current and fails with one line if not."""
 
     database_url: str = Field(description="libpq URL of the TimescaleDB database")
 
     @contextmanager
     def connection(self) -> Iterator[psycopg.Connection]:
-        _migrate_once(self.database_url)
         with connect(self.database_url) as conn:
+            require_current_schema_once(conn, self.database_url)
             yield conn
-
-
-_migrated: set[str] = set()
-
-
-def _migrate_once(database_url: str) -> None:
-    if database_url not in _migrated:
-        migrate(database_url)
-        _migrated.add(database_url)
 
 
 class HeimdallS3Resource(S3Resource):
@@ -64,6 +56,7 @@ class HeimdallS3Resource(S3Resource):
                 max_pool_connections=self.max_pool_connections,
                 retries={"max_attempts": self.max_attempts, "mode": "standard"},
                 s3={"addressing_style": "path"},
+                signature_version="s3v4",  # presigned report links: SigV4, as MinIO and AWS expect
             ),
         )
 
@@ -92,7 +85,11 @@ def _env_or(name: str, default):
 def resources_from_env() -> dict[str, ConfigurableResource]:
     """The resources the code location runs with, read from HEIMDALL_* / AWS_* variables."""
     return {
+        # The pipeline role (DML) for ingest, checks and lifecycle; the read-only role for reports.
         "timescale": TimescaleResource(database_url=EnvVar("HEIMDALL_DATABASE_URL")),
+        "reader": TimescaleResource(
+            database_url=_env_or("HEIMDALL_READER_DATABASE_URL", EnvVar("HEIMDALL_DATABASE_URL"))
+        ),
         "s3": HeimdallS3Resource(
             endpoint_url=_env_or("HEIMDALL_S3_ENDPOINT_URL", None),
             region_name=_env_or("AWS_REGION", "us-east-1"),

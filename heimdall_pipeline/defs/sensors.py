@@ -7,6 +7,8 @@ per-tick cap) is plain Python in heimdall_pipeline.new_objects; this module wire
 from datetime import datetime, timezone
 
 from dagster import (
+    AssetSelection,
+    AutomationConditionSensorDefinition,
     DefaultSensorStatus,
     RunRequest,
     SensorDefinition,
@@ -15,7 +17,7 @@ from dagster import (
     sensor,
 )
 
-from heimdall_pipeline.defs.ingest_assets import ingest_job
+from heimdall_pipeline.defs.ingest_assets import ingest_job, measurements_hourly
 from heimdall_pipeline.defs.partitions import daily_partitions
 from heimdall_pipeline.defs.resources import HeimdallBuckets, HeimdallS3Resource, TimescaleResource
 from heimdall_pipeline.new_objects import (
@@ -91,3 +93,17 @@ def build_new_metadata_objects_sensor(
 
 
 new_metadata_objects_sensor = build_new_metadata_objects_sensor()
+
+
+# measurements_hourly's eager automation condition (it follows a `measurements` materialized by
+# hand) only acts while an automation condition sensor runs, and Dagster's default one starts
+# STOPPED: this one covers the ingest chain and is RUNNING by default.
+hourly_automation_sensor = AutomationConditionSensorDefinition(
+    "hourly_automation_sensor",
+    target=AssetSelection.assets(measurements_hourly),
+    default_status=DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=SENSOR_INTERVAL_SECONDS,
+    description="Materializes measurements_hourly for a day whose measurements were materialized outside ingest_job.",
+)
+
+INGEST_SENSORS = [new_metadata_objects_sensor, hourly_automation_sensor]

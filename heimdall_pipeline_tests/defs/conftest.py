@@ -18,9 +18,10 @@ QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
 @pytest.fixture
-def resources(clean_database_url, s3_endpoint_url, bucket):
+def resources(clean_database_url, reader_database_url, s3_endpoint_url, bucket):
     return {
         "timescale": TimescaleResource(database_url=clean_database_url),
+        "reader": TimescaleResource(database_url=reader_database_url),
         "s3": HeimdallS3Resource(
             endpoint_url=s3_endpoint_url,
             region_name="us-east-1",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import re
+import urllib.request
 from datetime import date
 
 import pandas as pd
@@ -56,7 +57,13 @@ def test_report_assets_write_metadata_and_s3(resources, s3, bucket, clean_databa
         csv_key = f"reports/{name}/2025-03-10/{name}.csv"
         png_key = f"reports/{name}/2025-03-10/{name}.png"
         assert metadata["csv"] == f"s3://{bucket}/{csv_key}"
-        assert metadata["png_url"].endswith(f"/{bucket}/{png_key}")
+        # The links open without credentials (presigned, 7 days), unlike the bucket itself.
+        for url_name, key in (("png_url", png_key), ("csv_url", csv_key)):
+            assert f"/{bucket}/{key}?" in metadata[url_name] and "X-Amz-Expires=604800" in metadata[url_name]
+            with urllib.request.urlopen(metadata[url_name], timeout=10) as response:
+                assert response.status == 200
+                assert response.read() == s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        assert metadata["links expire"].endswith("UTC (presigned, 7 days)")
         csv = pd.read_csv(io.BytesIO(s3.get_object(Bucket=bucket, Key=csv_key)["Body"].read()))
         assert metadata["dagster/row_count"] == len(csv) > 0
         png = s3.get_object(Bucket=bucket, Key=png_key)["Body"].read()

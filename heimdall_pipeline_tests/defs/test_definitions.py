@@ -14,6 +14,27 @@ def test_definitions_load_and_validate():
     assert defs.resolve_schedule_def("daily_ingest_schedule").job_name == "ingest_job"
 
 
+def test_hourly_follows_a_hand_materialized_measurements_because_its_automation_sensor_runs():
+    sensor = defs.resolve_sensor_def("hourly_automation_sensor")
+    assert sensor.default_status == DefaultSensorStatus.RUNNING
+    targeted = sensor.asset_selection.resolve(defs.resolve_asset_graph())
+    assert targeted == {AssetKey("measurements_hourly")}
+    assert defs.resolve_assets_def("measurements_hourly").automation_conditions_by_key[
+        AssetKey("measurements_hourly")
+    ] is not None
+
+
+def test_loading_the_code_location_prints_no_beta_or_preview_warnings():
+    import subprocess
+    import sys
+
+    loaded = subprocess.run(
+        [sys.executable, "-W", "always", "-c", "import heimdall_pipeline.definitions"],
+        capture_output=True, text=True, check=True,
+    )
+    assert "BetaWarning" not in loaded.stderr and "PreviewWarning" not in loaded.stderr, loaded.stderr
+
+
 def test_checks_are_registered_with_blocking_where_a_broken_load_must_stop():
     graph = defs.resolve_asset_graph()
     check_keys = graph.asset_check_keys
@@ -32,3 +53,17 @@ def test_checks_are_registered_with_blocking_where_a_broken_load_must_stop():
 def test_backfills_run_ten_days_per_run():
     assert measurements.backfill_policy == INGEST_BACKFILL_POLICY
     assert INGEST_BACKFILL_POLICY.max_partitions_per_run == 10
+
+
+def test_reports_read_as_the_reader_role_and_fall_back_to_the_pipeline_url(monkeypatch):
+    from heimdall_pipeline.defs.analytics import REPORT_ASSETS
+    from heimdall_pipeline.defs.resources import resources_from_env
+
+    for report in REPORT_ASSETS:
+        assert {"reader", "s3", "buckets"} <= report.required_resource_keys
+        assert "timescale" not in report.required_resource_keys
+    monkeypatch.setenv("HEIMDALL_READER_DATABASE_URL", "postgresql://reader@db/heimdall")
+    assert resources_from_env()["reader"].database_url.env_var_name == "HEIMDALL_READER_DATABASE_URL"
+    monkeypatch.delenv("HEIMDALL_READER_DATABASE_URL")
+    assert resources_from_env()["reader"].database_url.env_var_name == "HEIMDALL_DATABASE_URL"
+    assert resources_from_env()["timescale"].database_url.env_var_name == "HEIMDALL_DATABASE_URL"

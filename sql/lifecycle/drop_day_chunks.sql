@@ -1,3 +1,5 @@
--- Chunks lying wholly inside [start, end). With the 1-day chunks of migration 0001 (aligned to
+-- Chunks lying wholly inside the UTC day. With the 1-day chunks of migration 0001 (aligned to
 -- UTC midnight) that is exactly the day; delete_day_rows.sql then clears any partial chunk.
-SELECT count(*) FROM drop_chunks('measurements', older_than => %(end)s::timestamptz, newer_than => %(start)s::timestamptz)
+-- drop_chunks needs the hypertable's owner: the owner's SECURITY DEFINER function of migration
+-- 0008 does it, and only for a day with an archive record.
+SELECT drop_archived_day_chunks(%(day)s)

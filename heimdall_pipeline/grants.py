@@ -1,0 +1,54 @@
+"""The privileges of the pipeline and reader roles, (re)applied by heimdall-migrate after the migrations.
+
+Run as the owner of the schema (the role that ran the migrations). Idempotent: every run grants
+again on every table, so a table a new migration created is covered at once, and ALTER DEFAULT
+PRIVILEGES covers tables created later by the same owner. A role that does not exist is skipped
+with a line saying so (single-role setups work unchanged).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import psycopg
+from psycopg import sql
+
+from heimdall_pipeline.db import read_sql
+
+@dataclass(frozen=True)
+class RoleGrants:
+    role: str
+    granted: bool
+    summary: str  # one line: what the role now holds, or why nothing was granted
+
+
+def apply_grants(conn: psycopg.Connection, pipeline_role: str, reader_role: str) -> list[RoleGrants]:
+    """Grant the pipeline role its DML and the reader role SELECT; one RoleGrants per role."""
+    return [
+        _grant(conn, pipeline_role, "grants/pipeline.sql", functions=True),
+        _grant(conn, reader_role, "grants/reader.sql", functions=False),
+    ]
+
+
+def _grant(conn: psycopg.Connection, role: str, sql_file: str, functions: bool) -> RoleGrants:
+    if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone():
+        return RoleGrants(role, False, f"{role}: no such role, nothing granted (README, 'Database roles')")
+    if role == conn.info.user:
+        return RoleGrants(role, False, f"{role}: is the migrating role itself (owner), nothing to grant")
+    database = conn.execute("SELECT current_database()").fetchone()[0]
+    statements = sql.SQL(read_sql(sql_file)).format(role=sql.Identifier(role), database=sql.Identifier(database))
+    executed = []
+    with conn.transaction():
+        conn.execute(statements)
+        if functions:
+            for (function,) in conn.execute(read_sql("grants/own_functions.sql")).fetchall():
+                conn.execute(sql.SQL("GRANT EXECUTE ON FUNCTION {} TO {}").format(sql.SQL(function), sql.Identifier(role)))
+                executed.append(function)
+    held = conn.execute(read_sql("grants/granted_tables.sql"), {"role": role}).fetchall()
+    by_privileges: dict[str, list[str]] = {}
+    for table, privileges in held:
+        by_privileges.setdefault("/".join(privileges) or "none", []).append(table)
+    parts = [f"{privileges} on {', '.join(tables)}" for privileges, tables in by_privileges.items()]
+    if functions:
+        parts.append(f"EXECUTE on {', '.join(executed) or 'no functions'}; sequences; TEMPORARY")
+    return RoleGrants(role, True, f"{role}: " + "; ".join(parts))

@@ -1,0 +1,214 @@
+"""Least privilege: what the pipeline and reader roles can and cannot do, on the real server.
+
+The rest of the suite runs the ingest chain, the checks, retention and restore as the pipeline
+role (`database_url`) and the reports as the reader (`reader_database_url`); these tests pin the
+boundaries, and that the runtime never migrates but says in one line to run heimdall-migrate.
+"""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from datetime import date
+
+import psycopg
+import pytest
+from psycopg import errors
+
+from heimdall_pipeline.db import connect
+from heimdall_pipeline.defs.resources import TimescaleResource
+from heimdall_pipeline.grants import apply_grants
+from heimdall_pipeline.lifecycle import archive_day
+from heimdall_pipeline.loader import load_measurements
+from heimdall_pipeline.migrations import MIGRATIONS_DIR, SchemaBehindError, discover, migrate
+from heimdall_pipeline.worker_api import save_measurements_to_timescaledb
+from heimdall_pipeline_tests.conftest import _user, _with_database, create_role_database, drop_database
+from heimdall_pipeline_tests.measurement_rows import realistic_day
+
+# The expectations for the local stack's roles (scripts/devstack.sh) and the tables of the schema.
+DATA_TABLES = ("measurements", "ingest_ledger", "measurements_hourly", "measurement_archives")
+ALL_TABLES = (*DATA_TABLES, "websdr_stations", "schema_migrations")
+
+
+def _refused(url: str, statement: str, params=None) -> None:
+    """The statement fails for lack of privilege (not for any other reason)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        with pytest.raises(errors.InsufficientPrivilege):
+            conn.execute(statement, params)
+
+
+@pytest.fixture(scope="module")
+def split_roles(role_urls):
+    if len({_user(role_urls.owner), _user(role_urls.pipeline), _user(role_urls.reader)}) != 3:
+        pytest.skip("HEIMDALL_DATABASE_URL, _MIGRATE_ and _READER_ use the same role: no split to test")
+    return role_urls
+
+
+def test_the_suite_runs_as_roles_without_superuser_or_ownership(split_roles, database_url, reader_database_url):
+    for url in (database_url, reader_database_url):
+        with psycopg.connect(url) as conn:
+            user, superuser, owns = conn.execute(
+                "SELECT current_user, rolsuper, pg_has_role(current_user, (SELECT tableowner FROM pg_tables "
+                "WHERE tablename = 'measurements'), 'USAGE') FROM pg_roles WHERE rolname = current_user"
+            ).fetchone()
+        assert (superuser, owns) == (False, False), user
+    with psycopg.connect(database_url) as conn:
+        assert conn.execute("SELECT current_user").fetchone()[0] == _user(split_roles.pipeline)
+
+
+def test_the_pipeline_role_cannot_change_the_schema(split_roles, clean_database_url):
+    url = clean_database_url
+    _refused(url, "DROP TABLE measurements")
+    _refused(url, "DROP TABLE ingest_ledger")
+    _refused(url, "CREATE TABLE planted (id int)")
+    _refused(url, "ALTER TABLE measurements ADD COLUMN planted int")
+    _refused(url, "ALTER TABLE ingest_ledger DROP CONSTRAINT ingest_ledger_pkey")
+    _refused(url, "CREATE INDEX planted ON measurements (s3_path)")
+    _refused(url, "TRUNCATE measurements")
+    _refused(url, "DELETE FROM schema_migrations")
+    _refused(url, "UPDATE websdr_stations SET active = FALSE")
+    # drop_chunks needs the owner: the pipeline retires days only through the owner's function.
+    with psycopg.connect(url, autocommit=True) as conn:
+        with pytest.raises(psycopg.Error, match="must be owner"):
+            conn.execute("SELECT drop_chunks('measurements', older_than => now())")
+
+
+def test_the_owners_drop_function_refuses_a_day_without_an_archive(split_roles, clean_database_url, s3, bucket):
+    day = date(2025, 1, 2)
+    rows = realistic_day(day, sessions=3)
+    with connect(clean_database_url) as conn:
+        load_measurements(conn, rows)
+        with pytest.raises(psycopg.Error, match="no archive record"):
+            conn.execute("SELECT drop_archived_day_chunks(%s)", (day,))
+        # An archive record that holds fewer rows than the day has is refused too.
+        archive_day(conn, s3, bucket, day)
+        conn.execute("UPDATE measurement_archives SET row_count = row_count - 1 WHERE day = %s", (day,))
+        with pytest.raises(psycopg.Error, match="rows in the day, its archive records"):
+            conn.execute("SELECT drop_archived_day_chunks(%s)", (day,))
+        assert conn.execute("SELECT count(*) FROM measurements").fetchone()[0] == len(rows)
+
+
+def test_the_reader_can_select_everything_and_write_nothing(split_roles, clean_database_url, reader_database_url):
+    rows = realistic_day(date(2025, 3, 10), sessions=2)
+    with connect(clean_database_url) as conn:
+        load_measurements(conn, rows)
+    with psycopg.connect(reader_database_url, autocommit=True) as reader:
+        for table in ALL_TABLES:
+            reader.execute(f"SELECT count(*) FROM {table}").fetchone()
+        assert reader.execute("SELECT count(*) FROM measurements").fetchone()[0] == len(rows)
+    for table in ALL_TABLES:
+        _refused(reader_database_url, f"DELETE FROM {table}")
+        _refused(reader_database_url, f"UPDATE {table} SET {_a_column(reader_database_url, table)} = NULL")
+        _refused(reader_database_url, f"INSERT INTO {table} SELECT * FROM {table} LIMIT 0")
+        _refused(reader_database_url, f"TRUNCATE {table}")
+    _refused(reader_database_url, "CREATE TABLE planted (id int)")
+    _refused(reader_database_url, "SELECT drop_archived_day_chunks(%s)", (date(2025, 3, 10),))
+    with psycopg.connect(reader_database_url) as reader:
+        assert reader.execute("SELECT count(*) FROM measurements").fetchone()[0] == len(rows)
+
+
+def _a_column(url: str, table: str) -> str:
+    with psycopg.connect(url) as conn:
+        return conn.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = %s ORDER BY ordinal_position DESC LIMIT 1",
+            (table,),
+        ).fetchone()[0]
+
+
+def test_a_table_from_a_later_migration_is_granted(split_roles, owner_database_url, database_url, reader_database_url):
+    with psycopg.connect(owner_database_url, autocommit=True) as owner:
+        owner.execute("CREATE TABLE later_migration_table (id BIGSERIAL PRIMARY KEY, note TEXT)")
+    try:
+        # ALTER DEFAULT PRIVILEGES covers it before heimdall-migrate re-applies the grants ...
+        with psycopg.connect(database_url, autocommit=True) as pipeline:
+            pipeline.execute("INSERT INTO later_migration_table (note) VALUES ('written by the pipeline')")
+        with psycopg.connect(reader_database_url) as reader:
+            assert reader.execute("SELECT note FROM later_migration_table").fetchall() == [("written by the pipeline",)]
+        _refused(reader_database_url, "DELETE FROM later_migration_table")
+        # ... and re-applying them names it.
+        with connect(owner_database_url) as owner:
+            pipeline_grants, reader_grants = apply_grants(owner, _user(split_roles.pipeline), _user(split_roles.reader))
+        assert "later_migration_table" in pipeline_grants.summary.split("; SELECT on")[0]
+        assert "later_migration_table" in reader_grants.summary
+    finally:
+        with psycopg.connect(owner_database_url, autocommit=True) as owner:
+            owner.execute("DROP TABLE later_migration_table")
+
+
+def test_grants_skip_a_role_that_does_not_exist(owner_database_url, split_roles):
+    with connect(owner_database_url) as owner:
+        missing, reader = apply_grants(owner, "heimdall_no_such_role", _user(split_roles.reader))
+    assert (missing.granted, reader.granted) == (False, True)
+    assert missing.summary == "heimdall_no_such_role: no such role, nothing granted (README, 'Database roles')"
+
+
+@pytest.fixture
+def database_one_migration_behind(admin_database_url, split_roles, tmp_path):
+    """A database migrated by the owner with every migration but the newest, as a pipeline-role URL."""
+    name = f"heimdall_behind_{uuid.uuid4().hex[:10]}"
+    directory = tmp_path / "migrations"
+    shutil.copytree(MIGRATIONS_DIR, directory)
+    newest = max((m for m in discover(directory) if m.applies_to("apache")), key=lambda m: m.version)
+    newest.path.unlink()
+    create_role_database(admin_database_url, split_roles, name, migrations_dir=directory)
+    yield _with_database(split_roles.pipeline, name), _with_database(split_roles.owner, name)
+    drop_database(admin_database_url, name)
+
+
+def test_the_runtime_never_migrates_and_says_to_run_heimdall_migrate(database_one_migration_behind):
+    pipeline_url, owner_url = database_one_migration_behind
+    versions = sorted(m.version for m in discover() if m.applies_to("apache"))
+    expected = f"schema is at {versions[-2]}, code needs {versions[-1]}: run heimdall-migrate (make migrate)"
+
+    with pytest.raises(SchemaBehindError) as raised:
+        with TimescaleResource(database_url=pipeline_url).connection():
+            pass
+    assert str(raised.value) == expected
+    result = save_measurements_to_timescaledb("task-behind", [], pipeline_url)
+    assert result == {"status": "FAILED", "error": expected}
+    with psycopg.connect(owner_url) as owner:  # nothing was applied by either
+        assert owner.execute("SELECT max(version) FROM schema_migrations").fetchone()[0] == versions[-2]
+
+    assert [m.version for m in migrate(owner_url)] == [versions[-1]]
+    with TimescaleResource(database_url=pipeline_url).connection() as conn:
+        assert conn.execute("SELECT count(*) FROM measurements").fetchone()[0] == 0
+
+
+def test_an_unmigrated_database_is_at_zero(admin_database_url, split_roles):
+    name = f"heimdall_empty_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(admin_database_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        newest = max(m.version for m in discover() if m.edition is None)
+        with pytest.raises(SchemaBehindError, match=rf"^schema is at 0, code needs {newest}: run heimdall-migrate"):
+            with TimescaleResource(database_url=_with_database(split_roles.pipeline, name)).connection():
+                pass
+    finally:
+        drop_database(admin_database_url, name)
+
+
+def test_migrate_settings_default_to_the_pipeline_url_and_the_standard_role_names():
+    from heimdall_pipeline.settings import MigrateSettings
+
+    only_runtime = MigrateSettings.from_env({"HEIMDALL_DATABASE_URL": "postgresql://p@db/heimdall"})
+    assert only_runtime == MigrateSettings("postgresql://p@db/heimdall", "heimdall_pipeline", "heimdall_reader")
+    split = MigrateSettings.from_env(
+        {
+            "HEIMDALL_DATABASE_URL": "postgresql://p@db/heimdall",
+            "HEIMDALL_MIGRATE_DATABASE_URL": "postgresql://o@db/heimdall",
+            "HEIMDALL_PIPELINE_ROLE": "ingest",
+            "HEIMDALL_READER_ROLE": "grafana",
+        }
+    )
+    assert split == MigrateSettings("postgresql://o@db/heimdall", "ingest", "grafana")
+
+
+def test_heimdall_migrate_without_a_url_says_which_variables_to_set(monkeypatch, capsys):
+    from heimdall_pipeline import migrations
+
+    monkeypatch.delenv("HEIMDALL_DATABASE_URL", raising=False)
+    monkeypatch.delenv("HEIMDALL_MIGRATE_DATABASE_URL", raising=False)
+    assert migrations.main([]) == 1
+    assert capsys.readouterr().err.startswith(
+        "migrate: neither HEIMDALL_MIGRATE_DATABASE_URL nor HEIMDALL_DATABASE_URL is set"
+    )
