@@ -588,6 +588,12 @@ def test_compose_database_roles_match_the_init_script():
         assert re.match(r"0[1-9]\d_", script.name), f"{script.name} must sort after the image's 000_/001_ scripts"
 
 
+def test_compose_runs_our_processes_under_an_init():
+    # The code server starts every run as a subprocess: PID 1 must reap them and forward signals.
+    for name, service in our_services().items():
+        assert service.get("init") is True, f"{name} needs init: true"
+
+
 def test_compose_runs_migrations_before_the_code_server_and_waits_for_health():
     code_server_name, code_server = code_server_service()
     migrate_name, migrate = migrate_service()
