@@ -29,7 +29,7 @@ from psycopg import sql
 
 from heimdall_pipeline.db import connect
 from heimdall_pipeline.grants import apply_grants
-from heimdall_pipeline.migrations import MIGRATIONS_DIR, migrate
+from heimdall_pipeline.migrations import MIGRATIONS_DIR, migrate, timescaledb_edition
 from heimdall_pipeline.object_store import make_s3_client
 
 MOTO_ACCOUNT_ID = "123456789012"
@@ -120,6 +120,14 @@ def owner_database_url(worker_database, role_urls) -> str:
 def reader_database_url(worker_database, role_urls) -> str:
     """The worker's database as the read-only role (reports)."""
     return _with_database(role_urls.reader, worker_database)
+
+
+@pytest.fixture(scope="session")
+def edition(database_url) -> str:
+    """The server's TimescaleDB edition: `apache` here, `timescale` (Community) in production.
+    Tests assert what this edition must do, so the suite passes against either."""
+    with connect(database_url) as conn:
+        return timescaledb_edition(conn)
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 from urllib.parse import urlsplit
 
@@ -39,11 +40,12 @@ def _columns(conn, table):
     ).fetchall()
 
 
-def test_fresh_database_gets_the_seed_schema_and_a_rerun_applies_nothing(empty_database_url):
+def test_fresh_database_gets_the_seed_schema_and_a_rerun_applies_nothing(empty_database_url, edition):
     applied = migrate(empty_database_url)
     assert [m.path.name for m in applied] == [
-        m.path.name for m in discover() if m.applies_to("apache")
+        m.path.name for m in discover() if m.applies_to(edition)
     ]
+    assert {m.edition for m in applied} <= {None, edition}
     assert migrate(empty_database_url) == []
 
     with psycopg.connect(empty_database_url) as conn:
@@ -90,34 +92,102 @@ def test_fresh_database_gets_the_seed_schema_and_a_rerun_applies_nothing(empty_d
         ).fetchone()
         assert dimension[0] == "timestamp_utc"
         assert dimension[1].days == 1 and dimension[1].seconds == 0
-        # Apache edition: no compression, and never a retention policy that drops unarchived data.
-        assert conn.execute(
-            "SELECT compression_enabled FROM timescaledb_information.hypertables WHERE hypertable_name = 'measurements'"
-        ).fetchone()[0] is False
-        assert conn.execute(
-            "SELECT count(*) FROM timescaledb_information.jobs WHERE hypertable_name = 'measurements'"
-        ).fetchone()[0] == 0
         recorded = [row[0] for row in conn.execute("SELECT version FROM schema_migrations ORDER BY version")]
-        assert 4 not in recorded  # the Community-only compression migration is not recorded here
+        community_only = [m.version for m in discover() if m.edition == "timescale"]
+        assert_compression_matches_edition(conn, edition)
+        # Never a retention policy that drops unarchived data, on either edition.
+        assert measurements_jobs(conn, "policy_retention") == []
+    if edition == "apache":
+        assert not set(community_only) & set(recorded)  # recorded only where they ran
+    else:
+        assert set(community_only) <= set(recorded)
 
 
-def test_edition_is_detected_from_the_license(owner_database_url):
-    with psycopg.connect(owner_database_url, autocommit=True) as conn:
-        assert migrations.ensure_timescaledb(conn) == "apache"
+def measurements_jobs(conn, proc_name: str) -> list[tuple]:
+    """(schedule_interval, compress_after) of the measurements jobs running `proc_name`."""
+    return conn.execute(
+        """
+        SELECT schedule_interval, (config->>'compress_after')::interval FROM timescaledb_information.jobs
+        WHERE proc_name = %s AND format('%%I.%%I', hypertable_schema, hypertable_name)::regclass = 'measurements'::regclass
+        """,
+        (proc_name,),
+    ).fetchall()
 
 
-def test_edition_specific_migrations_apply_only_on_their_edition(empty_database_url, tmp_path, monkeypatch):
+def assert_compression_matches_edition(conn, edition: str) -> None:
+    """Apache: no compression and no policy. Community: the chosen layout and a 7-day policy."""
+    enabled = conn.execute(
+        "SELECT compression_enabled FROM timescaledb_information.hypertables WHERE hypertable_name = 'measurements'"
+    ).fetchone()[0]
+    layout = compression_layout(conn)
+    policies = measurements_jobs(conn, "policy_compression")
+    if edition == "apache":
+        assert enabled is False
+        assert layout == ([], [])
+        assert policies == []
+        return
+    assert edition == "timescale"
+    assert enabled is True
+    assert layout == COMMUNITY_LAYOUT
+    assert len(policies) == 1
+    schedule_interval, compress_after = policies[0]
+    assert compress_after == timedelta(days=7)
+    # TimescaleDB's default for a compression policy: half the chunk interval (1 day).
+    assert schedule_interval == timedelta(hours=12)
+
+
+# segmentby columns, orderby columns with direction (see the README: "Compression layout").
+COMMUNITY_LAYOUT = (["websdr_id", "task_id"], ["timestamp_utc DESC"])
+
+
+def compression_layout(conn) -> tuple[list[str], list[str]]:
+    rows = conn.execute(
+        """
+        SELECT attname, segmentby_column_index, orderby_column_index, orderby_asc
+        FROM timescaledb_information.compression_settings
+        WHERE format('%I.%I', hypertable_schema, hypertable_name)::regclass = 'measurements'::regclass
+        """
+    ).fetchall()
+    segmentby = [name for name, _, _, _ in sorted((r for r in rows if r[1] is not None), key=lambda r: r[1])]
+    orderby = [
+        f"{name} {'ASC' if asc else 'DESC'}"
+        for name, _, _, asc in sorted((r for r in rows if r[2] is not None), key=lambda r: r[2])
+    ]
+    return segmentby, orderby
+
+
+def test_edition_is_detected_from_the_license(empty_database_url):
+    with psycopg.connect(empty_database_url, autocommit=True) as conn:
+        edition = migrations.ensure_timescaledb(conn)
+        assert edition in migrations.EDITIONS
+        assert edition == conn.execute("SELECT current_setting('timescaledb.license')").fetchone()[0]
+        # What the edition can do, independently of the name: only Community compresses.
+        conn.execute("CREATE TABLE probe (t timestamptz NOT NULL, v int)")
+        conn.execute("SELECT create_hypertable('probe', 't')")
+        if edition == "apache":
+            with pytest.raises(psycopg.errors.FeatureNotSupported, match='"apache" license'):
+                conn.execute("ALTER TABLE probe SET (timescaledb.compress)")
+        else:
+            conn.execute("ALTER TABLE probe SET (timescaledb.compress)")
+            assert conn.execute(
+                "SELECT compression_enabled FROM timescaledb_information.hypertables WHERE hypertable_name = 'probe'"
+            ).fetchone()[0] is True
+
+
+def test_edition_specific_migrations_apply_only_on_their_edition(empty_database_url, edition, tmp_path, monkeypatch):
     (tmp_path / "0001_base.sql").write_text("CREATE TABLE base (id int);")
     (tmp_path / "0002_compress.timescale.sql").write_text("CREATE TABLE community_only (id int);")
     (tmp_path / "0003_apache.apache.sql").write_text("CREATE TABLE apache_only (id int);")
+    own, other = {"apache": ("apache", "compress"), "timescale": ("compress", "apache")}[edition]
 
     applied = migrate(empty_database_url, tmp_path)
-    assert [m.name for m in applied] == ["base", "apache"]
+    assert [m.name for m in applied] == ["base", own]
 
-    # The same database later running the Community edition gets what it had not applied.
-    monkeypatch.setattr(migrations, "ensure_timescaledb", lambda conn: "timescale")
+    # The same database later running the other edition gets what it had not applied.
+    other_edition = "timescale" if edition == "apache" else "apache"
+    monkeypatch.setattr(migrations, "ensure_timescaledb", lambda conn: other_edition)
     applied = migrate(empty_database_url, tmp_path)
-    assert [m.name for m in applied] == ["compress"]
+    assert [m.name for m in applied] == [other]
     with psycopg.connect(empty_database_url) as conn:
         tables = {row[0] for row in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
     assert {"base", "community_only", "apache_only"} <= tables
@@ -169,10 +239,10 @@ def test_concurrent_runners_apply_each_migration_once(empty_database_url):
     assert len(versions) == len(set(versions)) == sum(len(r) for r in results)
 
 
-def test_cli_reports_up_to_date_and_the_grants_it_reapplied(owner_database_url, capsys):
+def test_cli_reports_up_to_date_and_the_grants_it_reapplied(owner_database_url, edition, capsys):
     assert migrations.main(["--database-url", owner_database_url]) == 0
     out = capsys.readouterr().out
-    assert "schema is up to date" in out and "timescaledb edition: apache" in out
+    assert "schema is up to date" in out and f"timescaledb edition: {edition}\n" in out
     grants = [line for line in out.splitlines() if line.startswith("grants: ")]
     assert grants[0].startswith("grants: heimdall_pipeline: SELECT/INSERT/UPDATE/DELETE on ingest_ledger, ")
     assert "EXECUTE on drop_archived_day_chunks(date)" in grants[0]

@@ -75,7 +75,7 @@ def test_report_assets_write_metadata_and_s3(resources, s3, bucket, clean_databa
     assert "| Aquila di Giaveno" in performance["table"] and "100.00" in performance["table"]
 
 
-def test_retention_then_restore_jobs(resources, s3, bucket, clean_database_url):
+def test_retention_then_restore_jobs(resources, s3, bucket, clean_database_url, edition):
     old, recent = date(2025, 1, 2), date(2025, 2, 14)
     with psycopg.connect(clean_database_url, autocommit=True) as conn:
         load_measurements(conn, realistic_day(old, sessions=20))
@@ -95,7 +95,9 @@ def test_retention_then_restore_jobs(resources, s3, bucket, clean_database_url):
         for k, v in event.event_specific_data.metadata.items()
     }
     assert metadata["days_retired"] == 1 and metadata["rows_dropped"] == len(before)
-    assert metadata["compression"].startswith("no compression")  # the Apache edition runs here
+    assert metadata["timescaledb_edition"] == edition
+    expected_start = {"apache": "no compression", "timescale": "compression policy"}[edition]
+    assert metadata["compression"].startswith(expected_start)
     assert "| 2025-01-02 |" in metadata["days"]
     with psycopg.connect(clean_database_url, autocommit=True) as conn:
         assert day_rows(conn, old) == []
