@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import date, timedelta
 
 from urllib.parse import urlsplit
 
@@ -14,8 +14,11 @@ import pytest
 from psycopg import sql
 
 from heimdall_pipeline import migrations
+from heimdall_pipeline.db import connect
+from heimdall_pipeline.loader import load_measurements
 from heimdall_pipeline.migrations import MIGRATIONS_DIR, MigrationError, discover, migrate
 from heimdall_pipeline_tests.conftest import _with_database, drop_database
+from heimdall_pipeline_tests.measurement_rows import realistic_day
 
 
 @pytest.fixture
@@ -137,7 +140,7 @@ def assert_compression_matches_edition(conn, edition: str) -> None:
 
 
 # segmentby columns, orderby columns with direction (see the README: "Compression layout").
-COMMUNITY_LAYOUT = (["websdr_id", "task_id"], ["timestamp_utc DESC"])
+COMMUNITY_LAYOUT = (["websdr_id"], ["timestamp_utc DESC"])
 
 
 def compression_layout(conn) -> tuple[list[str], list[str]]:
@@ -193,15 +196,69 @@ def test_edition_specific_migrations_apply_only_on_their_edition(empty_database_
     assert {"base", "community_only", "apache_only"} <= tables
 
 
-def test_the_production_compression_migration_targets_the_community_edition():
+def test_the_production_compression_migrations_target_the_community_edition():
     compression = [m for m in discover() if "compress" in m.path.read_text()]
-    assert [m.edition for m in compression] == ["timescale"]
-    sql = compression[0].path.read_text()
-    assert "compress_segmentby = 'websdr_id, task_id'" in sql
-    assert "compress_orderby = 'timestamp_utc DESC'" in sql
-    assert "add_compression_policy('measurements', INTERVAL '7 days'" in sql
+    assert [m.edition for m in compression] == ["timescale", "timescale"]
+    first, layout = compression
+    # 0004 (the seed's layout, one row per batch) is immutable; 0009 replaces its layout.
+    assert "compress_segmentby = 'websdr_id, task_id'" in first.path.read_text()
+    assert "add_compression_policy('measurements', INTERVAL '7 days'" in first.path.read_text()
+    sql = layout.path.read_text()
+    assert layout.version > first.version
+    assert "compress_segmentby = 'websdr_id'" in sql and "compress_orderby = 'timestamp_utc DESC'" in sql
+    # Chunks compressed with the old layout are decompressed before and compressed after the ALTER.
+    assert sql.index("decompress_chunk(") < sql.index("ALTER TABLE measurements") < sql.index("SELECT compress_chunk(")
+    # Only functions: procedures (convert_to_columnstore, recompress_chunk) commit inside and
+    # cannot run in the runner's transaction.
+    assert "CALL " not in sql.upper()
     # No migration may add the seed's retention policy: retention is archive-then-drop.
     assert not any("add_retention_policy(" in m.path.read_text() for m in discover())
+
+
+def test_the_layout_migration_recompresses_chunks_compressed_with_the_old_layout(empty_database_url, edition, tmp_path):
+    (layout_migration,) = [m for m in discover() if m.name == "measurements_compression_layout"]
+    earlier = tmp_path / "before_the_layout_migration"
+    earlier.mkdir()
+    for m in discover():
+        if m.version < layout_migration.version:
+            shutil.copy(m.path, earlier / m.path.name)
+    migrate(empty_database_url, earlier)
+    with connect(empty_database_url) as conn:
+        for day in (date(2025, 1, 2), date(2025, 1, 3)):
+            load_measurements(conn, realistic_day(day, sessions=400))
+        rows = conn.execute("SELECT * FROM measurements ORDER BY task_id, websdr_id, timestamp_utc").fetchall()
+        if edition == "timescale":  # a production database: days compressed by 0004's policy
+            conn.execute("SELECT compress_chunk(c) FROM show_chunks('measurements') AS c")
+            assert chunk_layouts(conn) == {("websdr_id,task_id", "timestamp_utc DESC")}
+
+    applied = [m.path.name for m in migrate(empty_database_url)]
+
+    with connect(empty_database_url) as conn:
+        assert conn.execute("SELECT * FROM measurements ORDER BY task_id, websdr_id, timestamp_utc").fetchall() == rows
+        compressed = conn.execute(
+            "SELECT count(*) FILTER (WHERE is_compressed), count(*) FROM timescaledb_information.chunks "
+            "WHERE hypertable_name = 'measurements'"
+        ).fetchone()
+        if edition == "apache":
+            assert layout_migration.path.name not in applied
+            assert compressed == (0, 2) and chunk_layouts(conn) == set()
+            return
+        assert applied == [layout_migration.path.name]
+        assert compressed == (2, 2)  # compressed again, not left for a policy that may not run
+        assert chunk_layouts(conn) == {("websdr_id", "timestamp_utc DESC")}
+        before, after = conn.execute(
+            "SELECT before_compression_total_bytes, after_compression_total_bytes "
+            "FROM hypertable_compression_stats('measurements')"
+        ).fetchone()
+        assert after < before  # the old layout made the table bigger
+
+
+def chunk_layouts(conn) -> set[tuple[str, str]]:
+    """(segmentby, orderby) of the compressed chunks of measurements, as TimescaleDB recorded them."""
+    return set(conn.execute(
+        "SELECT segmentby, orderby FROM timescaledb_information.chunk_compression_settings "
+        "WHERE hypertable = 'measurements'::regclass"
+    ).fetchall())
 
 
 def test_a_changed_applied_migration_stops_the_runner(empty_database_url, tmp_path):
