@@ -1,8 +1,8 @@
 """`measurements_hourly`: hourly aggregates per receiver and frequency, rebuilt a day at a time.
 
-A plain table on every TimescaleDB edition: a continuous aggregate cannot hold the exact
-`percentile_cont` p50/p95 (ordered-set aggregates are not supported there), so the Community
-edition runs this same path.
+A plain table on every TimescaleDB edition, not a continuous aggregate: the Apache edition has
+none, and refreshing one over a day that retention dropped would empty it (archive-then-drop keeps
+a dropped day's hours here). Exact percentile_cont would work in one (TimescaleDB >= 2.7).
 """
 
 from __future__ import annotations

@@ -14,9 +14,10 @@ A crash anywhere leaves either the rows in the database or a verified archive; a
 re-verifies and finishes. Late rows for a day already dropped: its archive is restored first, so
 the re-archived day and its hourly aggregates hold every row.
 
-Apache edition: no compression. Community edition: migration 0004 compresses chunks after
-7 days; retention stays with this job (no `add_retention_policy`) so no day is ever dropped
-without its archive.
+Apache edition: no compression. Community edition: a policy compresses chunks after 7 days
+(migrations 0004, 0009; whether it does is measured by heimdall_pipeline.timescaledb_health);
+retention stays with this job (no `add_retention_policy`) so no day is ever dropped without its
+archive.
 """
 
 from __future__ import annotations
@@ -237,15 +238,6 @@ def retire_day(conn: psycopg.Connection, s3, bucket: str, day: date) -> DayRetir
     archived_rows = verify_archive(conn, s3, bucket, day)
     drop = drop_day(conn, day, archived_rows)
     return DayRetirement(day, restored_first, archive, drop)
-
-
-def compression_note(edition: str) -> str:
-    if edition == "apache":
-        return "no compression: the Apache edition of TimescaleDB has none; chunks stay uncompressed until dropped"
-    return (
-        "compression policy: chunks older than 7 days are compressed (migration 0004); retention is this "
-        "job, not add_retention_policy, so no day is dropped before its archive is verified"
-    )
 
 
 def _primary_key(row: Row) -> tuple:

@@ -17,6 +17,7 @@ from heimdall_pipeline import migrations
 from heimdall_pipeline.db import connect
 from heimdall_pipeline.loader import load_measurements
 from heimdall_pipeline.migrations import MIGRATIONS_DIR, MigrationError, discover, migrate
+from heimdall_pipeline.timescaledb_health import compression_layout
 from heimdall_pipeline_tests.conftest import _with_database, drop_database
 from heimdall_pipeline_tests.measurement_rows import realistic_day
 
@@ -141,22 +142,6 @@ def assert_compression_matches_edition(conn, edition: str) -> None:
 
 # segmentby columns, orderby columns with direction (see the README: "Compression layout").
 COMMUNITY_LAYOUT = (["websdr_id"], ["timestamp_utc DESC"])
-
-
-def compression_layout(conn) -> tuple[list[str], list[str]]:
-    rows = conn.execute(
-        """
-        SELECT attname, segmentby_column_index, orderby_column_index, orderby_asc
-        FROM timescaledb_information.compression_settings
-        WHERE format('%I.%I', hypertable_schema, hypertable_name)::regclass = 'measurements'::regclass
-        """
-    ).fetchall()
-    segmentby = [name for name, _, _, _ in sorted((r for r in rows if r[1] is not None), key=lambda r: r[1])]
-    orderby = [
-        f"{name} {'ASC' if asc else 'DESC'}"
-        for name, _, _, asc in sorted((r for r in rows if r[2] is not None), key=lambda r: r[2])
-    ]
-    return segmentby, orderby
 
 
 def test_edition_is_detected_from_the_license(empty_database_url):

@@ -7,6 +7,9 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Optional
 
 from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
     AssetKey,
     AssetSelection,
     Config,
@@ -24,8 +27,8 @@ from pydantic import Field
 
 from heimdall_pipeline import lifecycle
 from heimdall_pipeline.defs.resources import HeimdallBuckets, HeimdallS3Resource, TimescaleResource
-from heimdall_pipeline.migrations import timescaledb_edition
 from heimdall_pipeline.reports import REPORT_LINK_SECONDS, build_report, presigned_link, publish
+from heimdall_pipeline.timescaledb_health import read_health
 
 MEASUREMENTS = AssetKey("measurements")
 MEASUREMENTS_HOURLY = AssetKey("measurements_hourly")
@@ -122,12 +125,58 @@ def recent_measurements(
     return _materialize_report("recent_measurements", config, reader, s3, buckets)
 
 
+TIMESCALEDB_HEALTH_CHECK = "background_jobs_and_compression_healthy"
+
+
+@asset(
+    group_name=REPORTS_GROUP,
+    deps=[MEASUREMENTS],
+    check_specs=[
+        AssetCheckSpec(
+            TIMESCALEDB_HEALTH_CHECK,
+            asset="timescaledb_health",
+            description=(
+                "WARN when a TimescaleDB background job failed its last run (with the error text), is paused "
+                "or has not succeeded within its schedule, or chunks of measurements past the compression "
+                "horizon are still uncompressed. On the Apache edition: no policies, passes."
+            ),
+        )
+    ],
+)
+def timescaledb_health(reader: TimescaleResource) -> MaterializeResult:
+    """TimescaleDB's background jobs (jobs, job_stats, job_errors) and the compression state of
+    measurements' chunks, measured: sizes before and after compression, chunks compressed or not.
+    Reads only, so as the read-only role."""
+    with reader.connection() as conn:
+        health = read_health(conn)
+    summary = health.summary()
+    return MaterializeResult(
+        metadata={
+            **{name: value for name, value in health.metadata().items() if value is not None},
+            "summary": MetadataValue.text(summary),
+            "jobs": MetadataValue.md(health.jobs_markdown()),
+        },
+        check_results=[
+            AssetCheckResult(
+                check_name=TIMESCALEDB_HEALTH_CHECK,
+                passed=health.passed,
+                severity=AssetCheckSeverity.WARN,
+                description=summary,
+                metadata={"problems": MetadataValue.md("\n".join(f"- {p}" for p in health.problems) or "none")},
+            )
+        ],
+    )
+
+
 REPORT_ASSETS = [snr_trends, frequency_drift, receiver_performance, coverage, recent_measurements]
 
 reports_job = define_asset_job(
     "reports_job",
-    selection=AssetSelection.assets(*REPORT_ASSETS),
-    description="Refresh the five reports (CSV + PNG to s3://<reports bucket>/reports/<report>/<date>/).",
+    selection=AssetSelection.assets(*REPORT_ASSETS, timescaledb_health),
+    description=(
+        "Refresh the five reports (CSV + PNG to s3://<reports bucket>/reports/<report>/<date>/) and "
+        "timescaledb_health (background jobs and compression, with its check)."
+    ),
 )
 
 reports_schedule = ScheduleDefinition(
@@ -177,7 +226,6 @@ def archive_verify_drop(
     retired = []
     with timescale.connection() as conn:
         conn.autocommit = True  # one transaction per step, never one for the whole run
-        edition = timescaledb_edition(conn)
         for day in days:
             result = lifecycle.retire_day(conn, client, bucket, date.fromisoformat(day))
             context.log.info(
@@ -186,13 +234,16 @@ def archive_verify_drop(
                 f"{result.drop.rows_dropped} rows in {result.drop.chunks_dropped} chunk(s)"
             )
             retired.append(result)
+        health = read_health(conn)  # measured after the drops, not assumed from the policy
     context.add_output_metadata(
         {
             "days_retired": len(retired),
             "rows_dropped": sum(r.drop.rows_dropped for r in retired),
             "archive_bucket": bucket,
-            "timescaledb_edition": edition,
-            "compression": lifecycle.compression_note(edition),
+            "timescaledb_edition": health.edition,
+            "compression": health.compression_note(),
+            "chunks compressed": len(health.compressed_chunks),
+            "chunks uncompressed": len(health.uncompressed_chunks),
             "days": MetadataValue.md(_retired_table(retired)),
         }
     )
@@ -219,9 +270,9 @@ def _retired_table(retired: list) -> str:
     description=(
         "Retention: each UTC day older than the window (default 30 days) is archived to "
         "s3://<archive bucket>/archive/measurements/date=YYYY-MM-DD/measurements.parquet, verified, "
-        "its hourly aggregates ensured, and only then its chunks dropped. Apache edition: no compression. "
-        "Community edition: chunks are compressed after 7 days (migration 0004) and retention stays with "
-        "this job, never add_retention_policy, so no day is dropped unarchived."
+        "its hourly aggregates ensured, and only then its chunks dropped. Its metadata reports the measured "
+        "compression state (Apache edition: no compression; Community: a 7-day policy, migrations 0004/0009). "
+        "Retention stays with this job, never add_retention_policy, so no day is dropped unarchived."
     )
 )
 def retention_job():
@@ -273,7 +324,7 @@ def restore_job():
     restore_archived_day()
 
 
-ANALYTICS_ASSETS = REPORT_ASSETS
+ANALYTICS_ASSETS = [*REPORT_ASSETS, timescaledb_health]
 ANALYTICS_ASSET_CHECKS: list = []
 ANALYTICS_JOBS = [reports_job, retention_job, restore_job]
 ANALYTICS_SCHEDULES = [reports_schedule, retention_schedule]

@@ -10,20 +10,24 @@ from datetime import date
 
 import pandas as pd
 import psycopg
-from dagster import AssetKey, materialize
+from dagster import AssetCheckKey, AssetCheckSeverity, AssetKey, materialize
 
 from heimdall_pipeline.aggregates import refresh_hourly
 from heimdall_pipeline.defs.analytics import (
     ANALYTICS_ASSETS,
     ANALYTICS_JOBS,
     ANALYTICS_SCHEDULES,
+    REPORTS_GROUP,
+    TIMESCALEDB_HEALTH_CHECK,
+    reports_job,
     reports_schedule,
     restore_job,
     retention_job,
+    timescaledb_health,
 )
 from heimdall_pipeline.lifecycle import archive_day, archive_key, archive_record, day_rows, read_archive, verify_archive
 from heimdall_pipeline.loader import load_measurements
-from heimdall_pipeline_tests.defs.conftest import QUIET, materialization_metadata
+from heimdall_pipeline_tests.defs.conftest import QUIET, check_evaluations, materialization_metadata
 from heimdall_pipeline_tests.measurement_rows import realistic_day
 from heimdall_pipeline_tests.test_reports import END, assert_real_png, hand_built_rows
 
@@ -31,7 +35,7 @@ REPORT_KEYS = ["snr_trends", "frequency_drift", "receiver_performance", "coverag
 
 
 def test_exports():
-    assert sorted(a.key.to_user_string() for a in ANALYTICS_ASSETS) == sorted(REPORT_KEYS)
+    assert sorted(a.key.to_user_string() for a in ANALYTICS_ASSETS) == sorted([*REPORT_KEYS, "timescaledb_health"])
     assert {j.name for j in ANALYTICS_JOBS} == {"reports_job", "retention_job", "restore_job"}
     assert {s.name for s in ANALYTICS_SCHEDULES} == {"reports_schedule", "retention_schedule"}
     for report in ANALYTICS_ASSETS:
@@ -95,9 +99,14 @@ def test_retention_then_restore_jobs(resources, s3, bucket, clean_database_url, 
         for k, v in event.event_specific_data.metadata.items()
     }
     assert metadata["days_retired"] == 1 and metadata["rows_dropped"] == len(before)
+    # The compression state as measured after the drop, never assumed from the policy.
     assert metadata["timescaledb_edition"] == edition
     expected_start = {"apache": "no compression", "timescale": "compression policy"}[edition]
     assert metadata["compression"].startswith(expected_start)
+    with psycopg.connect(clean_database_url) as conn:
+        compressed, total = chunk_counts(conn)
+    assert (metadata["chunks compressed"], metadata["chunks uncompressed"]) == (compressed, total - compressed)
+    assert f"{compressed} compressed" in metadata["compression"] or f"{compressed} of {total}" in metadata["compression"]
     assert "| 2025-01-02 |" in metadata["days"]
     with psycopg.connect(clean_database_url, autocommit=True) as conn:
         assert day_rows(conn, old) == []
@@ -115,3 +124,57 @@ def test_retention_then_restore_jobs(resources, s3, bucket, clean_database_url, 
     with psycopg.connect(clean_database_url) as conn:
         assert day_rows(conn, old) == before
     assert archive_key(old) in [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]]
+
+
+def chunk_counts(conn) -> tuple[int, int]:
+    return conn.execute(
+        "SELECT count(*) FILTER (WHERE is_compressed), count(*) FROM timescaledb_information.chunks "
+        "WHERE hypertable_name = 'measurements'"
+    ).fetchone()
+
+
+def test_timescaledb_health_hangs_in_the_reports_group_with_a_warn_check():
+    assert timescaledb_health.group_names_by_key[AssetKey("timescaledb_health")] == REPORTS_GROUP
+    assert AssetKey("measurements") in {key for keys in timescaledb_health.asset_deps.values() for key in keys}
+    (spec,) = timescaledb_health.check_specs
+    assert spec.key == AssetCheckKey(AssetKey("timescaledb_health"), TIMESCALEDB_HEALTH_CHECK)
+    assert not spec.blocking  # a job or chunk problem warns; it never stops the reports
+    # Refreshed hourly with the reports.
+    assert reports_schedule.job is reports_job
+    assert AssetKey("timescaledb_health") in reports_job.selection.resolve(ANALYTICS_ASSETS)
+
+
+def test_timescaledb_health_reports_what_the_edition_must_show(resources, clean_database_url, edition):
+    with psycopg.connect(clean_database_url, autocommit=True) as conn:
+        load_measurements(conn, realistic_day(date(2025, 1, 2), sessions=50))
+        load_measurements(conn, realistic_day(date.today(), sessions=50))
+        compressed, total = chunk_counts(conn)
+        failed_jobs = conn.execute(
+            "SELECT s.job_id FROM timescaledb_information.job_stats s JOIN timescaledb_information.jobs j USING (job_id) "
+            "WHERE s.last_run_status = 'Failed' AND j.proc_name <> 'policy_telemetry'"
+        ).fetchall()
+
+    result = materialize([timescaledb_health], resources=resources, run_config=QUIET)
+    assert result.success  # a WARN never fails the materialization
+    (metadata,) = materialization_metadata(result, "timescaledb_health")
+    (evaluation,) = check_evaluations(result).values()
+    assert evaluation.check_name == TIMESCALEDB_HEALTH_CHECK and evaluation.severity == AssetCheckSeverity.WARN
+    assert (metadata["chunks"], metadata["chunks compressed"]) == (total, compressed)
+    assert metadata["chunks uncompressed"] == total - compressed
+    assert metadata["timescaledb_edition"] == edition
+    assert metadata["jobs"].startswith("| job |") or metadata["jobs"].startswith("_no TimescaleDB")
+    if edition == "apache":
+        assert evaluation.passed
+        assert evaluation.description.startswith("Apache edition: no compression and no policies on measurements")
+        assert metadata["watched jobs"] == 0 and metadata["compression layout"] == "none"
+        assert metadata["bytes of uncompressed chunks"] > 0 and metadata["bytes after compression (compressed chunks)"] == 0
+        return
+    # Community: the 2025 day is past the 7-day horizon; it is compressed, or the check says it is not.
+    # A background job that failed (issue 9: SQLSTATE 24000 'cannot drop portal') must be reported.
+    assert metadata["compression layout"] == "segmentby websdr_id; orderby timestamp_utc DESC"
+    late = metadata["chunks past the compression horizon uncompressed"]
+    assert evaluation.passed == (late == 0 and failed_jobs == [])
+    if late:
+        assert "uncompressed" in evaluation.description
+    for (job_id,) in failed_jobs:
+        assert f"job {job_id} (" in evaluation.description and "failed its last run" in evaluation.description
