@@ -112,7 +112,7 @@ def measurements_jobs(conn, proc_name: str) -> list[tuple]:
     return conn.execute(
         """
         SELECT schedule_interval, (config->>'compress_after')::interval FROM timescaledb_information.jobs
-        WHERE proc_name = %s AND format('%%I.%%I', hypertable_schema, hypertable_name)::regclass = 'measurements'::regclass
+        WHERE proc_name = %s AND hypertable_name = 'measurements'
         """,
         (proc_name,),
     ).fetchall()

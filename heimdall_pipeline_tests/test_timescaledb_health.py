@@ -216,7 +216,7 @@ def test_read_health_on_the_real_server(db, edition):
 
     # Compress as the policy would, in the foreground (issue 9: on PostgreSQL 15.20 with TimescaleDB
     # <= 2.28.3 the scheduled runs can fail while CALL run_job works).
-    db.execute("CALL run_job(%s)", (policy.job_id,))
+    db.execute("CALL run_job(%s::integer)", (policy.job_id,))
     health = read_health(db)
     assert (len(health.compressed_chunks), len(health.chunks)) == _chunk_counts(db)
     compressed = {c.chunk_name for c in health.compressed_chunks}

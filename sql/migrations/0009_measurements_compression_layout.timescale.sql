@@ -9,8 +9,8 @@
 -- compressed chunks exist, and from 2.14 on they would keep the old layout, because the policy
 -- does not recompress a fully compressed chunk whose settings changed. decompress_chunk and
 -- compress_chunk are plain functions, so all of this is one transaction: it applies whole or
--- not at all. It holds an exclusive lock on measurements while it runs (about a second per
--- compressed day; at most 23 of them are compressed and not yet dropped by retention).
+-- not at all. It holds an exclusive lock on measurements while it runs; the work grows with the
+-- compressed days (older than 7 days and not yet dropped by the 30-day retention: about 23).
 CREATE TEMPORARY TABLE measurements_chunks_to_recompress ON COMMIT DROP AS
 SELECT chunk
 FROM show_chunks('measurements') AS chunk
