@@ -3,8 +3,9 @@
 Any background job can fail on its schedule, silently (issue 9: on PostgreSQL 15.20 with
 TimescaleDB <= 2.28.3 every job failed with SQLSTATE 24000 `cannot drop portal "" while it is
 being set up`). So nothing here assumes a policy works: `read_health` reads
-`timescaledb_information.jobs`, `job_stats`, `job_errors` and the chunks, and `assess` lists what is
-wrong, with the error text:
+`timescaledb_information.jobs`, `job_stats`, `job_errors` (through the owner's
+`timescaledb_latest_job_errors()`, migration 0010, so any role sees the text) and the chunks, and
+`assess` lists what is wrong, with the error text:
 
 - a watched job that failed its last run, is paused, or has not succeeded within its schedule
   interval plus `GRACE` (or was due that long ago and never ran: the scheduler is not running);
@@ -284,8 +285,8 @@ def _job_problem(job: JobState, now: datetime, grace: timedelta, errors_readable
             error = job.latest_error.text()
         elif errors_readable:
             error = (
-                "no error visible in timescaledb_information.job_errors (it shows a job's errors to the job's "
-                "owner and the database owner only)"
+                "no error visible in timescaledb_information.job_errors to the owner of "
+                "timescaledb_latest_job_errors() (the view shows a job's errors to its owner and the database owner)"
             )
         else:
             error = "timescaledb_information.job_errors does not exist in this TimescaleDB version"

@@ -178,7 +178,7 @@ def _job_stats(conn) -> dict[int, str | None]:
     return dict(conn.execute("SELECT job_id, last_run_status FROM timescaledb_information.job_stats").fetchall())
 
 
-def test_read_health_on_the_real_server(db, edition):
+def test_read_health_on_the_real_server(db, owner_database_url, edition):
     old_days = [date(2025, 1, 2), date(2025, 1, 3)]
     recent = datetime.now(timezone.utc).date()
     for day in [*old_days, recent]:
@@ -216,7 +216,8 @@ def test_read_health_on_the_real_server(db, edition):
 
     # Compress as the policy would, in the foreground (issue 9: on PostgreSQL 15.20 with TimescaleDB
     # <= 2.28.3 the scheduled runs can fail while CALL run_job works).
-    db.execute("CALL run_job(%s::integer)", (policy.job_id,))
+    with psycopg.connect(owner_database_url, autocommit=True) as owner:  # run_job is the job owner's
+        owner.execute("CALL run_job(%s::integer)", (policy.job_id,))
     health = read_health(db)
     assert (len(health.compressed_chunks), len(health.chunks)) == _chunk_counts(db)
     compressed = {c.chunk_name for c in health.compressed_chunks}
@@ -230,7 +231,25 @@ def test_read_health_on_the_real_server(db, edition):
     # its error text; a healthy server reports nothing.
     failed = [j for j in health.watched if j.last_run_status == "Failed"]
     assert health.passed == (failed == [] and not [j for j in health.watched if not j.scheduled])
-    for job in failed:
+    for job in failed:  # with its error text, which the owner's function makes visible to any role
         (problem,) = [p for p in health.problems if p.startswith(f"{job.label} failed its last run")]
-        if job.latest_error:
-            assert job.latest_error.message in problem
+        assert job.latest_error is not None and job.latest_error.message in problem
+
+
+def test_the_latest_job_errors_reach_the_pipeline_and_reader_roles(owner_database_url, database_url, reader_database_url):
+    # job_errors shows errors to the job owner and the database owner only; the owner's function
+    # (migration 0010) hands the latest per job to the roles the check runs as.
+    latest = (
+        "SELECT DISTINCT ON (job_id) job_id, sqlerrcode, err_message FROM timescaledb_information.job_errors "
+        "ORDER BY job_id, start_time DESC NULLS LAST"
+    )
+    with psycopg.connect(owner_database_url) as owner:
+        assert owner.execute(
+            "SELECT datdba::regrole::text FROM pg_database WHERE datname = current_database()"
+        ).fetchone()[0] == owner.info.user
+        expected = owner.execute(latest).fetchall()
+    for url in (database_url, reader_database_url):
+        with psycopg.connect(url) as conn:
+            assert conn.execute(
+                "SELECT job_id, sqlerrcode, err_message FROM timescaledb_latest_job_errors() ORDER BY job_id"
+            ).fetchall() == expected

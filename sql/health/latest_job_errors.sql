@@ -1,10 +1,4 @@
--- The latest error of each background job. timescaledb_information.job_errors exists since
--- TimescaleDB 2.9 (the caller checks); it shows a job's errors to the job's owner and to members
--- of the database owner's role only.
-SELECT DISTINCT ON (job_id)
-       job_id,
-       CASE WHEN isfinite(start_time) THEN start_time END AS start_time,
-       sqlerrcode,
-       err_message
-FROM timescaledb_information.job_errors
-ORDER BY job_id, start_time DESC NULLS LAST;
+-- The latest error of each background job, through the owner's SECURITY DEFINER function
+-- (migration 0010): timescaledb_information.job_errors itself shows a job's errors to the job's
+-- owner and the database owner only.
+SELECT job_id, start_time, sqlerrcode, err_message FROM timescaledb_latest_job_errors();
