@@ -143,21 +143,21 @@ def test_grants_skip_a_role_that_does_not_exist(owner_database_url, split_roles)
 
 
 @pytest.fixture
-def database_one_migration_behind(admin_database_url, split_roles, tmp_path):
+def database_one_migration_behind(admin_database_url, split_roles, edition, tmp_path):
     """A database migrated by the owner with every migration but the newest, as a pipeline-role URL."""
     name = f"heimdall_behind_{uuid.uuid4().hex[:10]}"
     directory = tmp_path / "migrations"
     shutil.copytree(MIGRATIONS_DIR, directory)
-    newest = max((m for m in discover(directory) if m.applies_to("apache")), key=lambda m: m.version)
+    newest = max((m for m in discover(directory) if m.applies_to(edition)), key=lambda m: m.version)
     newest.path.unlink()
     create_role_database(admin_database_url, split_roles, name, migrations_dir=directory)
     yield _with_database(split_roles.pipeline, name), _with_database(split_roles.owner, name)
     drop_database(admin_database_url, name)
 
 
-def test_the_runtime_never_migrates_and_says_to_run_heimdall_migrate(database_one_migration_behind):
+def test_the_runtime_never_migrates_and_says_to_run_heimdall_migrate(database_one_migration_behind, edition):
     pipeline_url, owner_url = database_one_migration_behind
-    versions = sorted(m.version for m in discover() if m.applies_to("apache"))
+    versions = sorted(m.version for m in discover() if m.applies_to(edition))
     expected = f"schema is at {versions[-2]}, code needs {versions[-1]}: run heimdall-migrate (make migrate)"
 
     with pytest.raises(SchemaBehindError) as raised:
