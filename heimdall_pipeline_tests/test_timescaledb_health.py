@@ -140,6 +140,14 @@ def test_chunks_past_the_horizon_still_uncompressed_warn():
     assert health.metadata()["chunks past the compression horizon uncompressed"] == 1
 
 
+def test_a_policy_without_compress_after_cannot_date_chunks_and_says_so():
+    policy = compression_job(compress_after=None)  # e.g. a policy set with compress_created_before
+    health = community([policy], [chunk(20, False)])
+    (problem,) = health.problems
+    assert problem == "job 1000 (policy_compression on measurements) has no compress_after; cannot tell which chunks are late"
+    assert health.horizon is None and health.late_chunks == []
+
+
 def test_community_without_a_compression_policy_warns():
     (problem,) = community([history_retention_job()], [chunk(20, False)]).problems
     assert problem.startswith("no compression policy on measurements")
