@@ -25,7 +25,8 @@ WITH inserted AS (
         task_id = EXCLUDED.task_id,
         websdr_id = EXCLUDED.websdr_id,
         timestamp_utc = EXCLUDED.timestamp_utc,
-        processed_at = EXCLUDED.processed_at
+        processed_at = EXCLUDED.processed_at,
+    last_error = NULL
     RETURNING ledger.status
 )
 SELECT count(*) FILTER (WHERE status = 'loaded'), count(*) FILTER (WHERE status = 'duplicate')

@@ -10,4 +10,5 @@ ON CONFLICT (object_key) DO UPDATE SET
     task_id = NULL,
     websdr_id = NULL,
     timestamp_utc = NULL,
-    processed_at = EXCLUDED.processed_at
+    processed_at = EXCLUDED.processed_at,
+    last_error = NULL
