@@ -61,6 +61,7 @@ class IngestResult:
     bytes: int = 0
     inserted: int = 0
     duplicate: int = 0
+    updated: int = 0  # new versions of objects that replaced their earlier version's row
     rejected: int = 0
     failed: int = 0  # GET failed after its retries: left 'pending' (or given up as 'failed')
     gave_up: int = 0  # of those, now 'failed': they failed in DEFAULT_MAX_LOAD_ATTEMPTS runs
@@ -81,6 +82,7 @@ class IngestResult:
     def _count_load(self, result: LoadResult) -> None:
         self.inserted += result.inserted
         self.duplicate += result.duplicate
+        self.updated += result.updated
 
     def _count_measurement(self, measurement: Measurement) -> None:
         ts = measurement.timestamp_utc
@@ -109,7 +111,7 @@ def load_objects(
     max_attempts: int = DEFAULT_MAX_LOAD_ATTEMPTS,
     window: tuple[datetime, datetime] | None = None,
 ) -> IngestResult:
-    """GET, parse and load objects; each ends loaded, duplicate, rejected, missing, or pending/failed.
+    """GET, parse and load objects; each ends loaded, updated, duplicate, rejected, missing, or pending/failed.
 
     Transient GET errors are retried (`retry`). NoSuchKey: 'missing'. An object that changed since
     its listing (412) is re-listed and fetched again if its new upload time is still in `window`

@@ -2,7 +2,8 @@
 
 Each batch is one transaction: binary COPY into a session-local staging table, then
 `INSERT … ON CONFLICT DO NOTHING` into the hypertable. Loading the same rows again inserts
-nothing, and every source object ends in the ledger as loaded, duplicate or rejected.
+nothing, and every source object ends in the ledger as loaded, updated, duplicate or rejected: at
+most one row per object, the latest valid version wins (sql/load/insert_staged_objects.sql).
 """
 
 from __future__ import annotations
@@ -27,9 +28,12 @@ _OBJECT_COLUMNS = ("object_key", "etag", "size_bytes", "last_modified")
 class LoadResult:
     inserted: int
     duplicate: int
+    updated: int = 0  # a new version of an object replaced the row its earlier version loaded
 
     def __add__(self, other: "LoadResult") -> "LoadResult":
-        return LoadResult(self.inserted + other.inserted, self.duplicate + other.duplicate)
+        return LoadResult(
+            self.inserted + other.inserted, self.duplicate + other.duplicate, self.updated + other.updated
+        )
 
 
 @dataclass(frozen=True)
@@ -95,14 +99,14 @@ def load_object_batch(
     ]
     with conn.transaction(), conn.cursor() as cur:
         _ensure_staging(cur)
-        inserted = duplicate = 0
+        inserted = duplicate = updated = 0
         if rows:
             _copy(cur, "measurements_staging", COLUMNS + _OBJECT_COLUMNS, _MEASUREMENT_TYPES + _OBJECT_TYPES, rows)
             cur.execute(read_sql("load/insert_staged_objects.sql"))
-            inserted, duplicate = cur.fetchone()
+            inserted, duplicate, updated = cur.fetchone()
         if rejected:
             cur.executemany(read_sql("load/record_rejection.sql"), [_rejection_row(r) for r in rejected])
-    return LoadResult(inserted, duplicate)
+    return LoadResult(inserted, duplicate, updated)
 
 
 def _rejection_row(rejection: Rejection) -> dict:

@@ -103,7 +103,7 @@ def minio_metadata(
     description=(
         "Rows of the measurements hypertable from the objects uploaded on the partition's day that the "
         "ledger has as pending: concurrent GETs, parse/validate, COPY. dagster/row_count = rows that came "
-        "from this day's objects (ledger status loaded), the same on every re-materialization."
+        "from this day's objects (ledger status loaded or updated), the same on every re-materialization."
     ),
 )
 def measurements(
@@ -116,10 +116,11 @@ def measurements(
             result = load_pending(conn, s3.get_client(), buckets.raw, start, end)
         summary = ledger_summary(conn, start, end)
         days = measurement_days_of_uploads(conn, start, end)
-    loaded = summary.get("loaded", (0, 0))[0]
+    loaded = summary.get("loaded", (0, 0))[0] + summary.get("updated", (0, 0))[0]
     still_pending = summary.get("pending", (0, 0))[0]
     context.log.info(
-        f"loaded {result.objects} pending objects: {result.inserted} inserted, {result.duplicate} duplicate, "
+        f"loaded {result.objects} pending objects: {result.inserted} inserted, {result.updated} updated, "
+        f"{result.duplicate} duplicate, "
         f"{result.rejected} rejected, {result.missing} missing, {result.failed} failed GETs "
         f"({result.gave_up} given up), {result.retries} GET retries ({result.rows_per_second:,.0f} rows/s)"
     )
@@ -127,6 +128,7 @@ def measurements(
         **_window_metadata(start, end),
         "objects": result.objects,
         "inserted": result.inserted,
+        "updated": result.updated,
         "duplicate": result.duplicate,
         "rejected": result.rejected,
         "failed": result.failed,
