@@ -33,6 +33,7 @@ from heimdall_pipeline.object_store import (
     MISSING,
     GetRetryPolicy,
     ObjectInfo,
+    describe_error,
     fetch_objects,
     head_object,
     is_storable_key,
@@ -186,7 +187,13 @@ def load_objects(
         if round_number == MAX_REFETCHES:
             break  # still changing: the next run's listing records its latest version
         for info in changed:
-            current = head_object(s3, bucket, info.key)
+            try:
+                current = head_object(s3, bucket, info.key)
+            except Exception as error:  # noqa: BLE001 - counts as a failed attempt; the run goes on
+                failed.append((info, f"re-listing after 412: {describe_error(error)}"))
+                if len(result.failures) < MAX_REPORTED_REJECTIONS:
+                    result.failures.append((ledger_key(info.key), failed[-1][1]))
+                continue
             if current is None:
                 gone.append((info, "missing: the object changed after it was listed, then was deleted"))
                 continue

@@ -140,3 +140,25 @@ def test_the_daily_schedule_also_retries_older_days_with_pending_objects(resourc
         (older.date().isoformat(), f"daily:{tick_time.date()}:pending:{older.date()}"),
     ]
     assert requests[1].tags["heimdall/retry_pending"] == "7"
+
+
+def test_an_object_deleted_after_the_listing_no_longer_fails_its_day(resources, s3, bucket, db):
+    from heimdall_pipeline.defs.ingest_assets import minio_metadata
+
+    uploaded_at = start_of_test_uploads()
+    day = uploaded_at.date().isoformat()
+    objects = generate_day(uploaded_at.date(), sessions=2, seed=10, miss_rate=0)
+    put_uploaded_at(s3, bucket, objects, uploaded_at)
+    assert run_chain(resources, day, selection=[minio_metadata]).success  # listed ...
+    s3.delete_object(Bucket=bucket, Key=objects[0].key)  # ... then deleted by Heimdall
+
+    result = run_chain(resources, day)
+
+    assert result.success
+    loading = materialization_metadata(result, "measurements")[0]
+    assert (loading["missing"], loading["inserted"], loading["pending"]) == (1, len(objects) - 1, 0)
+    check = check_evaluations(result)["no_object_unaccounted"]
+    assert check.passed and check.metadata["missing (deleted after listing)"].value == 1
+    assert db.execute("SELECT sum(measurement_count) FROM measurements_hourly").fetchone()[0] == len(objects) - 1
+    assert statuses(db) == {"loaded": len(objects) - 1, "missing": 1}
+    assert run_chain(resources, day).success  # and on every later run

@@ -44,6 +44,12 @@ def test_the_sensor_runs_every_minute_by_default_and_launches_the_ingest_job():
     assert sensor.job_name == "ingest_job"
 
 
+def test_a_retried_ingest_run_runs_the_whole_chain_again():
+    # Its last step (no_object_unaccounted) is what fails when objects stay pending: retrying only
+    # that step would load nothing.
+    assert defs.resolve_job_def("ingest_job").tags["dagster/retry_strategy"] == "ALL_STEPS"
+
+
 def test_two_concurrent_runs_of_one_partition_are_serialized_without_duplicates(resources, s3, bucket, db):
     objects = generate_day(DAY, sessions=40, seed=21)
     put_uploaded_at(s3, bucket, objects, noon(DAY), spacing=0.5)
