@@ -116,3 +116,11 @@ def test_a_get_that_keeps_failing_counts_attempts_then_is_failed(db, s3, bucket,
     _, again = ingest_window(db, s3, bucket, start, end)
     assert again.inserted == 1 and statuses(db)[objects[0].key] == "loaded"
     assert db.execute("SELECT attempts FROM ingest_ledger WHERE object_key = %s", (objects[0].key,)).fetchone() == (0,)
+
+
+def test_backoff_doubles_with_full_jitter_up_to_its_cap():
+    policy = GetRetryPolicy(attempts=6, base_delay=0.2, max_delay=1.0)
+    for retry, ceiling in enumerate([0.2, 0.4, 0.8, 1.0, 1.0]):
+        delays = [policy.delay(retry) for _ in range(200)]
+        assert all(0.0 <= d <= ceiling for d in delays)
+        assert max(delays) > ceiling / 2  # jitter spreads over the whole range, not a fixed wait
