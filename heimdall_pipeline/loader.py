@@ -102,7 +102,17 @@ def load_object_batch(
         inserted = duplicate = updated = 0
         if rows:
             _copy(cur, "measurements_staging", COLUMNS + _OBJECT_COLUMNS, _MEASUREMENT_TYPES + _OBJECT_TYPES, rows)
-            cur.execute(read_sql("load/insert_staged_objects.sql"))
+            cur.execute(read_sql("load/earlier_rows_of_staged.sql"))
+            earlier = cur.fetchall()  # rows of the objects' earlier versions: usually none
+            cur.execute(
+                read_sql("load/insert_staged_objects.sql"),
+                {
+                    "earlier_keys": [row[0] for row in earlier],
+                    "earlier_task_ids": [row[1] for row in earlier],
+                    "earlier_websdr_ids": [row[2] for row in earlier],
+                    "earlier_times": [row[3] for row in earlier],
+                },
+            )
             inserted, duplicate, updated = cur.fetchone()
         if rejected:
             cur.executemany(read_sql("load/record_rejection.sql"), [_rejection_row(r) for r in rejected])

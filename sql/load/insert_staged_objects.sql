@@ -7,26 +7,19 @@
 --   earlier row, same time and values                 -> nothing to do: stays 'loaded' (its row is there)
 --   no earlier row, the row is inserted               -> 'loaded'
 --   no earlier row, a row with that key is there      -> 'duplicate' (someone else's row is kept)
-WITH staged AS (
-    SELECT s.*,
-           earlier.task_id AS earlier_task_id,
-           earlier.websdr_id AS earlier_websdr_id,
-           earlier.timestamp_utc AS earlier_timestamp_utc,
-           (earlier.task_id, earlier.websdr_id, earlier.timestamp_utc)
-               IS NOT DISTINCT FROM (s.task_id, s.websdr_id, s.timestamp_utc) AS same_row
-    FROM measurements_staging s
-    LEFT JOIN ingest_ledger earlier
-           ON earlier.object_key = s.object_key
-          AND earlier.status <> 'duplicate'
-          AND earlier.task_id IS NOT NULL
+WITH earlier AS (
+    -- From earlier_rows_of_staged.sql, passed back as arrays: small, so every join below probes
+    -- the primary keys of measurements instead of scanning it.
+    SELECT *
+    FROM unnest(%(earlier_keys)s::text[], %(earlier_task_ids)s::text[], %(earlier_websdr_ids)s::int[],
+                %(earlier_times)s::timestamptz[]) AS e(object_key, task_id, websdr_id, timestamp_utc)
 ), removed AS (
     DELETE FROM measurements m
-    USING staged s
-    WHERE s.earlier_task_id IS NOT NULL AND NOT s.same_row
-      AND m.task_id = s.earlier_task_id
-      AND m.websdr_id = s.earlier_websdr_id
-      AND m.timestamp_utc = s.earlier_timestamp_utc
-    RETURNING s.object_key
+    USING earlier e
+    JOIN measurements_staging s ON s.object_key = e.object_key
+    WHERE (e.task_id, e.websdr_id, e.timestamp_utc) IS DISTINCT FROM (s.task_id, s.websdr_id, s.timestamp_utc)
+      AND m.task_id = e.task_id AND m.websdr_id = e.websdr_id AND m.timestamp_utc = e.timestamp_utc
+    RETURNING e.object_key, e.timestamp_utc
 ), changed AS (
     UPDATE measurements m
     SET frequency_mhz = s.frequency_mhz,
@@ -36,19 +29,20 @@ WITH staged AS (
         frequency_offset_hz = s.frequency_offset_hz,
         power_dbm = s.power_dbm,
         s3_path = s.s3_path
-    FROM staged s
-    WHERE s.same_row
-      AND m.task_id = s.task_id AND m.websdr_id = s.websdr_id AND m.timestamp_utc = s.timestamp_utc
+    FROM earlier e
+    JOIN measurements_staging s ON s.object_key = e.object_key
+    WHERE (e.task_id, e.websdr_id, e.timestamp_utc) = (s.task_id, s.websdr_id, s.timestamp_utc)
+      AND m.task_id = e.task_id AND m.websdr_id = e.websdr_id AND m.timestamp_utc = e.timestamp_utc
       AND (m.frequency_mhz, m.sample_rate_khz, m.samples_count, m.snr_db, m.frequency_offset_hz, m.power_dbm, m.s3_path)
           IS DISTINCT FROM
           (s.frequency_mhz, s.sample_rate_khz, s.samples_count, s.snr_db, s.frequency_offset_hz, s.power_dbm, s.s3_path)
-    RETURNING s.object_key
+    RETURNING e.object_key
 ), inserted AS (
     INSERT INTO measurements (task_id, websdr_id, frequency_mhz, sample_rate_khz, samples_count,
                               timestamp_utc, snr_db, frequency_offset_hz, power_dbm, s3_path)
     SELECT task_id, websdr_id, frequency_mhz, sample_rate_khz, samples_count,
            timestamp_utc, snr_db, frequency_offset_hz, power_dbm, s3_path
-    FROM staged  -- same_row too: its earlier row may be gone (a dropped day); then it is inserted
+    FROM measurements_staging  -- an unchanged earlier row conflicts; a gone one (dropped day) is inserted
     ON CONFLICT DO NOTHING
     RETURNING task_id, websdr_id, timestamp_utc
 ), outcome AS (
@@ -57,11 +51,12 @@ WITH staged AS (
                WHEN c.object_key IS NOT NULL THEN 'updated'
                WHEN i.task_id IS NOT NULL AND r.object_key IS NOT NULL THEN 'updated'
                WHEN i.task_id IS NOT NULL THEN 'inserted'
-               WHEN s.same_row THEN 'unchanged'
+               WHEN (e.task_id, e.websdr_id, e.timestamp_utc) = (s.task_id, s.websdr_id, s.timestamp_utc) THEN 'unchanged'
                ELSE 'duplicate'
            END AS outcome,
-           CASE WHEN r.object_key IS NOT NULL THEN s.earlier_timestamp_utc END AS replaced
-    FROM staged s
+           r.timestamp_utc AS replaced
+    FROM measurements_staging s
+    LEFT JOIN earlier e ON e.object_key = s.object_key
     LEFT JOIN changed c ON c.object_key = s.object_key
     LEFT JOIN removed r ON r.object_key = s.object_key
     LEFT JOIN inserted i ON (i.task_id, i.websdr_id, i.timestamp_utc) = (s.task_id, s.websdr_id, s.timestamp_utc)
