@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -22,7 +22,9 @@ from heimdall_pipeline.loader import (
     Rejection,
     load_object_batch,
     pending_objects,
+    record_get_failures,
     record_listed,
+    record_missing,
 )
 from heimdall_pipeline.measurement import (
     MAX_OBJECT_BYTES,
@@ -31,7 +33,21 @@ from heimdall_pipeline.measurement import (
     internal_error_reason,
     parse_metadata_object,
 )
-from heimdall_pipeline.object_store import DEFAULT_CONCURRENCY, ObjectInfo, fetch_objects, iter_metadata_objects
+from heimdall_pipeline.object_store import (
+    CHANGED,
+    DEFAULT_CONCURRENCY,
+    DEFAULT_GET_RETRY,
+    MISSING,
+    GetRetryPolicy,
+    ObjectInfo,
+    describe_error,
+    fetch_objects,
+    head_object,
+    is_storable_key,
+    iter_metadata_objects,
+    ledger_key,
+    unstorable_key_reason,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +56,13 @@ MAX_REPORTED_REJECTIONS = 50
 # GETs already in flight complete, so the load overlaps the fetch instead of trailing it, and
 # memory is bounded by the batch, not the day; large enough that per-transaction cost is noise.
 DEFAULT_OBJECT_BATCH_SIZE = 2_000
+# Runs whose GET of an object failed (after each run's own retries) before the object is given
+# up as 'failed'; the sensor requests a run for a day with pending objects every
+# PENDING_RETRY_AFTER (heimdall_pipeline.new_objects), so that is about an hour of trying.
+DEFAULT_MAX_LOAD_ATTEMPTS = 5
+# An object that changed between its listing and its GET (412) is re-listed and fetched again at
+# most this many times in one run; one that keeps changing stays pending for the next run.
+MAX_REFETCHES = 3
 
 
 @dataclass
@@ -48,8 +71,13 @@ class IngestResult:
     bytes: int = 0
     inserted: int = 0
     duplicate: int = 0
+    updated: int = 0  # new versions of objects that replaced their earlier version's row
     rejected: int = 0
-    failed: int = 0  # GET failed: left 'pending' for the next run
+    failed: int = 0  # GET failed after its retries: left 'pending' (or given up as 'failed')
+    gave_up: int = 0  # of those, now 'failed': they failed in DEFAULT_MAX_LOAD_ATTEMPTS runs
+    missing: int = 0  # GET answered NoSuchKey: deleted after the listing, now 'missing'
+    changed: int = 0  # changed between listing and GET: re-listed (and fetched again when still in the window)
+    retries: int = 0  # GET retries of transient errors, botocore's included
     rejections: list[Rejection] = field(default_factory=list)  # the first few, for reports
     failures: list[tuple[str, str]] = field(default_factory=list)
     first_measurement: datetime | None = None
@@ -64,6 +92,7 @@ class IngestResult:
     def _count_load(self, result: LoadResult) -> None:
         self.inserted += result.inserted
         self.duplicate += result.duplicate
+        self.updated += result.updated
 
     def _count_measurement(self, measurement: Measurement) -> None:
         ts = measurement.timestamp_utc
@@ -89,21 +118,32 @@ def load_objects(
     concurrency: int = DEFAULT_CONCURRENCY,
     batch_size: int = DEFAULT_OBJECT_BATCH_SIZE,
     max_object_bytes: int = MAX_OBJECT_BYTES,
+    retry: GetRetryPolicy = DEFAULT_GET_RETRY,
+    max_attempts: int = DEFAULT_MAX_LOAD_ATTEMPTS,
+    window: tuple[datetime, datetime] | None = None,
 ) -> IngestResult:
-    """GET, parse and load objects; every one ends loaded, duplicate, rejected, or (failed GET) pending.
+    """GET, parse and load objects; each ends loaded, updated, duplicate, rejected, missing, or pending/failed.
 
     Objects the listing says are over `max_object_bytes` are rejected as `too_large` without a GET.
+    Transient GET errors are retried (`retry`). NoSuchKey: 'missing'. An object that changed since
+    its listing (412) is re-listed and fetched again if its new upload time is still in `window`
+    (None: any), else left pending for its new upload day. A GET that still fails counts an
+    attempt; at `max_attempts` the object is 'failed' with the last error as reason.
     """
     started = time.perf_counter()
     result = IngestResult()
     parsed: list[tuple[ObjectInfo, Measurement]] = []
     rejected: list[Rejection] = []
-    failed: list[ObjectInfo] = []
+    failed: list[tuple[ObjectInfo, str]] = []
+    gone: list[tuple[ObjectInfo, str]] = []
 
     def flush() -> None:
         result._count_load(load_object_batch(conn, parsed, rejected))
         parsed.clear()
         rejected.clear()
+
+    def in_window(info: ObjectInfo) -> bool:
+        return window is None or window[0] <= info.last_modified < window[1]
 
     def reject(rejection: Rejection) -> None:
         rejected.append(rejection)
@@ -111,42 +151,77 @@ def load_objects(
         if len(result.rejections) < MAX_REPORTED_REJECTIONS:
             result.rejections.append(rejection)
 
-    to_fetch: list[ObjectInfo] = []
-    for info in infos:
-        if info.size_bytes > max_object_bytes:
-            result.objects += 1
-            reject(Rejection(info, RejectedObject(
-                "too_large", f"the listing says {info.size_bytes:,} bytes, over the {max_object_bytes:,}-byte limit"
-            ).reason))
-        else:
-            to_fetch.append(info)
+    def fetchable(candidates: Iterable[ObjectInfo]) -> Iterator[ObjectInfo]:
+        for info in candidates:
+            if not is_storable_key(info.key):
+                # Listing records these as rejected already; given directly, they are rejected here.
+                result.objects += 1
+                reject(Rejection(info, unstorable_key_reason(info.key)))
+            elif info.size_bytes > max_object_bytes:
+                result.objects += 1
+                reject(Rejection(info, RejectedObject(
+                    "too_large", f"the listing says {info.size_bytes:,} bytes, over the {max_object_bytes:,}-byte limit"
+                ).reason))
+            else:
+                yield info
 
-    for fetched in fetch_objects(s3, bucket, to_fetch, concurrency):
-        info = fetched.info
-        result.objects += 1
-        if fetched.body is None:
-            result.failed += 1
-            failed.append(info)
-            if len(result.failures) < MAX_REPORTED_REJECTIONS:
-                result.failures.append((info.key, fetched.error or "unknown error"))
-            continue
-        result.bytes += len(fetched.body)
-        try:
-            measurement = parse_metadata_object(bucket, info.key, fetched.body, max_object_bytes)
-        except RejectedObject as error:
-            reject(Rejection(info, error.reason))
-        except Exception as error:  # noqa: BLE001 - a parser bug must reject this object, not stall the day
-            logger.exception("unexpected error parsing %r (rejected as internal_error)", info.key)
-            reject(Rejection(info, internal_error_reason(error)))
-        else:
-            parsed.append((info, measurement))
-            result._count_measurement(measurement)
-        if len(parsed) + len(rejected) >= batch_size:
-            flush()
+    to_fetch: Iterable[ObjectInfo] = fetchable(infos)
+    for round_number in range(MAX_REFETCHES + 1):
+        changed: list[ObjectInfo] = []
+        for fetched in fetch_objects(s3, bucket, to_fetch, concurrency, retry):
+            info = fetched.info
+            result.retries += fetched.retries
+            if round_number == 0:
+                result.objects += 1
+            if fetched.outcome == MISSING:
+                gone.append((info, "missing: GET answered NoSuchKey, the object was deleted after it was listed"))
+                continue
+            if fetched.outcome == CHANGED:
+                changed.append(info)
+                continue
+            if fetched.body is None:
+                failed.append((info, fetched.error or "unknown error"))
+                if len(result.failures) < MAX_REPORTED_REJECTIONS:
+                    result.failures.append((ledger_key(info.key), fetched.error or "unknown error"))
+                continue
+            result.bytes += len(fetched.body)
+            try:
+                measurement = parse_metadata_object(bucket, info.key, fetched.body, max_object_bytes)
+            except RejectedObject as error:
+                reject(Rejection(info, error.reason))
+            except Exception as error:  # noqa: BLE001 - a parser bug must reject this object, not stall the day
+                logger.exception("unexpected error parsing %r (rejected as internal_error)", info.key)
+                reject(Rejection(info, internal_error_reason(error)))
+            else:
+                parsed.append((info, measurement))
+                result._count_measurement(measurement)
+            if len(parsed) + len(rejected) >= batch_size:
+                flush()
+        if not changed:
+            break
+        result.changed += len(changed)
+        to_fetch = []
+        if round_number == MAX_REFETCHES:
+            break  # still changing: the next run's listing records its latest version
+        for info in changed:
+            try:
+                current = head_object(s3, bucket, info.key)
+            except Exception as error:  # noqa: BLE001 - counts as a failed attempt; the run goes on
+                failed.append((info, f"re-listing after 412: {describe_error(error)}"))
+                if len(result.failures) < MAX_REPORTED_REJECTIONS:
+                    result.failures.append((ledger_key(info.key), failed[-1][1]))
+                continue
+            if current is None:
+                gone.append((info, "missing: the object changed after it was listed, then was deleted"))
+                continue
+            record_listed(conn, [current])  # its new version is pending now
+            if in_window(current):
+                to_fetch.append(current)
     if parsed or rejected:
         flush()
-    if failed:
-        record_listed(conn, failed)  # make sure each stays visible as 'pending'
+    result.missing = record_missing(conn, gone)
+    result.failed = len(failed)
+    _, result.gave_up = record_get_failures(conn, failed, max_attempts)
     result.seconds = time.perf_counter() - started
     return result
 
@@ -161,11 +236,21 @@ def load_pending(
     concurrency: int = DEFAULT_CONCURRENCY,
     batch_size: int = DEFAULT_OBJECT_BATCH_SIZE,
     max_object_bytes: int = MAX_OBJECT_BYTES,
+    retry: GetRetryPolicy = DEFAULT_GET_RETRY,
+    max_attempts: int = DEFAULT_MAX_LOAD_ATTEMPTS,
 ) -> IngestResult:
     """Load the objects uploaded in [start, end) that the ledger still has as pending."""
     return load_objects(
-        conn, s3, bucket, pending_objects(conn, start, end), concurrency=concurrency, batch_size=batch_size,
+        conn,
+        s3,
+        bucket,
+        pending_objects(conn, start, end),
+        concurrency=concurrency,
+        batch_size=batch_size,
         max_object_bytes=max_object_bytes,
+        retry=retry,
+        max_attempts=max_attempts,
+        window=(start, end),
     )
 
 
@@ -178,7 +263,10 @@ def ingest_window(
     *,
     concurrency: int = DEFAULT_CONCURRENCY,
     batch_size: int = DEFAULT_OBJECT_BATCH_SIZE,
+    retry: GetRetryPolicy = DEFAULT_GET_RETRY,
 ) -> tuple[ListingResult, IngestResult]:
     """List, record and load everything uploaded in [start, end); idempotent."""
     _, listing = list_uploads(conn, s3, bucket, start, end)
-    return listing, load_pending(conn, s3, bucket, start, end, concurrency=concurrency, batch_size=batch_size)
+    return listing, load_pending(
+        conn, s3, bucket, start, end, concurrency=concurrency, batch_size=batch_size, retry=retry
+    )

@@ -16,6 +16,7 @@ from typing import Any
 import psycopg
 
 from heimdall_pipeline.db import read_sql
+from heimdall_pipeline.object_store import ledger_key
 
 LEDGER_QUERY_CHUNK = 10_000
 # How long a run waits for another run's lock on the same day before it fails, naming the lock:
@@ -37,13 +38,16 @@ def measurement_days_of_uploads(conn: psycopg.Connection, start: datetime, end: 
 
 
 def ledger_entries(conn: psycopg.Connection, keys: Sequence[str]) -> dict[str, tuple[str, str]]:
-    """`{key: (etag, status)}` for those of `keys` the ledger has; one query per 10k keys."""
+    """`{key: (etag, status)}` for those of the S3 `keys` the ledger has (an unstorable key is looked
+    up under its escaped form, and answered under the S3 key); one query per 10k keys."""
     entries: dict[str, tuple[str, str]] = {}
+    s3_key_of = {ledger_key(key): key for key in keys}
+    stored = list(s3_key_of)
     with conn.cursor() as cur:
-        for offset in range(0, len(keys), LEDGER_QUERY_CHUNK):
-            chunk = list(keys[offset : offset + LEDGER_QUERY_CHUNK])
+        for offset in range(0, len(stored), LEDGER_QUERY_CHUNK):
+            chunk = stored[offset : offset + LEDGER_QUERY_CHUNK]
             cur.execute(read_sql("pipeline/ledger_entries_for_keys.sql"), {"keys": chunk})
-            entries.update((key, (etag, status)) for key, etag, status in cur.fetchall())
+            entries.update((s3_key_of[key], (etag, status)) for key, etag, status in cur.fetchall())
     return entries
 
 

@@ -3,7 +3,10 @@
 For each day older than the retention window, in this order:
 1. archive: the day's rows (merged with any earlier archive of the day) to
    `s3://<archive bucket>/archive/measurements/date=YYYY-MM-DD/measurements.parquet`, recorded
-   in `measurement_archives` (row count, checksum);
+   in `measurement_archives` (row count, checksum). An archive object already there is trusted
+   only if it matches that record (or the write this job recorded as started, after a crash
+   between PUT and record); anything else (a planted file, a replaced one) is refused, before
+   any merge, restore or drop;
 2. verify: read the object back, compare row count and checksum with the record;
 3. drop, in one transaction with inserts blocked: every row still in the day must be in the
    verified archive, `measurements_hourly` must equal a recomputation of the day (refreshed if
@@ -129,24 +132,82 @@ def archive_record(conn: psycopg.Connection, day: date) -> ArchiveRecord | None:
 
 
 def read_archive(s3, bucket: str, day: date) -> list[Row] | None:
-    """The archived rows of `day`, or None when there is no archive object."""
+    """The rows in `day`'s archive object, or None when there is none. Reads only: see
+    `trusted_archive` for rows that may be merged, restored or relied on."""
     try:
         body = s3.get_object(Bucket=bucket, Key=archive_key(day))["Body"].read()
     except s3.exceptions.NoSuchKey:
         return None
-    table = pq.read_table(io.BytesIO(body))
+    try:
+        table = pq.read_table(io.BytesIO(body))
+    except (pa.ArrowException, OSError) as error:
+        raise ArchiveError(
+            f"s3://{bucket}/{archive_key(day)} is not a readable Parquet file ({type(error).__name__}); "
+            "nothing was merged, restored or dropped"
+        ) from error
     if tuple(table.column_names) != COLUMNS:
         raise ArchiveError(f"{archive_key(day)} has columns {table.column_names}, expected {list(COLUMNS)}")
     return [_normalised(row) for row in zip(*(table.column(name).to_pylist() for name in COLUMNS))]
 
 
-def archive_day(conn: psycopg.Connection, s3, bucket: str, day: date) -> ArchiveResult:
-    """Write the day's rows, merged with any earlier archive of the day, and record the archive.
+def trusted_archive(conn: psycopg.Connection, s3, bucket: str, day: date) -> list[Row] | None:
+    """The rows of `day`'s archive object, or None when there is none, once the object is known to
+    be the one retention wrote: row count and checksum equal `measurement_archives`' record, or the
+    write recorded as started (a crash between the PUT and the record; the record is completed).
 
-    Writes nothing when the existing archive (the record's) already holds every row.
+    Raises ArchiveError for any other object at the archive key: one no record knows (planted, or
+    another deployment's) or one whose content changed since it was recorded.
+    """
+    rows = read_archive(s3, bucket, day)
+    if rows is None:
+        return None
+    key = archive_key(day)
+    found = (key, len(rows), checksum(rows))
+    record = archive_record(conn, day)
+    if record is not None and (record.object_key, record.row_count, record.checksum) == found:
+        return rows
+    if archive_write_intent(conn, day) == found:
+        _record_archive(conn, day, *found)  # our own write, cut short before it was recorded
+        return rows
+    where = f"s3://{bucket}/{key}"
+    if record is None:
+        raise ArchiveError(
+            f"{where} exists but measurement_archives has no record of it, so retention did not write it "
+            f"(planted, or another deployment's): it holds {len(rows)} rows (checksum {found[2][:12]}…). Nothing "
+            "was merged, restored or dropped. Check the file, move it out of archive/, then re-run; keep "
+            "archives in a bucket Heimdall's writers cannot write to (HEIMDALL_ARCHIVE_BUCKET)."
+        )
+    raise ArchiveError(
+        f"{where} holds {len(rows)} rows (checksum {found[2][:12]}…) but measurement_archives recorded "
+        f"{record.row_count} (checksum {record.checksum[:12]}…): it changed after retention wrote it. Nothing "
+        "was merged, restored or dropped. Put the recorded version back (bucket versioning or a backup) "
+        "and re-run; the archive bucket should be one Heimdall's writers cannot write to."
+    )
+
+
+def archive_write_intent(conn: psycopg.Connection, day: date) -> tuple[str, int, str] | None:
+    """(object key, row count, checksum) of an archive write started for `day` and not recorded."""
+    with conn.cursor() as cur:
+        cur.execute(read_sql("lifecycle/archive_write_intent.sql"), {"day": day})
+        row = cur.fetchone()
+    return tuple(row) if row else None
+
+
+def _record_archive(conn: psycopg.Connection, day: date, key: str, row_count: int, digest: str) -> None:
+    with conn.transaction():
+        params = {"day": day, "object_key": key, "row_count": row_count, "checksum": digest}
+        conn.execute(read_sql("lifecycle/record_archive.sql"), params)
+        conn.execute(read_sql("lifecycle/finish_archive_write.sql"), {"day": day})
+
+
+def archive_day(conn: psycopg.Connection, s3, bucket: str, day: date) -> ArchiveResult:
+    """Write the day's rows, merged with the day's trusted earlier archive, and record the archive.
+
+    Writes nothing when that archive already holds every row. The write is recorded as started
+    before the PUT, so a crash between the PUT and the record leaves an object the next run trusts.
     """
     rows = day_rows(conn, day)
-    existing = read_archive(s3, bucket, day)
+    existing = trusted_archive(conn, s3, bucket, day)
     record = archive_record(conn, day)
     if record and record.dropped_at is not None and existing is None:
         raise ArchiveError(f"{day} was dropped but {archive_key(day)} is missing from s3://{bucket}")
@@ -156,22 +217,16 @@ def archive_day(conn: psycopg.Connection, s3, bucket: str, day: date) -> Archive
     merged_rows = sorted(merged.values(), key=_primary_key)
     digest = checksum(merged_rows)
     key = archive_key(day)
-    recorded = record is not None and (record.object_key, record.row_count, record.checksum) == (
-        key,
-        len(merged_rows),
-        digest,
-    )
-    if existing is not None and not unarchived and recorded:
-        return ArchiveResult(key, len(merged_rows), digest, written=False)
-    written = existing is None or bool(unarchived)
-    if written:
-        s3.put_object(Bucket=bucket, Key=key, Body=_parquet(merged_rows), ContentType="application/vnd.apache.parquet")
+    if existing is not None and not unarchived:
+        return ArchiveResult(key, len(merged_rows), digest, written=False)  # trusted: recorded as it is
     with conn.transaction():
         conn.execute(
-            read_sql("lifecycle/record_archive.sql"),
+            read_sql("lifecycle/record_archive_write.sql"),
             {"day": day, "object_key": key, "row_count": len(merged_rows), "checksum": digest},
         )
-    return ArchiveResult(key, len(merged_rows), digest, written=written)
+    s3.put_object(Bucket=bucket, Key=key, Body=_parquet(merged_rows), ContentType="application/vnd.apache.parquet")
+    _record_archive(conn, day, key, len(merged_rows), digest)
+    return ArchiveResult(key, len(merged_rows), digest, written=True)
 
 
 def verify_archive(conn: psycopg.Connection, s3, bucket: str, day: date) -> list[Row]:
@@ -217,9 +272,10 @@ def restore_day(conn: psycopg.Connection, s3, bucket: str, day: date) -> tuple[i
     """Load the day's archive back into `measurements` (existing rows are kept as they are).
 
     Returns (rows in the archive, load result). The day counts as not dropped afterwards, so
-    the next retention run re-verifies and drops it again if it is still expired.
+    the next retention run re-verifies and drops it again if it is still expired. Only an archive
+    that matches its record is restored (`trusted_archive`).
     """
-    rows = read_archive(s3, bucket, day)
+    rows = trusted_archive(conn, s3, bucket, day)
     if rows is None:
         raise ArchiveError(f"no archive for {day}: s3://{bucket}/{archive_key(day)} does not exist")
     with conn.transaction():

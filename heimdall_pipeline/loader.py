@@ -2,7 +2,8 @@
 
 Each batch is one transaction: binary COPY into a session-local staging table, then
 `INSERT … ON CONFLICT DO NOTHING` into the hypertable. Loading the same rows again inserts
-nothing, and every source object ends in the ledger as loaded, duplicate or rejected.
+nothing, and every source object ends in the ledger as loaded, updated, duplicate or rejected: at
+most one row per object, the latest valid version wins (sql/load/insert_staged_objects.sql).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import psycopg
 
 from heimdall_pipeline.db import read_sql
 from heimdall_pipeline.measurement import COLUMNS, Measurement, cap_reason
-from heimdall_pipeline.object_store import ObjectInfo
+from heimdall_pipeline.object_store import ObjectInfo, is_storable_key, ledger_key, unstorable_key_reason
 
 DEFAULT_BATCH_SIZE = 20_000
 _MEASUREMENT_TYPES = ["text", "int4", "float8", "float8", "int4", "timestamptz", "float8", "float8", "float8", "text"]
@@ -27,9 +28,12 @@ _OBJECT_COLUMNS = ("object_key", "etag", "size_bytes", "last_modified")
 class LoadResult:
     inserted: int
     duplicate: int
+    updated: int = 0  # a new version of an object replaced the row its earlier version loaded
 
     def __add__(self, other: "LoadResult") -> "LoadResult":
-        return LoadResult(self.inserted + other.inserted, self.duplicate + other.duplicate)
+        return LoadResult(
+            self.inserted + other.inserted, self.duplicate + other.duplicate, self.updated + other.updated
+        )
 
 
 @dataclass(frozen=True)
@@ -90,25 +94,35 @@ def load_object_batch(
     # The same object given twice is one object: keep its first occurrence only.
     unique = {info.key: (info, measurement) for info, measurement in reversed(parsed)}
     rows = [
-        (*measurement.as_row(), info.key, info.etag, info.size_bytes, info.last_modified)
+        (*measurement.as_row(), ledger_key(info.key), info.etag, info.size_bytes, info.last_modified)
         for info, measurement in unique.values()
     ]
     with conn.transaction(), conn.cursor() as cur:
         _ensure_staging(cur)
-        inserted = duplicate = 0
+        inserted = duplicate = updated = 0
         if rows:
             _copy(cur, "measurements_staging", COLUMNS + _OBJECT_COLUMNS, _MEASUREMENT_TYPES + _OBJECT_TYPES, rows)
-            cur.execute(read_sql("load/insert_staged_objects.sql"))
-            inserted, duplicate = cur.fetchone()
+            cur.execute(read_sql("load/earlier_rows_of_staged.sql"))
+            earlier = cur.fetchall()  # rows of the objects' earlier versions: usually none
+            cur.execute(
+                read_sql("load/insert_staged_objects.sql"),
+                {
+                    "earlier_keys": [row[0] for row in earlier],
+                    "earlier_task_ids": [row[1] for row in earlier],
+                    "earlier_websdr_ids": [row[2] for row in earlier],
+                    "earlier_times": [row[3] for row in earlier],
+                },
+            )
+            inserted, duplicate, updated = cur.fetchone()
         if rejected:
             cur.executemany(read_sql("load/record_rejection.sql"), [_rejection_row(r) for r in rejected])
-    return LoadResult(inserted, duplicate)
+    return LoadResult(inserted, duplicate, updated)
 
 
 def _rejection_row(rejection: Rejection) -> dict:
     info = rejection.info
     return {
-        "object_key": info.key,
+        "object_key": ledger_key(info.key),
         "etag": info.etag,
         "size_bytes": info.size_bytes,
         "last_modified": info.last_modified,
@@ -117,16 +131,61 @@ def _rejection_row(rejection: Rejection) -> dict:
 
 
 def record_listed(conn: psycopg.Connection, infos: Iterable[ObjectInfo]) -> ListingResult:
-    """Record listed objects in the ledger: new ones (and changed ones) become 'pending'."""
-    rows = [(i.key, i.etag, i.size_bytes, i.last_modified) for i in infos]
+    """Record listed objects in the ledger: new ones (and changed ones) become 'pending'.
+
+    A key the ledger cannot store as it is (a NUL byte, not valid UTF-8) is recorded under its
+    escaped form as rejected `bad_key` right away, so it never stops the COPY of the others.
+    """
+    infos = list(infos)
+    rows = [(i.key, i.etag, i.size_bytes, i.last_modified) for i in infos if is_storable_key(i.key)]
+    bad_keys = [_rejection_row(Rejection(i, unstorable_key_reason(i.key))) for i in infos if not is_storable_key(i.key)]
     with conn.transaction(), conn.cursor() as cur:
         _ensure_staging(cur)
         _copy(cur, "ledger_staging", _OBJECT_COLUMNS, _OBJECT_TYPES, rows)
         cur.execute(read_sql("load/record_listed.sql"))
         changes = cur.fetchall()
+        for row in bad_keys:
+            cur.execute(read_sql("load/record_bad_key.sql"), row)
+            changes += [(is_new, "pending") for (is_new,) in cur.fetchall()]
     new = sum(1 for is_new, _ in changes if is_new)
     changed = sum(1 for is_new, status in changes if not is_new and status == "pending")
-    return ListingResult(new=new, changed=changed, unchanged=len(rows) - new - changed)
+    return ListingResult(new=new, changed=changed, unchanged=len(infos) - new - changed)
+
+
+def record_missing(conn: psycopg.Connection, gone: Sequence[tuple[ObjectInfo, str]]) -> int:
+    """Mark listed objects whose GET answered NoSuchKey as 'missing' with the reason; returns how many."""
+    if not gone:
+        return 0
+    params = {
+        "keys": [ledger_key(info.key) for info, _ in gone],
+        "etags": [info.etag for info, _ in gone],
+        "reasons": [reason for _, reason in gone],
+    }
+    with conn.transaction(), conn.cursor() as cur:
+        cur.execute(read_sql("load/record_missing.sql"), params)
+        return cur.rowcount
+
+
+def record_get_failures(
+    conn: psycopg.Connection, failures: Sequence[tuple[ObjectInfo, str]], max_attempts: int
+) -> tuple[int, int]:
+    """Count one more failed attempt for each object; those at `max_attempts` become 'failed'.
+
+    Returns (still pending, now failed).
+    """
+    if not failures:
+        return 0, 0
+    record_listed(conn, [info for info, _ in failures])  # an object given directly is in the ledger too
+    params = {
+        "keys": [ledger_key(info.key) for info, _ in failures],
+        "etags": [info.etag for info, _ in failures],
+        "errors": [error for _, error in failures],
+        "max_attempts": max_attempts,
+    }
+    with conn.transaction(), conn.cursor() as cur:
+        cur.execute(read_sql("load/record_get_failures.sql"), params)
+        statuses = [status for (status,) in cur.fetchall()]
+    return statuses.count("pending"), statuses.count("failed")
 
 
 def pending_objects(conn: psycopg.Connection, start: datetime, end: datetime) -> list[ObjectInfo]:

@@ -9,6 +9,11 @@ keys in one query, and requests the objects the ledger does not have with that E
 holds where the scan resumes and the objects requested but not yet in the ledger (`in_flight`),
 so the work and the cursor are bounded per tick however large the bucket; a full pass over a
 bucket of N objects takes N / (1,000 × max_pages) ticks, and every object is seen on every pass.
+
+Objects the ledger has but that are still pending (their run failed, their GET failed after its
+retries) are not new: `pending_retries` finds the upload days that still hold such objects after
+PENDING_RETRY_AFTER and requests one more run for each, a bounded number of days per tick; each
+run counts an attempt per failed object, and after DEFAULT_MAX_LOAD_ATTEMPTS the object is 'failed'.
 """
 
 from __future__ import annotations
@@ -17,10 +22,11 @@ import hashlib
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta, timezone
 
+from heimdall_pipeline.db import read_sql
 from heimdall_pipeline.ledger_queries import ledger_entries
-from heimdall_pipeline.object_store import ObjectInfo, list_slice
+from heimdall_pipeline.object_store import ObjectInfo, ledger_key, list_slice
 
 DEFAULT_MAX_PAGES_PER_TICK = 10  # 10 LIST requests: 10,000 keys a tick
 DEFAULT_MAX_OBJECTS_PER_TICK = 2_000
@@ -28,11 +34,14 @@ DEFAULT_MAX_IN_FLIGHT = 5_000  # objects requested but not yet in the ledger; bo
 # A requested object still not in the ledger after this long (its run failed or never ran) is
 # requested again, in a run with a new run key.
 DEFAULT_IN_FLIGHT_TIMEOUT = timedelta(hours=2)
+# An object still pending this long after its listing or its last failed GET gets another run.
+PENDING_RETRY_AFTER = timedelta(minutes=15)
+MAX_RETRY_DAYS_PER_TICK = 5
 
 
 def object_digest(info: ObjectInfo) -> str:
     """A short stable name of (key, ETag): 12 hex digits; 5,000 with their request times are ~130 kB."""
-    return hashlib.sha1(f"{info.key}\0{info.etag}".encode()).hexdigest()[:12]
+    return hashlib.sha1(f"{ledger_key(info.key)}\0{info.etag}".encode()).hexdigest()[:12]
 
 
 @dataclass(frozen=True)
@@ -134,7 +143,8 @@ def plan_discovery(
     for index, info in enumerate(scanned):
         entry = ledger.get(info.key)
         digest = object_digest(info)
-        if entry is not None and entry[0] == info.etag:
+        # 'missing': GET said NoSuchKey after an earlier listing; listed again, it is back: new.
+        if entry is not None and entry[0] == info.etag and entry[1] != "missing":
             plan.known += 1
             in_flight.pop(digest, None)
             continue
@@ -201,3 +211,39 @@ def discover(
         max_in_flight=max_in_flight,
         in_flight_timeout=in_flight_timeout,
     )
+
+
+@dataclass(frozen=True)
+class RetryRequest:
+    day: date
+    objects: int  # pending objects of the day
+    attempts: int  # the most failed attempts among them so far
+    run_key: str
+
+
+def pending_retries(
+    conn,
+    *,
+    now: datetime,
+    first_day: date,
+    last_day: date,
+    retry_after: timedelta = PENDING_RETRY_AFTER,
+    max_days: int = MAX_RETRY_DAYS_PER_TICK,
+) -> list[RetryRequest]:
+    """Upload days (partitions) whose objects are still pending `retry_after` after their listing or
+    last failed GET: one run request each, oldest first, at most `max_days`.
+
+    The run key changes every `retry_after`, so a day still pending is requested again then, and a
+    replayed tick within that time launches nothing twice.
+    """
+    params = {
+        "older_than": now - retry_after,
+        "first": datetime.combine(first_day, time(0), tzinfo=timezone.utc),
+        "after_last": datetime.combine(last_day + timedelta(days=1), time(0), tzinfo=timezone.utc),
+        "max_days": max_days,
+    }
+    with conn.cursor() as cur:
+        cur.execute(read_sql("pipeline/days_with_stale_pending.sql"), params)
+        rows = cur.fetchall()
+    slot = int(now.timestamp()) // max(1, int(retry_after.total_seconds()))
+    return [RetryRequest(day, objects, attempts, f"retry:{day.isoformat()}:{slot}") for day, objects, attempts in rows]

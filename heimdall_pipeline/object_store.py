@@ -6,17 +6,110 @@ LastModified, over a full listing of `sessions/`.
 
 from __future__ import annotations
 
+import http.client
+import random
+import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime
 
 import boto3
+import urllib3.exceptions
 from botocore.config import Config
+from botocore.exceptions import ClientError, ConnectionError as BotocoreConnectionError, HTTPClientError, IncompleteReadError
 
 SESSIONS_PREFIX = "sessions/"
 METADATA_SUFFIX = "_metadata.json"
 DEFAULT_CONCURRENCY = 16
+MAX_ERROR_LENGTH = 300
+
+# What a GET can end in (FetchedObject.outcome).
+FETCHED, MISSING, CHANGED, FAILED = "fetched", "missing", "changed", "failed"
+# Error responses worth another try: the server or the network had a bad moment.
+_TRANSIENT_HTTP_STATUS = frozenset({500, 502, 503, 504})
+_TRANSIENT_ERROR_CODES = frozenset(
+    {"InternalError", "ServiceUnavailable", "SlowDown", "RequestTimeout", "Throttling", "ThrottlingException",
+     "RequestLimitExceeded", "TooManyRequests", "RequestTimeTooSkewed"}
+)
+
+
+class ShortBodyError(Exception):
+    """The body ended before its Content-Length: a connection cut mid-transfer."""
+
+
+# Exceptions of a GET that a retry can cure: resets, timeouts, bodies cut short.
+_TRANSIENT_EXCEPTIONS = (
+    HTTPClientError,  # ConnectionClosedError, ReadTimeoutError, ResponseStreamingError, ...
+    BotocoreConnectionError,  # EndpointConnectionError, ConnectTimeoutError
+    IncompleteReadError,  # botocore's own Content-Length check on read()
+    ShortBodyError,
+    urllib3.exceptions.HTTPError,  # ProtocolError ('Connection broken: IncompleteRead'), ...
+    http.client.HTTPException,
+    ConnectionError,  # ConnectionResetError, BrokenPipeError
+    TimeoutError,
+)
+
+
+@dataclass(frozen=True)
+class GetRetryPolicy:
+    """Bounded retries of one object's GET within a run: exponential backoff with full jitter.
+
+    botocore's own retries (the client's `max_attempts`) come first, for errors before the body;
+    these cover what botocore does not retry: a body cut short or a reset while reading it, and
+    whatever botocore gave up on.
+    """
+
+    attempts: int = 6
+    base_delay: float = 0.2  # seconds before the first retry, at most; doubles each time
+    max_delay: float = 5.0
+
+    def delay(self, retry: int) -> float:
+        return random.uniform(0.0, min(self.max_delay, self.base_delay * 2**retry))
+
+
+DEFAULT_GET_RETRY = GetRetryPolicy()
+
+
+# Keys PostgreSQL text cannot hold (a NUL byte; a lone surrogate) or that S3's listing could not
+# decode (U+FFFD replacing bytes that were not UTF-8) are kept in the ledger under this prefix plus
+# their `unicode_escape` form. Every listed key starts with sessions/, so no real key collides.
+UNSTORABLE_KEY_PREFIX = "unstorable-key:"
+
+
+def is_storable_key(key: str) -> bool:
+    """Whether the ledger can keep `key` as it is (text without NUL, valid UTF-8, nothing replaced)."""
+    if "\x00" in key or "\ufffd" in key:
+        return False
+    try:
+        key.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def ledger_key(key: str) -> str:
+    """`key` as the ledger stores it: itself, or for an unstorable key `unstorable-key:` + its
+    `unicode_escape` form (ASCII, reversible: `original_key` gives the key back)."""
+    if is_storable_key(key):
+        return key
+    return UNSTORABLE_KEY_PREFIX + key.encode("unicode_escape").decode("ascii")
+
+
+def original_key(stored: str) -> str:
+    """The S3 key of a ledger `object_key` (the inverse of `ledger_key`)."""
+    if stored.startswith(UNSTORABLE_KEY_PREFIX):
+        return stored[len(UNSTORABLE_KEY_PREFIX) :].encode("ascii").decode("unicode_escape")
+    return stored
+
+
+def unstorable_key_reason(key: str) -> str:
+    """The ledger reason of an unstorable key: what is wrong, and how to get at the object."""
+    what = "a NUL byte" if "\x00" in key else "characters that are not valid UTF-8"
+    return (
+        f"bad_key: the key has {what}, which the ledger cannot store as text; it is kept escaped as "
+        f"object_key '{ledger_key(key)[:200]}' (heimdall_pipeline.object_store.original_key gives the S3 key back)"
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +125,70 @@ class FetchedObject:
     info: ObjectInfo
     body: bytes | None
     error: str | None = None  # why the GET failed, when it did
+    outcome: str = FETCHED  # FETCHED, MISSING (NoSuchKey), CHANGED (ETag no longer matches) or FAILED
+    retries: int = 0  # retries this GET took, botocore's included (as it reports them)
+
+
+def describe_error(error: BaseException) -> str:
+    """`Type: message`, at most MAX_ERROR_LENGTH characters (it goes to the ledger and to Dagster)."""
+    text = f"{type(error).__name__}: {error}"
+    return text if len(text) <= MAX_ERROR_LENGTH else text[: MAX_ERROR_LENGTH - 1] + "…"
+
+
+def _retry_attempts(metadata_holder: dict) -> int:
+    return int(metadata_holder.get("ResponseMetadata", {}).get("RetryAttempts", 0) or 0)
+
+
+def get_object(s3, bucket: str, info: ObjectInfo, retry: GetRetryPolicy = DEFAULT_GET_RETRY) -> FetchedObject:
+    """GET one object's body, only if its ETag is still the listed one, retrying transient errors.
+
+    Never raises: NoSuchKey is MISSING, PreconditionFailed (the object changed since listing) is
+    CHANGED, a transient error after `retry.attempts` tries or any other error is FAILED.
+    """
+    retries = 0
+    last_error: BaseException | None = None
+    for attempt in range(retry.attempts):
+        if attempt:
+            time.sleep(retry.delay(attempt - 1))
+            retries += 1
+        try:
+            response = s3.get_object(Bucket=bucket, Key=info.key, IfMatch=f'"{info.etag}"')
+            retries += _retry_attempts(response)
+            body = response["Body"].read()
+            expected = response.get("ContentLength")
+            if expected is not None and len(body) != expected:
+                raise ShortBodyError(f"body has {len(body)} of its {expected} bytes")
+            return FetchedObject(info, body, retries=retries)
+        except ClientError as error:
+            retries += _retry_attempts(error.response)
+            code = str(error.response.get("Error", {}).get("Code", ""))
+            status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if code == "NoSuchKey":
+                return FetchedObject(info, None, describe_error(error), MISSING, retries)
+            if code == "PreconditionFailed" or status == 412:
+                return FetchedObject(info, None, describe_error(error), CHANGED, retries)
+            if status in _TRANSIENT_HTTP_STATUS or code in _TRANSIENT_ERROR_CODES:
+                last_error = error
+                continue
+            return FetchedObject(info, None, describe_error(error), FAILED, retries)
+        except _TRANSIENT_EXCEPTIONS as error:
+            last_error = error
+        except Exception as error:  # noqa: BLE001 - the object is reported, the batch goes on
+            return FetchedObject(info, None, describe_error(error), FAILED, retries)
+    assert last_error is not None
+    error_text = f"after {retry.attempts} attempts: {describe_error(last_error)}"
+    return FetchedObject(info, None, error_text, FAILED, retries)
+
+
+def head_object(s3, bucket: str, key: str) -> ObjectInfo | None:
+    """The object's current ETag, size and LastModified; None when it no longer exists."""
+    try:
+        response = s3.head_object(Bucket=bucket, Key=key)
+    except ClientError as error:
+        if str(error.response.get("Error", {}).get("Code", "")) in {"404", "NoSuchKey", "NotFound"}:
+            return None
+        raise
+    return ObjectInfo(key, response["ETag"].strip('"'), response["ContentLength"], response["LastModified"])
 
 
 def make_s3_client(
@@ -40,8 +197,12 @@ def make_s3_client(
     access_key_id: str | None = None,
     secret_access_key: str | None = None,
     max_pool_connections: int = DEFAULT_CONCURRENCY,
+    botocore_retries: int = 5,
 ):
-    """A boto3 S3 client; `endpoint_url` points it at MinIO (or moto), None at AWS."""
+    """A boto3 S3 client; `endpoint_url` points it at MinIO (or moto), None at AWS.
+
+    `botocore_retries`: botocore's own retries per request (standard mode), under GetRetryPolicy's.
+    """
     return boto3.client(
         "s3",
         endpoint_url=endpoint_url,
@@ -50,7 +211,7 @@ def make_s3_client(
         aws_secret_access_key=secret_access_key,
         config=Config(
             max_pool_connections=max_pool_connections,
-            retries={"max_attempts": 5, "mode": "standard"},
+            retries={"max_attempts": botocore_retries, "mode": "standard"},
             s3={"addressing_style": "path"},
             signature_version="s3v4",  # presigned report links: SigV4, as MinIO and AWS expect
         ),
@@ -91,20 +252,20 @@ def iter_metadata_objects(
 
 
 def fetch_objects(
-    s3, bucket: str, infos: Iterable[ObjectInfo], concurrency: int = DEFAULT_CONCURRENCY
+    s3,
+    bucket: str,
+    infos: Iterable[ObjectInfo],
+    concurrency: int = DEFAULT_CONCURRENCY,
+    retry: GetRetryPolicy = DEFAULT_GET_RETRY,
 ) -> Iterator[FetchedObject]:
-    """GET objects concurrently, yielding each as it arrives (not in input order).
+    """GET objects concurrently (`get_object`, with its retries), yielding each as it arrives.
 
     At most `2 * concurrency` requests are in flight, so memory stays bounded however many
-    objects a day holds. A failed GET is yielded with its error instead of raising.
+    objects a day holds. A failed GET is yielded with its outcome and error instead of raising.
     """
 
     def get(info: ObjectInfo) -> FetchedObject:
-        try:
-            response = s3.get_object(Bucket=bucket, Key=info.key, IfMatch=f'"{info.etag}"')
-            return FetchedObject(info, response["Body"].read())
-        except Exception as error:  # noqa: BLE001 - the object is reported, the batch goes on
-            return FetchedObject(info, None, f"{type(error).__name__}: {error}")
+        return get_object(s3, bucket, info, retry)
 
     pending: set[Future] = set()
     with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="s3-get") as pool:

@@ -1,8 +1,8 @@
 """A small run of the benchmark script (`make bench`), so it cannot rot: 20 sessions (140 objects),
 2,000 rows for the DB and aggregate stages, one repeat, against the real services.
 
-The dlt peer runs only where dlt is installed (`make bench` puts it in .venv-peer); without it the
-rest still runs and the peer's ratio prints as `nan`.
+The dlt peer is skipped (--skip-dlt): it takes most of the wall time and could blow the timeout on
+a loaded machine; `make bench` runs it. Its ratio then prints as `nan`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PEER_PYTHON = ROOT / ".venv-peer" / "bin" / "python"
 SUMMARY_LINE = re.compile(
     r"^e2e_vs_floor=(\S+) dlt_vs_ours=(\S+) copy_vs_server=(\S+) hourly_vs_bare=(\S+) peak_rss_mb=(\S+)$"
 )
@@ -25,7 +24,7 @@ SUMMARY_LINE = re.compile(
 def test_the_benchmark_runs_small_and_prints_its_summary_last(admin_database_url, s3_endpoint_url, tmp_path):
     json_out = tmp_path / "bench.json"
     command = [sys.executable, str(ROOT / "bench" / "run.py"), "--sessions", "20", "--repeat", "1",
-               "--rows", "2000", "--json-out", str(json_out)]
+               "--rows", "2000", "--skip-dlt", "--json-out", str(json_out)]
     env = {**os.environ, "HEIMDALL_DATABASE_URL": admin_database_url, "HEIMDALL_S3_ENDPOINT_URL": s3_endpoint_url,
            "AWS_ACCESS_KEY_ID": "heimdall", "AWS_SECRET_ACCESS_KEY": "heimdall-secret", "AWS_REGION": "us-east-1"}
 
@@ -42,10 +41,7 @@ def test_the_benchmark_runs_small_and_prints_its_summary_last(admin_database_url
 
     summary = json.loads(json_out.read_text())
     stages = summary["stages"]
-    dlt_ran = "dlt" in stages
-    assert math.isfinite(dlt) == dlt_ran
-    if PEER_PYTHON.exists():  # `make bench` installed the peer: it must have run
-        assert dlt_ran and len(stages["dlt_parallel"]["seconds"]) == 1
+    assert "dlt" not in stages and "dlt_parallel" not in stages and math.isnan(dlt)  # the peer was skipped
     assert stages["ours"]["units"] == 140 and len(stages["ours"]["seconds"]) == 1
     assert stages["floor"]["parts"].keys() == {"get", "copy"}
     assert stages["db_ours"]["units"] == stages["db_server"]["units"] == 2000

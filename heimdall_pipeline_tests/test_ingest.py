@@ -61,7 +61,7 @@ def test_ingesting_the_same_window_again_changes_nothing(db, s3, bucket):
     assert _snapshot(db) == before
 
 
-def test_a_replaced_object_is_loaded_again(db, s3, bucket):
+def test_a_replaced_object_replaces_its_row(db, s3, bucket):
     objects = generate_day(DAY, sessions=2)
     upload(s3, bucket, objects)
     start, end = _now_window()
@@ -72,9 +72,9 @@ def test_a_replaced_object_is_loaded_again(db, s3, bucket):
     s3.put_object(Bucket=bucket, Key=objects[0].key, Body=replaced)
     listing, result = ingest_window(db, s3, bucket, start, end)
 
-    assert (listing.changed, result.objects, result.inserted) == (1, 1, 1)
+    assert (listing.changed, result.objects, result.inserted, result.updated) == (1, 1, 0, 1)
     assert result.measurement_days == {date(2025, 10, 23)}
-    assert db.execute("SELECT count(*) FROM measurements").fetchone()[0] == len(objects) + 1
+    assert db.execute("SELECT count(*) FROM measurements").fetchone()[0] == len(objects)  # one row per object
 
 
 def test_the_upload_day_decides_the_window_not_the_measurement_time(db, s3, bucket):
@@ -89,22 +89,3 @@ def test_the_upload_day_decides_the_window_not_the_measurement_time(db, s3, buck
 
     assert (today.objects, earlier.objects) == (len(objects) - 1, 1)
     assert db.execute("SELECT count(*) FROM measurements").fetchone()[0] == len(objects)
-
-
-def test_an_object_that_vanishes_before_its_get_stays_pending(db, s3, bucket):
-    objects = generate_day(DAY, sessions=2)
-    upload(s3, bucket, objects)
-    start, end = _now_window()
-    list_uploads(db, s3, bucket, start, end)
-    s3.delete_object(Bucket=bucket, Key=objects[0].key)
-
-    result = load_pending(db, s3, bucket, start, end)
-
-    assert (result.failed, result.inserted) == (1, len(objects) - 1)
-    assert result.failures[0][0] == objects[0].key
-    status = db.execute("SELECT status FROM ingest_ledger WHERE object_key = %s", (objects[0].key,)).fetchone()
-    assert status == ("pending",)
-    # Put back, it loads on the next run.
-    upload(s3, bucket, [objects[0]])
-    _, retry = ingest_window(db, s3, bucket, start, end)
-    assert (retry.objects, retry.inserted) == (1, 1)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import psycopg
 import pytest
@@ -11,6 +11,7 @@ from heimdall_pipeline.aggregates import DayArchivedError, day_bounds, refresh_h
 from heimdall_pipeline.lifecycle import (
     ARCHIVE_SCHEMA,
     ArchiveError,
+    _parquet,
     archive_day,
     archive_key,
     archive_record,
@@ -155,9 +156,47 @@ def test_drop_refuses_rows_missing_from_the_archive(conn, s3, bucket, three_days
 
 def test_verify_catches_a_damaged_archive(conn, s3, bucket, three_days):
     archive_day(conn, s3, bucket, OLD)
-    archive_day(conn, s3, bucket, OLDER)
-    s3.copy_object(Bucket=bucket, Key=archive_key(OLD), CopySource={"Bucket": bucket, "Key": archive_key(OLDER)})
-    with pytest.raises(ArchiveError, match="the record says"):
+    record = archive_record(conn, OLD)
+    # The same number of rows, one value changed: only the checksum can tell.
+    damaged = list(three_days[OLD])
+    damaged[0] = (*damaged[0][:6], damaged[0][6] + 0.5, *damaged[0][7:])
+    s3.put_object(Bucket=bucket, Key=archive_key(OLD), Body=_parquet(damaged))
+    assert len(read_archive(s3, bucket, OLD)) == record.row_count
+
+    with pytest.raises(ArchiveError, match=rf"holds {record.row_count} rows .* the record says {record.row_count}"):
         verify_archive(conn, s3, bucket, OLD)
     with pytest.raises(ArchiveError, match="no archive for"):
         restore_day(conn, s3, bucket, date(2024, 6, 1))
+
+
+def test_a_chunk_only_partly_inside_the_day_keeps_its_other_rows(conn, owner_database_url, s3, bucket):
+    """Chunks of 36 hours (aligned to the epoch, so they start at 00:00 or 12:00 UTC) straddle days:
+    retiring one day deletes exactly its rows and keeps the rest of each straddling chunk."""
+    owner = psycopg.connect(owner_database_url, autocommit=True)  # the chunk interval is the owner's to change
+    owner.execute("SELECT set_chunk_time_interval('measurements', INTERVAL '36 hours')")
+    try:
+        days = [date(2025, 1, 1) + timedelta(days=offset) for offset in range(4)]
+        for seed, day in enumerate(days):
+            load_measurements(conn, realistic_day(day, sessions=8, seed=seed))
+        before = {day: day_rows(conn, day) for day in days}
+        target = days[1]
+        start, end = day_bounds(target)
+        straddling = conn.execute(
+            "SELECT count(*) FROM timescaledb_information.chunks WHERE hypertable_name = 'measurements'"
+            " AND range_start < %s AND range_end > %s AND (range_start < %s OR range_end > %s)",
+            (end, start, start, end),
+        ).fetchone()[0]
+        assert straddling >= 1  # the situation under test exists
+
+        retired = retire_day(conn, s3, bucket, target)
+
+        assert retired.drop.rows_dropped == len(before[target])
+        assert day_rows(conn, target) == []
+        assert {day: day_rows(conn, day) for day in days if day != target} == {
+            day: rows for day, rows in before.items() if day != target
+        }
+        assert read_archive(s3, bucket, target) == before[target]
+    finally:
+        with owner:
+            owner.execute("TRUNCATE measurements")  # drops the 36-hour chunks with their rows
+            owner.execute("SELECT set_chunk_time_interval('measurements', INTERVAL '1 day')")

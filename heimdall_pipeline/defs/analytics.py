@@ -316,7 +316,8 @@ def restore_archived_day(
 
 @job(
     description=(
-        "Restore one archived UTC day (config: day) from Parquet into measurements; idempotent. "
+        "Restore one archived UTC day (config: day) from Parquet into measurements; idempotent. Only an "
+        "archive that matches its record in measurement_archives (row count, checksum) is restored. "
         "If the day is still older than the retention window, the next retention run drops it again."
     )
 )

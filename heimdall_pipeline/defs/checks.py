@@ -1,11 +1,20 @@
 """Asset checks on the ingest chain, evaluated on the run's partition window.
 
 Severity: a bad day of data (a receiver silent, odd SNR or offsets) WARNs and lets the day
-through; a broken load (objects left unaccounted, aggregates that disagree with the rows) is an
-ERROR on a blocking check, so what depends on it does not run on wrong data.
+through. Aggregates that disagree with the rows are an ERROR on a blocking check, so nothing
+builds on them. Objects left unaccounted (a GET that failed after its retries) are an ERROR that
+fails the run, but only after measurements_hourly has refreshed the rows that did load: one bad
+object must not keep a day's aggregates stale.
 """
 
-from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity, MetadataValue, asset_check
+from dagster import (
+    AssetCheckExecutionContext,
+    AssetCheckResult,
+    AssetCheckSeverity,
+    Failure,
+    MetadataValue,
+    asset_check,
+)
 
 from heimdall_pipeline.defs.ingest_assets import days_to_aggregate, measurements, measurements_hourly
 from heimdall_pipeline.defs.partitions import daily_partitions
@@ -17,12 +26,13 @@ from heimdall_pipeline.ledger_queries import (
     snr_range,
 )
 from heimdall_pipeline.aggregates import day_bounds, hourly_mismatches, is_day_dropped
-from heimdall_pipeline.object_store import iter_metadata_objects
+from heimdall_pipeline.loader import ledger_summary
+from heimdall_pipeline.object_store import iter_metadata_objects, ledger_key
 
 # Heimdall's SNR is a ratio of in-band to noise power over a 12.5 kHz recording: far below -30 dB
 # nothing is detectable, above 80 dB the receiver would be saturated.
 SNR_RANGE_DB = (-30.0, 80.0)
-FINAL_STATUSES = ("loaded", "duplicate", "rejected")
+FINAL_STATUSES = ("loaded", "duplicate", "updated", "rejected", "missing", "failed")
 LISTED_EXAMPLES = 20
 
 
@@ -92,35 +102,58 @@ def frequency_offset_within_band(context: AssetCheckExecutionContext, timescale:
 @asset_check(
     asset=measurements,
     partitions_def=daily_partitions,
-    blocking=True,
+    # Evaluated after measurements_hourly, so the rows that did load are aggregated before a
+    # pending object fails the run (a blocking check would skip the aggregates instead).
+    additional_deps=[measurements_hourly],
     description=(
         "Every metadata object uploaded on the day is in ingest_ledger with its current ETag and a final "
-        "status (loaded, duplicate or rejected): nothing pending, nothing unlisted (ERROR, blocking)."
+        "status: nothing pending, nothing unlisted (ERROR; fails the run after measurements_hourly so the "
+        "sensor and run retries come back). Objects given up as 'failed' after repeated GET failures: WARN."
     ),
 )
 def no_object_unaccounted(
     context: AssetCheckExecutionContext, timescale: TimescaleResource, s3: HeimdallS3Resource, buckets: HeimdallBuckets
-) -> AssetCheckResult:
+):
     start, end = context.partition_time_window
     in_bucket = list(iter_metadata_objects(s3.get_client(), buckets.raw, start, end))
     with timescale.connection() as conn:
         ledger = ledger_entries(conn, [o.key for o in in_bucket])
+        summary = ledger_summary(conn, start, end)
     unlisted = [o.key for o in in_bucket if ledger.get(o.key, ("",))[0] != o.etag]
     pending = [
         o.key for o in in_bucket if ledger.get(o.key, ("",))[0] == o.etag and ledger[o.key][1] not in FINAL_STATUSES
     ]
-    examples = "\n".join(f"| `{key}` | {why} |" for why, keys in (("not in ledger", unlisted), ("pending", pending))
-                         for key in keys[:LISTED_EXAMPLES])
-    return AssetCheckResult(
-        passed=not unlisted and not pending,
-        severity=AssetCheckSeverity.ERROR,
+    failed = [o.key for o in in_bucket if ledger.get(o.key, ("",)) == (o.etag, "failed")]
+    examples = "\n".join(
+        f"| `{ledger_key(key)}` | {why} |"
+        for why, keys in (("not in ledger", unlisted), ("pending", pending), ("failed", failed))
+        for key in keys[:LISTED_EXAMPLES]
+    )
+    unaccounted = len(unlisted) + len(pending)
+    yield AssetCheckResult(
+        passed=not unaccounted and not failed,
+        severity=AssetCheckSeverity.ERROR if unaccounted else AssetCheckSeverity.WARN,
+        description=(
+            f"{len(unlisted)} not in the ledger, {len(pending)} pending, {len(failed)} failed (given up) "
+            f"of {len(in_bucket)} objects"
+        ),
         metadata={
             "objects in bucket": len(in_bucket),
             "not in ledger": len(unlisted),
             "pending": len(pending),
+            "failed": len(failed),
+            "missing (deleted after listing)": summary.get("missing", (0, 0))[0],
             "examples": MetadataValue.md("| key | state |\n|---|---|\n" + (examples or "| (none) | |")),
         },
     )
+    if unaccounted:
+        raise Failure(
+            description=(
+                f"{unaccounted} objects of the day are not accounted for ({len(pending)} pending, {len(unlisted)} "
+                "not in the ledger): the rows that loaded are in and aggregated; the sensor requests another run "
+                "for the pending ones"
+            )
+        )
 
 
 @asset_check(

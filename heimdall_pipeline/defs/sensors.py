@@ -20,12 +20,15 @@ from dagster import (
 from heimdall_pipeline.defs.ingest_assets import ingest_job, measurements_hourly
 from heimdall_pipeline.defs.partitions import daily_partitions
 from heimdall_pipeline.defs.resources import HeimdallBuckets, HeimdallS3Resource, TimescaleResource
+from heimdall_pipeline.object_store import ledger_key
 from heimdall_pipeline.new_objects import (
     DEFAULT_MAX_IN_FLIGHT,
     DEFAULT_MAX_OBJECTS_PER_TICK,
     DEFAULT_MAX_PAGES_PER_TICK,
+    MAX_RETRY_DAYS_PER_TICK,
     ScanCursor,
     discover,
+    pending_retries,
 )
 
 SENSOR_INTERVAL_SECONDS = 60
@@ -48,7 +51,9 @@ def build_new_metadata_objects_sensor(
             "Every minute, lists the next slice of sessions/ (at most "
             f"{max_pages_per_tick * 1000} keys) and requests an ingest_job run per upload day for the "
             f"metadata objects not yet in ingest_ledger with that ETag (at most {max_objects_per_tick} "
-            "objects per tick); successive ticks cover the whole bucket, again and again."
+            "objects per tick); successive ticks cover the whole bucket, again and again. Also requests "
+            f"one more run for each upload day (at most {MAX_RETRY_DAYS_PER_TICK} a tick) whose objects are "
+            "still pending 15 minutes after their listing or last failed GET."
         ),
     )
     def _sensor(
@@ -72,9 +77,17 @@ def build_new_metadata_objects_sensor(
                 max_objects=max_objects_per_tick,
                 max_in_flight=max_in_flight,
             )
+            retries = pending_retries(conn, now=now, first_day=daily_partitions.start.date(), last_day=now.date())
+        requested_days = {request.day for request in plan.requests}
+        retries = [r for r in retries if r.day not in requested_days]  # that day's run loads them anyway
         context.log.info(plan.summary())
+        if retries:
+            context.log.info(
+                "retrying pending objects: "
+                + ", ".join(f"{r.day}: {r.objects} pending (up to {r.attempts} failed attempts)" for r in retries)
+            )
         for info in plan.outside_partitions[:10]:
-            context.log.warning(f"{info.key} was uploaded {info.last_modified}, before the first partition")
+            context.log.warning(f"{ledger_key(info.key)} was uploaded {info.last_modified}, before the first partition")
         run_requests = [
             RunRequest(
                 partition_key=request.day.isoformat(),
@@ -82,6 +95,14 @@ def build_new_metadata_objects_sensor(
                 tags={"heimdall/new_objects": str(len(request.objects))},
             )
             for request in plan.requests
+        ]
+        run_requests += [
+            RunRequest(
+                partition_key=retry.day.isoformat(),
+                run_key=retry.run_key,
+                tags={"heimdall/retry_pending": str(retry.objects)},
+            )
+            for retry in retries
         ]
         return SensorResult(
             run_requests=run_requests,

@@ -62,7 +62,7 @@ def test_implausible_snr_and_offset_warn_with_counts(resources, s3, bucket):
     assert offset.metadata["max |offset| Hz"].value == 7_000.0
 
 
-def test_object_landing_after_the_listing_fails_and_blocks_the_aggregates(resources, s3, bucket):
+def test_object_landing_after_the_listing_fails_the_run_after_the_aggregates(resources, s3, bucket):
     put_uploaded_at(s3, bucket, generate_day(DAY, sessions=5, seed=1), noon(DAY))
     assert run_chain(resources, DAY.isoformat(), selection=[minio_metadata]).success
     straggler = generate_day(DAY, sessions=1, seed=2)
@@ -74,7 +74,8 @@ def test_object_landing_after_the_listing_fails_and_blocks_the_aggregates(resour
     evaluation = check_evaluations(result)["no_object_unaccounted"]
     assert not evaluation.passed and evaluation.severity == AssetCheckSeverity.ERROR
     assert evaluation.metadata["not in ledger"].value == len(straggler)
-    assert materialization_metadata(result, "measurements_hourly") == []  # blocked
+    # The rows that did load are aggregated; then the check fails the run, for a retry to list the straggler.
+    assert materialization_metadata(result, "measurements_hourly")[0]["dagster/row_count"] > 0
     assert not result.success
 
 

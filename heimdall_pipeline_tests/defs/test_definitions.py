@@ -35,7 +35,7 @@ def test_loading_the_code_location_prints_no_beta_or_preview_warnings():
     assert "BetaWarning" not in loaded.stderr and "PreviewWarning" not in loaded.stderr, loaded.stderr
 
 
-def test_checks_are_registered_with_blocking_where_a_broken_load_must_stop():
+def test_checks_are_registered_with_blocking_where_wrong_aggregates_must_stop():
     graph = defs.resolve_asset_graph()
     check_keys = graph.asset_check_keys
     expected = {
@@ -47,7 +47,12 @@ def test_checks_are_registered_with_blocking_where_a_broken_load_must_stop():
     }
     assert expected <= set(check_keys)
     blocking = {key.name for key in expected if graph.get_check_spec(key).blocking}
-    assert blocking == {"no_object_unaccounted", "hourly_matches_measurements"}
+    assert blocking == {"hourly_matches_measurements"}
+    # Pending objects fail the run only after the rows that loaded are aggregated.
+    unaccounted = graph.get_check_spec(AssetCheckKey(AssetKey("measurements"), "no_object_unaccounted"))
+    assert unaccounted.additional_deps and {d.asset_key for d in unaccounted.additional_deps} == {
+        AssetKey("measurements_hourly")
+    }
 
 
 def test_backfills_run_ten_days_per_run():

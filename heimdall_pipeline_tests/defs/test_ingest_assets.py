@@ -1,8 +1,10 @@
+import json
 from collections import Counter
 from datetime import date, timedelta
 
 from heimdall_pipeline.defs.ingest_assets import window_days
-from heimdall_pipeline.sample_data import bad_objects, generate_day
+from heimdall_pipeline.sample_data import bad_objects, encode, generate_day
+from heimdall_pipeline_tests.conftest import backdate
 from heimdall_pipeline_tests.defs.conftest import (
     check_evaluations,
     materialization_metadata,
@@ -172,3 +174,29 @@ def test_a_late_object_for_an_archived_day_leaves_its_aggregates_alone(resources
     hourly = materialization_metadata(result, "measurements_hourly")[0]
     assert hourly["archived days left as they are"] == DAY.isoformat()
     assert snapshot(db)["hourly"] == hourly_before  # not replaced by the late rows alone
+
+
+def test_a_new_version_moved_to_another_day_refreshes_both_days(resources, s3, bucket, db):
+    objects = generate_day(DAY, sessions=3, miss_rate=0, seed=12)
+    put_uploaded_at(s3, bucket, objects, noon(DAY))
+    assert run_chain(resources, DAY.isoformat()).success
+    hourly_count = "SELECT coalesce(sum(measurement_count), 0) FROM measurements_hourly WHERE bucket::date = %s"
+    assert db.execute(hourly_count, [DAY]).fetchone()[0] == len(objects)
+
+    # Heimdall rewrites one object the same day: its measurement time moves to the next day.
+    document = json.loads(objects[0].body)
+    document["timestamp_utc"] = f"{DAY + timedelta(days=1)}T01:00:00"
+    document["metrics"]["snr_db"] = 33.0
+    s3.put_object(Bucket=bucket, Key=objects[0].key, Body=encode(document))
+    backdate(bucket, objects[0].key, noon(DAY) + timedelta(hours=2))
+
+    result = run_chain(resources, DAY.isoformat())
+
+    assert result.success
+    loading = materialization_metadata(result, "measurements")[0]
+    assert (loading["inserted"], loading["updated"], loading["dagster/row_count"]) == (0, 1, len(objects))
+    assert db.execute("SELECT count(*) FROM measurements").fetchone()[0] == len(objects)
+    assert db.execute(hourly_count, [DAY]).fetchone()[0] == len(objects) - 1
+    assert db.execute(hourly_count, [DAY + timedelta(days=1)]).fetchone()[0] == 1
+    assert ledger_statuses(db) == Counter({"loaded": len(objects) - 1, "updated": 1})
+    assert all(e.passed for e in check_evaluations(result).values())

@@ -5,16 +5,18 @@ from dagster import DefaultScheduleStatus, build_schedule_context
 from heimdall_pipeline.defs.schedules import daily_ingest_schedule
 
 
-def test_daily_schedule_materializes_yesterday_not_today():
-    context = build_schedule_context(scheduled_execution_time=datetime(2025, 6, 11, 0, 15, tzinfo=timezone.utc))
-    request = daily_ingest_schedule(context)
-    assert request.partition_key == "2025-06-10"
-    assert request.run_key == "daily:2025-06-10"
+def schedule_context(resources, at: datetime):
+    return build_schedule_context(scheduled_execution_time=at, resources={"timescale": resources["timescale"]})
 
 
-def test_daily_schedule_crosses_month_and_year_boundaries():
-    context = build_schedule_context(scheduled_execution_time=datetime(2026, 1, 1, 0, 15, tzinfo=timezone.utc))
-    assert daily_ingest_schedule(context).partition_key == "2025-12-31"
+def test_daily_schedule_materializes_yesterday_not_today(resources):
+    requests = daily_ingest_schedule(schedule_context(resources, datetime(2025, 6, 11, 0, 15, tzinfo=timezone.utc)))
+    assert [(r.partition_key, r.run_key) for r in requests] == [("2025-06-10", "daily:2025-06-10")]
+
+
+def test_daily_schedule_crosses_month_and_year_boundaries(resources):
+    requests = daily_ingest_schedule(schedule_context(resources, datetime(2026, 1, 1, 0, 15, tzinfo=timezone.utc)))
+    assert requests[0].partition_key == "2025-12-31"
 
 
 def test_daily_schedule_runs_after_midnight_utc_and_starts_running():

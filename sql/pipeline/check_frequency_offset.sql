@@ -6,4 +6,4 @@ SELECT count(*) AS measurements,
 FROM ingest_ledger l
 JOIN measurements m USING (task_id, websdr_id, timestamp_utc)
 WHERE l.last_modified >= %(start)s AND l.last_modified < %(end)s
-  AND l.status = 'loaded'
+  AND l.status IN ('loaded', 'updated')

@@ -5,7 +5,7 @@ FROM websdr_stations s
 LEFT JOIN ingest_ledger l
        ON l.websdr_id = s.id
       AND l.last_modified >= %(start)s AND l.last_modified < %(end)s
-      AND l.status IN ('loaded', 'duplicate')
+      AND l.status IN ('loaded', 'updated', 'duplicate')
 WHERE s.active
 GROUP BY s.id, s.name
 ORDER BY s.id
