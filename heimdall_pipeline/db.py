@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from functools import cache
-from pathlib import Path
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 
 import psycopg
 
-SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+# The repository's top-level sql/ is the one source; heimdall_pipeline/sql is a symlink to it, so
+# the wheel carries the files as package data (heimdall_pipeline/sql/...) and an editable install
+# reads the checkout's files. Resolved through importlib.resources, never relative to a checkout.
+SQL_DIR: Traversable = files("heimdall_pipeline") / "sql"
 
 
 def connect(database_url: str, autocommit: bool = True, **kwargs) -> psycopg.Connection:
@@ -22,4 +26,4 @@ def connect(database_url: str, autocommit: bool = True, **kwargs) -> psycopg.Con
 @cache
 def read_sql(relative_path: str) -> str:
     """The text of a file under `sql/`, e.g. `read_sql("queries/snr_trends.sql")`."""
-    return (SQL_DIR / relative_path).read_text(encoding="utf-8")
+    return SQL_DIR.joinpath(*relative_path.split("/")).read_text(encoding="utf-8")

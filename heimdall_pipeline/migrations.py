@@ -13,7 +13,7 @@ import hashlib
 import re
 import sys
 from dataclasses import dataclass
-from pathlib import Path
+from importlib.resources.abc import Traversable
 
 import psycopg
 
@@ -35,7 +35,7 @@ class Migration:
     version: int
     name: str
     edition: str | None
-    path: Path
+    path: Traversable  # a pathlib.Path in an editable install or a test's tmp_path
 
     @property
     def checksum(self) -> str:
@@ -45,9 +45,10 @@ class Migration:
         return self.edition is None or self.edition == edition
 
 
-def discover(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
+def discover(directory: Traversable = MIGRATIONS_DIR) -> list[Migration]:
     migrations = []
-    for path in sorted(directory.glob("*.sql")):
+    sql_files = [entry for entry in directory.iterdir() if entry.name.endswith(".sql") and entry.is_file()]
+    for path in sorted(sql_files, key=lambda entry: entry.name):
         match = _FILE_NAME.match(path.name)
         if not match:
             raise MigrationError(f"{path.name}: migration files are named NNNN_name[.apache|.timescale].sql")
@@ -86,7 +87,7 @@ def ensure_timescaledb(conn: psycopg.Connection) -> str:
     return edition
 
 
-def migrate(database_url: str, directory: Path = MIGRATIONS_DIR) -> list[Migration]:
+def migrate(database_url: str, directory: Traversable = MIGRATIONS_DIR) -> list[Migration]:
     """Apply the pending migrations; return those applied now (empty when up to date)."""
     migrations = discover(directory)
     with connect(database_url, autocommit=True) as conn:
