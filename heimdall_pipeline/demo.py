@@ -38,8 +38,10 @@ def _ensure_bucket(s3, bucket: str) -> None:
 
 
 def _instance() -> DagsterInstance:
-    """The DAGSTER_HOME instance when one is configured (runs show in `make dev`), else a throwaway one."""
-    return DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else DagsterInstance.ephemeral()
+    """The persistent instance of $DAGSTER_HOME (`make up` sets it): the run shows in `make dev` / `make serve`."""
+    if not os.environ.get("DAGSTER_HOME"):
+        raise SystemExit("demo: DAGSTER_HOME is not set: run `make demo` (or `make up` and load .devstack/env)")
+    return DagsterInstance.get()
 
 
 def main() -> int:

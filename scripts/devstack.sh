@@ -143,15 +143,25 @@ wait_for() { # wait_for SECONDS DESCRIPTION CMD...
     done
 }
 
+# The Dagster instance's home: the repository's dagster.yaml, linked so edits take effect.
+dagster_home() {
+    mkdir -p "$STATE/dagster_home"
+    ln -sfn "$ROOT/dagster.yaml" "$STATE/dagster_home/dagster.yaml"
+}
+
 write_env() {
     cat >"$ENVFILE.tmp" <<EOF
 HEIMDALL_DATABASE_URL=postgresql://heimdall:heimdall@127.0.0.1:$PG_PORT/heimdall
+DAGSTER_POSTGRES_URL=postgresql://heimdall:heimdall@127.0.0.1:$PG_PORT/dagster
+DAGSTER_HOME=$STATE/dagster_home
 HEIMDALL_S3_ENDPOINT_URL=http://127.0.0.1:$S3_PORT
 HEIMDALL_S3_BUCKET=$BUCKET
 AWS_ACCESS_KEY_ID=$AWS_KEY
 AWS_SECRET_ACCESS_KEY=$AWS_SECRET
 AWS_REGION=$AWS_REGION_NAME
 EOF
+    # The addresses `make serve` (scripts/serve.sh) wrote stay while its processes run.
+    [ -f "$ENVFILE" ] && grep -E '^(HEIMDALL_DAGSTER_URL|HEIMDALL_CODE_SERVER_HOST|HEIMDALL_CODE_SERVER_PORT)=' "$ENVFILE" >>"$ENVFILE.tmp" || true
     mv "$ENVFILE.tmp" "$ENVFILE"
 }
 
@@ -239,6 +249,9 @@ BEGIN
 END $$;
 SELECT 'CREATE DATABASE heimdall OWNER heimdall'
  WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'heimdall') \gexec
+-- The Dagster instance's own database (run, event-log and schedule storage): never the measurements one.
+SELECT 'CREATE DATABASE dagster OWNER heimdall'
+ WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'dagster') \gexec
 SQL
     "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$sockdir" -p "$PG_PORT" -U heimdall -d heimdall \
         -c "SET client_min_messages = warning; CREATE EXTENSION IF NOT EXISTS timescaledb" >/dev/null
@@ -277,6 +290,8 @@ PY
 
 # --- subcommands ---------------------------------------------------------------------------
 cmd_up() {
+    mkdir -p "$STATE"
+    dagster_home
     if external_services; then
         log "HEIMDALL_DATABASE_URL and HEIMDALL_S3_ENDPOINT_URL are set; using those services, provisioning nothing"
         return 0
@@ -313,6 +328,7 @@ cmd_up() {
     write_env
     log "postgres  pid $(cat "$PG_PIDFILE")  postgresql://heimdall:heimdall@127.0.0.1:$PG_PORT/heimdall"
     log "moto s3   pid $(cat "$S3_PIDFILE")  http://127.0.0.1:$S3_PORT  bucket $BUCKET"
+    log "dagster   instance in database 'dagster', DAGSTER_HOME=${STATE#"$ROOT"/}/dagster_home"
     log "env written to ${ENVFILE#"$ROOT"/}"
 }
 
