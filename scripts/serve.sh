@@ -61,6 +61,7 @@ start() {
     local name=$1 match=$2; shift 2
     if pid_alive "$name"; then log "$name already running (pid $(cat "$STATE/$name.pid"))"; return 0; fi
     echo "$match" >"$STATE/$name.match"
+    rm -f "$STATE/$name.pid"  # a dead process's PID must not pass for the new one's
     # A background job starts with SIGINT ignored, and Dagster maps SIGTERM to SIGINT's handler:
     # restore the default, or `down` could not stop it. The wrapper records its PID, then execs.
     setsid nohup "$BIN/python" -c '
