@@ -4,17 +4,23 @@ from __future__ import annotations
 
 from dagster import Definitions
 
-from heimdall_pipeline.defs.analytics import (
-    ANALYTICS_ASSET_CHECKS,
-    ANALYTICS_ASSETS,
-    ANALYTICS_JOBS,
-    ANALYTICS_SCHEDULES,
-)
-from heimdall_pipeline.defs.checks import INGEST_ASSET_CHECKS
-from heimdall_pipeline.defs.ingest_assets import INGEST_ASSETS, ingest_job
-from heimdall_pipeline.defs.resources import resources_from_env
-from heimdall_pipeline.defs.schedules import INGEST_SCHEDULES
-from heimdall_pipeline.defs.sensors import new_metadata_objects_sensor
+from heimdall_pipeline.settings import Settings, exit_on_config_error
+
+# A missing or malformed setting stops the load (code server, `dagster dev`, validate) with one
+# line naming the variable, rather than a stack trace here or a failure in the first run.
+with exit_on_config_error("heimdall_pipeline.definitions"):
+    Settings.from_env()
+    from heimdall_pipeline.defs.analytics import (
+        ANALYTICS_ASSET_CHECKS,
+        ANALYTICS_ASSETS,
+        ANALYTICS_JOBS,
+        ANALYTICS_SCHEDULES,
+    )
+    from heimdall_pipeline.defs.checks import INGEST_ASSET_CHECKS
+    from heimdall_pipeline.defs.ingest_assets import INGEST_ASSETS, ingest_job
+    from heimdall_pipeline.defs.resources import resources_from_env
+    from heimdall_pipeline.defs.schedules import INGEST_SCHEDULES
+    from heimdall_pipeline.defs.sensors import new_metadata_objects_sensor
 
 defs = Definitions(
     assets=[*INGEST_ASSETS, *ANALYTICS_ASSETS],

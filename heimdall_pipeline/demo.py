@@ -8,7 +8,6 @@ today's partition, and prints a summary. Run it twice: the second run uploads th
 
 from __future__ import annotations
 
-import os
 import warnings
 from datetime import datetime, timezone
 
@@ -26,7 +25,7 @@ from heimdall_pipeline.defs.resources import resources_from_env
 from heimdall_pipeline.loader import ledger_summary
 from heimdall_pipeline.object_store import s3_client_from_settings
 from heimdall_pipeline.sample_data import bad_objects, generate_day, upload
-from heimdall_pipeline.settings import Settings
+from heimdall_pipeline.settings import Settings, check_instance, exit_on_config_error
 
 DEMO_SESSIONS = 200
 
@@ -39,13 +38,14 @@ def _ensure_bucket(s3, bucket: str) -> None:
 
 def _instance() -> DagsterInstance:
     """The persistent instance of $DAGSTER_HOME (`make up` sets it): the run shows in `make dev` / `make serve`."""
-    if not os.environ.get("DAGSTER_HOME"):
-        raise SystemExit("demo: DAGSTER_HOME is not set: run `make demo` (or `make up` and load .devstack/env)")
+    check_instance()
     return DagsterInstance.get()
 
 
 def main() -> int:
-    settings = Settings.from_env()
+    with exit_on_config_error("demo"):
+        settings = Settings.from_env()
+        check_instance()
     today = datetime.now(timezone.utc).date()
     partition = today.isoformat()
     s3 = s3_client_from_settings(settings)

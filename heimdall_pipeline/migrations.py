@@ -146,19 +146,26 @@ def timescaledb_edition(conn: psycopg.Connection) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from heimdall_pipeline.settings import Settings
+    import os
+
+    from heimdall_pipeline.db import DatabaseConnectionError
+    from heimdall_pipeline.settings import exit_on_config_error, postgres_url
 
     parser = argparse.ArgumentParser(description="Apply heimdall-pipeline's SQL migrations.")
     parser.add_argument("--database-url", help="libpq URL (default: $HEIMDALL_DATABASE_URL)")
     args = parser.parse_args(argv)
-    database_url = args.database_url or Settings.from_env().database_url
+    with exit_on_config_error("heimdall-migrate"):
+        if args.database_url:
+            database_url = postgres_url({"--database-url": args.database_url}, "--database-url")
+        else:
+            database_url = postgres_url(os.environ, "HEIMDALL_DATABASE_URL")
     try:
         applied = migrate(database_url)
-    except MigrationError as error:
-        print(f"migrate: {error}", file=sys.stderr)
+        with connect(database_url) as conn:
+            edition = timescaledb_edition(conn)
+    except (MigrationError, DatabaseConnectionError) as error:
+        print(f"heimdall-migrate: {error}", file=sys.stderr)
         return 1
-    with connect(database_url) as conn:
-        edition = timescaledb_edition(conn)
     if applied:
         for migration in applied:
             print(f"applied {migration.path.name}")

@@ -9,10 +9,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from heimdall_pipeline.db import connect
+from heimdall_pipeline.db import DatabaseConnectionError, connect
 from heimdall_pipeline.loader import load_measurements
 from heimdall_pipeline.measurement import Measurement, RejectedObject
-from heimdall_pipeline.settings import Settings
+from heimdall_pipeline.settings import ConfigError, Settings, redact
 
 logger = logging.getLogger(__name__)
 
@@ -34,13 +34,17 @@ def save_measurements_to_timescaledb(
         except RejectedObject as error:
             rejected.append({"index": index, "reason": error.reason})
             logger.warning("task %s: measurement %d rejected: %s", task_id, index, error.reason)
+    url = database_url
     try:
-        url = database_url or Settings.from_env().database_url
+        url = url or Settings.from_env().database_url
         with connect(url) as conn:
             result = load_measurements(conn, valid)
     except Exception as error:  # noqa: BLE001 - the Celery contract reports, never raises
-        logger.exception("TimescaleDB storage failed for task %s", task_id)
-        return {"status": "FAILED", "error": str(error)}
+        message = redact(str(error), url)
+        # Configuration and connection errors are one line already; others keep their trace.
+        expected = isinstance(error, (ConfigError, DatabaseConnectionError))
+        logger.error("TimescaleDB storage failed for task %s: %s", task_id, message, exc_info=not expected)
+        return {"status": "FAILED", "error": message}
     logger.info(
         "task %s: %d measurements stored (%d new, %d already there), %d rejected",
         task_id, len(valid), result.inserted, result.duplicate, len(rejected),

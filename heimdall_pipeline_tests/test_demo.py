@@ -36,8 +36,8 @@ def test_the_demo_run_and_its_materializations_are_in_the_instance(
     assert type(instance.run_storage).__name__ == "PostgresRunStorage"
 
 
-def test_the_demo_without_an_instance_stops_with_one_line(monkeypatch, capsys):
+def test_the_demo_without_an_instance_stops_with_one_line(monkeypatch):
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
     with pytest.raises(SystemExit) as stopped:
-        demo._instance()
-    assert str(stopped.value).startswith("demo: DAGSTER_HOME is not set")
+        demo.main()
+    assert str(stopped.value).startswith("demo: configuration error: DAGSTER_HOME is not set")

@@ -165,6 +165,9 @@ EOF
     mv "$ENVFILE.tmp" "$ENVFILE"
 }
 
+# mask_password URL: the URL with its password shown as *** (never print a real one).
+mask_password() { printf '%s' "$1" | sed -E 's#^(([a-z0-9+]+://)?[^:/@]+):[^@]*@#\1:***@#'; }
+
 env_value() { # env_value KEY -> value from .devstack/env (empty if absent)
     [ -f "$ENVFILE" ] && sed -n "s/^$1=//p" "$ENVFILE" | head -n 1 || true
 }
@@ -355,7 +358,7 @@ cmd_down() {
 
 cmd_status() {
     if external_services; then
-        log "using external services: $HEIMDALL_DATABASE_URL, $HEIMDALL_S3_ENDPOINT_URL"
+        log "using external services: $(mask_password "$HEIMDALL_DATABASE_URL"), $HEIMDALL_S3_ENDPOINT_URL"
         return 0
     fi
     local rc=0 port

@@ -133,10 +133,10 @@ drop_env_lines() {
     mv "$ENVFILE.tmp" "$ENVFILE"
 }
 
+# The settings every process needs (HEIMDALL_*, DAGSTER_HOME, DAGSTER_POSTGRES_URL), checked before
+# anything starts: a bad one is one line naming the variable (heimdall_pipeline.settings).
 require_instance() {
-    [ -n "${DAGSTER_HOME:-}" ] || die "DAGSTER_HOME is not set (run 'make up', or set it to the directory holding dagster.yaml)"
-    [ -f "$DAGSTER_HOME/dagster.yaml" ] || die "DAGSTER_HOME=$DAGSTER_HOME has no dagster.yaml"
-    [ -n "${DAGSTER_POSTGRES_URL:-}" ] || die "DAGSTER_POSTGRES_URL is not set (the Dagster instance's PostgreSQL database)"
+    "$BIN/python" -c 'import sys; from heimdall_pipeline.settings import main; sys.exit(main(["--instance"]))' || exit 1
 }
 
 cmd_up() {
