@@ -14,9 +14,12 @@ BENCH_STAMP := $(PEER_VENV)/.installed-bench
 WITH_ENV := scripts/with_env.sh
 
 PYTEST_ARGS ?=
+# The persistent Dagster instance (dagster.yaml, storage in DAGSTER_POSTGRES_URL) of dev, demo, serve.
+DAGSTER_HOME ?= $(CURDIR)/.devstack/dagster_home
+export DAGSTER_HOME
 BENCH_ARGS ?=
 
-.PHONY: setup up down status env migrate test demo dev bench clean
+.PHONY: setup up down status env migrate test demo dev serve bench clean
 
 setup: $(STAMP)
 
@@ -31,11 +34,14 @@ $(STAMP): pyproject.toml
 up: setup
 	scripts/devstack.sh up
 
+# The Dagster processes first (they use the database), then the database and S3.
 down:
+	scripts/serve.sh down
 	scripts/devstack.sh down
 
 status:
 	scripts/devstack.sh status
+	scripts/serve.sh status || true
 
 env:
 	scripts/devstack.sh env
@@ -46,16 +52,19 @@ migrate: up
 	$(WITH_ENV) $(VENV)/bin/heimdall-migrate
 
 test: up
-	$(WITH_ENV) $(VENV)/bin/python -m pytest -n 2 heimdall_pipeline_tests $(PYTEST_ARGS)
+	$(WITH_ENV) $(VENV)/bin/python -m pytest -n 2 --dist loadgroup heimdall_pipeline_tests $(PYTEST_ARGS)
 
 demo: up
 	$(WITH_ENV) $(VENV)/bin/python -m heimdall_pipeline.demo
 
+# One process for development: `dagster dev` (webserver, daemon, code server) on port 3000 if free,
+# else a free one, or HEIMDALL_WEBSERVER_PORT.
 dev: up
-	mkdir -p $(CURDIR)/.devstack/dagster_home
-	if [ -f dagster.yaml ]; then cp -f dagster.yaml $(CURDIR)/.devstack/dagster_home/dagster.yaml; fi
-	DAGSTER_HOME=$(CURDIR)/.devstack/dagster_home \
-	    $(WITH_ENV) $(VENV)/bin/dagster dev -m heimdall_pipeline.definitions -h 127.0.0.1 -p 3000
+	$(WITH_ENV) scripts/serve.sh dev
+
+# The deployment topology in the background: code server, webserver, daemon (scripts/serve.sh).
+serve: up
+	$(WITH_ENV) scripts/serve.sh up
 
 $(BENCH_STAMP): pyproject.toml $(STAMP)
 	@if [ ! -x $(PEER_VENV)/bin/python ]; then $(PYTHON) -m venv $(PEER_VENV); fi
@@ -68,6 +77,7 @@ bench: up $(BENCH_STAMP)
 	    $(VENV)/bin/python bench/run.py $(BENCH_ARGS)
 
 clean:
+	scripts/serve.sh down
 	scripts/devstack.sh clean
 	rm -rf $(VENV) $(PEER_VENV) .pytest_cache *.egg-info build dist
 	find . -name __pycache__ -type d -prune -not -path './.git/*' -exec rm -rf {} +

@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 from functools import cache
-from pathlib import Path
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 
 import psycopg
 
-SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+from heimdall_pipeline.settings import redact, redact_url
+
+# The repository's top-level sql/ is the one source; heimdall_pipeline/sql is a symlink to it, so
+# the wheel carries the files as package data (heimdall_pipeline/sql/...) and an editable install
+# reads the checkout's files. Resolved through importlib.resources, never relative to a checkout.
+SQL_DIR: Traversable = files("heimdall_pipeline") / "sql"
+
+
+class DatabaseConnectionError(psycopg.OperationalError):
+    """The database could not be reached: one line, the URL's password masked."""
 
 
 def connect(database_url: str, autocommit: bool = True, **kwargs) -> psycopg.Connection:
@@ -15,11 +25,19 @@ def connect(database_url: str, autocommit: bool = True, **kwargs) -> psycopg.Con
 
     Autocommit by default, so `with conn.transaction():` blocks are real transactions that
     commit at their end, not savepoints inside an implicit transaction left open by a read.
+    libpq's errors can quote the connection string (password included), so a failure to connect
+    is raised again with the password masked and the original not chained.
     """
-    return psycopg.connect(database_url, autocommit=autocommit, **kwargs)
+    try:
+        return psycopg.connect(database_url, autocommit=autocommit, **kwargs)
+    except (psycopg.OperationalError, psycopg.ProgrammingError) as error:
+        reason = " ".join(str(error).split())
+        raise DatabaseConnectionError(
+            f"cannot connect to {redact_url(database_url)}: {redact(reason, database_url)}"
+        ) from None
 
 
 @cache
 def read_sql(relative_path: str) -> str:
     """The text of a file under `sql/`, e.g. `read_sql("queries/snr_trends.sql")`."""
-    return (SQL_DIR / relative_path).read_text(encoding="utf-8")
+    return SQL_DIR.joinpath(*relative_path.split("/")).read_text(encoding="utf-8")

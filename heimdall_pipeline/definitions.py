@@ -12,17 +12,23 @@ from dagster import BetaWarning, Definitions, PreviewWarning
 warnings.filterwarnings("ignore", message=r"Parameter `backfill_policy` of function `asset`", category=BetaWarning)
 warnings.filterwarnings("ignore", message=r"Specifying a partitions_def on an AssetCheckSpec", category=PreviewWarning)
 
-from heimdall_pipeline.defs.analytics import (
-    ANALYTICS_ASSET_CHECKS,
-    ANALYTICS_ASSETS,
-    ANALYTICS_JOBS,
-    ANALYTICS_SCHEDULES,
-)
-from heimdall_pipeline.defs.checks import INGEST_ASSET_CHECKS
-from heimdall_pipeline.defs.ingest_assets import INGEST_ASSETS, ingest_job
-from heimdall_pipeline.defs.resources import resources_from_env
-from heimdall_pipeline.defs.schedules import INGEST_SCHEDULES
-from heimdall_pipeline.defs.sensors import INGEST_SENSORS
+from heimdall_pipeline.settings import Settings, exit_on_config_error
+
+# A missing or malformed setting stops the load (code server, `dagster dev`, validate) with one
+# line naming the variable, rather than a stack trace here or a failure in the first run.
+with exit_on_config_error("heimdall_pipeline.definitions"):
+    Settings.from_env()
+    from heimdall_pipeline.defs.analytics import (
+        ANALYTICS_ASSET_CHECKS,
+        ANALYTICS_ASSETS,
+        ANALYTICS_JOBS,
+        ANALYTICS_SCHEDULES,
+    )
+    from heimdall_pipeline.defs.checks import INGEST_ASSET_CHECKS
+    from heimdall_pipeline.defs.ingest_assets import INGEST_ASSETS, ingest_job
+    from heimdall_pipeline.defs.resources import resources_from_env
+    from heimdall_pipeline.defs.schedules import INGEST_SCHEDULES
+    from heimdall_pipeline.defs.sensors import INGEST_SENSORS
 
 defs = Definitions(
     assets=[*INGEST_ASSETS, *ANALYTICS_ASSETS],

@@ -8,7 +8,6 @@ today's partition, and prints a summary. Run it twice: the second run uploads th
 
 from __future__ import annotations
 
-import os
 import warnings
 from datetime import datetime, timezone
 
@@ -26,7 +25,7 @@ from heimdall_pipeline.defs.resources import resources_from_env
 from heimdall_pipeline.loader import ledger_summary
 from heimdall_pipeline.object_store import s3_client_from_settings
 from heimdall_pipeline.sample_data import bad_objects, generate_day, upload
-from heimdall_pipeline.settings import Settings
+from heimdall_pipeline.settings import Settings, check_instance, exit_on_config_error
 
 DEMO_SESSIONS = 200
 
@@ -38,12 +37,15 @@ def _ensure_bucket(s3, bucket: str) -> None:
 
 
 def _instance() -> DagsterInstance:
-    """The DAGSTER_HOME instance when one is configured (runs show in `make dev`), else a throwaway one."""
-    return DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else DagsterInstance.ephemeral()
+    """The persistent instance of $DAGSTER_HOME (`make up` sets it): the run shows in `make dev` / `make serve`."""
+    check_instance()
+    return DagsterInstance.get()
 
 
 def main() -> int:
-    settings = Settings.from_env()
+    with exit_on_config_error("demo"):
+        settings = Settings.from_env()
+        check_instance()
     now = datetime.now(timezone.utc)
     today = now.date()
     partition = today.isoformat()

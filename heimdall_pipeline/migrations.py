@@ -14,7 +14,7 @@ import os
 import re
 import sys
 from dataclasses import dataclass
-from pathlib import Path
+from importlib.resources.abc import Traversable
 
 import psycopg
 
@@ -36,7 +36,7 @@ class Migration:
     version: int
     name: str
     edition: str | None
-    path: Path
+    path: Traversable  # a pathlib.Path in an editable install or a test's tmp_path
 
     @property
     def checksum(self) -> str:
@@ -46,9 +46,10 @@ class Migration:
         return self.edition is None or self.edition == edition
 
 
-def discover(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
+def discover(directory: Traversable = MIGRATIONS_DIR) -> list[Migration]:
     migrations = []
-    for path in sorted(directory.glob("*.sql")):
+    sql_files = [entry for entry in directory.iterdir() if entry.name.endswith(".sql") and entry.is_file()]
+    for path in sorted(sql_files, key=lambda entry: entry.name):
         match = _FILE_NAME.match(path.name)
         if not match:
             raise MigrationError(f"{path.name}: migration files are named NNNN_name[.apache|.timescale].sql")
@@ -87,7 +88,7 @@ def ensure_timescaledb(conn: psycopg.Connection) -> str:
     return edition
 
 
-def migrate(database_url: str, directory: Path = MIGRATIONS_DIR) -> list[Migration]:
+def migrate(database_url: str, directory: Traversable = MIGRATIONS_DIR) -> list[Migration]:
     """Apply the pending migrations; return those applied now (empty when up to date)."""
     migrations = discover(directory)
     with connect(database_url, autocommit=True) as conn:
@@ -179,8 +180,9 @@ def timescaledb_edition(conn: psycopg.Connection) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from heimdall_pipeline.db import DatabaseConnectionError
     from heimdall_pipeline.grants import apply_grants
-    from heimdall_pipeline.settings import MigrateSettings
+    from heimdall_pipeline.settings import MigrateSettings, exit_on_config_error
 
     parser = argparse.ArgumentParser(
         description="Apply heimdall-pipeline's SQL migrations, then the pipeline and reader roles' grants."
@@ -193,20 +195,17 @@ def main(argv: list[str] | None = None) -> int:
     environ = dict(os.environ)
     if args.database_url:
         environ["HEIMDALL_MIGRATE_DATABASE_URL"] = args.database_url
-    try:
+    with exit_on_config_error("heimdall-migrate"):
         settings = MigrateSettings.from_env(environ)
-    except RuntimeError as error:
-        print(f"migrate: {error}", file=sys.stderr)
-        return 1
     database_url = settings.database_url
     try:
         applied = migrate(database_url)
-    except MigrationError as error:
-        print(f"migrate: {error}", file=sys.stderr)
+        with connect(database_url) as conn:
+            edition = timescaledb_edition(conn)
+            grants = apply_grants(conn, settings.pipeline_role, settings.reader_role)
+    except (MigrationError, DatabaseConnectionError) as error:
+        print(f"heimdall-migrate: {error}", file=sys.stderr)
         return 1
-    with connect(database_url) as conn:
-        edition = timescaledb_edition(conn)
-        grants = apply_grants(conn, settings.pipeline_role, settings.reader_role)
     if applied:
         for migration in applied:
             print(f"applied {migration.path.name}")

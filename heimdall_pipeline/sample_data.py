@@ -174,7 +174,7 @@ def upload(s3, bucket: str, objects: list[SampleObject], concurrency: int = 16, 
 
 def main(argv: list[str] | None = None) -> int:
     from heimdall_pipeline.object_store import s3_client_from_settings
-    from heimdall_pipeline.settings import Settings
+    from heimdall_pipeline.settings import Settings, exit_on_config_error
 
     parser = argparse.ArgumentParser(description="Upload a realistic day of Heimdall objects to S3.")
     parser.add_argument("--day", type=date.fromisoformat, default=datetime.now(timezone.utc).date())
@@ -183,7 +183,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bad", action="store_true", help="add one object per rejection reason")
     parser.add_argument("--with-iq", action="store_true", help="also PUT small .npy siblings")
     args = parser.parse_args(argv)
-    settings = Settings.from_env()
+    with exit_on_config_error("heimdall-seed"):
+        settings = Settings.from_env()
     s3 = s3_client_from_settings(settings)
     objects = generate_day(args.day, args.sessions, args.seed)
     if args.bad:

@@ -1,13 +1,112 @@
-"""Settings read from the environment: the same variables `make up` writes to `.devstack/env`."""
+"""Settings read from the environment: the same variables `make up` writes to `.devstack/env`.
+
+A missing or malformed setting raises ConfigError: one line that names the variable and never
+shows a secret (URLs are shown with their password masked, `redact_url`).
+"""
 
 from __future__ import annotations
 
+import argparse
 import os
+import re
+import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date
+from urllib.parse import urlsplit
 
 DEFAULT_BUCKET = "heimdall-raw-iq"
 DEFAULT_PIPELINE_ROLE = "heimdall_pipeline"
 DEFAULT_READER_ROLE = "heimdall_reader"
+DEFAULT_PARTITIONS_START_DATE = "2025-01-01"
+_POSTGRES_SCHEMES = ("postgresql", "postgres")
+MASK = "***"
+
+# user:password@ after a scheme, or at the start of a URL written without one (libpq would read
+# `heimdall:secret@host/db` as a keyword string and echo it in its error).
+_URL_PASSWORD = re.compile(r"(://)([^\s:/@\"']*):([^\s@\"']*)@")
+_SCHEMELESS_PASSWORD = re.compile(r"(^|[\s\"'(=])([^\s:/@\"'()]+):(?!//)([^\s@\"'/]*)@")
+# password=... in a keyword conninfo string or a URL query.
+_KEYWORD_PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s&'\"]+)", re.IGNORECASE)
+
+
+class ConfigError(RuntimeError):
+    """A required setting is missing or malformed; the message is one line naming the variable."""
+
+
+def redact_url(text: str) -> str:
+    """`text` (a URL, a conninfo string, or an error message quoting one) with passwords masked."""
+    for pattern in (_URL_PASSWORD, _SCHEMELESS_PASSWORD):
+        text = pattern.sub(lambda m: f"{m[1]}{m[2]}:{MASK}@", text)
+    return _KEYWORD_PASSWORD.sub(lambda m: f"{m[1]}{MASK}", text)
+
+
+def redact(text: str, *urls: str | None) -> str:
+    """An error message with every password masked: those of `urls` wherever they appear, and any
+    URL or conninfo password in it."""
+    for url in urls:
+        password = _password_of(url) if url else None
+        if password:
+            text = text.replace(password, MASK)
+    return redact_url(text)
+
+
+def _password_of(url: str) -> str | None:
+    match = _URL_PASSWORD.search(url) or _SCHEMELESS_PASSWORD.search(url)
+    if match and match[3]:
+        return match[3]
+    match = _KEYWORD_PASSWORD.search(url)
+    return match[2].strip("'") if match else None
+
+
+def postgres_url(env: Mapping[str, str], name: str, *, hint: str = "") -> str:
+    """The PostgreSQL URL in variable `name`, checked: set, postgresql:// (or postgres://), parseable."""
+    value = (env.get(name) or "").strip()
+    if not value:
+        raise ConfigError(f"{name} is not set{': ' + hint if hint else ''}")
+    shown = redact_url(value)
+    scheme, _, _ = value.partition("://")
+    if "://" not in value or scheme.split("+")[0] not in _POSTGRES_SCHEMES:
+        raise ConfigError(f"{name} must be a postgresql:// URL (postgresql://user:password@host:port/database), got {shown}")
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError on a port that is not a number
+    except ValueError as error:
+        raise ConfigError(f"{name} is not a valid URL ({redact(str(error), value)}): {shown}") from None
+    if not parts.path.strip("/"):
+        raise ConfigError(f"{name} names no database (postgresql://user:password@host:port/database): {shown}")
+    try:
+        from psycopg.conninfo import conninfo_to_dict
+
+        conninfo_to_dict(value)
+    except Exception as error:  # noqa: BLE001 - libpq's parser decides; its message may quote the URL
+        reason = redact(" ".join(str(error).split()), value)
+        raise ConfigError(f"{name} is not a valid PostgreSQL URL ({reason}): {shown}") from None
+    return value
+
+
+def partitions_start_date(env: Mapping[str, str] | None = None) -> str:
+    """HEIMDALL_PARTITIONS_START_DATE (default 2025-01-01), checked to be a YYYY-MM-DD date."""
+    env = os.environ if env is None else env
+    value = (env.get("HEIMDALL_PARTITIONS_START_DATE") or DEFAULT_PARTITIONS_START_DATE).strip()
+    try:
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+            raise ValueError
+        date.fromisoformat(value)
+    except ValueError:
+        raise ConfigError(f"HEIMDALL_PARTITIONS_START_DATE must be a date YYYY-MM-DD, got {value!r}") from None
+    return value
+
+
+def _optional_url(env: Mapping[str, str], name: str) -> str | None:
+    value = (env.get(name) or "").strip()
+    if not value:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(f"{name} must be an http:// or https:// URL, got {redact_url(value)!r}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -22,18 +121,19 @@ class Settings:
     aws_region: str
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
         env = os.environ if environ is None else environ
-        database_url = env.get("HEIMDALL_DATABASE_URL")
-        if not database_url:
-            raise RuntimeError(
-                "HEIMDALL_DATABASE_URL is not set: run `make up` and load .devstack/env, "
-                "or point it at your TimescaleDB (see README, Configuration)"
-            )
+        database_url = postgres_url(
+            env, "HEIMDALL_DATABASE_URL",
+            hint="run `make up` and load .devstack/env, or point it at your TimescaleDB (README, Configuration)",
+        )
+        if (env.get("HEIMDALL_READER_DATABASE_URL") or "").strip():
+            postgres_url(env, "HEIMDALL_READER_DATABASE_URL")  # optional, but checked when given
         bucket = env.get("HEIMDALL_S3_BUCKET") or DEFAULT_BUCKET
+        partitions_start_date(env)
         return cls(
             database_url=database_url,
-            s3_endpoint_url=env.get("HEIMDALL_S3_ENDPOINT_URL") or None,
+            s3_endpoint_url=_optional_url(env, "HEIMDALL_S3_ENDPOINT_URL"),
             s3_bucket=bucket,
             reports_bucket=env.get("HEIMDALL_REPORTS_BUCKET") or bucket,
             archive_bucket=env.get("HEIMDALL_ARCHIVE_BUCKET") or bucket,
@@ -52,16 +152,50 @@ class MigrateSettings:
     reader_role: str
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> "MigrateSettings":
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "MigrateSettings":
         env = os.environ if environ is None else environ
-        database_url = env.get("HEIMDALL_MIGRATE_DATABASE_URL") or env.get("HEIMDALL_DATABASE_URL")
-        if not database_url:
-            raise RuntimeError(
-                "neither HEIMDALL_MIGRATE_DATABASE_URL nor HEIMDALL_DATABASE_URL is set: run `make up` and "
-                "load .devstack/env, or point it at your TimescaleDB's owner role (see README, Database roles)"
-            )
+        name = "HEIMDALL_MIGRATE_DATABASE_URL" if (env.get("HEIMDALL_MIGRATE_DATABASE_URL") or "").strip() else "HEIMDALL_DATABASE_URL"
         return cls(
-            database_url=database_url,
+            database_url=postgres_url(
+                env, name,
+                hint="set HEIMDALL_MIGRATE_DATABASE_URL (or HEIMDALL_DATABASE_URL) to the owner role's URL; "
+                "`make up` writes it to .devstack/env (README, Database roles)",
+            ),
             pipeline_role=env.get("HEIMDALL_PIPELINE_ROLE") or DEFAULT_PIPELINE_ROLE,
             reader_role=env.get("HEIMDALL_READER_ROLE") or DEFAULT_READER_ROLE,
         )
+
+
+def check_instance(environ: Mapping[str, str] | None = None) -> None:
+    """The Dagster instance's settings: DAGSTER_HOME holding a dagster.yaml, DAGSTER_POSTGRES_URL."""
+    env = os.environ if environ is None else environ
+    home = env.get("DAGSTER_HOME")
+    if not home:
+        raise ConfigError("DAGSTER_HOME is not set: the directory holding the instance's dagster.yaml (`make up` sets it)")
+    if not os.path.isfile(os.path.join(home, "dagster.yaml")):
+        raise ConfigError(f"DAGSTER_HOME={home} holds no dagster.yaml")
+    postgres_url(env, "DAGSTER_POSTGRES_URL", hint="the PostgreSQL database of the Dagster instance (`make up` sets it)")
+
+
+@contextmanager
+def exit_on_config_error(program: str) -> Iterator[None]:
+    """Turn a ConfigError into one line on stderr and exit status 1: no stack trace at start-up."""
+    try:
+        yield
+    except ConfigError as error:
+        raise SystemExit(f"{program}: configuration error: {error}") from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Check heimdall-pipeline's settings in the environment.")
+    parser.add_argument("--instance", action="store_true", help="also check DAGSTER_HOME and DAGSTER_POSTGRES_URL")
+    args = parser.parse_args(argv)
+    with exit_on_config_error("heimdall-pipeline"):
+        Settings.from_env()
+        if args.instance:
+            check_instance()
+    return 0
+
+
+if __name__ == "__main__":  # scripts/serve.sh calls main() directly (see there)
+    sys.exit(main())

@@ -9,11 +9,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from heimdall_pipeline.db import connect
+from heimdall_pipeline.db import DatabaseConnectionError, connect
 from heimdall_pipeline.loader import load_measurements
 from heimdall_pipeline.measurement import Measurement, RejectedObject, internal_error_reason
 from heimdall_pipeline.migrations import require_current_schema_once
-from heimdall_pipeline.settings import Settings
+from heimdall_pipeline.settings import ConfigError, Settings, redact
 
 logger = logging.getLogger(__name__)
 
@@ -43,14 +43,18 @@ def save_measurements_to_timescaledb(
             rejected.append({"index": index, "reason": internal_error_reason(error)})
     for item in rejected[:20]:
         logger.warning("task %s: measurement %d rejected: %s", _shown(task_id), item["index"], item["reason"])
+    url = database_url
     try:
-        url = database_url or Settings.from_env().database_url
+        url = url or Settings.from_env().database_url
         with connect(url) as conn:
             require_current_schema_once(conn, url)  # the schema is heimdall-migrate's, never this call's
             result = load_measurements(conn, valid)
     except Exception as error:  # noqa: BLE001 - the Celery contract reports, never raises
-        logger.exception("TimescaleDB storage failed for task %s", _shown(task_id))
-        return {"status": "FAILED", "error": str(error)}
+        message = redact(str(error), url)
+        # Configuration and connection errors are one line already; others keep their trace.
+        expected = isinstance(error, (ConfigError, DatabaseConnectionError))
+        logger.error("TimescaleDB storage failed for task %s: %s", _shown(task_id), message, exc_info=not expected)
+        return {"status": "FAILED", "error": message}
     logger.info(
         "task %s: %d measurements stored (%d new, %d already there), %d rejected",
         _shown(task_id), len(valid), result.inserted, result.duplicate, len(rejected),

@@ -184,3 +184,22 @@ def backdate(bucket: str, key: str, last_modified: datetime) -> None:
 
     stored = s3_backends[MOTO_ACCOUNT_ID]["aws"].buckets[bucket].keys[key]
     stored.last_modified = last_modified.replace(tzinfo=None)
+
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture
+def dagster_home(admin_database_url, tmp_path_factory, monkeypatch):
+    """A persistent Dagster instance of its own: the repository's dagster.yaml in a DAGSTER_HOME
+    and a new PostgreSQL database for its storage (DAGSTER_HOME / DAGSTER_POSTGRES_URL set)."""
+    name = f"dagster_test_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(admin_database_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    home = tmp_path_factory.mktemp("dagster_home")
+    (home / "dagster.yaml").symlink_to(os.path.join(REPO, "dagster.yaml"))
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    monkeypatch.setenv("DAGSTER_POSTGRES_URL", _with_database(admin_database_url, name))
+    yield home
+    with psycopg.connect(admin_database_url, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

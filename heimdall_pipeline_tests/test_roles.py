@@ -203,12 +203,14 @@ def test_migrate_settings_default_to_the_pipeline_url_and_the_standard_role_name
     assert split == MigrateSettings("postgresql://o@db/heimdall", "ingest", "grafana")
 
 
-def test_heimdall_migrate_without_a_url_says_which_variables_to_set(monkeypatch, capsys):
+def test_heimdall_migrate_without_a_url_says_which_variables_to_set(monkeypatch):
     from heimdall_pipeline import migrations
 
     monkeypatch.delenv("HEIMDALL_DATABASE_URL", raising=False)
     monkeypatch.delenv("HEIMDALL_MIGRATE_DATABASE_URL", raising=False)
-    assert migrations.main([]) == 1
-    assert capsys.readouterr().err.startswith(
-        "migrate: neither HEIMDALL_MIGRATE_DATABASE_URL nor HEIMDALL_DATABASE_URL is set"
-    )
+    with pytest.raises(SystemExit) as stopped:
+        migrations.main([])
+    # One line, naming both variables, no stack trace (settings.exit_on_config_error).
+    message = str(stopped.value)
+    assert message.startswith("heimdall-migrate: configuration error: HEIMDALL_DATABASE_URL is not set")
+    assert "HEIMDALL_MIGRATE_DATABASE_URL" in message and "\n" not in message

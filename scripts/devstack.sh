@@ -143,20 +143,33 @@ wait_for() { # wait_for SECONDS DESCRIPTION CMD...
     done
 }
 
+# The Dagster instance's home: the repository's dagster.yaml, linked so edits take effect.
+dagster_home() {
+    mkdir -p "$STATE/dagster_home"
+    ln -sfn "$ROOT/dagster.yaml" "$STATE/dagster_home/dagster.yaml"
+}
+
 write_env() {
     cat >"$ENVFILE.tmp" <<EOF
 HEIMDALL_DATABASE_URL=$(role_url "$PIPELINE_ROLE")
 HEIMDALL_MIGRATE_DATABASE_URL=$(role_url "$OWNER_ROLE")
 HEIMDALL_READER_DATABASE_URL=$(role_url "$READER_ROLE")
 HEIMDALL_TEST_ADMIN_DATABASE_URL=postgresql://postgres@127.0.0.1:$PG_PORT/postgres
+DAGSTER_POSTGRES_URL=postgresql://$DAGSTER_ROLE:$DAGSTER_ROLE@127.0.0.1:$PG_PORT/dagster
+DAGSTER_HOME=$STATE/dagster_home
 HEIMDALL_S3_ENDPOINT_URL=http://127.0.0.1:$S3_PORT
 HEIMDALL_S3_BUCKET=$BUCKET
 AWS_ACCESS_KEY_ID=$AWS_KEY
 AWS_SECRET_ACCESS_KEY=$AWS_SECRET
 AWS_REGION=$AWS_REGION_NAME
 EOF
+    # The addresses `make serve` (scripts/serve.sh) wrote stay while its processes run.
+    [ -f "$ENVFILE" ] && grep -E '^(HEIMDALL_DAGSTER_URL|HEIMDALL_CODE_SERVER_HOST|HEIMDALL_CODE_SERVER_PORT)=' "$ENVFILE" >>"$ENVFILE.tmp" || true
     mv "$ENVFILE.tmp" "$ENVFILE"
 }
+
+# mask_password URL: the URL with its password shown as *** (never print a real one).
+mask_password() { printf '%s' "$1" | sed -E 's#^(([a-z0-9+]+://)?[^:/@]+):[^@]*@#\1:***@#'; }
 
 env_value() { # env_value KEY -> value from .devstack/env (empty if absent)
     [ -f "$ENVFILE" ] && sed -n "s/^$1=//p" "$ENVFILE" | head -n 1 || true
@@ -237,6 +250,7 @@ EOF
 OWNER_ROLE=heimdall_owner
 PIPELINE_ROLE=heimdall_pipeline
 READER_ROLE=heimdall_reader
+DAGSTER_ROLE=heimdall_dagster  # owns the Dagster instance's database
 DB_NAME=heimdall
 
 role_url() { echo "postgresql://$1:$1@127.0.0.1:$PG_PORT/$DB_NAME"; }
@@ -249,7 +263,7 @@ pg_provision() {
 DO \$\$
 DECLARE role_name TEXT;
 BEGIN
-    FOREACH role_name IN ARRAY ARRAY['$OWNER_ROLE', '$PIPELINE_ROLE', '$READER_ROLE'] LOOP
+    FOREACH role_name IN ARRAY ARRAY['$OWNER_ROLE', '$PIPELINE_ROLE', '$READER_ROLE', '$DAGSTER_ROLE'] LOOP
         IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = role_name) THEN
             EXECUTE format('CREATE ROLE %I LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD %L', role_name, role_name);
         END IF;
@@ -257,6 +271,11 @@ BEGIN
 END \$\$;
 SELECT 'CREATE DATABASE $DB_NAME OWNER $OWNER_ROLE'
  WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '$DB_NAME') \gexec
+-- The Dagster instance's own database (run, event-log and schedule storage), owned by its own
+-- role: never the measurements database.
+SELECT 'CREATE DATABASE dagster OWNER $DAGSTER_ROLE'
+ WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'dagster') \gexec
+ALTER DATABASE dagster OWNER TO $DAGSTER_ROLE;
 SQL
     # A stack provisioned before the roles existed has a SUPERUSER `heimdall` owning everything.
     # Its objects go to postgres (the extension's event triggers need a superuser owner), then the
@@ -339,6 +358,8 @@ PY
 
 # --- subcommands ---------------------------------------------------------------------------
 cmd_up() {
+    mkdir -p "$STATE"
+    dagster_home
     if external_services; then
         log "HEIMDALL_DATABASE_URL and HEIMDALL_S3_ENDPOINT_URL are set; using those services, provisioning nothing"
         return 0
@@ -376,6 +397,7 @@ cmd_up() {
     pg_migrate
     log "postgres  pid $(cat "$PG_PIDFILE")  127.0.0.1:$PG_PORT/$DB_NAME  roles $OWNER_ROLE (migrations), $PIPELINE_ROLE, $READER_ROLE"
     log "moto s3   pid $(cat "$S3_PIDFILE")  http://127.0.0.1:$S3_PORT  bucket $BUCKET"
+    log "dagster   instance in database 'dagster', DAGSTER_HOME=${STATE#"$ROOT"/}/dagster_home"
     log "env written to ${ENVFILE#"$ROOT"/}"
 }
 
@@ -402,7 +424,7 @@ cmd_down() {
 
 cmd_status() {
     if external_services; then
-        log "using external services: $HEIMDALL_DATABASE_URL, $HEIMDALL_S3_ENDPOINT_URL"
+        log "using external services: $(mask_password "$HEIMDALL_DATABASE_URL"), $HEIMDALL_S3_ENDPOINT_URL"
         return 0
     fi
     local rc=0 port

@@ -5,15 +5,15 @@ The current day is a partition too (end_offset=1), so objects that land today lo
 
 from __future__ import annotations
 
-import os
 from datetime import datetime, timedelta, timezone
 
 from dagster import DailyPartitionsDefinition
 
-DEFAULT_START_DATE = "2025-01-01"
+from heimdall_pipeline.settings import DEFAULT_PARTITIONS_START_DATE as DEFAULT_START_DATE  # noqa: F401
+from heimdall_pipeline.settings import partitions_start_date
 
 daily_partitions = DailyPartitionsDefinition(
-    start_date=os.environ.get("HEIMDALL_PARTITIONS_START_DATE", DEFAULT_START_DATE),
+    start_date=partitions_start_date(),
     timezone="UTC",
     end_offset=1,
 )

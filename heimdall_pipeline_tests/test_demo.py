@@ -1,0 +1,43 @@
+"""`make demo` writes its run to the persistent instance, so `make dev` / `make serve` show it."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+from dagster import AssetKey, DagsterInstance, DagsterRunStatus
+
+from heimdall_pipeline import demo
+
+pytestmark = pytest.mark.integration
+
+
+def test_the_demo_run_and_its_materializations_are_in_the_instance(
+    dagster_home, clean_database_url, s3_endpoint_url, bucket, monkeypatch, capsys
+):
+    monkeypatch.setenv("HEIMDALL_DATABASE_URL", clean_database_url)
+    monkeypatch.setenv("HEIMDALL_S3_ENDPOINT_URL", s3_endpoint_url)
+    monkeypatch.setenv("HEIMDALL_S3_BUCKET", bucket)
+    monkeypatch.setattr(demo, "DEMO_SESSIONS", 3)  # the demo's day, smaller
+
+    assert demo.main() == 0
+    today = datetime.now(timezone.utc).date().isoformat()
+
+    # What `make dev` reads: a fresh handle on the same instance, as another process opens it.
+    with DagsterInstance.get() as instance:
+        runs = instance.get_runs()
+        assert [run.status for run in runs] == [DagsterRunStatus.SUCCESS]
+        assert runs[0].run_id[:8] in capsys.readouterr().out
+        for asset in ("minio_metadata", "measurements", "measurements_hourly"):
+            event = instance.get_latest_materialization_event(AssetKey(asset))
+            assert event is not None, asset
+            assert event.run_id == runs[0].run_id
+            assert event.dagster_event.partition == today
+    assert type(instance.run_storage).__name__ == "PostgresRunStorage"
+
+
+def test_the_demo_without_an_instance_stops_with_one_line(monkeypatch):
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    with pytest.raises(SystemExit) as stopped:
+        demo.main()
+    assert str(stopped.value).startswith("demo: configuration error: DAGSTER_HOME is not set")

@@ -1,0 +1,256 @@
+"""The deployment topology, for real: scripts/serve.sh starts a code server, dagster-webserver and
+dagster-daemon on a PostgreSQL instance of their own, pointed at a database and a bucket of their
+own; the tests drive them as an operator would (GraphQL, uploads) and kill processes mid-run.
+
+All tests of this module share one topology, so they run on one xdist worker (xdist_group).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+import psycopg
+import pytest
+from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
+from dagster._core.storage.tags import PARTITION_NAME_TAG, ROOT_RUN_ID_TAG, SENSOR_NAME_TAG
+from dagster_graphql import DagsterGraphQLClient
+
+from heimdall_pipeline.migrations import migrate
+from heimdall_pipeline.sample_data import bad_objects, generate_day
+from heimdall_pipeline_tests.conftest import _with_database
+from heimdall_pipeline_tests.defs.conftest import noon, put_uploaded_at, store_uploaded_at
+
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("serve")]
+
+REPO = Path(__file__).resolve().parent.parent
+SERVE = str(REPO / "scripts" / "serve.sh")
+LOCATION = "heimdall_pipeline"
+FINISHED = {DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED}
+IN_FLIGHT = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING,
+             DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING]
+
+
+@dataclass
+class Topology:
+    env: dict[str, str]
+    state: Path
+    database_url: str
+    bucket: str
+    webserver_port: int
+    instance: DagsterInstance
+
+    def graphql(self) -> DagsterGraphQLClient:
+        return DagsterGraphQLClient("127.0.0.1", port_number=self.webserver_port, timeout=60)
+
+    def serve(self, command: str) -> str:
+        done = subprocess.run([SERVE, command], env=self.env, capture_output=True, text=True, timeout=400)
+        assert done.returncode == 0, f"serve.sh {command} failed:\n{done.stdout}\n{done.stderr}"
+        return done.stdout
+
+    def pid(self, service: str) -> int:
+        return int((self.state / f"{service}.pid").read_text().split()[0])
+
+
+def _env_file(path: Path) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+
+
+def _create_database(admin_url: str, prefix: str) -> str:
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    return name
+
+
+@pytest.fixture(scope="module")
+def topology(admin_database_url, s3_endpoint_url, tmp_path_factory):
+    from heimdall_pipeline.object_store import make_s3_client
+
+    work = tmp_path_factory.mktemp("serve")
+    heimdall_db = _create_database(admin_database_url, "heimdall_serve")
+    dagster_db = _create_database(admin_database_url, "dagster_serve")
+    database_url = _with_database(admin_database_url, heimdall_db)
+    migrate(database_url)
+    bucket = f"heimdall-serve-{uuid.uuid4().hex[:8]}"
+    make_s3_client(s3_endpoint_url, "us-east-1", "heimdall", "heimdall-secret").create_bucket(Bucket=bucket)
+    home = work / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").symlink_to(REPO / "dagster.yaml")
+
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("HEIMDALL_", "DAGSTER_", "AWS_", "PYTEST_"))}
+    env.update(
+        HEIMDALL_DATABASE_URL=database_url,
+        HEIMDALL_S3_ENDPOINT_URL=s3_endpoint_url,
+        HEIMDALL_S3_BUCKET=bucket,
+        AWS_ACCESS_KEY_ID="heimdall",
+        AWS_SECRET_ACCESS_KEY="heimdall-secret",
+        AWS_REGION="us-east-1",
+        DAGSTER_HOME=str(home),
+        DAGSTER_POSTGRES_URL=_with_database(admin_database_url, dagster_db),
+        HEIMDALL_SERVE_STATE=str(work / "state"),
+        HEIMDALL_SERVE_ENVFILE=str(work / "env"),
+    )
+    topology = None
+    try:
+        done = subprocess.run([SERVE, "up"], env=env, capture_output=True, text=True, timeout=400)
+        assert done.returncode == 0, f"serve.sh up failed:\n{done.stdout}\n{done.stderr}"
+        written = _env_file(work / "env")
+        port = int(written["HEIMDALL_DAGSTER_URL"].rsplit(":", 1)[1])
+        assert written["HEIMDALL_CODE_SERVER_PORT"] == (work / "state" / "code-server.port").read_text().strip()
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("DAGSTER_POSTGRES_URL", env["DAGSTER_POSTGRES_URL"])
+            instance = DagsterInstance.from_config(str(home))
+        topology = Topology(env, work / "state", database_url, bucket, port, instance)
+        yield topology
+    finally:
+        subprocess.run([SERVE, "down"], env=env, capture_output=True, text=True, timeout=120)
+        if topology:
+            topology.instance.dispose()
+        with psycopg.connect(admin_database_url, autocommit=True) as admin:
+            for name in (heimdall_db, dagster_db):
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _wait(predicate, timeout: float, what: str, interval: float = 0.5):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(interval)
+
+
+def _status(topology: Topology, run_id: str) -> DagsterRunStatus:
+    return topology.instance.get_run_by_id(run_id).status
+
+
+def _upload_day(topology: Topology, s3, day: date, sessions: int, direct: bool = False):
+    """A day of objects (and two bad ones) uploaded at noon of `day`; `direct`: straight into the
+    in-process S3 server, for many objects."""
+    good, bad = generate_day(day, sessions=sessions, seed=day.toordinal()), bad_objects(day)[:2]
+    if direct:
+        store_uploaded_at(topology.bucket, good + bad, noon(day), spacing=0.01)
+    else:
+        put_uploaded_at(s3, topology.bucket, good + bad, noon(day), spacing=0.01)
+    return good, bad
+
+
+def _day_state(topology: Topology, day: date) -> tuple[Counter, int]:
+    """(ledger statuses, measurements rows) of the objects uploaded on `day`."""
+    start = datetime.combine(day, datetime.min.time(), tzinfo=timezone.utc)
+    with psycopg.connect(topology.database_url) as conn:
+        statuses = Counter(dict(conn.execute(
+            "SELECT status, count(*) FROM ingest_ledger WHERE last_modified >= %s AND last_modified < %s "
+            "GROUP BY status", (start, start + timedelta(days=1))).fetchall()))
+        rows = conn.execute(
+            "SELECT count(*) FROM measurements m JOIN ingest_ledger l "
+            "ON (l.task_id, l.websdr_id, l.timestamp_utc) = (m.task_id, m.websdr_id, m.timestamp_utc) "
+            "WHERE l.status = 'loaded' AND l.last_modified >= %s AND l.last_modified < %s",
+            (start, start + timedelta(days=1))).fetchone()[0]
+    return statuses, rows
+
+
+def _launch(topology: Topology, day: date) -> str:
+    return topology.graphql().submit_job_execution(
+        "ingest_job", repository_location_name=LOCATION, tags={PARTITION_NAME_TAG: day.isoformat()}
+    )
+
+
+def _drained(topology: Topology) -> bool:
+    return not topology.instance.get_runs(filters=RunsFilter(statuses=IN_FLIGHT))
+
+
+def test_a_partition_launched_over_graphql_loads_its_objects(topology, s3):
+    day = datetime.now(timezone.utc).date() - timedelta(days=2)
+    good, bad = _upload_day(topology, s3, day, sessions=10)
+
+    started = time.monotonic()
+    run_id = _launch(topology, day)
+    status = _wait(lambda: topology.graphql().get_run_status(run_id) in FINISHED
+                   and topology.graphql().get_run_status(run_id), 300, "the run to finish")
+    print(f"\ningest_job {day} over GraphQL: {status.value} in {time.monotonic() - started:.1f} s")
+
+    assert status == DagsterRunStatus.SUCCESS
+    run = topology.instance.get_run_by_id(run_id)
+    assert run.tags[PARTITION_NAME_TAG] == day.isoformat()  # what the per-day concurrency limit keys on
+    statuses, rows = _day_state(topology, day)
+    assert statuses == Counter({"loaded": len(good), "rejected": len(bad)})
+    assert rows == len(good)
+
+
+def test_the_daemons_sensor_launches_a_run_for_new_uploads(topology, s3):
+    day = datetime.now(timezone.utc).date() - timedelta(days=3)
+    good, bad = _upload_day(topology, s3, day, sessions=5)
+
+    def sensor_run_succeeded():
+        runs = topology.instance.get_runs(filters=RunsFilter(tags={
+            SENSOR_NAME_TAG: "new_metadata_objects_sensor", PARTITION_NAME_TAG: day.isoformat()}))
+        return any(run.status == DagsterRunStatus.SUCCESS for run in runs)
+
+    # The sensor ticks every 60 s; then the run starts and loads.
+    _wait(sensor_run_succeeded, 240, "a successful sensor run for the new objects", interval=2)
+    statuses, rows = _day_state(topology, day)
+    assert statuses == Counter({"loaded": len(good), "rejected": len(bad)})
+    assert rows == len(good)
+
+
+def test_killing_the_daemon_and_code_server_mid_run_loses_and_doubles_nothing(topology, s3):
+    day = datetime.now(timezone.utc).date() - timedelta(days=4)
+    queued_day = day - timedelta(days=1)
+    good, bad = _upload_day(topology, s3, day, sessions=150, direct=True)
+    queued_good, queued_bad = _upload_day(topology, s3, queued_day, sessions=3)
+
+    run_id = _launch(topology, day)
+    _wait(lambda: _status(topology, run_id) == DagsterRunStatus.STARTED, 240, "the run to start")
+    daemon = topology.pid("daemon")
+    os.killpg(daemon, signal.SIGKILL)  # with its whole process group
+
+    # While the daemon is down, a run launched from the UI waits in the queue.
+    queued_run_id = _launch(topology, queued_day)
+    time.sleep(2)
+    assert _status(topology, queued_run_id) == DagsterRunStatus.QUEUED
+
+    # Mid-run (the listing is in the ledger, not every object loaded yet), the code server dies
+    # with its process group, the run's worker included: a killed container.
+    _wait(lambda: sum(_day_state(topology, day)[0].values()) > 0, 120, "the listing", interval=0.1)
+    os.killpg(topology.pid("code-server"), signal.SIGKILL)
+    killed_at = time.monotonic()
+    statuses, _ = _day_state(topology, day)
+    assert _status(topology, run_id) == DagsterRunStatus.STARTED, "the run ended before the kill"
+    assert statuses["loaded"] < len(good), "the run had loaded everything before the kill"
+
+    restart = topology.serve("up")
+    assert "webserver already running" in restart
+
+    # Run monitoring finds the run's worker gone and fails it; run_retries launches it again.
+    _wait(lambda: _status(topology, run_id) == DagsterRunStatus.FAILURE, 180, "monitoring to fail the dead run")
+    failed_at = time.monotonic()
+    _wait(lambda: _drained(topology), 300, "the queue to drain", interval=1)
+    print(f"\nkilled mid-run; run marked failed {failed_at - killed_at:.0f} s later; "
+          f"queue drained {time.monotonic() - killed_at:.0f} s after the kill")
+
+    retries = topology.instance.get_runs(filters=RunsFilter(tags={ROOT_RUN_ID_TAG: run_id}))
+    assert retries, "run_retries launched no retry"
+    assert any(run.status == DagsterRunStatus.SUCCESS for run in retries)
+    assert _status(topology, queued_run_id) == DagsterRunStatus.SUCCESS
+
+    for one_day, day_good, day_bad in ((day, good, bad), (queued_day, queued_good, queued_bad)):
+        statuses, rows = _day_state(topology, one_day)
+        assert statuses == Counter({"loaded": len(day_good), "rejected": len(day_bad)})
+        assert rows == len(day_good)
+    with psycopg.connect(topology.database_url) as conn:
+        total, distinct = conn.execute(
+            "SELECT count(*), count(DISTINCT (task_id, websdr_id, timestamp_utc)) FROM measurements").fetchone()
+        ledger_total = conn.execute("SELECT count(*) FROM ingest_ledger WHERE status = 'loaded'").fetchone()[0]
+    assert total == distinct == ledger_total
