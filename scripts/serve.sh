@@ -212,6 +212,9 @@ cmd_dev() {
         if port_free 3000; then port=3000; else port=$(free_port); fi
     fi
     log "Dagster UI: http://$HOST:$port"
+    # From DAGSTER_HOME: started in the checkout, `dagster dev` sees ./dagster.yaml and warns that it
+    # "will not be used", although DAGSTER_HOME links that very file.
+    cd "$DAGSTER_HOME"
     exec "$BIN/dagster" dev -m heimdall_pipeline.definitions -h "$HOST" -p "$port"
 }
 
