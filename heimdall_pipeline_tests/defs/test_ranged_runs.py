@@ -10,9 +10,13 @@ from datetime import date, timedelta
 import pytest
 from dagster import AssetCheckKey, AssetSelection, AssetCheckSeverity, AssetKey, AssetRecordsFilter, DagsterInstance
 from dagster._core.event_api import PartitionKeyFilter
-from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
+from dagster._core.storage.asset_check_execution_record import (
+    AssetCheckExecutionRecordStatus,
+    AssetCheckExecutionResolvedStatus,
+)
 
 from heimdall_pipeline.defs.checks import INGEST_ASSET_CHECKS, hourly_matches_measurements
+from heimdall_pipeline.defs.partitions import daily_partitions
 from heimdall_pipeline.sample_data import SampleObject, bad_objects, encode, generate_day, measurement_document, metadata_key
 from heimdall_pipeline_tests.defs.conftest import check_evaluations, materialization_metadata, noon, put_uploaded_at, run_chain
 
@@ -132,6 +136,20 @@ def test_a_ranged_run_records_each_days_own_figures_and_check_results(resources,
         for day in DAYS
     }
     assert all(info.is_current for info in infos if info.partition_key)
+
+    # What the UI's partition status bar of the check shows (AssetCheckState, as dagster-graphql
+    # loads it): each day Succeeded or Failed, none Skipped.
+    check_key = AssetCheckKey(AssetKey("measurements"), "all_receivers_reported")
+    state = instance.event_log_storage.get_asset_check_state([(check_key, daily_partitions)])[check_key]
+    shown = {
+        status: sorted(subset.subset_value.get_partition_keys())
+        for status, subset in state.subsets.items()
+        if subset is not None and not subset.is_empty
+    }
+    assert shown == {
+        AssetCheckExecutionResolvedStatus.SUCCEEDED: [DAYS[0].isoformat(), DAYS[3].isoformat()],
+        AssetCheckExecutionResolvedStatus.FAILED: [DAYS[1].isoformat(), DAYS[2].isoformat()],
+    }
 
     # The run's own result per check summarises its days (stored without a partition).
     summary = {e.check_name: e for e in result.get_asset_check_evaluations() if e.partition is None}
