@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, time as time_of_day, timedelta, timezone
 
 import psycopg
 
@@ -107,6 +107,48 @@ def list_uploads(conn: psycopg.Connection, s3, bucket: str, start: datetime, end
     """List the metadata objects uploaded in [start, end) and record them in the ledger."""
     infos = list(iter_metadata_objects(s3, bucket, start, end))
     return infos, record_listed(conn, infos)
+
+
+def upload_days(start: datetime, end: datetime) -> list[date]:
+    """The UTC upload days of a window [start, end) of whole days (one partition, or a backfill range)."""
+    return [start.date() + timedelta(days=offset) for offset in range((end - start).days)]
+
+
+def upload_day_bounds(day: date) -> tuple[datetime, datetime]:
+    """[start, end) in UTC of one upload day."""
+    start = datetime.combine(day, time_of_day(0), tzinfo=timezone.utc)
+    return start, start + timedelta(days=1)
+
+
+def list_uploads_by_day(
+    conn: psycopg.Connection, s3, bucket: str, start: datetime, end: datetime
+) -> dict[date, tuple[list[ObjectInfo], ListingResult]]:
+    """Like list_uploads, with one listing of the bucket for the whole window, but recorded and
+    reported per upload day: `{day: (objects uploaded that day, what recording them changed)}`,
+    every day of the window included, empty ones too."""
+    by_day = by_upload_day(iter_metadata_objects(s3, bucket, start, end), start, end)
+    return {day: (infos, record_listed(conn, infos)) for day, infos in by_day.items()}
+
+
+def by_upload_day(infos: Iterable[ObjectInfo], start: datetime, end: datetime) -> dict[date, list[ObjectInfo]]:
+    """Objects uploaded in [start, end) by their UTC upload day; every day of the window is a key."""
+    by_day: dict[date, list[ObjectInfo]] = {day: [] for day in upload_days(start, end)}
+    for info in infos:
+        by_day[info.last_modified.astimezone(timezone.utc).date()].append(info)
+    return by_day
+
+
+def load_pending_by_day(
+    conn: psycopg.Connection,
+    s3,
+    bucket: str,
+    start: datetime,
+    end: datetime,
+    **options,
+) -> dict[date, IngestResult]:
+    """load_pending for each upload day of [start, end) in turn: `{day: that day's IngestResult}`,
+    so a range of days reports each day's objects, rows and rejections as a run of that day would."""
+    return {day: load_pending(conn, s3, bucket, *upload_day_bounds(day), **options) for day in upload_days(start, end)}
 
 
 def load_objects(

@@ -1,4 +1,9 @@
-"""Asset checks on the ingest chain, evaluated on the run's partition window.
+"""Asset checks on the ingest chain, evaluated per upload day of the run's partition window.
+
+A run of one partition returns its one result, for that partition. A ranged (backfill) run
+evaluates each day on its own and records it for that day's partition (so each partition's
+Checks tab shows that day's result); the run's own result then summarises the days: passed only
+if every day passed, with the worst day's severity, so a blocking check still stops downstream.
 
 Severity: a bad day of data (a receiver silent, odd SNR or offsets) WARNs and lets the day
 through. Aggregates that disagree with the rows are an ERROR on a blocking check, so nothing
@@ -7,18 +12,29 @@ fails the run, but only after measurements_hourly has refreshed the rows that di
 object must not keep a day's aggregates stale.
 """
 
+from collections.abc import Callable
+from datetime import date, datetime
+
 from dagster import (
+    AssetCheckEvaluation,
     AssetCheckExecutionContext,
     AssetCheckResult,
     AssetCheckSeverity,
+    AssetRecordsFilter,
     Failure,
     MetadataValue,
     asset_check,
 )
+# Not exported by dagster 1.13; it ties a day's logged result to that day's materialization, as
+# Dagster does for a result it returns, so the UI does not show the day's check as outdated.
+from dagster._core.definitions.asset_checks.asset_check_evaluation import (
+    AssetCheckEvaluationTargetMaterializationData,
+)
 
-from heimdall_pipeline.defs.ingest_assets import days_to_aggregate, measurements, measurements_hourly
+from heimdall_pipeline.defs.ingest_assets import days_to_aggregate, measurements, measurements_hourly, window_days
 from heimdall_pipeline.defs.partitions import daily_partitions
 from heimdall_pipeline.defs.resources import HeimdallBuckets, HeimdallS3Resource, TimescaleResource
+from heimdall_pipeline.ingest import by_upload_day, upload_day_bounds
 from heimdall_pipeline.ledger_queries import (
     frequency_offset_range,
     ledger_entries,
@@ -27,13 +43,77 @@ from heimdall_pipeline.ledger_queries import (
 )
 from heimdall_pipeline.aggregates import day_bounds, hourly_mismatches, is_day_dropped
 from heimdall_pipeline.loader import ledger_summary
-from heimdall_pipeline.object_store import iter_metadata_objects, ledger_key
+from heimdall_pipeline.object_store import ObjectInfo, iter_metadata_objects, ledger_key
 
 # Heimdall's SNR is a ratio of in-band to noise power over a 12.5 kHz recording: far below -30 dB
 # nothing is detectable, above 80 dB the receiver would be saturated.
 SNR_RANGE_DB = (-30.0, 80.0)
 FINAL_STATUSES = ("loaded", "duplicate", "updated", "rejected", "missing", "failed")
 LISTED_EXAMPLES = 20
+_SEVERITY_RANK = {AssetCheckSeverity.WARN: 0, AssetCheckSeverity.ERROR: 1}
+
+
+def _latest_materialization(context: AssetCheckExecutionContext, partition: str):
+    """The partition's latest materialization of the checked asset: what the day's result is about."""
+    spec = context.check_specs[0]
+    records = context.instance.fetch_materializations(
+        AssetRecordsFilter(asset_key=spec.asset_key, asset_partitions=[partition]), limit=1
+    ).records
+    if not records:
+        return None
+    return AssetCheckEvaluationTargetMaterializationData(
+        run_id=records[0].event_log_entry.run_id, storage_id=records[0].storage_id, timestamp=records[0].timestamp
+    )
+
+
+def per_upload_day(
+    context: AssetCheckExecutionContext, evaluate: Callable[[date, datetime, datetime], AssetCheckResult]
+) -> AssetCheckResult:
+    """`evaluate(day, start, end)` for the run's one day, or for each day of a ranged run, each
+    day's result recorded for its own partition; returns the run's result (see the module doc)."""
+    start, end = context.partition_time_window
+    days = window_days(start, end)
+    if len(days) == 1:
+        return evaluate(days[0], start, end)
+    spec = context.check_specs[0]
+    results = {}
+    for day in days:
+        result = evaluate(day, *upload_day_bounds(day))
+        results[day] = result
+        context.op_execution_context.log_event(
+            AssetCheckEvaluation(
+                asset_key=spec.asset_key,
+                check_name=spec.name,
+                passed=result.passed,
+                severity=result.severity,
+                description=result.description,
+                metadata=result.metadata,
+                blocking=spec.blocking,
+                partition=day.isoformat(),
+                target_materialization_data=_latest_materialization(context, day.isoformat()),
+            )
+        )
+    failed = {day: result for day, result in results.items() if not result.passed}
+    worst = max((r.severity for r in failed.values()), key=_SEVERITY_RANK.__getitem__, default=AssetCheckSeverity.WARN)
+    table = "\n".join(
+        f"| {day} | {'passed' if r.passed else r.severity.value} | {(r.description or '').replace('|', '/')} |"
+        for day, r in results.items()
+    )
+    return AssetCheckResult(
+        passed=not failed,
+        severity=worst if failed else next(iter(results.values())).severity,
+        description=(
+            f"run range {days[0]} .. {days[-1]}: {len(days) - len(failed)} of {len(days)} days passed"
+            + (f"; failed: {', '.join(str(day) for day in failed)}" if failed else "")
+        ),
+        metadata={
+            "run range: upload days": MetadataValue.text(f"{days[0]} .. {days[-1]} ({len(days)} days)"),
+            "run range: days failed": MetadataValue.text(", ".join(str(day) for day in failed) or "-"),
+            "run range: result per day": MetadataValue.md(
+                "| day | result | description |\n|---|---|---|\n" + table
+            ),
+        },
+    )
 
 
 @asset_check(
@@ -42,9 +122,12 @@ LISTED_EXAMPLES = 20
     description="Every active receiver in websdr_stations has measurements among the day's uploads (WARN).",
 )
 def all_receivers_reported(context: AssetCheckExecutionContext, timescale: TimescaleResource) -> AssetCheckResult:
-    start, end = context.partition_time_window
     with timescale.connection() as conn:
-        counts = receiver_counts(conn, start, end)
+        return per_upload_day(context, lambda day, start, end: _receivers_reported(conn, start, end))
+
+
+def _receivers_reported(conn, start: datetime, end: datetime) -> AssetCheckResult:
+    counts = receiver_counts(conn, start, end)
     missing = [c for c in counts if c.measurements == 0]
     table = "\n".join(f"| {c.websdr_id} | {c.name} | {c.measurements} |" for c in counts)
     return AssetCheckResult(
@@ -64,9 +147,12 @@ def all_receivers_reported(context: AssetCheckExecutionContext, timescale: Times
     description=f"SNR of the day's loaded rows within {SNR_RANGE_DB[0]:g}..{SNR_RANGE_DB[1]:g} dB (WARN).",
 )
 def snr_in_plausible_range(context: AssetCheckExecutionContext, timescale: TimescaleResource) -> AssetCheckResult:
-    start, end = context.partition_time_window
     with timescale.connection() as conn:
-        found = snr_range(conn, start, end, *SNR_RANGE_DB)
+        return per_upload_day(context, lambda day, start, end: _snr_in_range(conn, start, end))
+
+
+def _snr_in_range(conn, start: datetime, end: datetime) -> AssetCheckResult:
+    found = snr_range(conn, start, end, *SNR_RANGE_DB)
     return AssetCheckResult(
         passed=found.out_of_range == 0,
         severity=AssetCheckSeverity.WARN,
@@ -85,9 +171,12 @@ def snr_in_plausible_range(context: AssetCheckExecutionContext, timescale: Times
     description="Frequency offset of the day's loaded rows within ±sample_rate/2 (WARN).",
 )
 def frequency_offset_within_band(context: AssetCheckExecutionContext, timescale: TimescaleResource) -> AssetCheckResult:
-    start, end = context.partition_time_window
     with timescale.connection() as conn:
-        found = frequency_offset_range(conn, start, end)
+        return per_upload_day(context, lambda day, start, end: _offsets_within_band(conn, start, end))
+
+
+def _offsets_within_band(conn, start: datetime, end: datetime) -> AssetCheckResult:
+    found = frequency_offset_range(conn, start, end)
     return AssetCheckResult(
         passed=found.out_of_range == 0,
         severity=AssetCheckSeverity.WARN,
@@ -115,10 +204,36 @@ def no_object_unaccounted(
     context: AssetCheckExecutionContext, timescale: TimescaleResource, s3: HeimdallS3Resource, buckets: HeimdallBuckets
 ):
     start, end = context.partition_time_window
-    in_bucket = list(iter_metadata_objects(s3.get_client(), buckets.raw, start, end))
+    # One listing for the run's window, split by upload day.
+    in_bucket_by_day = by_upload_day(iter_metadata_objects(s3.get_client(), buckets.raw, start, end), start, end)
+    unaccounted_days: dict[date, tuple[int, int]] = {}
+
+    def evaluate(day: date, day_start: datetime, day_end: datetime) -> AssetCheckResult:
+        result, pending, unlisted = _objects_accounted_for(conn, in_bucket_by_day[day], day_start, day_end)
+        if pending or unlisted:
+            unaccounted_days[day] = (pending, unlisted)
+        return result
+
     with timescale.connection() as conn:
-        ledger = ledger_entries(conn, [o.key for o in in_bucket])
-        summary = ledger_summary(conn, start, end)
+        yield per_upload_day(context, evaluate)
+    if unaccounted_days:
+        pending = sum(p for p, _ in unaccounted_days.values())
+        unlisted = sum(u for _, u in unaccounted_days.values())
+        raise Failure(
+            description=(
+                f"{pending + unlisted} objects of {', '.join(map(str, unaccounted_days))} are not accounted for "
+                f"({pending} pending, {unlisted} not in the ledger): the rows that loaded are in and aggregated; "
+                "the sensor requests another run for the pending ones"
+            )
+        )
+
+
+def _objects_accounted_for(
+    conn, in_bucket: list[ObjectInfo], start: datetime, end: datetime
+) -> tuple[AssetCheckResult, int, int]:
+    """The day's result, and how many of its objects are pending and not in the ledger."""
+    ledger = ledger_entries(conn, [o.key for o in in_bucket])
+    summary = ledger_summary(conn, start, end)
     unlisted = [o.key for o in in_bucket if ledger.get(o.key, ("",))[0] != o.etag]
     pending = [
         o.key for o in in_bucket if ledger.get(o.key, ("",))[0] == o.etag and ledger[o.key][1] not in FINAL_STATUSES
@@ -130,7 +245,7 @@ def no_object_unaccounted(
         for key in keys[:LISTED_EXAMPLES]
     )
     unaccounted = len(unlisted) + len(pending)
-    yield AssetCheckResult(
+    result = AssetCheckResult(
         passed=not unaccounted and not failed,
         severity=AssetCheckSeverity.ERROR if unaccounted else AssetCheckSeverity.WARN,
         description=(
@@ -146,14 +261,7 @@ def no_object_unaccounted(
             "examples": MetadataValue.md("| key | state |\n|---|---|\n" + (examples or "| (none) | |")),
         },
     )
-    if unaccounted:
-        raise Failure(
-            description=(
-                f"{unaccounted} objects of the day are not accounted for ({len(pending)} pending, {len(unlisted)} "
-                "not in the ledger): the rows that loaded are in and aggregated; the sensor requests another run "
-                "for the pending ones"
-            )
-        )
+    return result, len(pending), len(unlisted)
 
 
 @asset_check(
@@ -166,13 +274,16 @@ def no_object_unaccounted(
     ),
 )
 def hourly_matches_measurements(context: AssetCheckExecutionContext, timescale: TimescaleResource) -> AssetCheckResult:
-    start, end = context.partition_time_window
-    mismatches = []
     with timescale.connection() as conn:
-        # Days retention dropped are compared against their archive by the retention job instead.
-        days = [day for day in days_to_aggregate(conn, start, end) if not is_day_dropped(conn, day)]
-        for day in days:
-            mismatches += hourly_mismatches(conn, *day_bounds(day))
+        return per_upload_day(context, lambda day, start, end: _hourly_matches(conn, start, end))
+
+
+def _hourly_matches(conn, start: datetime, end: datetime) -> AssetCheckResult:
+    mismatches = []
+    # Days retention dropped are compared against their archive by the retention job instead.
+    days = [day for day in days_to_aggregate(conn, start, end) if not is_day_dropped(conn, day)]
+    for day in days:
+        mismatches += hourly_mismatches(conn, *day_bounds(day))
     rows = "\n".join(
         f"| {bucket.isoformat()} | {websdr_id} | {frequency} | {expected} | {actual} |"
         for bucket, websdr_id, frequency, expected, actual in mismatches[:LISTED_EXAMPLES]

@@ -2,10 +2,12 @@
 
 Each asset works on its run's partition time window, which is one day for a normal run and
 several for a backfill run (BackfillPolicy below), so a 60-day backfill lists the bucket once per
-run instead of once per day.
+run instead of once per day. A ranged run still computes and reports each upload day on its own:
+every partition's materialization carries that day's figures (context.add_asset_metadata with the
+partition), and the range's totals only under "run range: " names.
 """
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 from dagster import (
     AssetExecutionContext,
@@ -22,19 +24,24 @@ from dagster import (
 from heimdall_pipeline.aggregates import is_day_dropped, refresh_hourly
 from heimdall_pipeline.defs.partitions import daily_partitions
 from heimdall_pipeline.defs.resources import HeimdallBuckets, HeimdallS3Resource, TimescaleResource
-from heimdall_pipeline.ingest import IngestResult, list_uploads, load_pending
+from heimdall_pipeline.ingest import (
+    IngestResult,
+    list_uploads_by_day,
+    load_pending_by_day,
+    upload_day_bounds,
+    upload_days,
+)
 from heimdall_pipeline.ledger_queries import advisory_locks, measurement_days_of_uploads
-from heimdall_pipeline.loader import ledger_summary
-from heimdall_pipeline.object_store import ledger_key
+from heimdall_pipeline.loader import ListingResult, ledger_summary
+from heimdall_pipeline.object_store import ObjectInfo, ledger_key
 
-# 60 days of history → 6 runs, each listing the bucket once for its 10 days.
+# 60 days of history → 6 runs, each listing the bucket once for its 10 days. A ranged run still
+# reports per day: each partition's materialization carries that day's own figures.
 INGEST_BACKFILL_POLICY = BackfillPolicy.multi_run(max_partitions_per_run=10)
 REPORTED_REASONS = 20
+RANGE = "run range: "  # prefix of the figures of a whole ranged run (never a day's own numbers)
 
-
-def window_days(start: datetime, end: datetime) -> list[date]:
-    """The UTC days of a partition time window [start, end)."""
-    return [start.date() + timedelta(days=offset) for offset in range((end - start).days)]
+window_days = upload_days  # the days of a partition time window
 
 
 def days_to_aggregate(conn, start: datetime, end: datetime) -> list[date]:
@@ -54,9 +61,40 @@ def _rejections_table(result: IngestResult) -> MetadataValue:
     return MetadataValue.md("| key | reason |\n|---|---|\n" + (rows or "| (none) | |"))
 
 
-def _window_metadata(start: datetime, end: datetime) -> dict:
-    days = window_days(start, end)
-    return {"upload days": MetadataValue.text(f"{days[0]} .. {days[-1]}" if len(days) > 1 else str(days[0]))}
+def _day_metadata(day: date) -> dict:
+    return {"upload days": MetadataValue.text(str(day))}
+
+
+def _range_metadata(days: list[date], figures: dict) -> dict:
+    """What a ranged run reports for the whole range, on every partition's event, under names that say so."""
+    return {
+        f"{RANGE}upload days": MetadataValue.text(f"{days[0]} .. {days[-1]} ({len(days)} days)"),
+        **{f"{RANGE}{name}": value for name, value in figures.items()},
+    }
+
+
+def _report(context: AssetExecutionContext, per_day: dict[date, dict], range_figures: dict) -> MaterializeResult:
+    """One partition: its metadata, as ever. A ranged run: each partition's own metadata on its own
+    materialization event, and the range's totals only under "run range: " names."""
+    if len(per_day) == 1:
+        return MaterializeResult(metadata=next(iter(per_day.values())))
+    for day, metadata in per_day.items():
+        context.add_asset_metadata(metadata, partition_key=day.isoformat())
+    return MaterializeResult(metadata=_range_metadata(list(per_day), range_figures))
+
+
+def _listing_metadata(day: date, infos: list[ObjectInfo], listing: ListingResult, summary: dict) -> dict:
+    return {
+        **_day_metadata(day),
+        "objects": len(infos),
+        "bytes": sum(i.size_bytes for i in infos),
+        "new": listing.new,
+        "changed": listing.changed,
+        "unchanged": listing.unchanged,
+        "pending": summary.get("pending", (0, 0))[0],
+        "ledger": _ledger_table(summary),
+        "dagster/row_count": len(infos),
+    }
 
 
 @asset(
@@ -73,26 +111,49 @@ def minio_metadata(
     context: AssetExecutionContext, timescale: TimescaleResource, s3: HeimdallS3Resource, buckets: HeimdallBuckets
 ) -> MaterializeResult:
     start, end = context.partition_time_window
+    per_day = {}
     with timescale.connection() as conn:
-        infos, listing = list_uploads(conn, s3.get_client(), buckets.raw, start, end)
-        summary = ledger_summary(conn, start, end)
-    context.log.info(
-        f"{len(infos)} metadata objects uploaded in [{start}, {end}): "
-        f"{listing.new} new, {listing.changed} changed, {listing.unchanged} unchanged"
+        for day, (infos, listing) in list_uploads_by_day(conn, s3.get_client(), buckets.raw, start, end).items():
+            summary = ledger_summary(conn, *upload_day_bounds(day))
+            per_day[day] = _listing_metadata(day, infos, listing, summary)
+            context.log.info(
+                f"{len(infos)} metadata objects uploaded on {day}: "
+                f"{listing.new} new, {listing.changed} changed, {listing.unchanged} unchanged"
+            )
+    return _report(
+        context,
+        per_day,
+        {name: sum(m[name] for m in per_day.values()) for name in ("objects", "new", "changed", "unchanged")},
     )
-    return MaterializeResult(
-        metadata={
-            **_window_metadata(start, end),
-            "objects": len(infos),
-            "bytes": sum(i.size_bytes for i in infos),
-            "new": listing.new,
-            "changed": listing.changed,
-            "unchanged": listing.unchanged,
-            "pending": summary.get("pending", (0, 0))[0],
-            "ledger": _ledger_table(summary),
-            "dagster/row_count": len(infos),
-        }
-    )
+
+
+def _loading_metadata(day: date, result: IngestResult, summary: dict, days_touched: list[date]) -> dict:
+    metadata = {
+        **_day_metadata(day),
+        "objects": result.objects,
+        "inserted": result.inserted,
+        "updated": result.updated,
+        "duplicate": result.duplicate,
+        "rejected": result.rejected,
+        "failed": result.failed,
+        "failed, given up": result.gave_up,
+        "missing": result.missing,
+        "changed since listing": result.changed,
+        "GET retries": result.retries,
+        "pending": summary.get("pending", (0, 0))[0],
+        "rejections (first)": _rejections_table(result),
+        "rows/s": round(result.rows_per_second, 1),
+        "first measurement": MetadataValue.text(str(result.first_measurement or "-")),
+        "last measurement": MetadataValue.text(str(result.last_measurement or "-")),
+        "measurement days touched": MetadataValue.text(", ".join(str(d) for d in days_touched) or "-"),
+        "ledger": _ledger_table(summary),
+        # Rows that came from this day's objects, ledger-based: the same on every re-materialization.
+        "dagster/row_count": summary.get("loaded", (0, 0))[0] + summary.get("updated", (0, 0))[0],
+    }
+    if result.failed:
+        failures = "\n".join(f"| `{key}` | {error.replace('|', '/')} |" for key, error in result.failures)
+        metadata["failures (first)"] = MetadataValue.md("| key | error |\n|---|---|\n" + failures)
+    return metadata
 
 
 @asset(
@@ -111,56 +172,42 @@ def measurements(
     context: AssetExecutionContext, timescale: TimescaleResource, s3: HeimdallS3Resource, buckets: HeimdallBuckets
 ) -> MaterializeResult:
     start, end = context.partition_time_window
+    per_day = {}
     with timescale.connection() as conn:
         # Two runs of the same day (sensor + schedule) must not both load the same pending objects.
         with advisory_locks(conn, [f"heimdall:upload-day:{d}" for d in window_days(start, end)], log=context.log):
-            result = load_pending(
+            results = load_pending_by_day(
                 conn, s3.get_client(), buckets.raw, start, end, max_object_bytes=s3.max_object_bytes
             )
-        summary = ledger_summary(conn, start, end)
-        days = measurement_days_of_uploads(conn, start, end)
-    loaded = summary.get("loaded", (0, 0))[0] + summary.get("updated", (0, 0))[0]
-    still_pending = summary.get("pending", (0, 0))[0]
-    context.log.info(
-        f"loaded {result.objects} pending objects: {result.inserted} inserted, {result.updated} updated, "
-        f"{result.duplicate} duplicate, "
-        f"{result.rejected} rejected, {result.missing} missing, {result.failed} failed GETs "
-        f"({result.gave_up} given up), {result.retries} GET retries ({result.rows_per_second:,.0f} rows/s)"
-    )
-    for rejection in result.rejections:
-        if rejection.reason.startswith("internal_error:"):  # a parser bug, not bad data: say which object
-            context.log.error(f"{rejection.info.key}: rejected, parsing raised {rejection.reason}")
-    metadata = {
-        **_window_metadata(start, end),
-        "objects": result.objects,
-        "inserted": result.inserted,
-        "updated": result.updated,
-        "duplicate": result.duplicate,
-        "rejected": result.rejected,
-        "failed": result.failed,
-        "failed, given up": result.gave_up,
-        "missing": result.missing,
-        "changed since listing": result.changed,
-        "GET retries": result.retries,
-        "pending": still_pending,
-        "rejections (first)": _rejections_table(result),
-        "rows/s": round(result.rows_per_second, 1),
-        "first measurement": MetadataValue.text(str(result.first_measurement or "-")),
-        "last measurement": MetadataValue.text(str(result.last_measurement or "-")),
-        "measurement days touched": MetadataValue.text(", ".join(str(d) for d in days) or "-"),
-        "ledger": _ledger_table(summary),
-        "dagster/row_count": loaded,
-    }
-    if result.failed:
-        # The rows that did load are materialized, so measurements_hourly still refreshes them; the
-        # check no_object_unaccounted then fails the run, and the sensor retries the pending objects.
-        failures = "\n".join(f"| `{key}` | {error.replace('|', '/')} |" for key, error in result.failures)
-        metadata["failures (first)"] = MetadataValue.md("| key | error |\n|---|---|\n" + failures)
-        context.log.warning(
-            f"{result.failed} GETs failed after their retries: {result.failed - result.gave_up} objects stay pending "
-            f"(the sensor requests another run for them), {result.gave_up} are now 'failed'"
+        for day, result in results.items():
+            day_start, day_end = upload_day_bounds(day)
+            summary = ledger_summary(conn, day_start, day_end)
+            per_day[day] = _loading_metadata(day, result, summary, measurement_days_of_uploads(conn, day_start, day_end))
+    for day, result in results.items():
+        context.log.info(
+            f"{day}: loaded {result.objects} pending objects: {result.inserted} inserted, {result.updated} updated, "
+            f"{result.duplicate} duplicate, "
+            f"{result.rejected} rejected, {result.missing} missing, {result.failed} failed GETs "
+            f"({result.gave_up} given up), {result.retries} GET retries ({result.rows_per_second:,.0f} rows/s)"
         )
-    return MaterializeResult(metadata=metadata)
+        for rejection in result.rejections:
+            if rejection.reason.startswith("internal_error:"):  # a parser bug, not bad data: say which object
+                context.log.error(f"{rejection.info.key}: rejected, parsing raised {rejection.reason}")
+        if result.failed:
+            # The rows that did load are materialized, so measurements_hourly still refreshes them; the
+            # check no_object_unaccounted then fails the run, and the sensor retries the pending objects.
+            context.log.warning(
+                f"{day}: {result.failed} GETs failed after their retries: {result.failed - result.gave_up} objects "
+                f"stay pending (the sensor requests another run for them), {result.gave_up} are now 'failed'"
+            )
+    return _report(
+        context,
+        per_day,
+        {
+            name: sum(getattr(result, field) for result in results.values())
+            for name, field in (("objects", "objects"), ("inserted", "inserted"), ("rejected", "rejected"), ("failed", "failed"))
+        },
+    )
 
 
 @asset(
@@ -180,8 +227,9 @@ def measurements_hourly(context: AssetExecutionContext, timescale: TimescaleReso
     groups: dict[date, int] = {}
     archived: list[date] = []
     with timescale.connection() as conn:
-        days = days_to_aggregate(conn, start, end)
-        for day in days:
+        # Per upload day, the measurement days it covers; each of those is refreshed once per run.
+        covered = {day: days_to_aggregate(conn, *upload_day_bounds(day)) for day in window_days(start, end)}
+        for day in sorted(set().union(*covered.values())):
             with advisory_locks(conn, [f"heimdall:hourly-day:{day}"], log=context.log):
                 if is_day_dropped(conn, day):
                     # Recomputing would keep only the late rows; the archive holds the rest.
@@ -194,20 +242,21 @@ def measurements_hourly(context: AssetExecutionContext, timescale: TimescaleReso
             "were left as they are; the next retention_job run restores the day, re-archives it with "
             "the late rows and refreshes its aggregates"
         )
-    late = [d for d in groups if not start.date() <= d < end.date()]
     refreshed = ", ".join(f"{day} ({count} groups)" for day, count in groups.items()) or "none"
     context.log.info(f"refreshed hourly aggregates of {len(groups)} day(s): {refreshed}")
-    table = "\n".join(f"| {day} | {count} |" for day, count in groups.items())
-    return MaterializeResult(
-        metadata={
-            **_window_metadata(start, end),
-            "days refreshed": len(groups),
-            "late days refreshed": MetadataValue.text(", ".join(str(d) for d in late) or "-"),
-            "archived days left as they are": MetadataValue.text(", ".join(str(d) for d in archived) or "-"),
+    per_day = {}
+    for upload_day, days in covered.items():
+        day_groups = {day: groups[day] for day in days if day in groups}
+        table = "\n".join(f"| {day} | {count} |" for day, count in day_groups.items())
+        per_day[upload_day] = {
+            **_day_metadata(upload_day),
+            "days refreshed": len(day_groups),
+            "late days refreshed": MetadataValue.text(", ".join(str(d) for d in day_groups if d != upload_day) or "-"),
+            "archived days left as they are": MetadataValue.text(", ".join(str(d) for d in days if d in archived) or "-"),
             "groups by day": MetadataValue.md("| day | hourly groups |\n|---|---|\n" + table),
-            "dagster/row_count": sum(groups.values()),
+            "dagster/row_count": sum(day_groups.values()),
         }
-    )
+    return _report(context, per_day, {"days refreshed": len(groups), "hourly groups": sum(groups.values())})
 
 
 INGEST_ASSETS = [minio_metadata, measurements, measurements_hourly]

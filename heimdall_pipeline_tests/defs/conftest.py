@@ -45,11 +45,14 @@ def put_uploaded_at(
         backdate(bucket, obj.key, uploaded_at + timedelta(seconds=index * spacing))
 
 
-def run_chain(resources, partition_key: str | None = None, *, tags=None, selection=None, raise_on_error=True):
+def run_chain(
+    resources, partition_key: str | None = None, *, tags=None, selection=None, raise_on_error=True, instance=None
+):
     """Materialize the ingest chain with its checks, as the ingest job does."""
     return materialize(
         [*INGEST_ASSETS, *INGEST_ASSET_CHECKS],
         partition_key=partition_key,
+        instance=instance,
         resources=resources,
         tags=tags,
         selection=selection,

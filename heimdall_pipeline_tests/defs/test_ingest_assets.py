@@ -34,6 +34,26 @@ def test_window_days_of_one_and_several_partitions():
     assert window_days(start, start + timedelta(days=3)) == [DAY, DAY + timedelta(days=1), DAY + timedelta(days=2)]
 
 
+def test_objects_are_split_by_their_utc_upload_day_and_every_day_is_kept():
+    from datetime import timezone
+
+    from heimdall_pipeline.ingest import by_upload_day
+    from heimdall_pipeline.object_store import ObjectInfo
+
+    start = noon(DAY).replace(hour=0)
+    # 23:30 UTC, given at UTC+02:00 (01:30 the next day there): the UTC day counts.
+    late_evening = ObjectInfo("a", "e1", 1, (start + timedelta(hours=23, minutes=30)).astimezone(timezone(timedelta(hours=2))))
+    next_midnight = ObjectInfo("b", "e2", 1, start + timedelta(days=1))
+    third_day = ObjectInfo("c", "e3", 1, start + timedelta(days=2, hours=5))
+
+    assert by_upload_day([late_evening, next_midnight, third_day], start, start + timedelta(days=3)) == {
+        DAY: [late_evening],
+        DAY + timedelta(days=1): [next_midnight],
+        DAY + timedelta(days=2): [third_day],
+    }
+    assert by_upload_day([], start, start + timedelta(days=2)) == {DAY: [], DAY + timedelta(days=1): []}
+
+
 def test_chain_loads_a_realistic_day_with_bad_objects(resources, s3, bucket, db):
     good = generate_day(DAY, sessions=25)
     bad = bad_objects(DAY)
@@ -144,11 +164,17 @@ def test_backfill_range_in_one_run(resources, s3, bucket, db):
         if event.materialization.asset_key.to_user_string() == "minio_metadata"
     )
     assert partitions == [day.isoformat() for day in days]
-    listing = materialization_metadata(result, "minio_metadata")[0]
-    assert listing["objects"] == total and listing["upload days"] == f"{days[0]} .. {days[-1]}"
-    assert materialization_metadata(result, "measurements")[0]["inserted"] == total
-    hourly = materialization_metadata(result, "measurements_hourly")[0]
-    assert hourly["days refreshed"] == 4  # the three upload days and the day before the first
+    # Each day's event carries that day's figures; the range's totals only under "run range: ".
+    listings = materialization_metadata(result, "minio_metadata")
+    assert [m["objects"] for m in listings] == [len(uploaded[day]) for day in days]
+    assert [m["upload days"] for m in listings] == [day.isoformat() for day in days]
+    assert {m["run range: objects"] for m in listings} == {total}
+    assert [m["inserted"] for m in materialization_metadata(result, "measurements")] == [
+        len(uploaded[day]) for day in days
+    ]
+    hourly = materialization_metadata(result, "measurements_hourly")
+    assert hourly[0]["run range: days refreshed"] == 4  # the three upload days and the day before the first
+    assert [m["days refreshed"] for m in hourly] == [2, 2, 2]  # each upload day and the day before it
     assert ledger_statuses(db) == Counter({"loaded": total})
     assert db.execute("SELECT count(*) FROM measurements").fetchone()[0] == total
     evaluations = result.get_asset_check_evaluations()
