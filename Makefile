@@ -72,9 +72,14 @@ $(BENCH_STAMP): pyproject.toml $(STAMP)
 	@touch $@
 
 # The benchmark creates and drops databases of its own: it runs as the admin role of the local stack.
+# Then upload → row: the library call against a sensor-launched run of the `make serve` topology
+# (its own processes, databases and bucket; bounded by its --timeout).
+UPLOAD_TO_ROW_ARGS ?=
 bench: up $(BENCH_STAMP)
 	$(WITH_ENV) bash -c 'HEIMDALL_DATABASE_URL=$${HEIMDALL_TEST_ADMIN_DATABASE_URL:-$$HEIMDALL_DATABASE_URL} exec "$$@"' _ \
 	    $(VENV)/bin/python bench/run.py $(BENCH_ARGS)
+	$(WITH_ENV) bash -c 'HEIMDALL_DATABASE_URL=$${HEIMDALL_TEST_ADMIN_DATABASE_URL:-$$HEIMDALL_DATABASE_URL} exec "$$@"' _ \
+	    $(VENV)/bin/python bench/upload_to_row.py $(UPLOAD_TO_ROW_ARGS)
 
 clean:
 	scripts/serve.sh down

@@ -852,6 +852,7 @@ def instance_settings() -> dict:
     return {
         "max_concurrent_runs": queue.get("max_concurrent_runs"),
         "tag_concurrency_limits": queue.get("tag_concurrency_limits"),
+        "dequeue_interval_seconds": queue.get("dequeue_interval_seconds"),
         "run_retries": instance.get("run_retries"),
         "run_monitoring": instance.get("run_monitoring"),
         "retention": instance.get("retention"),
@@ -870,6 +871,7 @@ def test_helm_instance_settings_mirror_dagster_yaml():
     instance = instance_settings()
     if isinstance(instance["max_concurrent_runs"], int):
         assert queue["maxConcurrentRuns"] == instance["max_concurrent_runs"]
+    assert queue.get("dequeueIntervalSeconds") == instance["dequeue_interval_seconds"]
     if instance["tag_concurrency_limits"] is not None:
         assert queue["tagConcurrencyLimits"] == instance["tag_concurrency_limits"]
     if instance["run_retries"]:

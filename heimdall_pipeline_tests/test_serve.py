@@ -198,7 +198,7 @@ def test_the_daemons_sensor_launches_a_run_for_new_uploads(topology, s3):
             SENSOR_NAME_TAG: "new_metadata_objects_sensor", PARTITION_NAME_TAG: day.isoformat()}))
         return any(run.status == DagsterRunStatus.SUCCESS for run in runs)
 
-    # The sensor ticks every 60 s; then the run starts and loads.
+    # The sensor ticks every 30 s; then the run starts and loads.
     _wait(sensor_run_succeeded, 240, "a successful sensor run for the new objects", interval=2)
     statuses, rows = _day_state(topology, day)
     assert statuses == Counter({"loaded": len(good), "rejected": len(bad)})

@@ -27,7 +27,6 @@ from pydantic import Field
 
 from heimdall_pipeline import lifecycle
 from heimdall_pipeline.defs.resources import HeimdallBuckets, HeimdallS3Resource, TimescaleResource
-from heimdall_pipeline.reports import REPORT_LINK_SECONDS, build_report, presigned_link, publish
 from heimdall_pipeline.timescaledb_health import read_health
 
 MEASUREMENTS = AssetKey("measurements")
@@ -64,6 +63,10 @@ def _materialize_report(
     s3: HeimdallS3Resource,
     buckets: HeimdallBuckets,
 ) -> MaterializeResult:
+    # Imported here: matplotlib and pandas add 0.5–1 s to every process that loads the definitions,
+    # every ingest run's worker included, and only report runs need them.
+    from heimdall_pipeline.reports import REPORT_LINK_SECONDS, build_report, presigned_link, publish
+
     client = s3.get_client()
     bucket = buckets.reports_bucket
     with reader.connection() as conn:

@@ -34,12 +34,13 @@ def test_every_schedule_has_its_pinned_cron_timezone_default_status_and_job():
         ), name
 
 
-def test_the_sensor_runs_every_minute_by_default_and_launches_the_ingest_job():
+def test_the_sensor_runs_every_30_seconds_by_default_and_launches_the_ingest_job():
     sensors = {s.name: defs.resolve_sensor_def(s.name) for s in defs.sensors}
     assert set(sensors) == {"new_metadata_objects_sensor", "hourly_automation_sensor"}
     sensor = sensors["new_metadata_objects_sensor"]
-    assert SENSOR_INTERVAL_SECONDS == 60
-    assert sensor.minimum_interval_seconds == 60
+    # Upload → row is at most one interval plus a run: 30 s (README, "The sensor").
+    assert SENSOR_INTERVAL_SECONDS == 30
+    assert sensor.minimum_interval_seconds == 30
     assert sensor.default_status == DefaultSensorStatus.RUNNING
     assert sensor.job_name == "ingest_job"
 

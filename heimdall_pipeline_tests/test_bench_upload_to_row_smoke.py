@@ -1,0 +1,52 @@
+"""A small run of `make bench`'s upload → row script, so it cannot rot: 14 objects, one repetition,
+through the real three-process topology (scripts/serve.sh) on a Dagster instance of its own.
+
+It waits for the sensor's next tick (up to SENSOR_INTERVAL_SECONDS). Nothing here asserts a
+timing: only that every part of the breakdown was measured and the summary line is printed last.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from heimdall_pipeline.defs.sensors import SENSOR_INTERVAL_SECONDS
+
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("serve")]
+
+ROOT = Path(__file__).resolve().parent.parent
+SUMMARY_LINE = re.compile(
+    r"^upload_to_row_s=(\S+) run_s=(\S+) library_s=(\S+) launched_vs_library=(\S+) sensor_interval_s=(\d+)$"
+)
+
+
+def test_upload_to_row_runs_small_and_prints_its_summary_last(admin_database_url, s3_endpoint_url, tmp_path):
+    json_out = tmp_path / "upload_to_row.json"
+    command = [sys.executable, str(ROOT / "bench" / "upload_to_row.py"), "--objects", "14", "--repeat", "1",
+               "--json-out", str(json_out)]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HEIMDALL_", "DAGSTER_"))}
+    env.update(HEIMDALL_DATABASE_URL=admin_database_url, HEIMDALL_S3_ENDPOINT_URL=s3_endpoint_url,
+               HEIMDALL_S3_BUCKET="unused-by-the-bench", AWS_ACCESS_KEY_ID="heimdall",
+               AWS_SECRET_ACCESS_KEY="heimdall-secret", AWS_REGION="us-east-1")
+
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600, cwd=tmp_path)
+
+    assert done.returncode == 0, done.stderr[-3000:]
+    match = SUMMARY_LINE.match(done.stdout.strip().splitlines()[-1])
+    assert match, done.stdout[-2000:]
+    assert int(match.group(5)) == SENSOR_INTERVAL_SECONDS
+    summary = json.loads(json_out.read_text())
+    (launched,) = summary["launched"]
+    for part in ("upload_to_row", "tick", "queued", "starting", "running", "run"):
+        assert math.isfinite(launched[part]) and launched[part] >= 0, part
+    assert launched["tick"] <= launched["upload_to_row"] <= launched["upload_to_run_success"] + 1
+    assert {"minio_metadata", "measurements", "measurements_hourly"} <= set(launched["steps"])
+    assert summary["library_runs"] and summary["objects"] == 14
+    assert list(tmp_path.iterdir()) == [json_out]  # nothing left behind in the working directory
