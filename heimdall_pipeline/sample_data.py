@@ -79,26 +79,24 @@ def generate_day(
 ) -> list[SampleObject]:
     """`sessions` acquisitions spread over the UTC day, each heard by (almost) all seven receivers.
 
-    With `until` (the demo passes now), the sessions are spread over the part of the day before
-    it instead, so no measurement is stamped in the future.
+    With `until` (the demo passes now), only the measurements stamped before it are kept, so none
+    lies in the future; the rest of the day is generated all the same, so every kept object has
+    the same bytes (and ETag) whenever `until` is, and a later call only adds newer ones.
     """
     rng = random.Random(f"{day.isoformat()}-{seed}")
     start_of_day = datetime.combine(day, time(0), tzinfo=timezone.utc)
-    # The last receiver hears a session up to ~3.5 s after it starts: keep 10 s of margin.
-    span_seconds = 86_000.0
-    if until is not None:
-        span_seconds = max(0.0, min(span_seconds, (until - start_of_day).total_seconds() - 10.0))
     objects = []
     for index in range(sessions):
         task_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
-        started = start_of_day + timedelta(seconds=(index + rng.random()) * span_seconds / max(sessions, 1))
+        started = start_of_day + timedelta(seconds=(index + rng.random()) * 86_000 / max(sessions, 1))
         frequency = rng.choice(FREQUENCIES_MHZ)
         for websdr_id in RECEIVER_IDS:
             if rng.random() < miss_rate:
                 continue
             timestamp = started + timedelta(seconds=websdr_id * 0.35, microseconds=rng.randrange(1_000_000))
             document = measurement_document(rng, websdr_id, frequency, timestamp, rng.random() < old_format_rate)
-            objects.append(SampleObject(metadata_key(task_id, websdr_id), encode(document)))
+            if until is None or timestamp < until:
+                objects.append(SampleObject(metadata_key(task_id, websdr_id), encode(document)))
     return objects
 
 
