@@ -214,3 +214,200 @@ def test_generated_day_until_now_has_no_measurement_in_the_future_and_stable_byt
     later = generate_day(day, sessions=200, until=now + timedelta(hours=2))
     assert set(objects) < set(later)
     assert set(later) < set(generate_day(day, sessions=200))
+
+
+# --- hostile bodies: always a RejectedObject with a short reason, never another exception ---------
+
+
+def _raw(document: dict, **replacements: bytes) -> bytes:
+    """`document` encoded, with `"<name>": <placeholder>` values replaced by raw JSON text."""
+    body = encode(document)
+    for placeholder, raw in replacements.items():
+        body = body.replace(f'"{placeholder}"'.encode(), raw)
+    return body
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        (b"[" * 1024 + b"]" * 1024, "not_an_object"),  # orjson's limit: parsed, then refused
+        (b"[" * 1025 + b"]" * 1025, "not_json"),  # beyond it: the stdlib fallback would recurse
+        (b'{"a":' * 5000 + b"1" + b"}" * 5000, "not_json"),
+        (_raw(_document(metrics="M"), M=b"[" * 1000 + b"]" * 1000), "wrong_type"),
+        (encode(_document(timestamp_utc="9999-12-31T23:00:00-05:00")), "implausible"),
+        (encode(_document(timestamp_utc="0001-01-01T00:30:00+01:00")), "implausible"),
+        (encode(_document(timestamp_utc="9999-12-31T23:59:59.999999")), "implausible"),
+        (_raw(_document(frequency_mhz="F"), F=b"1" + b"0" * 308), "implausible"),  # 309 digits
+        (_raw(_document(sample_rate_khz="F"), F=b"9" * 4300), "implausible"),
+        (_raw(_document(sample_rate_khz="F"), F=b"9" * 4301), "implausible"),  # over int's max str digits
+        (_raw(_document(samples_count="F"), F=b"9" * 5000), "out_of_range"),
+        (_raw(_document(websdr_id="F"), F=b"-" + b"9" * 400), "out_of_range"),
+        (_raw(_document(metrics={"snr_db": "F"}), F=b"1e400"), "implausible"),
+        (_raw(_document(metrics={"snr_db": "F"}), F=b"-1E+999"), "implausible"),
+    ],
+)
+def test_hostile_bodies_are_rejections_not_exceptions(body, code):
+    rejection = _reason(KEY, body)
+    assert rejection.code == code, rejection.reason
+    assert len(rejection.reason) <= MAX_REASON_CHARS
+
+
+def test_a_huge_value_gives_a_capped_reason():
+    within_the_size_limit = "x" * 1_000_000
+    for document in (_document(timestamp_utc=within_the_size_limit), _document(frequency_mhz=within_the_size_limit)):
+        rejection = _reason(KEY, encode(document))
+        assert rejection.code in ("bad_timestamp", "wrong_type")
+        assert len(rejection.reason) <= MAX_REASON_CHARS
+        assert "1,000,000 characters" in rejection.reason
+    # The worker API has no body to measure: a 10 MB value still gives a short reason.
+    with pytest.raises(RejectedObject) as caught:
+        Measurement.from_measurement_dict("t", _document(timestamp_utc="x" * 10_000_000))
+    assert len(caught.value.reason) <= MAX_REASON_CHARS and "10,000,000 characters" in caught.value.reason
+    long_key = f"sessions/{'k' * 5000}/websdr_x_metadata.json"
+    assert len(_reason(long_key, encode(_document())).reason) <= MAX_REASON_CHARS
+
+
+def test_reasons_are_capped_and_hold_no_nul():
+    assert RejectedObject("bad_key", "y" * 1000).reason == "bad_key: " + "y" * (MAX_REASON_CHARS - 10) + "…"
+    assert len(RejectedObject("bad_key", "y" * 1000).reason) == MAX_REASON_CHARS
+    assert "\x00" not in RejectedObject("x", "a\x00b").reason
+
+
+def test_a_body_over_the_size_limit_is_too_large_before_parsing():
+    body = encode(_document(padding="p" * 2000))
+    assert parse_metadata_object(BUCKET, KEY, body).websdr_id == 4  # within the default 1 MiB
+    with pytest.raises(RejectedObject) as caught:
+        parse_metadata_object(BUCKET, KEY, body, max_bytes=1000)
+    assert caught.value.code == "too_large"
+    assert f"{len(body):,} bytes" in caught.value.reason
+    assert MAX_OBJECT_BYTES == 1024 * 1024
+
+
+# --- plausible ranges: every bound accepted, just beyond it rejected ------------------------------
+
+BOUNDS = [
+    # (field, accepted at the bound, rejected just beyond, code beyond)
+    ("frequency_mhz", 6000.0, 6000.001, "implausible"),
+    ("frequency_mhz", 1e-9, 0.0, "non_positive"),
+    ("sample_rate_khz", 100_000.0, 100_000.5, "implausible"),
+    ("sample_rate_khz", 1e-9, -0.0, "non_positive"),
+    ("samples_count", 1_000_000_000, 1_000_000_001, "implausible"),
+    ("samples_count", 1, 0, "non_positive"),
+    ("snr_db", 200.0, 200.5, "implausible"),
+    ("snr_db", -200.0, -200.5, "implausible"),
+    ("power_dbm", 200.0, 1e200, "implausible"),
+    ("power_dbm", -300.0, -300.1, "implausible"),
+    ("signal_power_dbm", -300.0, -1e308, "implausible"),
+    ("frequency_offset_hz", 1e8, 1e8 + 1, "implausible"),
+    ("frequency_offset_hz", -1e8, -1e307, "implausible"),
+    ("timestamp_utc", "2000-01-01T00:00:00", "1999-12-31T23:59:59.999999", "implausible"),
+    ("timestamp_utc", "2099-12-31T23:59:59.999999", "2100-01-01T00:00:00", "implausible"),
+    ("timestamp_utc", "2000-01-01T01:00:00+01:00", "2000-01-01T00:59:59+01:00", "implausible"),
+    ("timestamp_utc", "2099-12-31T18:59:59-05:00", "2099-12-31T19:00:00-05:00", "implausible"),
+]
+METRIC_FIELDS = {"snr_db", "power_dbm", "signal_power_dbm", "frequency_offset_hz"}
+
+
+def _with(field: str, value) -> bytes:
+    if field in METRIC_FIELDS:
+        return encode(_document(metrics={field: value}))
+    return encode(_document(**{field: value}))
+
+
+@pytest.mark.parametrize(("field", "inside", "beyond", "code"), BOUNDS)
+def test_each_plausible_range_bound_is_inclusive_and_checked(field, inside, beyond, code):
+    parsed = parse_metadata_object(BUCKET, KEY, _with(field, inside))
+    if field == "timestamp_utc":
+        assert parsed.timestamp_utc == datetime.fromisoformat(inside).astimezone(timezone.utc)
+    else:
+        assert getattr(parsed, "power_dbm" if field == "signal_power_dbm" else field) == inside
+    rejection = _reason(KEY, _with(field, beyond))
+    assert rejection.code == code, rejection.reason
+    assert rejection.reason.startswith(f"{code}: ")
+
+
+# --- what a timestamp may look like: RFC 3339, as Heimdall writes it -------------------------------
+
+
+@pytest.mark.parametrize(
+    "stamp",
+    [
+        "2026-11-28",  # date only
+        "2026-W48-1",  # ISO week date
+        "2026-W48-1T10:00:00",
+        "2026-332T10:00:00",  # ordinal date
+        "2026-332",
+        "20261128T100000",  # basic format
+        "2026-11-28 10:00:00",  # a space for the T: Heimdall never writes one
+        "2026-11-28t10:00:00",
+        "2026-11-28T10:00",  # no seconds
+        "2026-11-28T10:00:00z",
+        "2026-11-28T10:00:00+0100",
+        "2026-11-28T10:00:00+01",
+        "2026-11-28T10:00:00+24:00",
+        "2026-11-28T10:00:00.",
+        "2026-11-28T10:00:00.1234567890",  # more than nanoseconds
+        "2026-11-28T10:00:00,5",
+        " 2026-11-28T10:00:00",
+        "2026-11-28T10:00:00 ",
+        "2026-11-28T10:00:00\n",
+        "2026-11-28T24:00:00",
+        "2026-11-28T10:00:60",  # leap second: datetime cannot hold it
+        "2026-02-29T10:00:00",
+        "\uff12\uff10\uff12\uff16-11-28T10:00:00",  # full-width digits
+        "+2026-11-28T10:00:00",
+    ],
+)
+def test_lenient_timestamps_are_rejected(stamp):
+    rejection = _reason(KEY, encode(_document(timestamp_utc=stamp)))
+    assert rejection.code == "bad_timestamp", rejection.reason
+
+
+def test_a_timestamp_with_a_trailing_nul_is_rejected():
+    assert _reason(KEY, encode(_document(timestamp_utc="2026-11-28T10:00:00\x00"))).code == "nul_character"
+
+
+def test_fractions_beyond_microseconds_are_truncated():
+    parsed = parse_metadata_object(BUCKET, KEY, encode(_document(timestamp_utc="2026-11-28T10:00:00.123456789Z")))
+    assert parsed.timestamp_utc == datetime(2026, 11, 28, 10, 0, 0, 123456, tzinfo=timezone.utc)
+
+
+# --- duplicate keys, and strings PostgreSQL cannot hold ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "key"),
+    [
+        (b'{"websdr_id": 4, "websdr_id": 4, "frequency_mhz": 1.0}', "websdr_id"),
+        (encode(_document()).replace(b'"snr_db": 3.5', b'"snr_db": 3.5, "snr_db": 90.0'), "snr_db"),
+        (encode(_document(extra=[{"a": 1, "a": 1}])).replace(b'"extra": [', b'"extra": [{"a": 1, "a": 2},'), "a"),
+        (b'{"websdr_id": 4, "websdr_id": NaN}', "websdr_id"),  # through the stdlib fallback
+    ],
+)
+def test_duplicate_keys_are_rejected_naming_the_key(body, key):
+    rejection = _reason(KEY, body)
+    assert rejection.code == "duplicate_key"
+    assert repr(key) in rejection.reason
+
+
+@pytest.mark.parametrize(
+    "note",
+    ['a\\":b', '":', "\\u0000 written out", "k: v", '\\"key\\": 1'],
+)
+def test_key_like_text_inside_strings_is_no_duplicate(note):
+    body = encode(_document(note=note))
+    assert parse_metadata_object(BUCKET, KEY, body).websdr_id == 4
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        (encode(_document(note="a\x00b")), "nul_character"),
+        (encode(_document(**{"key\x00": 1})), "nul_character"),
+        (encode(_document(metrics={"snr_db": 1.0, "label": ["x", "\x00"]})), "nul_character"),
+        (encode(_document(note="\ud800")), "not_utf8"),  # json.dumps escapes it; orjson refuses it
+        (encode(_document(note="\udfff tail", metrics={"snr_db": float("nan")})), "not_utf8"),
+    ],
+)
+def test_strings_postgresql_cannot_hold_are_rejected(body, code):
+    assert _reason(KEY, body).code == code
