@@ -209,12 +209,17 @@ def make_s3_client(
         region_name=region,
         aws_access_key_id=access_key_id,
         aws_secret_access_key=secret_access_key,
-        config=Config(
-            max_pool_connections=max_pool_connections,
-            retries={"max_attempts": botocore_retries, "mode": "standard"},
-            s3={"addressing_style": "path"},
-            signature_version="s3v4",  # presigned report links: SigV4, as MinIO and AWS expect
-        ),
+        config=s3_client_config(max_pool_connections, botocore_retries),
+    )
+
+
+def s3_client_config(max_pool_connections: int, max_attempts: int) -> Config:
+    """The botocore settings of every S3 client here (make_s3_client and the Dagster resource)."""
+    return Config(
+        max_pool_connections=max_pool_connections,
+        retries={"max_attempts": max_attempts, "mode": "standard"},
+        s3={"addressing_style": "path"},  # MinIO and moto serve path-style URLs
+        signature_version="s3v4",  # presigned report links: SigV4, as MinIO and AWS expect
     )
 
 

@@ -27,6 +27,12 @@ def test_every_relative_link_in_the_docs_resolves_inside_the_repo():
     assert checked > 0
 
 
+# A relative path written as text (not a link), e.g. `../something/FILE.md`.
+RELATIVE_PATH = re.compile(r"(?<![\w/.])\.\./[\w./-]+")
+
+
 def test_no_document_points_at_files_beside_the_checkout():
     for document in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
-        assert "../shared" not in document.read_text(encoding="utf-8"), document.name
+        for path in RELATIVE_PATH.findall(document.read_text(encoding="utf-8")):
+            resolved = (document.parent / path).resolve()
+            assert resolved.is_relative_to(ROOT), f"{document.name} names a path outside the repo: {path}"

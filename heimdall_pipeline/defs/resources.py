@@ -8,7 +8,6 @@ from collections.abc import Iterator
 
 import boto3
 import psycopg
-from botocore.config import Config
 from dagster import ConfigurableResource, EnvVar
 from dagster_aws.s3 import S3Resource
 from pydantic import Field
@@ -16,6 +15,7 @@ from pydantic import Field
 from heimdall_pipeline.db import connect
 from heimdall_pipeline.measurement import MAX_OBJECT_BYTES
 from heimdall_pipeline.migrations import require_current_schema_once
+from heimdall_pipeline.object_store import s3_client_config
 from heimdall_pipeline.settings import DEFAULT_BUCKET
 
 
@@ -52,12 +52,7 @@ class HeimdallS3Resource(S3Resource):
             aws_access_key_id=self.aws_access_key_id,
             aws_secret_access_key=self.aws_secret_access_key,
             aws_session_token=self.aws_session_token,
-            config=Config(
-                max_pool_connections=self.max_pool_connections,
-                retries={"max_attempts": self.max_attempts, "mode": "standard"},
-                s3={"addressing_style": "path"},
-                signature_version="s3v4",  # presigned report links: SigV4, as MinIO and AWS expect
-            ),
+            config=s3_client_config(self.max_pool_connections, self.max_attempts),
         )
 
 
