@@ -4,8 +4,20 @@
 GRANT CONNECT, TEMPORARY ON DATABASE {database} TO {role};
 GRANT USAGE ON SCHEMA public TO {role};
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role};
--- The migration record and the receivers are the owner's to change.
-REVOKE INSERT, UPDATE, DELETE ON schema_migrations, websdr_stations FROM {role};
+-- The migration record and the receiver list are the owner's to change (heimdall-migrate,
+-- heimdall-stations sync): the pipeline only reads which station an id meant when. Each table
+-- only if it exists (the receiver list's tables come with migration 0016).
+DO $$
+DECLARE
+    owners_table TEXT;
+BEGIN
+    FOREACH owners_table IN ARRAY ARRAY['schema_migrations', 'websdr_stations', 'websdr_station_versions', 'websdr_station_changes'] LOOP
+        IF to_regclass(owners_table) IS NOT NULL THEN
+            EXECUTE format('REVOKE INSERT, UPDATE, DELETE ON %I FROM %s', owners_table, '{role}');
+        END IF;
+    END LOOP;
+END
+$$;
 -- measurements.id is a BIGSERIAL.
 GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role};
 -- Whatever later migrations create (run by this same owner) is covered too.
