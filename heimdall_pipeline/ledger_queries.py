@@ -105,13 +105,16 @@ def _take_lock(conn: psycopg.Connection, name: str, wait: timedelta, log: Any) -
 
 @dataclass(frozen=True)
 class ReceiverCount:
-    websdr_id: int
+    websdr_id: int  # the station's last id in the window
     name: str
     measurements: int
+    station_key: str
+    websdr_ids: str  # every id it had in the window, oldest first: "4, 3" when renumbered
 
 
 def receiver_counts(conn: psycopg.Connection, start: datetime, end: datetime) -> list[ReceiverCount]:
-    """Every active receiver with its measurements among the objects uploaded in [start, end)."""
+    """Every station active at some moment of [start, end), with the measurements among the objects
+    uploaded in [start, end) that its id named at the measurement's time."""
     with conn.cursor() as cur:
         cur.execute(read_sql("pipeline/check_missing_receivers.sql"), {"start": start, "end": end})
         return [ReceiverCount(*row) for row in cur.fetchall()]

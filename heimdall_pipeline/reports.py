@@ -129,12 +129,47 @@ def presigned_link(s3, bucket: str, key: str, expires_seconds: int = REPORT_LINK
 # --- per report: the summary shown in the UI and the plot ------------------------------------
 
 
+# A receiver in a report is a station (`station_key`), not an id: Heimdall renumbers its receivers
+# when one is deactivated, so one id can mean two stations in a window and one station two ids.
+# The queries name each row by the station that had its id at the measurement's time.
+
+
+def _ids_in_order(ids: pd.Series) -> str:
+    """The ids a station had, in time order without repeats: "4, 3" for a station renumbered."""
+    return ", ".join(str(websdr_id) for websdr_id in dict.fromkeys(ids.tolist()))
+
+
+def _by_station(rows: pd.DataFrame, keys: list[str], **aggregations) -> pd.DataFrame:
+    """Per station (and `keys`), time-ordered rows aggregated; the station shown with its last id and
+    name in the window and every id it had, ordered by that last id."""
+    ordered = rows.sort_values("hour", kind="stable")
+    summary = ordered.groupby(["station_key", *keys], as_index=False, sort=False).agg(
+        websdr_id=("websdr_id", "last"),
+        receiver=("receiver", "last"),
+        websdr_ids=("websdr_id", _ids_in_order),
+        **aggregations,
+    )
+    columns = ["websdr_id", "receiver", "websdr_ids", *keys, *aggregations]
+    return summary.sort_values(["websdr_id", "receiver", *keys], kind="stable")[columns].reset_index(drop=True)
+
+
+def _station_series(rows: pd.DataFrame):
+    """(receiver name, the station's rows) per station, ordered by its last id in the window."""
+    order = rows.sort_values("hour", kind="stable").groupby("station_key", sort=False).agg(
+        websdr_id=("websdr_id", "last"), receiver=("receiver", "last")
+    ).sort_values(["websdr_id", "receiver"])
+    for station_key, last in order.iterrows():
+        yield last["receiver"], rows[rows["station_key"] == station_key]
+
+
 def snr_trends_summary(rows: pd.DataFrame) -> pd.DataFrame:
     """Per receiver over the window: hours heard, the mean of its hourly averages, extremes."""
     if rows.empty:
         return rows
-    return rows.groupby(["websdr_id", "receiver"], as_index=False).agg(
-        hours=("hour", "count"),
+    return _by_station(
+        rows,
+        [],
+        hours=("hour", "nunique"),
         measurements=("measurement_count", "sum"),
         hourly_snr_avg_db=("snr_avg_db", "mean"),
         lowest_hour_snr_avg_db=("snr_avg_db", "min"),
@@ -144,7 +179,7 @@ def snr_trends_summary(rows: pd.DataFrame) -> pd.DataFrame:
 
 def snr_trends_plot(conn: psycopg.Connection, window: ReportWindow, rows: pd.DataFrame) -> bytes:
     fig, (avg_axes, p95_axes) = plt.subplots(2, 1, figsize=(11, 7), sharex=True)
-    for (_, receiver), series in rows.groupby(["websdr_id", "receiver"]):
+    for receiver, series in _station_series(rows):
         avg_axes.plot(series["hour"], series["snr_avg_db"], marker=".", label=receiver)
         p95_axes.plot(series["hour"], series["snr_p95_db"], marker=".", label=receiver)
     avg_axes.set_ylabel("average SNR (dB)")
@@ -159,8 +194,10 @@ def frequency_drift_summary(rows: pd.DataFrame) -> pd.DataFrame:
     """One row per receiver and frequency: the fit (the CSV repeats it on each hour)."""
     if rows.empty:
         return rows
-    return rows.groupby(["websdr_id", "receiver", "frequency_mhz"], as_index=False).agg(
-        hours=("hour", "count"),
+    return _by_station(
+        rows,
+        ["frequency_mhz"],
+        hours=("hour", "nunique"),
         fit_samples=("fit_samples", "first"),
         offset_avg_hz=("offset_avg_hz", "mean"),
         drift_hz_per_hour=("drift_hz_per_hour", "first"),
@@ -169,10 +206,10 @@ def frequency_drift_summary(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def frequency_drift_plot(conn: psycopg.Connection, window: ReportWindow, rows: pd.DataFrame) -> bytes:
-    receivers = list(rows.groupby(["websdr_id", "receiver"]).groups) or [(None, "no data")]
+    receivers = list(_station_series(rows)) or [("no data", rows)]
     fig, axes = plt.subplots(len(receivers), 1, figsize=(11, 1.8 * len(receivers) + 1), sharex=True, squeeze=False)
-    for axis, (websdr_id, receiver) in zip(axes[:, 0], receivers):
-        for frequency, series in rows[rows["websdr_id"] == websdr_id].groupby("frequency_mhz"):
+    for axis, (receiver, station_rows) in zip(axes[:, 0], receivers):
+        for frequency, series in station_rows.groupby("frequency_mhz"):
             drift = series["drift_hz_per_hour"].iloc[0]
             label = f"{frequency:g} MHz" + ("" if pd.isna(drift) else f" ({drift:+.2f} Hz/h)")
             axis.plot(series["hour"], series["offset_avg_hz"], marker=".", linewidth=1, label=label)
@@ -200,18 +237,19 @@ def receiver_performance_plot(conn: psycopg.Connection, window: ReportWindow, ro
     return _png(fig)
 
 
-def coverage_heatmap(conn: psycopg.Connection, window: ReportWindow, receiver_ids: list[int]) -> pd.DataFrame:
-    """Measurements per receiver (rows) and hour of the window (columns), zeros where silent."""
+def coverage_heatmap(conn: psycopg.Connection, window: ReportWindow, station_keys: list[str]) -> pd.DataFrame:
+    """Measurements per receiver (rows, by station_key) and hour of the window (columns), zeros
+    where silent; each measurement counted for the station that had its id at its time."""
     hours = pd.date_range(window.start, window.end, freq="h", inclusive="left")
-    grid = pd.DataFrame(0, index=receiver_ids, columns=hours, dtype="int64")
-    for websdr_id, hour, count in run_query(conn, "coverage_heatmap", window).itertuples(index=False):
-        if websdr_id in grid.index:
-            grid.loc[websdr_id, pd.Timestamp(hour)] = count
+    grid = pd.DataFrame(0, index=station_keys, columns=hours, dtype="int64")
+    for station_key, hour, count in run_query(conn, "coverage_heatmap", window).itertuples(index=False):
+        if station_key in grid.index:
+            grid.loc[station_key, pd.Timestamp(hour)] = count
     return grid
 
 
 def coverage_plot(conn: psycopg.Connection, window: ReportWindow, rows: pd.DataFrame) -> bytes:
-    grid = coverage_heatmap(conn, window, rows["websdr_id"].tolist())
+    grid = coverage_heatmap(conn, window, rows["station_key"].tolist())
     fig, axis = plt.subplots(figsize=(12, 0.45 * max(len(grid), 1) + 2))
     image = axis.imshow(grid.to_numpy(), aspect="auto", cmap="viridis", interpolation="nearest")
     axis.set_yticks(range(len(grid)), rows["receiver"].tolist())

@@ -139,6 +139,32 @@ def clean_database_url(database_url, owner_database_url) -> str:
     return database_url
 
 
+# The receiver list over time (migration 0016). Not in TEST_TABLES: every test needs the seven
+# receivers, so a test that changes the list restores it (stations_restored).
+STATION_TABLES = ("websdr_station_versions", "websdr_station_changes")
+
+
+@pytest.fixture
+def stations_restored(owner_database_url) -> str:
+    """The owner's URL (only the owner may change the receiver list); the list and its change log
+    are put back as they were after the test. Rows travel as JSON: -infinity has no Python datetime."""
+    with psycopg.connect(owner_database_url, autocommit=True) as conn:
+        saved = {
+            table: [row for (row,) in conn.execute(f"SELECT row_to_json(t)::text FROM {table} AS t")]
+            for table in STATION_TABLES
+        }
+    yield owner_database_url
+    with psycopg.connect(owner_database_url) as conn:  # one transaction
+        for table in STATION_TABLES:
+            conn.execute(f"DELETE FROM {table}")
+            with conn.cursor() as cur:
+                cur.executemany(
+                    f"INSERT INTO {table} OVERRIDING SYSTEM VALUE "
+                    f"SELECT * FROM json_populate_record(NULL::{table}, %s::json)",
+                    [(row,) for row in saved[table]],
+                )
+
+
 @pytest.fixture
 def db(clean_database_url):
     with connect(clean_database_url) as conn:

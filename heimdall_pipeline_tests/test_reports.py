@@ -111,10 +111,10 @@ def test_coverage(loaded):
     assert (two["hours_with_data"], two["count_2m"], two["count_70cm"], two["count_other"]) == (2, 1, 1, 0)
     assert by(rows, websdr_id=5)["uptime_pct"] == pytest.approx(100 / 6)
 
-    grid = coverage_heatmap(loaded, report.window, rows["websdr_id"].tolist())
+    grid = coverage_heatmap(loaded, report.window, rows["station_key"].tolist())
     assert grid.shape == (7, 6)
-    assert grid.loc[1].tolist() == [2, 1, 1, 1, 0, 0]
-    assert grid.loc[4].tolist() == [1, 0, 0, 0, 0, 0]
+    assert grid.loc["aquila-di-giaveno"].tolist() == [2, 1, 1, 1, 0, 0]
+    assert grid.loc["coazze"].tolist() == [1, 0, 0, 0, 0, 0]
 
 
 def test_recent_measurements(loaded):

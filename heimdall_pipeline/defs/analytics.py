@@ -30,7 +30,6 @@ from heimdall_pipeline.defs.resources import HeimdallBuckets, HeimdallS3Resource
 from heimdall_pipeline.timescaledb_health import read_health
 
 MEASUREMENTS = AssetKey("measurements")
-MEASUREMENTS_HOURLY = AssetKey("measurements_hourly")
 REPORTS_GROUP = "reports"
 
 
@@ -96,7 +95,9 @@ def snr_trends(
     return _materialize_report("snr_trends", config, reader, s3, buckets)
 
 
-@asset(group_name=REPORTS_GROUP, deps=[MEASUREMENTS, MEASUREMENTS_HOURLY])
+# frequency_drift and coverage read raw rows, not measurements_hourly: an hour's aggregate per id
+# would mix the two stations of an hour in which Heimdall renumbered its receivers.
+@asset(group_name=REPORTS_GROUP, deps=[MEASUREMENTS])
 def frequency_drift(
     config: ReportConfig, reader: TimescaleResource, s3: HeimdallS3Resource, buckets: HeimdallBuckets
 ) -> MaterializeResult:
@@ -112,11 +113,11 @@ def receiver_performance(
     return _materialize_report("receiver_performance", config, reader, s3, buckets)
 
 
-@asset(group_name=REPORTS_GROUP, deps=[MEASUREMENTS, MEASUREMENTS_HOURLY])
+@asset(group_name=REPORTS_GROUP, deps=[MEASUREMENTS])
 def coverage(
     config: ReportConfig, reader: TimescaleResource, s3: HeimdallS3Resource, buckets: HeimdallBuckets
 ) -> MaterializeResult:
-    """Per receiver: uptime (hours with data), sessions, all-seven sessions, counts per band; heat map."""
+    """Per receiver: uptime (hours with data), sessions, sessions every active receiver heard, counts per band; heat map."""
     return _materialize_report("coverage", config, reader, s3, buckets)
 
 

@@ -119,7 +119,10 @@ def per_upload_day(
 @asset_check(
     asset=measurements,
     partitions_def=daily_partitions,
-    description="Every active receiver in websdr_stations has measurements among the day's uploads (WARN).",
+    description=(
+        "Every receiver active that day (websdr_station_versions: active at any moment of the upload day) has "
+        "measurements among the day's uploads, each counted for the station its id named at its time (WARN)."
+    ),
 )
 def all_receivers_reported(context: AssetCheckExecutionContext, timescale: TimescaleResource) -> AssetCheckResult:
     with timescale.connection() as conn:
@@ -129,14 +132,17 @@ def all_receivers_reported(context: AssetCheckExecutionContext, timescale: Times
 def _receivers_reported(conn, start: datetime, end: datetime) -> AssetCheckResult:
     counts = receiver_counts(conn, start, end)
     missing = [c for c in counts if c.measurements == 0]
-    table = "\n".join(f"| {c.websdr_id} | {c.name} | {c.measurements} |" for c in counts)
+    table = "\n".join(f"| {c.websdr_ids} | {c.name} | {c.measurements} |" for c in counts)
     return AssetCheckResult(
         passed=not missing,
         severity=AssetCheckSeverity.WARN,
         description=("missing: " + ", ".join(c.name for c in missing)) if missing else "all receivers reported",
         metadata={
             "missing receivers": MetadataValue.text(", ".join(c.name for c in missing) or "-"),
-            "measurements per receiver": MetadataValue.md("| id | receiver | measurements |\n|---|---|---|\n" + table),
+            "expected receivers": MetadataValue.text(", ".join(c.name for c in counts) or "-"),
+            "measurements per receiver": MetadataValue.md(
+                "| id(s) that day | receiver | measurements |\n|---|---|---|\n" + table
+            ),
         },
     )
 

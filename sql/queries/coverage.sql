@@ -1,24 +1,54 @@
 -- Per receiver in [window_start, window_end): hours with at least one measurement out of the
 -- window's hours (uptime), sessions heard, measurements per band (2 m = 144-146 MHz,
--- 70 cm = 430-440 MHz, other), and the window's sessions that every active receiver reported.
+-- 70 cm = 430-440 MHz, other), and the window's sessions that every receiver active at the
+-- session's start reported.
+-- A receiver is a station (station_key): every station that had an id during the window, with
+-- the id and name of its last version there and every id it had (a renumbered station has two),
+-- plus any id that reported while no station had it ('websdr N'). Each measurement counts for the
+-- station that had its id at the measurement's time (websdr_station_versions), so two stations
+-- that had one id in the window are never merged under one name.
 WITH window_rows AS (
-    SELECT * FROM measurements
-    WHERE timestamp_utc >= %(window_start)s AND timestamp_utc < %(window_end)s
+    SELECT m.*,
+           coalesce(s.station_key, 'websdr ' || m.websdr_id) AS station_key,
+           s.station_key IS NULL AS unknown_id
+    FROM measurements AS m
+    LEFT JOIN websdr_station_versions AS s ON s.websdr_id = m.websdr_id AND s.valid_during @> m.timestamp_utc
+    WHERE m.timestamp_utc >= %(window_start)s AND m.timestamp_utc < %(window_end)s
+),
+station_ids AS (
+    SELECT station_key,
+           websdr_id,
+           max(lower(valid_during)) AS since,
+           (array_agg(name ORDER BY lower(valid_during) DESC))[1] AS name
+    FROM websdr_station_versions
+    WHERE websdr_id IS NOT NULL
+      AND valid_during && tstzrange(%(window_start)s, %(window_end)s, '[)')
+    GROUP BY station_key, websdr_id
 ),
 receivers AS (
-    SELECT id AS websdr_id, name AS receiver FROM websdr_stations
-    UNION
-    SELECT DISTINCT websdr_id, 'websdr ' || websdr_id FROM window_rows
-    WHERE websdr_id NOT IN (SELECT id FROM websdr_stations)
+    SELECT station_key,
+           (array_agg(websdr_id ORDER BY since DESC))[1] AS websdr_id,
+           (array_agg(name ORDER BY since DESC))[1] AS receiver,
+           string_agg(websdr_id::text, ', ' ORDER BY since) AS websdr_ids
+    FROM station_ids
+    GROUP BY station_key
+    UNION ALL
+    SELECT DISTINCT station_key, websdr_id, station_key, websdr_id::text
+    FROM window_rows
+    WHERE unknown_id
 ),
 complete_sessions AS (
     SELECT count(*) AS sessions FROM (
-        SELECT w.task_id
-        FROM window_rows AS w
-        JOIN websdr_stations AS s ON s.id = w.websdr_id AND s.active
-        GROUP BY w.task_id
-        HAVING count(DISTINCT w.websdr_id) = (SELECT count(*) FROM websdr_stations WHERE active)
-    ) AS complete
+        SELECT task_id,
+               min(timestamp_utc) AS started,
+               count(DISTINCT station_key) FILTER (WHERE NOT unknown_id) AS stations_heard
+        FROM window_rows
+        GROUP BY task_id
+    ) AS session
+    WHERE session.stations_heard = (
+        SELECT count(*) FROM websdr_station_versions AS v
+        WHERE v.websdr_id IS NOT NULL AND v.valid_during @> session.started
+    )
 ),
 totals AS (
     SELECT extract(epoch FROM %(window_end)s::timestamptz - %(window_start)s::timestamptz)::float8 / 3600
@@ -27,7 +57,9 @@ totals AS (
            (SELECT sessions FROM complete_sessions) AS sessions_all_reported
 )
 SELECT r.websdr_id,
+       r.station_key,
        r.receiver,
+       r.websdr_ids,
        count(DISTINCT time_bucket('1 hour', w.timestamp_utc)) AS hours_with_data,
        t.hours_in_window,
        100.0::float8 * count(DISTINCT time_bucket('1 hour', w.timestamp_utc)) / t.hours_in_window AS uptime_pct,
@@ -40,6 +72,7 @@ SELECT r.websdr_id,
            AS count_other
 FROM receivers AS r
 CROSS JOIN totals AS t
-LEFT JOIN window_rows AS w ON w.websdr_id = r.websdr_id
-GROUP BY r.websdr_id, r.receiver, t.hours_in_window, t.sessions_in_window, t.sessions_all_reported
-ORDER BY r.websdr_id
+LEFT JOIN window_rows AS w ON w.station_key = r.station_key
+GROUP BY r.websdr_id, r.station_key, r.receiver, r.websdr_ids, t.hours_in_window, t.sessions_in_window,
+         t.sessions_all_reported
+ORDER BY r.websdr_id, r.receiver

@@ -1,28 +1,42 @@
--- Per receiver and frequency: the hourly offset series (measurements_hourly) and a least-squares
--- drift rate fitted over the raw offsets in [window_start, window_end) against time in hours.
-WITH fits AS (
-    SELECT websdr_id,
+-- Per receiver and frequency: the hourly offset series and a least-squares drift rate fitted over
+-- the raw offsets in [window_start, window_end) against time in hours. A receiver is a station
+-- (station_key), named by the station that had the id at the measurement's time: a station
+-- renumbered in the window keeps one fit, and two stations that had one id are never one series.
+-- From raw rows, not measurements_hourly: an hour's aggregate per id would mix the two stations of
+-- an hour that holds a change.
+WITH window_rows AS (
+    SELECT m.timestamp_utc,
+           m.websdr_id,
+           m.frequency_mhz,
+           m.frequency_offset_hz,
+           coalesce(s.station_key, 'websdr ' || m.websdr_id) AS station_key,
+           coalesce(s.name, 'websdr ' || m.websdr_id) AS receiver
+    FROM measurements AS m
+    LEFT JOIN websdr_station_versions AS s ON s.websdr_id = m.websdr_id AND s.valid_during @> m.timestamp_utc
+    WHERE m.timestamp_utc >= %(window_start)s AND m.timestamp_utc < %(window_end)s
+),
+fits AS (
+    SELECT station_key,
            frequency_mhz,
            count(frequency_offset_hz) AS fit_samples,
            regr_slope(frequency_offset_hz, extract(epoch FROM timestamp_utc)::float8 / 3600) AS drift_hz_per_hour,
            regr_r2(frequency_offset_hz, extract(epoch FROM timestamp_utc)::float8 / 3600) AS drift_r2
-    FROM measurements
-    WHERE timestamp_utc >= %(window_start)s AND timestamp_utc < %(window_end)s
+    FROM window_rows
     GROUP BY 1, 2
 )
-SELECT h.bucket AS hour,
-       h.websdr_id,
-       coalesce(s.name, 'websdr ' || h.websdr_id) AS receiver,
-       h.frequency_mhz,
-       h.measurement_count,
-       h.offset_avg_hz,
-       h.offset_min_hz,
-       h.offset_max_hz,
+SELECT time_bucket('1 hour', w.timestamp_utc) AS hour,
+       w.websdr_id,
+       w.station_key,
+       w.receiver,
+       w.frequency_mhz,
+       count(*)::integer AS measurement_count,
+       avg(w.frequency_offset_hz) AS offset_avg_hz,
+       min(w.frequency_offset_hz) AS offset_min_hz,
+       max(w.frequency_offset_hz) AS offset_max_hz,
        f.drift_hz_per_hour,
        f.drift_r2,
        f.fit_samples
-FROM measurements_hourly AS h
-JOIN fits AS f USING (websdr_id, frequency_mhz)
-LEFT JOIN websdr_stations AS s ON s.id = h.websdr_id
-WHERE h.bucket >= %(window_start)s AND h.bucket < %(window_end)s
-ORDER BY h.websdr_id, h.frequency_mhz, h.bucket
+FROM window_rows AS w
+JOIN fits AS f USING (station_key, frequency_mhz)
+GROUP BY 1, 2, 3, 4, 5, f.drift_hz_per_hour, f.drift_r2, f.fit_samples
+ORDER BY 2, 3, 5, 1
