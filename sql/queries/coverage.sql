@@ -55,24 +55,32 @@ totals AS (
                AS hours_in_window,
            (SELECT count(DISTINCT task_id) FROM window_rows) AS sessions_in_window,
            (SELECT sessions FROM complete_sessions) AS sessions_all_reported
+),
+per_station AS (
+    SELECT station_key,
+           count(DISTINCT time_bucket('1 hour', timestamp_utc)) AS hours_with_data,
+           count(DISTINCT task_id) AS sessions,
+           count(*) FILTER (WHERE frequency_mhz BETWEEN 144 AND 146) AS count_2m,
+           count(*) FILTER (WHERE frequency_mhz BETWEEN 430 AND 440) AS count_70cm,
+           count(*) FILTER (WHERE NOT (frequency_mhz BETWEEN 144 AND 146 OR frequency_mhz BETWEEN 430 AND 440))
+               AS count_other
+    FROM window_rows
+    GROUP BY station_key
 )
 SELECT r.websdr_id,
        r.station_key,
        r.receiver,
        r.websdr_ids,
-       count(DISTINCT time_bucket('1 hour', w.timestamp_utc)) AS hours_with_data,
+       coalesce(p.hours_with_data, 0) AS hours_with_data,
        t.hours_in_window,
-       100.0::float8 * count(DISTINCT time_bucket('1 hour', w.timestamp_utc)) / t.hours_in_window AS uptime_pct,
-       count(DISTINCT w.task_id) AS sessions,
+       100.0::float8 * coalesce(p.hours_with_data, 0) / t.hours_in_window AS uptime_pct,
+       coalesce(p.sessions, 0) AS sessions,
        t.sessions_in_window,
        t.sessions_all_reported,
-       count(*) FILTER (WHERE w.frequency_mhz BETWEEN 144 AND 146) AS count_2m,
-       count(*) FILTER (WHERE w.frequency_mhz BETWEEN 430 AND 440) AS count_70cm,
-       count(*) FILTER (WHERE NOT (w.frequency_mhz BETWEEN 144 AND 146 OR w.frequency_mhz BETWEEN 430 AND 440))
-           AS count_other
+       coalesce(p.count_2m, 0) AS count_2m,
+       coalesce(p.count_70cm, 0) AS count_70cm,
+       coalesce(p.count_other, 0) AS count_other
 FROM receivers AS r
 CROSS JOIN totals AS t
-LEFT JOIN window_rows AS w ON w.station_key = r.station_key
-GROUP BY r.websdr_id, r.station_key, r.receiver, r.websdr_ids, t.hours_in_window, t.sessions_in_window,
-         t.sessions_all_reported
+LEFT JOIN per_station AS p ON p.station_key = r.station_key
 ORDER BY r.websdr_id, r.receiver

@@ -23,20 +23,32 @@ fits AS (
            regr_r2(frequency_offset_hz, extract(epoch FROM timestamp_utc)::float8 / 3600) AS drift_r2
     FROM window_rows
     GROUP BY 1, 2
+),
+hourly AS (
+    SELECT time_bucket('1 hour', timestamp_utc) AS hour,
+           websdr_id,
+           station_key,
+           receiver,
+           frequency_mhz,
+           count(*)::integer AS measurement_count,
+           avg(frequency_offset_hz) AS offset_avg_hz,
+           min(frequency_offset_hz) AS offset_min_hz,
+           max(frequency_offset_hz) AS offset_max_hz
+    FROM window_rows
+    GROUP BY 1, 2, 3, 4, 5
 )
-SELECT time_bucket('1 hour', w.timestamp_utc) AS hour,
-       w.websdr_id,
-       w.station_key,
-       w.receiver,
-       w.frequency_mhz,
-       count(*)::integer AS measurement_count,
-       avg(w.frequency_offset_hz) AS offset_avg_hz,
-       min(w.frequency_offset_hz) AS offset_min_hz,
-       max(w.frequency_offset_hz) AS offset_max_hz,
+SELECT h.hour,
+       h.websdr_id,
+       h.station_key,
+       h.receiver,
+       h.frequency_mhz,
+       h.measurement_count,
+       h.offset_avg_hz,
+       h.offset_min_hz,
+       h.offset_max_hz,
        f.drift_hz_per_hour,
        f.drift_r2,
        f.fit_samples
-FROM window_rows AS w
+FROM hourly AS h
 JOIN fits AS f USING (station_key, frequency_mhz)
-GROUP BY 1, 2, 3, 4, 5, f.drift_hz_per_hour, f.drift_r2, f.fit_samples
-ORDER BY 2, 3, 5, 1
+ORDER BY h.websdr_id, h.station_key, h.frequency_mhz, h.hour

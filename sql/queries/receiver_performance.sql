@@ -37,21 +37,31 @@ receivers AS (
 ),
 all_sessions AS (
     SELECT count(DISTINCT task_id) AS sessions FROM window_rows
+),
+per_station AS (
+    SELECT station_key,
+           count(*) AS measurement_count,
+           avg(snr_db) AS snr_avg_db,
+           min(snr_db) AS snr_min_db,
+           max(snr_db) AS snr_max_db,
+           avg(frequency_offset_hz) AS offset_avg_hz,
+           count(DISTINCT task_id) AS sessions
+    FROM window_rows
+    GROUP BY station_key
 )
 SELECT r.websdr_id,
        r.station_key,
        r.receiver,
        r.websdr_ids,
-       count(w.task_id) AS measurement_count,
-       avg(w.snr_db) AS snr_avg_db,
-       min(w.snr_db) AS snr_min_db,
-       max(w.snr_db) AS snr_max_db,
-       avg(w.frequency_offset_hz) AS offset_avg_hz,
-       count(DISTINCT w.task_id) AS sessions,
+       coalesce(p.measurement_count, 0) AS measurement_count,
+       p.snr_avg_db,
+       p.snr_min_db,
+       p.snr_max_db,
+       p.offset_avg_hz,
+       coalesce(p.sessions, 0) AS sessions,
        a.sessions AS sessions_in_window,
-       100.0::float8 * count(DISTINCT w.task_id) / nullif(a.sessions, 0) AS session_share_pct
+       100.0::float8 * coalesce(p.sessions, 0) / nullif(a.sessions, 0) AS session_share_pct
 FROM receivers AS r
 CROSS JOIN all_sessions AS a
-LEFT JOIN window_rows AS w ON w.station_key = r.station_key
-GROUP BY r.websdr_id, r.station_key, r.receiver, r.websdr_ids, a.sessions
+LEFT JOIN per_station AS p ON p.station_key = r.station_key
 ORDER BY r.websdr_id, r.receiver

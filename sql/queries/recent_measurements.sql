@@ -34,23 +34,38 @@ receivers AS (
     SELECT DISTINCT station_key, websdr_id, station_key, websdr_id::text
     FROM window_rows
     WHERE unknown_id
+),
+per_station AS (
+    SELECT station_key,
+           count(*) AS measurement_count,
+           count(DISTINCT task_id) AS sessions,
+           min(timestamp_utc) AS first_seen,
+           max(timestamp_utc) AS last_seen,
+           (array_agg(snr_db ORDER BY timestamp_utc DESC, task_id))[1] AS latest_snr_db,
+           avg(snr_db) AS snr_avg_db,
+           min(snr_db) AS snr_min_db,
+           max(snr_db) AS snr_max_db,
+           avg(power_dbm) AS power_avg_dbm,
+           avg(frequency_offset_hz) AS offset_avg_hz,
+           array_to_string(array_agg(DISTINCT frequency_mhz ORDER BY frequency_mhz), ' ') AS frequencies_mhz
+    FROM window_rows
+    GROUP BY station_key
 )
 SELECT r.websdr_id,
        r.station_key,
        r.receiver,
        r.websdr_ids,
-       count(w.task_id) AS measurement_count,
-       count(DISTINCT w.task_id) AS sessions,
-       min(w.timestamp_utc) AS first_seen,
-       max(w.timestamp_utc) AS last_seen,
-       (array_agg(w.snr_db ORDER BY w.timestamp_utc DESC, w.task_id))[1] AS latest_snr_db,
-       avg(w.snr_db) AS snr_avg_db,
-       min(w.snr_db) AS snr_min_db,
-       max(w.snr_db) AS snr_max_db,
-       avg(w.power_dbm) AS power_avg_dbm,
-       avg(w.frequency_offset_hz) AS offset_avg_hz,
-       array_to_string(array_agg(DISTINCT w.frequency_mhz ORDER BY w.frequency_mhz), ' ') AS frequencies_mhz
+       coalesce(p.measurement_count, 0) AS measurement_count,
+       coalesce(p.sessions, 0) AS sessions,
+       p.first_seen,
+       p.last_seen,
+       p.latest_snr_db,
+       p.snr_avg_db,
+       p.snr_min_db,
+       p.snr_max_db,
+       p.power_avg_dbm,
+       p.offset_avg_hz,
+       coalesce(p.frequencies_mhz, '') AS frequencies_mhz
 FROM receivers AS r
-LEFT JOIN window_rows AS w ON w.station_key = r.station_key
-GROUP BY r.websdr_id, r.station_key, r.receiver, r.websdr_ids
+LEFT JOIN per_station AS p ON p.station_key = r.station_key
 ORDER BY r.websdr_id, r.receiver
