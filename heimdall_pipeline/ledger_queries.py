@@ -120,6 +120,14 @@ def receiver_counts(conn: psycopg.Connection, start: datetime, end: datetime) ->
         return [ReceiverCount(*row) for row in cur.fetchall()]
 
 
+def unknown_receiver_ids(conn: psycopg.Connection, start: datetime, end: datetime) -> dict[int, int]:
+    """`{websdr_id: measurements}` among the objects uploaded in [start, end) whose id no station
+    had at the measurement's time (the receiver list needs a sync)."""
+    with conn.cursor() as cur:
+        cur.execute(read_sql("pipeline/unknown_receiver_ids.sql"), {"start": start, "end": end})
+        return dict(cur.fetchall())
+
+
 @dataclass(frozen=True)
 class RangeCheck:
     measurements: int

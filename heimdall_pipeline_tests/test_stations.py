@@ -14,7 +14,7 @@ import pytest
 
 from heimdall_pipeline import stations
 from heimdall_pipeline.db import connect
-from heimdall_pipeline.ledger_queries import receiver_counts
+from heimdall_pipeline.ledger_queries import receiver_counts, unknown_receiver_ids
 from heimdall_pipeline.loader import load_measurements
 from heimdall_pipeline.reports import build_report, coverage_heatmap
 from heimdall_pipeline.stations import (
@@ -385,3 +385,15 @@ def test_the_check_expects_the_receivers_active_that_day(deactivated_at_t):
         ("Aquila di Giaveno", "1"): 4, ("Montanaro", "2"): 4, ("Torino", "3"): 2, ("Coazze", "4, 3"): 4,
         ("Passo del Giovi", "5, 4"): 4, ("Genova", "6, 5"): 4, ("Milano - Baggio", "7, 6"): 4,
     }
+    assert unknown_receiver_ids(db, utc(2025, 7, 2), utc(2025, 7, 3)) == {}
+
+    # Heimdall still sending id 7 after T (a station it has and the list does not): counted for no
+    # station, and named as an id no station had then.
+    load_measurements(db, [measurement("late-seven", 7, T + timedelta(hours=5), 70.0)])
+    db.execute(
+        "INSERT INTO ingest_ledger (object_key, etag, size_bytes, last_modified, status, task_id, websdr_id, timestamp_utc) "
+        "VALUES ('sessions/late-seven/websdr_7_metadata.json', 'e', 1, %s, 'loaded', 'late-seven', 7, %s)",
+        (T + timedelta(hours=5, minutes=1), T + timedelta(hours=5)),
+    )
+    assert counted(T, T + timedelta(hours=12)) == after
+    assert unknown_receiver_ids(db, T, T + timedelta(hours=12)) == {7: 1}

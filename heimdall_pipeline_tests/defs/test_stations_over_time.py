@@ -69,6 +69,7 @@ def test_check_and_reports_across_a_deactivation(stations_restored, resources, s
     assert after.metadata["expected receivers"].value == ", ".join(AFTER_T.values())
     assert after.metadata["missing receivers"].value == "Coazze"
     assert after.description == "missing: Coazze"
+    assert after.metadata["ids no station had then"].value == "-"
 
     end = at(AFTER, 0).isoformat()  # the window [BEFORE 00:00, AFTER 00:00)
     run_config = {**QUIET, "ops": {a.key.to_user_string(): {"config": {"window_hours": 48, "end": end}}
