@@ -376,14 +376,16 @@ def sync_stations(
             current = [_as_station(row[:11]) for row in rows]
             changes = plan_changes(current, desired)
             changed_keys = {change.station_key for change in changes}
-            too_late = [
-                (row[0], row[11]) for row in rows if row[0] in changed_keys and row[11] is not None and row[11] >= effective_at
-            ]
-            if too_late:
-                key, since = max(too_late, key=lambda item: item[1])
+            # The ids come from the whole list, so a change may not reach back before the list's
+            # last change (any station's): that would rewrite what the ids meant since.
+            (last_change,) = conn.execute(
+                "SELECT greatest(max(nullif(lower(valid_during), '-infinity')), "
+                "max(nullif(upper(valid_during), 'infinity'))) FROM websdr_station_versions"
+            ).fetchone()
+            if changes and last_change is not None and effective_at <= last_change:
                 raise StationSyncError(
-                    f"effective time {effective_at.isoformat()} is not after the current version of "
-                    f"[{key}] (valid from {since.isoformat()}): history is not rewritten; give a later --effective-at"
+                    f"effective time {effective_at.isoformat()} is not after the list's last change "
+                    f"({last_change.isoformat()}): history is not rewritten; give a later --effective-at"
                 )
             _apply(conn, changes, desired, changed_keys, effective_at, recorded_by, source)
             result = SyncResult(changes, effective_at, written=bool(changes) and not dry_run)
@@ -549,6 +551,9 @@ def main(argv: list[str] | None = None) -> int:
                     )
     except (StationFileError, StationSyncError, DatabaseConnectionError) as error:
         print(f"heimdall-stations: {error}", file=sys.stderr)
+        return 1
+    except psycopg.errors.IntegrityError as error:  # the constraints' word, should the checks above miss a case
+        print(f"heimdall-stations: refused by the database, nothing changed: {' '.join(str(error).split())}", file=sys.stderr)
         return 1
     except psycopg.errors.InsufficientPrivilege as error:
         print(

@@ -253,7 +253,7 @@ def test_a_bad_file_or_an_effective_time_in_the_past_changes_nothing(stations_re
         sync_stations(conn, load_station_file(torino_deactivated(tmp_path)), effective_at=T, recorded_by="t", source="t")
         after_first = table_state(stations_restored)
         # Reactivating before the deactivation would rewrite history: refused, nothing written.
-        with pytest.raises(StationSyncError, match=r"is not after the current version of \[.*\] \(valid from 2025-07-02T12:00:00\+00:00\)"):
+        with pytest.raises(StationSyncError, match=r"is not after the list's last change \(2025-07-02T12:00:00\+00:00\)"):
             sync_stations(conn, load_station_file(SHIPPED), effective_at=T - timedelta(hours=1), recorded_by="t", source="t")
     assert table_state(stations_restored) == after_first
 
