@@ -1,5 +1,5 @@
-# Local development for heimdall-pipeline. `make up` starts TimescaleDB and a moto S3
-# server for this checkout (scripts/devstack.sh); settings land in .devstack/env.
+# Local development for heimdall-pipeline. `make up` starts TimescaleDB, a moto S3 server and
+# Redis for this checkout (scripts/devstack.sh); settings land in .devstack/env.
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 
