@@ -135,18 +135,14 @@ def heimdall() -> Celery:
     app.close()
 
 
-@pytest.fixture(scope="module")
-def worker(database_url, heimdall, tmp_path_factory) -> Worker:
-    db = urlsplit(database_url)
-    proxy = TcpProxy(db.hostname, db.port)
-    proxy.start()
-    proxied_url = urlunsplit(db._replace(netloc=f"{db.username}:{db.password}@127.0.0.1:{proxy.port}"))
+def _start_worker(heimdall: Celery, database_url: str, log: Path, proxy: TcpProxy | None, *pool: str) -> Worker:
+    """`heimdall-celery-worker` in a process of its own, on a queue of its own, once it answers a ping."""
     broker, backend = _broker_urls()
     suffix = uuid.uuid4().hex[:10]
     queue, nodename = f"heimdall-test-{suffix}", f"heimdall-test-{suffix}@localhost"
     env = {
         **os.environ,
-        "HEIMDALL_DATABASE_URL": proxied_url,
+        "HEIMDALL_DATABASE_URL": database_url,
         "HEIMDALL_CELERY_BROKER_URL": broker,
         "HEIMDALL_CELERY_RESULT_BACKEND": backend,
         # Short backoff so the outage test takes seconds: 0.2, 0.4, 0.8, 1, 1, ... (before jitter).
@@ -154,27 +150,42 @@ def worker(database_url, heimdall, tmp_path_factory) -> Worker:
         "HEIMDALL_CELERY_RETRY_BACKOFF_MAX_SECONDS": "1",
         "HEIMDALL_CELERY_MAX_RETRIES": "30",
     }
-    log = tmp_path_factory.mktemp("celery") / "worker.log"
     with open(log, "wb") as out:
         process = subprocess.Popen(
-            [str(WORKER_COMMAND), "--pool", "solo", "--loglevel", "INFO", "-Q", queue, "-n", nodename,
+            [str(WORKER_COMMAND), *pool, "--loglevel", "INFO", "-Q", queue, "-n", nodename,
              "--without-gossip", "--without-mingle", "--without-heartbeat"],
             env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=REPO,
         )
-    handle = Worker(process, log, queue, nodename, proxy)
+    worker = Worker(process, log, queue, nodename, proxy)
+    deadline = time.monotonic() + 60
+    while not heimdall.control.ping(destination=[nodename], timeout=0.5):
+        if process.poll() is not None or time.monotonic() > deadline:
+            _stop_worker(worker)
+            pytest.fail(f"the Celery worker did not come up (exit {process.poll()}):\n{worker.log_text()[-3000:]}")
+    return worker
+
+
+def _stop_worker(worker: Worker) -> None:
+    worker.process.send_signal(signal.SIGTERM)  # warm shutdown
     try:
-        deadline = time.monotonic() + 45
-        while not heimdall.control.ping(destination=[nodename], timeout=0.5):
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"the Celery worker did not come up (exit {process.poll()}):\n{handle.log_text()[-3000:]}")
+        worker.process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        worker.process.kill()
+        worker.process.wait(timeout=5)
+
+
+@pytest.fixture(scope="module")
+def worker(database_url, heimdall, tmp_path_factory) -> Worker:
+    """A solo-pool worker whose database URL goes through a proxy the outage test can stop."""
+    db = urlsplit(database_url)
+    proxy = TcpProxy(db.hostname, db.port)
+    proxy.start()
+    proxied_url = urlunsplit(db._replace(netloc=f"{db.username}:{db.password}@127.0.0.1:{proxy.port}"))
+    try:
+        handle = _start_worker(heimdall, proxied_url, tmp_path_factory.mktemp("celery") / "worker.log", proxy, "--pool", "solo")
         yield handle
+        _stop_worker(handle)
     finally:
-        process.send_signal(signal.SIGTERM)  # warm shutdown
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
         proxy.stop()
 
 
@@ -258,3 +269,42 @@ def test_a_database_outage_is_retried_with_backoff_until_the_database_is_back(he
     assert all("cannot connect to" in line for line in retry_lines)
     delays = [float(line.split(" in ")[1].split(" s:")[0]) for line in retry_lines]
     assert all(min(1.0, 0.2 * 2**n) / 2 <= d <= min(1.0, 0.2 * 2**n) for n, d in enumerate(delays)), delays
+
+
+def _children(pid: int) -> list[int]:
+    with open(f"/proc/{pid}/task/{pid}/children") as f:
+        return [int(child) for child in f.read().split()]
+
+
+def test_a_pool_process_killed_mid_task_gives_its_message_back_and_the_rows_land_once(
+    heimdall, clean_database_url, owner_database_url, tmp_path
+):
+    # prefork: the task runs in a child process; killing it is a worker lost mid-task.
+    worker = _start_worker(heimdall, clean_database_url, tmp_path / "worker.log", None, "--pool", "prefork", "--concurrency", "1")
+    try:
+        task_id = str(uuid.uuid4())
+        [child] = _children(worker.process.pid)
+        with psycopg.connect(owner_database_url) as lock:  # a transaction that holds the table
+            lock.execute("LOCK TABLE measurements IN SHARE MODE")
+            sent = _send(heimdall, worker, task_id, _measurements(task_id))
+            deadline = time.monotonic() + 30
+            waiting = "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'measurements'::regclass"
+            while lock.execute(waiting).fetchone()[0] == 0:  # the task's INSERT now waits on the lock
+                assert time.monotonic() < deadline, worker.log_text()[-5000:]
+                time.sleep(0.1)
+            os.kill(child, signal.SIGKILL)
+            deadline = time.monotonic() + 30
+            while child in _children(worker.process.pid) or not _children(worker.process.pid):
+                assert time.monotonic() < deadline, worker.log_text()[-5000:]
+                time.sleep(0.1)
+        # The lock is released: the killed child's transaction never commits; the message, given
+        # back to the broker (acks_late, reject_on_worker_lost), runs again in the new child.
+        result = _result(sent, worker)
+    finally:
+        _stop_worker(worker)
+    assert (result["status"], result["inserted"], result["duplicate"]) == ("SUCCESS", 7, 0)
+    assert _rows(clean_database_url, task_id) == list(range(1, 8))
+    log = worker.log_text()
+    assert "signal 9 (SIGKILL)" in log
+    assert log.count(f"Task {TASK_NAME}[{sent.id}] received") == 2
+    assert log.count(f"Task {TASK_NAME}[{sent.id}] succeeded") == 1
