@@ -28,7 +28,12 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from celery import Celery
+try:
+    from celery import Celery
+except ModuleNotFoundError as error:  # the package installed without its `worker` extra
+    raise ModuleNotFoundError(
+        "heimdall_pipeline.celery_worker needs Celery: pip install 'heimdall-pipeline[worker]'", name=error.name
+    ) from error
 
 from heimdall_pipeline.settings import ConfigError, Settings, exit_on_config_error, redact_url
 from heimdall_pipeline.worker_api import FAILED, save_measurements_to_timescaledb
