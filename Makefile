@@ -1,5 +1,5 @@
-# Local development for heimdall-pipeline. `make up` starts TimescaleDB and a moto S3
-# server for this checkout (scripts/devstack.sh); settings land in .devstack/env.
+# Local development for heimdall-pipeline. `make up` starts TimescaleDB, a moto S3 server and
+# Redis for this checkout (scripts/devstack.sh); settings land in .devstack/env.
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 
@@ -19,7 +19,7 @@ DAGSTER_HOME ?= $(CURDIR)/.devstack/dagster_home
 export DAGSTER_HOME
 BENCH_ARGS ?=
 
-.PHONY: setup up down status env migrate test demo dev serve bench clean
+.PHONY: setup up down status env migrate test demo dev serve worker bench clean
 
 setup: $(STAMP)
 
@@ -65,6 +65,12 @@ dev: up
 # The deployment topology in the background: code server, webserver, daemon (scripts/serve.sh).
 serve: up
 	$(WITH_ENV) scripts/serve.sh up
+
+# A Celery worker running Heimdall's task `heimdall_pipeline.save_measurements` against the local
+# stack (its Redis as broker and result backend), in the foreground. WORKER_ARGS go to `celery worker`.
+WORKER_ARGS ?= --loglevel INFO
+worker: up
+	$(WITH_ENV) $(VENV)/bin/heimdall-celery-worker $(WORKER_ARGS)
 
 $(BENCH_STAMP): pyproject.toml $(STAMP)
 	@if [ ! -x $(PEER_VENV)/bin/python ]; then $(PYTHON) -m venv $(PEER_VENV); fi

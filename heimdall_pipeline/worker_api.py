@@ -1,21 +1,52 @@
 """The seed's Celery-side entry point, kept so Heimdall's acquisition worker can call it as is.
 
 Compared with the seed: no ORM, bulk COPY, idempotent (a retried task inserts nothing twice),
-`power_dbm` is filled, and invalid measurement dicts are reported instead of failing the batch.
+`power_dbm` is filled, invalid measurement dicts are reported instead of failing the batch, and the
+answer's `status` (SUCCESS / PARTIAL / FAILED) with `retryable` tells Heimdall whether to retry.
+The Celery task that wraps it is heimdall_pipeline/celery_worker.py.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
+
+import psycopg
 
 from heimdall_pipeline.db import DatabaseConnectionError, connect
 from heimdall_pipeline.loader import load_measurements
 from heimdall_pipeline.measurement import Measurement, RejectedObject, internal_error_reason
-from heimdall_pipeline.migrations import require_current_schema_once
+from heimdall_pipeline.migrations import SchemaBehindError, require_current_schema_once
 from heimdall_pipeline.settings import ConfigError, Settings, redact
 
 logger = logging.getLogger(__name__)
+
+SUCCESS = "SUCCESS"  # every dict valid and now stored (inserted, or already there)
+PARTIAL = "PARTIAL"  # some stored, some rejected: retrying cannot help the rejected ones
+FAILED = "FAILED"  # nothing stored; `retryable` says whether the same call may succeed later
+
+# The key of an acquisition's objects, `sessions/<task_id>/...`, bare or as s3://<bucket>/sessions/...
+_SESSION_PATH = re.compile(r"^(?:s3://[^/]+/)?sessions/(?P<task_id>[^/]+)/")
+
+# SQLSTATEs after which the same statements may succeed later: the server went away or is starting
+# or shutting down (class 08, 57P01-57P03), the transaction lost a race (class 40: serialization
+# failure, deadlock), the server ran short (class 53: disk, memory, connections), a lock or a
+# statement timed out (55P03, 57014).
+_TRANSIENT_SQLSTATE_CLASSES = ("08", "40", "53")
+_TRANSIENT_SQLSTATES = frozenset({"55P03", "57014", "57P01", "57P02", "57P03", "57P05"})
+
+
+def is_transient_database_error(error: BaseException) -> bool:
+    """True when a database error may go away by itself, so retrying the call later makes sense."""
+    if isinstance(error, DatabaseConnectionError):  # refused, timed out, unknown host: not there now
+        return True
+    if not isinstance(error, psycopg.Error):
+        return False
+    if error.sqlstate is None:  # the connection broke mid-call: libpq's error, no server answer
+        return isinstance(error, psycopg.OperationalError)
+    return error.sqlstate[:2] in _TRANSIENT_SQLSTATE_CLASSES or error.sqlstate in _TRANSIENT_SQLSTATES
+
 
 
 def save_measurements_to_timescaledb(
@@ -23,19 +54,25 @@ def save_measurements_to_timescaledb(
 ) -> dict[str, Any]:
     """Save one acquisition's measurement dicts to the `measurements` hypertable.
 
-    Returns `{'status': 'SUCCESS', 'measurements_count': n, 'inserted': i, 'duplicate': d,
-    'rejected': [{'index': k, 'reason': ...}]}` (n = valid measurements now stored), or
-    `{'status': 'FAILED', 'error': ...}` when the database could not be reached or written, or
-    `measurements` is not a list. Never raises: an invalid dict (or task_id, which every dict of
-    the call shares) is listed under `rejected` and the valid ones are stored.
+    Every answer has `status`, `retryable`, `measurements_count` (valid measurements now stored),
+    `inserted`, `duplicate` (already there) and `rejected` (`[{'index': k, 'reason': ...}]`):
+    - SUCCESS: every dict valid and stored;
+    - PARTIAL: some stored, the others listed under `rejected`; not retryable;
+    - FAILED (with `error`): nothing stored. `retryable` is true when the database could not be
+      reached or failed transiently (is_transient_database_error), false for invalid input (every
+      dict rejected, a task_id PostgreSQL cannot hold, `measurements` not a list) or configuration.
+    Never raises. A dict whose `iq_data_path` names another acquisition than `task_id`
+    (`sessions/<task_id>/...`) is rejected as `task_mismatch`.
     """
     if not isinstance(measurements, (list, tuple)):
-        return {"status": "FAILED", "error": f"measurements must be a list of dicts, not {type(measurements).__name__}"}
+        return _failed(f"measurements must be a list of dicts, not {type(measurements).__name__}", retryable=False)
     valid: list[Measurement] = []
     rejected: list[dict[str, Any]] = []
     for index, measurement in enumerate(measurements):
         try:
-            valid.append(Measurement.from_measurement_dict(task_id, measurement))
+            parsed = Measurement.from_measurement_dict(task_id, measurement)
+            _check_session_path(task_id, parsed.s3_path)
+            valid.append(parsed)
         except RejectedObject as error:
             rejected.append({"index": index, "reason": error.reason})
         except Exception as error:  # noqa: BLE001 - a parser bug rejects this dict, never the call
@@ -43,6 +80,10 @@ def save_measurements_to_timescaledb(
             rejected.append({"index": index, "reason": internal_error_reason(error)})
     for item in rejected[:20]:
         logger.warning("task %s: measurement %d rejected: %s", _shown(task_id), item["index"], item["reason"])
+    if rejected and not valid:  # nothing to store; the database is not asked
+        error = f"all {len(rejected)} measurements were rejected (the first: {rejected[0]['reason']})"
+        logger.error("task %s: %s", _shown(task_id), error)
+        return _failed(error, retryable=False, rejected=rejected)
     url = database_url
     try:
         url = url or Settings.from_env().database_url
@@ -51,21 +92,54 @@ def save_measurements_to_timescaledb(
             result = load_measurements(conn, valid)
     except Exception as error:  # noqa: BLE001 - the Celery contract reports, never raises
         message = redact(str(error), url)
+        retryable = is_transient_database_error(error)
         # Configuration and connection errors are one line already; others keep their trace.
-        expected = isinstance(error, (ConfigError, DatabaseConnectionError))
-        logger.error("TimescaleDB storage failed for task %s: %s", _shown(task_id), message, exc_info=not expected)
-        return {"status": "FAILED", "error": message}
+        expected = retryable or isinstance(error, (ConfigError, SchemaBehindError))
+        logger.error(
+            "TimescaleDB storage failed for task %s (%s): %s",
+            _shown(task_id), "retryable" if retryable else "not retryable", message, exc_info=not expected,
+        )
+        return _failed(message, retryable=retryable, rejected=rejected)
     logger.info(
         "task %s: %d measurements stored (%d new, %d already there), %d rejected",
         _shown(task_id), len(valid), result.inserted, result.duplicate, len(rejected),
     )
     return {
-        "status": "SUCCESS",
+        "status": PARTIAL if rejected else SUCCESS,
+        "retryable": False,
         "measurements_count": len(valid),
         "inserted": result.inserted,
         "duplicate": result.duplicate,
         "rejected": rejected,
     }
+
+
+def _failed(error: str, *, retryable: bool, rejected: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    return {
+        "status": FAILED,
+        "retryable": retryable,
+        "error": error,
+        "measurements_count": 0,
+        "inserted": 0,
+        "duplicate": 0,
+        "rejected": rejected or [],
+    }
+
+
+def _check_session_path(task_id: str, s3_path: str | None) -> None:
+    """The recording's path must be this acquisition's: `sessions/<task_id>/` in MinIO. A dict
+    without a path has nothing to contradict it (its row then has no s3_path)."""
+    if s3_path is None:
+        return
+    match = _SESSION_PATH.match(s3_path)
+    if match is None:
+        raise RejectedObject(
+            "task_mismatch", f"iq_data_path {s3_path[:120]!r} is not under sessions/<task_id>/ (Heimdall's layout)"
+        )
+    if match["task_id"] != task_id:
+        raise RejectedObject(
+            "task_mismatch", f"iq_data_path names task {match['task_id'][:80]!r}, not this call's {task_id[:80]!r}"
+        )
 
 
 def _shown(task_id: Any) -> str:

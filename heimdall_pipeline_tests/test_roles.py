@@ -173,7 +173,7 @@ def test_the_runtime_never_migrates_and_says_to_run_heimdall_migrate(database_on
             pass
     assert str(raised.value) == expected
     result = save_measurements_to_timescaledb("task-behind", [], pipeline_url)
-    assert result == {"status": "FAILED", "error": expected}
+    assert (result["status"], result["retryable"], result["error"]) == ("FAILED", False, expected)
     with psycopg.connect(owner_url) as owner:  # nothing was applied by either
         assert owner.execute("SELECT max(version) FROM schema_migrations").fetchone()[0] == versions[-2]
 

@@ -127,7 +127,7 @@ def test_a_refused_connection_is_one_line_with_the_password_masked(admin_databas
 def test_the_worker_api_reports_a_configuration_error_without_raising(monkeypatch):
     monkeypatch.setenv("HEIMDALL_DATABASE_URL", f"heimdall:{SECRET}@db.example/heimdall")
     result = save_measurements_to_timescaledb("task", [])
-    assert result["status"] == "FAILED"
+    assert (result["status"], result["retryable"]) == ("FAILED", False)
     assert result["error"].startswith("HEIMDALL_DATABASE_URL must be a postgresql:// URL")
     assert SECRET not in result["error"]
 

@@ -1,4 +1,5 @@
-"""The seed's Celery contract, `heimdall_pipeline.save_measurements_to_timescaledb`."""
+"""The seed's Celery contract, `heimdall_pipeline.save_measurements_to_timescaledb`: SUCCESS /
+PARTIAL / FAILED, and `retryable` only where a later call may succeed."""
 
 from __future__ import annotations
 
@@ -10,7 +11,10 @@ import psycopg
 import pytest
 
 from heimdall_pipeline import save_measurements_to_timescaledb
+from heimdall_pipeline.db import connect
 from heimdall_pipeline.measurement import MAX_REASON_CHARS
+from heimdall_pipeline.settings import ConfigError
+from heimdall_pipeline.worker_api import is_transient_database_error
 
 
 def _measurements(task_id: str) -> list[dict]:
@@ -30,7 +34,9 @@ def _measurements(task_id: str) -> list[dict]:
 
 def test_success_returns_the_count_and_stores_power(clean_database_url):
     result = save_measurements_to_timescaledb("task-1", _measurements("task-1"), clean_database_url)
-    assert result == {"status": "SUCCESS", "measurements_count": 7, "inserted": 7, "duplicate": 0, "rejected": []}
+    assert result == {
+        "status": "SUCCESS", "retryable": False, "measurements_count": 7, "inserted": 7, "duplicate": 0, "rejected": [],
+    }
     with psycopg.connect(clean_database_url) as conn:
         rows = conn.execute("SELECT websdr_id, power_dbm, s3_path FROM measurements ORDER BY websdr_id").fetchall()
     assert [r[0] for r in rows] == list(range(1, 8))
@@ -51,7 +57,7 @@ def test_invalid_measurements_are_reported_and_the_rest_saved(clean_database_url
     measurements[2]["metrics"]["snr_db"] = float("nan")
     del measurements[4]["frequency_mhz"]
     result = save_measurements_to_timescaledb("task-3", measurements, clean_database_url)
-    assert result["status"] == "SUCCESS"
+    assert (result["status"], result["retryable"]) == ("PARTIAL", False)
     assert (result["measurements_count"], result["inserted"]) == (5, 5)
     assert result["rejected"] == [
         {"index": 2, "reason": "not_finite: metrics.snr_db is nan"},
@@ -59,11 +65,86 @@ def test_invalid_measurements_are_reported_and_the_rest_saved(clean_database_url
     ]
 
 
-def test_an_unreachable_database_fails_without_raising(clean_database_url):
+def test_an_unreachable_database_is_a_retryable_failure(clean_database_url):
     unreachable = "postgresql://nobody:wrong@127.0.0.1:1/none?connect_timeout=2"
     result = save_measurements_to_timescaledb("task-4", _measurements("task-4"), unreachable)
-    assert result["status"] == "FAILED"
-    assert "connection" in result["error"].lower()
+    assert (result["status"], result["retryable"], result["measurements_count"], result["inserted"]) == ("FAILED", True, 0, 0)
+    assert "connection" in result["error"].lower() and "wrong" not in result["error"]
+
+
+def test_a_call_whose_every_measurement_is_rejected_fails_and_is_not_retryable(clean_database_url):
+    measurements = _measurements("task-5")
+    for document in measurements:
+        del document["frequency_mhz"]
+    result = save_measurements_to_timescaledb("task-5", measurements, clean_database_url)
+    assert (result["status"], result["retryable"], result["measurements_count"]) == ("FAILED", False, 0)
+    assert result["error"] == "all 7 measurements were rejected (the first: missing_field: frequency_mhz is missing)"
+    assert [r["index"] for r in result["rejected"]] == list(range(7))
+
+
+def test_an_empty_call_succeeds_with_nothing_stored(clean_database_url):
+    result = save_measurements_to_timescaledb("task-6", [], clean_database_url)
+    assert (result["status"], result["retryable"], result["measurements_count"], result["rejected"]) == ("SUCCESS", False, 0, [])
+
+
+@pytest.mark.parametrize(
+    ("path", "reason"),
+    [
+        ("s3://heimdall-raw-iq/sessions/task-other/websdr_3.npy",
+         "task_mismatch: iq_data_path names task 'task-other', not this call's 'task-7'"),
+        ("sessions/task-other/websdr_3.npy", "task_mismatch: iq_data_path names task 'task-other', not this call's 'task-7'"),
+        ("s3://heimdall-raw-iq/websdr_3.npy",
+         "task_mismatch: iq_data_path 's3://heimdall-raw-iq/websdr_3.npy' is not under sessions/<task_id>/ (Heimdall's layout)"),
+        ("s3://heimdall-raw-iq/sessions/task-7-b/websdr_3.npy",
+         "task_mismatch: iq_data_path names task 'task-7-b', not this call's 'task-7'"),
+    ],
+)
+def test_a_measurement_whose_recording_is_another_acquisitions_is_rejected(clean_database_url, path, reason):
+    measurements = _measurements("task-7")
+    measurements[2]["iq_data_path"] = path
+    measurements[4]["iq_data_path"] = "sessions/task-7/websdr_5.npy"  # a bare key of this task is fine
+    del measurements[5]["iq_data_path"]  # no path: nothing to contradict the task id
+
+    result = save_measurements_to_timescaledb("task-7", measurements, clean_database_url)
+
+    assert (result["status"], result["inserted"], result["rejected"]) == ("PARTIAL", 6, [{"index": 2, "reason": reason}])
+    assert [row[0] for row in _stored(clean_database_url, "task-7")] == [1, 2, 4, 5, 6, 7]
+
+
+def _server_error(database_url: str, statement: str) -> psycopg.Error:
+    with connect(database_url) as conn:
+        with pytest.raises(psycopg.Error) as raised:
+            conn.execute(statement)
+    return raised.value
+
+
+@pytest.mark.parametrize(
+    ("statement", "sqlstate", "transient"),
+    [
+        ("SELECT pg_terminate_backend(pg_backend_pid())", "57P01", True),  # admin shutdown
+        ("DO $$ BEGIN RAISE EXCEPTION 'x' USING ERRCODE = 'serialization_failure'; END $$", "40001", True),
+        ("DO $$ BEGIN RAISE EXCEPTION 'x' USING ERRCODE = 'deadlock_detected'; END $$", "40P01", True),
+        ("DO $$ BEGIN RAISE EXCEPTION 'x' USING ERRCODE = 'too_many_connections'; END $$", "53300", True),
+        ("DO $$ BEGIN RAISE EXCEPTION 'x' USING ERRCODE = 'lock_not_available'; END $$", "55P03", True),
+        ("SELECT 1/0", "22012", False),
+        ("INSERT INTO measurements (task_id) VALUES ('x')", "23502", False),  # not null violation
+        ("DROP TABLE measurements", "42501", False),  # the pipeline role may not
+    ],
+)
+def test_transient_database_errors_from_the_server_are_retryable_and_others_not(database_url, statement, sqlstate, transient):
+    error = _server_error(database_url, statement)
+    assert error.sqlstate == sqlstate
+    assert is_transient_database_error(error) is transient
+
+
+def test_a_lost_connection_is_retryable_and_configuration_is_not(database_url):
+    with connect(database_url) as conn:
+        conn.pgconn.finish()  # the socket is gone, as when the server crashes mid-call
+        with pytest.raises(psycopg.OperationalError) as raised:
+            conn.execute("SELECT 1")
+    assert raised.value.sqlstate is None and is_transient_database_error(raised.value)
+    assert not is_transient_database_error(ConfigError("HEIMDALL_DATABASE_URL is not set"))
+    assert not is_transient_database_error(ValueError("a bug"))
 
 
 def _stored(database_url: str, task_id: str) -> list[tuple]:
@@ -103,7 +184,7 @@ def test_a_hostile_dict_is_rejected_and_the_six_valid_ones_stored(clean_database
 
     result = save_measurements_to_timescaledb("task-h", measurements, clean_database_url)
 
-    assert (result["status"], result["measurements_count"], result["inserted"]) == ("SUCCESS", 6, 6)
+    assert (result["status"], result["measurements_count"], result["inserted"]) == ("PARTIAL", 6, 6)
     [rejection] = result["rejected"]
     assert rejection["index"] == 3 and rejection["reason"].startswith(f"{code}: "), rejection
     assert len(rejection["reason"]) <= MAX_REASON_CHARS
@@ -113,7 +194,7 @@ def test_a_hostile_dict_is_rejected_and_the_six_valid_ones_stored(clean_database
 def test_other_hostile_items_in_the_list_are_rejected(clean_database_url):
     measurements = [*_measurements("task-l")[:6], None, "text", [1, 2], {"websdr_id": 7}]
     result = save_measurements_to_timescaledb("task-l", measurements, clean_database_url)
-    assert (result["status"], result["inserted"]) == ("SUCCESS", 6)
+    assert (result["status"], result["inserted"]) == ("PARTIAL", 6)
     assert [(r["index"], r["reason"].split(":")[0]) for r in result["rejected"]] == [
         (6, "not_an_object"), (7, "not_an_object"), (8, "not_an_object"), (9, "missing_field"),
     ]
@@ -122,13 +203,13 @@ def test_other_hostile_items_in_the_list_are_rejected(clean_database_url):
 @pytest.mark.parametrize("measurements", [None, 42, "not a list", {"websdr_id": 1}])
 def test_measurements_that_are_not_a_list_fail_without_raising(clean_database_url, measurements):
     result = save_measurements_to_timescaledb("task-n", measurements, clean_database_url)
-    assert result["status"] == "FAILED" and "list" in result["error"]
+    assert (result["status"], result["retryable"]) == ("FAILED", False) and "list" in result["error"]
 
 
 @pytest.mark.parametrize("task_id", ["task\x00nul", "\ud800"])
-def test_a_task_id_postgresql_cannot_hold_rejects_the_calls_measurements_without_raising(clean_database_url, task_id):
+def test_a_task_id_postgresql_cannot_hold_fails_the_call_without_raising(clean_database_url, task_id):
     result = save_measurements_to_timescaledb(task_id, _measurements("task-x"), clean_database_url)
-    assert (result["status"], result["measurements_count"], result["inserted"]) == ("SUCCESS", 0, 0)
+    assert (result["status"], result["retryable"], result["measurements_count"], result["inserted"]) == ("FAILED", False, 0, 0)
     assert [r["index"] for r in result["rejected"]] == list(range(7))
     assert all(r["reason"].startswith(("nul_character: task_id", "not_utf8: task_id")) for r in result["rejected"])
     with psycopg.connect(clean_database_url) as conn:
@@ -149,7 +230,7 @@ def test_numpy_numbers_are_accepted_and_numpy_booleans_are_not(clean_database_ur
 
     result = save_measurements_to_timescaledb("task-np", measurements, clean_database_url)
 
-    assert (result["status"], result["inserted"]) == ("SUCCESS", 5)
+    assert (result["status"], result["inserted"]) == ("PARTIAL", 5)
     assert [(r["index"], r["reason"].split(":")[0]) for r in result["rejected"]] == [(5, "wrong_type"), (6, "wrong_type")]
     assert "boolean" in result["rejected"][0]["reason"]
     assert _stored(clean_database_url, "task-np") == [

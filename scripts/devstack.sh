@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
-# Local service stack for heimdall-pipeline: TimescaleDB (PostgreSQL 15 cluster) and a
-# moto S3 server, both bound to 127.0.0.1 on ports picked once per checkout.
+# Local service stack for heimdall-pipeline: TimescaleDB (PostgreSQL 15 cluster), a moto S3
+# server and Redis (the Celery worker's broker and result backend), all bound to 127.0.0.1 on
+# ports picked once per checkout.
 #
 #   scripts/devstack.sh up       start (or adopt) the services, write .devstack/env
 #   scripts/devstack.sh down     stop this checkout's services (by their recorded PIDs)
-#   scripts/devstack.sh status   report; exit 1 unless both run
+#   scripts/devstack.sh status   report; exit 1 unless all three run
 #   scripts/devstack.sh env      print .devstack/env
 #   scripts/devstack.sh clean    stop, then remove .devstack/ (and the cluster, wherever it lives)
 #
 # If HEIMDALL_DATABASE_URL and HEIMDALL_S3_ENDPOINT_URL are both set (a real TimescaleDB
-# and MinIO), `up` provisions nothing.
+# and MinIO), `up` provisions nothing (the Celery URLs are then yours to set as well).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -18,6 +19,8 @@ PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 PG_PIDFILE="$STATE/postgres.pid"
 S3_PIDFILE="$STATE/moto.pid"
 S3LOG="$STATE/moto.log"
+REDIS_PIDFILE="$STATE/redis.pid"
+REDIS_LOG="$STATE/redis.log"
 ENVFILE="$STATE/env"
 VENV="$ROOT/.venv"
 BUCKET=heimdall-raw-iq
@@ -89,6 +92,10 @@ pg_running() {
 s3_running() { pid_alive "$S3_PIDFILE" "moto_server"; }
 
 pg_ready() { "$PGBIN/pg_isready" -q -h 127.0.0.1 -p "$1" -U postgres -d postgres -t 1 >/dev/null 2>&1; }
+
+redis_running() { pid_alive "$REDIS_PIDFILE" "redis-server"; }
+
+redis_ready() { [ "$(redis-cli -h 127.0.0.1 -p "$1" ping 2>/dev/null)" = PONG ]; }
 
 s3_ready() { curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$1/" 2>/dev/null; }
 
@@ -162,6 +169,9 @@ HEIMDALL_S3_BUCKET=$BUCKET
 AWS_ACCESS_KEY_ID=$AWS_KEY
 AWS_SECRET_ACCESS_KEY=$AWS_SECRET
 AWS_REGION=$AWS_REGION_NAME
+HEIMDALL_REDIS_URL=redis://127.0.0.1:$REDIS_PORT/0
+HEIMDALL_CELERY_BROKER_URL=redis://127.0.0.1:$REDIS_PORT/0
+HEIMDALL_CELERY_RESULT_BACKEND=redis://127.0.0.1:$REDIS_PORT/1
 EOF
     # The addresses `make serve` (scripts/serve.sh) wrote stay while its processes run.
     [ -f "$ENVFILE" ] && grep -E '^(HEIMDALL_DAGSTER_URL|HEIMDALL_CODE_SERVER_HOST|HEIMDALL_CODE_SERVER_PORT)=' "$ENVFILE" >>"$ENVFILE.tmp" || true
@@ -356,6 +366,18 @@ except ClientError as e:
 PY
 }
 
+# --- Redis (Celery's broker and result backend) ---------------------------------------------
+redis_start() {
+    "$ROOT/scripts/install_redis.sh"
+    log "starting Redis on 127.0.0.1:$REDIS_PORT"
+    # A throwaway broker: no snapshots, no append-only file. The wrapper records its own PID and
+    # then execs redis-server, so the PID is exact.
+    setsid nohup bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$REDIS_PIDFILE" \
+        redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save '' --appendonly no \
+        --dir "$STATE" --daemonize no --loglevel warning >"$REDIS_LOG" 2>&1 </dev/null &
+    wait_for 30 redis redis_ready "$REDIS_PORT" || { tail -n 30 "$REDIS_LOG" >&2; die "Redis did not answer (log: $REDIS_LOG)"; }
+}
+
 # --- subcommands ---------------------------------------------------------------------------
 cmd_up() {
     mkdir -p "$STATE"
@@ -367,13 +389,16 @@ cmd_up() {
     mkdir -p "$STATE"
     choose_pg_home
     chmod 755 "$STATE"   # the postgres user must be able to traverse it
-    local pg_up=no s3_up=no
+    local pg_up=no s3_up=no redis_up=no
     pg_running && pg_up=yes
     s3_running && s3_up=yes
+    redis_running && redis_up=yes
     local slot
     slot=$(path_slot)
     PG_PORT=$(ensure_port pg $((20000 + slot * 10)) 0 "$pg_up")
     S3_PORT=$(ensure_port s3 $((25000 + slot * 10)) "$PG_PORT" "$s3_up")
+    # Below Linux's ephemeral range (32768+), where outgoing connections take ports at random.
+    REDIS_PORT=$(ensure_port redis $((15000 + slot * 10)) "$PG_PORT" "$redis_up")
 
     if [ "$pg_up" = no ]; then
         rm -f "$PG_PIDFILE"
@@ -393,10 +418,18 @@ cmd_up() {
     fi
     s3_bucket
 
+    if [ "$redis_up" = no ]; then
+        rm -f "$REDIS_PIDFILE"
+        redis_start
+    else
+        wait_for 30 redis redis_ready "$REDIS_PORT" || die "Redis runs but does not answer (log: $REDIS_LOG)"
+    fi
+
     write_env
     pg_migrate
     log "postgres  pid $(cat "$PG_PIDFILE")  127.0.0.1:$PG_PORT/$DB_NAME  roles $OWNER_ROLE (migrations), $PIPELINE_ROLE, $READER_ROLE"
     log "moto s3   pid $(cat "$S3_PIDFILE")  http://127.0.0.1:$S3_PORT  bucket $BUCKET"
+    log "redis     pid $(cat "$REDIS_PIDFILE")  redis://127.0.0.1:$REDIS_PORT  (Celery broker db 0, results db 1)"
     log "dagster   instance in database 'dagster', DAGSTER_HOME=${STATE#"$ROOT"/}/dagster_home"
     log "env written to ${ENVFILE#"$ROOT"/}"
 }
@@ -420,6 +453,16 @@ cmd_down() {
         log "moto S3 not running"
     fi
     rm -f "$S3_PIDFILE"
+    if redis_running; then
+        local pid
+        pid=$(cat "$REDIS_PIDFILE")
+        log "stopping Redis (pid $pid)"
+        kill -TERM "$pid" 2>/dev/null || true
+        wait_for 10 redis-exit bash -c "! kill -0 $pid 2>/dev/null" || kill -KILL "$pid" 2>/dev/null || true
+    else
+        log "Redis not running"
+    fi
+    rm -f "$REDIS_PIDFILE"
 }
 
 cmd_status() {
@@ -439,6 +482,12 @@ cmd_status() {
         log "moto s3   running  pid $(cat "$S3_PIDFILE")  127.0.0.1:$port"
     else
         log "moto s3   not running"; rc=1
+    fi
+    port=$(cat "$STATE/redis.port" 2>/dev/null || echo "?")
+    if redis_running && redis_ready "$port"; then
+        log "redis     running  pid $(cat "$REDIS_PIDFILE")  127.0.0.1:$port"
+    else
+        log "redis     not running"; rc=1
     fi
     return "$rc"
 }

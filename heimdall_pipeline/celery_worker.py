@@ -1,0 +1,161 @@
+"""Heimdall's Celery task `heimdall_pipeline.save_measurements` (the `worker` extra).
+
+Heimdall sends it by name, without importing this package:
+
+    app.send_task("heimdall_pipeline.save_measurements", args=[task_id, measurements])
+
+and gets back the answer of worker_api.save_measurements_to_timescaledb (status SUCCESS / PARTIAL /
+FAILED, `retryable`, counts, rejections) plus `retries`. A FAILED answer that is retryable (the
+database unreachable or failing transiently) is retried with exponential backoff and jitter, up to
+HEIMDALL_CELERY_MAX_RETRIES times; nothing else is. The message is acknowledged after the task
+ran (acks_late) and given back if the worker dies mid-task: the load is idempotent, so running a
+message twice inserts nothing twice.
+
+Start a worker with `heimdall-celery-worker [celery worker options]`, or
+`celery -A heimdall_pipeline.celery_worker worker`. Importing this module does not import Dagster,
+pandas, matplotlib or pyarrow.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import random
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+try:
+    from celery import Celery
+except ModuleNotFoundError as error:  # the package installed without its `worker` extra
+    raise ModuleNotFoundError(
+        "heimdall_pipeline.celery_worker needs Celery: pip install 'heimdall-pipeline[worker]'", name=error.name
+    ) from error
+
+from heimdall_pipeline.settings import ConfigError, Settings, exit_on_config_error, redact_url
+from heimdall_pipeline.worker_api import FAILED, save_measurements_to_timescaledb
+
+TASK_NAME = "heimdall_pipeline.save_measurements"
+DEFAULT_MAX_RETRIES = 10
+DEFAULT_RETRY_BACKOFF_SECONDS = 2.0
+DEFAULT_RETRY_BACKOFF_MAX_SECONDS = 300.0
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CelerySettings:
+    """The worker's broker, result backend and retry policy, from HEIMDALL_CELERY_* variables."""
+
+    broker_url: str
+    result_backend: str | None
+    max_retries: int
+    retry_backoff_seconds: float
+    retry_backoff_max_seconds: float
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "CelerySettings":
+        env = os.environ if environ is None else environ
+        broker_url = (env.get("HEIMDALL_CELERY_BROKER_URL") or "").strip()
+        if not broker_url:
+            raise ConfigError(
+                "HEIMDALL_CELERY_BROKER_URL is not set: Heimdall's Celery broker (amqp://... for RabbitMQ, "
+                "redis://... for Redis); `make up` writes the local Redis's to .devstack/env"
+            )
+        result_backend = (env.get("HEIMDALL_CELERY_RESULT_BACKEND") or "").strip() or None
+        for name, url in (("HEIMDALL_CELERY_BROKER_URL", broker_url), ("HEIMDALL_CELERY_RESULT_BACKEND", result_backend)):
+            if url is not None and "://" not in url:
+                raise ConfigError(f"{name} must be a URL such as redis://host:6379/0, got {redact_url(url)!r}")
+        return cls(
+            broker_url=broker_url,
+            result_backend=result_backend,
+            max_retries=_number(env, "HEIMDALL_CELERY_MAX_RETRIES", DEFAULT_MAX_RETRIES, int),
+            retry_backoff_seconds=_number(env, "HEIMDALL_CELERY_RETRY_BACKOFF_SECONDS", DEFAULT_RETRY_BACKOFF_SECONDS, float),
+            retry_backoff_max_seconds=_number(
+                env, "HEIMDALL_CELERY_RETRY_BACKOFF_MAX_SECONDS", DEFAULT_RETRY_BACKOFF_MAX_SECONDS, float
+            ),
+        )
+
+
+def _number(env: Mapping[str, str], name: str, default: float, kind: type) -> Any:
+    value = (env.get(name) or "").strip()
+    if not value:
+        return kind(default)
+    try:
+        number = kind(value)
+    except ValueError:
+        number = -1
+    if not (number >= 0 and math.isfinite(number)):
+        raise ConfigError(f"{name} must be a {'whole ' if kind is int else ''}number >= 0, got {value!r}")
+    return number
+
+
+def retry_delay(retries: int, base_seconds: float, max_seconds: float, rng: random.Random | None = None) -> float:
+    """Seconds before retry number `retries + 1`: base·2^retries capped at max, then "equal jitter"
+    (uniform in its upper half) so workers that failed together do not come back together."""
+    ceiling = min(max_seconds, base_seconds * 2 ** min(retries, 60))
+    return (rng or random).uniform(ceiling / 2, ceiling)
+
+
+@cache
+def celery_settings() -> CelerySettings:
+    return CelerySettings.from_env()
+
+
+def _celery_config() -> dict[str, Any]:
+    settings = celery_settings()
+    return {
+        "broker_url": settings.broker_url,
+        "result_backend": settings.result_backend,
+        "task_serializer": "json",
+        "result_serializer": "json",
+        "accept_content": ["json"],
+        # acks_late: a worker holds only the message it runs, so a dead worker gives back one.
+        "worker_prefetch_multiplier": 1,
+        # A task whose broker connection is lost is cancelled; its unacknowledged message comes back.
+        "worker_cancel_long_running_tasks_on_connection_loss": True,
+        "broker_connection_retry_on_startup": True,
+    }
+
+
+app = Celery("heimdall_pipeline", set_as_current=False)
+app.add_defaults(_celery_config)  # read when the configuration is first used, not at import
+
+
+@app.task(name=TASK_NAME, bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
+def save_measurements(self, task_id: str, measurements: list[dict[str, Any]]) -> dict[str, Any]:
+    """Heimdall's call by name: worker_api's answer plus `retries` (how many retries it took)."""
+    result = save_measurements_to_timescaledb(task_id, measurements)
+    retries = self.request.retries
+    if result["status"] == FAILED and result["retryable"]:
+        settings = celery_settings()
+        if retries < settings.max_retries:
+            delay = retry_delay(retries, settings.retry_backoff_seconds, settings.retry_backoff_max_seconds)
+            logger.warning(
+                "task %s: retry %d of %d in %.2f s: %s",
+                _shown(task_id), retries + 1, settings.max_retries, delay, result["error"],
+            )
+            raise self.retry(countdown=delay, max_retries=settings.max_retries)
+        logger.error("task %s: still failing after %d retries; giving up: %s", _shown(task_id), retries, result["error"])
+    return {**result, "retries": retries}
+
+
+def _shown(task_id: Any) -> str:
+    return repr(task_id[:80]) if isinstance(task_id, str) else f"<{type(task_id).__name__}>"
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`heimdall-celery-worker [celery worker options]`: checks the settings (one line if one is
+    wrong), then runs `celery worker` on this app."""
+    argv = sys.argv[1:] if argv is None else argv
+    with exit_on_config_error("heimdall-celery-worker"):
+        celery_settings()
+        Settings.from_env()  # the database URL: wrong at start, not at the first task
+    app.worker_main(["worker", *argv])
+
+
+if __name__ == "__main__":
+    main()

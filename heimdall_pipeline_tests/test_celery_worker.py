@@ -1,0 +1,310 @@
+"""The Celery task `heimdall_pipeline.save_measurements`, run by a real `celery worker` process.
+
+One worker per module (solo pool) on the devstack's Redis as broker and result backend, on a queue
+of its own; its database URL goes through a TCP proxy that the outage test stops and starts. Tasks
+are sent by name from a Celery app that never imports heimdall_pipeline, as Heimdall sends them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+import pytest
+from celery import Celery
+
+from heimdall_pipeline.celery_worker import TASK_NAME, CelerySettings, retry_delay, save_measurements
+from heimdall_pipeline.settings import ConfigError
+from heimdall_pipeline_tests.tcp_proxy import TcpProxy
+
+# One xdist worker runs the whole module: one Celery worker process, one proxy.
+pytestmark = pytest.mark.xdist_group("celery_worker")
+
+REPO = Path(__file__).resolve().parents[1]
+WORKER_COMMAND = Path(sys.executable).parent / "heimdall-celery-worker"
+
+
+def _measurements(task_id: str, count: int = 7) -> list[dict]:
+    return [
+        {
+            "websdr_id": websdr_id,
+            "frequency_mhz": 145.5,
+            "sample_rate_khz": 12.5,
+            "samples_count": 125000,
+            "timestamp_utc": f"2025-10-22T10:30:4{websdr_id}.123456",
+            "metrics": {"snr_db": 10.0 + websdr_id, "frequency_offset_hz": -1.5, "signal_power_dbm": -55.0},
+            "iq_data_path": f"s3://heimdall-raw-iq/sessions/{task_id}/websdr_{websdr_id}.npy",
+        }
+        for websdr_id in range(1, count + 1)
+    ]
+
+
+def _rows(database_url: str, task_id: str) -> list[int]:
+    with psycopg.connect(database_url) as conn:
+        return [r[0] for r in conn.execute(
+            "SELECT websdr_id FROM measurements WHERE task_id = %s ORDER BY websdr_id", (task_id,)
+        )]
+
+
+# --- without a worker -------------------------------------------------------------------------
+
+def test_the_task_is_registered_by_its_explicit_name_and_acknowledged_late():
+    assert TASK_NAME == "heimdall_pipeline.save_measurements"
+    assert save_measurements.name == TASK_NAME
+    assert save_measurements.acks_late is True
+    assert save_measurements.reject_on_worker_lost is True
+
+
+def test_retry_delays_grow_exponentially_with_jitter_and_stop_at_the_cap():
+    rng = random.Random(7)
+    for retries in range(12):
+        ceiling = min(300.0, 2.0 * 2**retries)
+        delays = [retry_delay(retries, 2.0, 300.0, rng) for _ in range(200)]
+        assert all(ceiling / 2 <= d <= ceiling for d in delays), retries
+        assert len(set(delays)) > 100  # jittered: workers that failed together spread out
+    assert retry_delay(10_000, 2.0, 300.0, rng) <= 300.0  # no overflow however many retries
+
+
+def test_celery_settings_fail_in_one_line_naming_the_variable():
+    with pytest.raises(ConfigError, match=r"^HEIMDALL_CELERY_BROKER_URL is not set: "):
+        CelerySettings.from_env({})
+    with pytest.raises(ConfigError, match=r"^HEIMDALL_CELERY_MAX_RETRIES must be a whole number >= 0, got 'many'$"):
+        CelerySettings.from_env({"HEIMDALL_CELERY_BROKER_URL": "redis://127.0.0.1:1/0", "HEIMDALL_CELERY_MAX_RETRIES": "many"})
+    with pytest.raises(ConfigError, match=r"^HEIMDALL_CELERY_RETRY_BACKOFF_MAX_SECONDS must be a number >= 0, got 'inf'$"):
+        CelerySettings.from_env({"HEIMDALL_CELERY_BROKER_URL": "redis://127.0.0.1:1/0", "HEIMDALL_CELERY_RETRY_BACKOFF_MAX_SECONDS": "inf"})
+    with pytest.raises(ConfigError, match=r"^HEIMDALL_CELERY_RESULT_BACKEND must be a URL"):
+        CelerySettings.from_env({"HEIMDALL_CELERY_BROKER_URL": "redis://127.0.0.1:1/0", "HEIMDALL_CELERY_RESULT_BACKEND": "redis"})
+    settings = CelerySettings.from_env({"HEIMDALL_CELERY_BROKER_URL": "amqp://guest:guest@rabbitmq:5672//"})
+    assert (settings.result_backend, settings.max_retries, settings.retry_backoff_seconds) == (None, 10, 2.0)
+
+
+def test_the_worker_command_without_a_broker_says_so_in_one_line():
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HEIMDALL_CELERY_")}
+    done = subprocess.run([str(WORKER_COMMAND)], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        "heimdall-celery-worker: configuration error: HEIMDALL_CELERY_BROKER_URL is not set: Heimdall's Celery broker "
+        "(amqp://... for RabbitMQ, redis://... for Redis); `make up` writes the local Redis's to .devstack/env"
+    ]
+
+
+def test_importing_the_task_module_imports_neither_dagster_nor_pandas_matplotlib_pyarrow():
+    probe = (
+        "import json, sys; import heimdall_pipeline.celery_worker; "
+        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('dagster', 'pandas', 'matplotlib', 'pyarrow'))))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
+    assert json.loads(done.stdout) == []
+
+
+# --- a real worker process --------------------------------------------------------------------
+
+def _broker_urls() -> tuple[str, str]:
+    broker = os.environ.get("HEIMDALL_CELERY_BROKER_URL")
+    backend = os.environ.get("HEIMDALL_CELERY_RESULT_BACKEND")
+    if not (broker and backend):
+        pytest.fail("HEIMDALL_CELERY_BROKER_URL / HEIMDALL_CELERY_RESULT_BACKEND are not set: run the tests with `make test`")
+    return broker, backend
+
+
+class Worker:
+    def __init__(self, process: subprocess.Popen, log: Path, queue: str, nodename: str, proxy: TcpProxy):
+        self.process, self.log, self.queue, self.nodename, self.proxy = process, log, queue, nodename, proxy
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+@pytest.fixture(scope="module")
+def heimdall() -> Celery:
+    """Heimdall's side: a Celery app that knows the task by name only."""
+    broker, backend = _broker_urls()
+    app = Celery("heimdall_backend", broker=broker, backend=backend, set_as_current=False)
+    app.conf.update(task_serializer="json", result_serializer="json", accept_content=["json"])
+    yield app
+    app.close()
+
+
+def _start_worker(heimdall: Celery, database_url: str, log: Path, proxy: TcpProxy | None, *pool: str) -> Worker:
+    """`heimdall-celery-worker` in a process of its own, on a queue of its own, once it answers a ping."""
+    broker, backend = _broker_urls()
+    suffix = uuid.uuid4().hex[:10]
+    queue, nodename = f"heimdall-test-{suffix}", f"heimdall-test-{suffix}@localhost"
+    env = {
+        **os.environ,
+        "HEIMDALL_DATABASE_URL": database_url,
+        "HEIMDALL_CELERY_BROKER_URL": broker,
+        "HEIMDALL_CELERY_RESULT_BACKEND": backend,
+        # Short backoff so the outage test takes seconds: 0.2, 0.4, 0.8, 1, 1, ... (before jitter).
+        "HEIMDALL_CELERY_RETRY_BACKOFF_SECONDS": "0.2",
+        "HEIMDALL_CELERY_RETRY_BACKOFF_MAX_SECONDS": "1",
+        "HEIMDALL_CELERY_MAX_RETRIES": "30",
+    }
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            [str(WORKER_COMMAND), *pool, "--loglevel", "INFO", "-Q", queue, "-n", nodename,
+             "--without-gossip", "--without-mingle", "--without-heartbeat"],
+            env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=REPO,
+        )
+    worker = Worker(process, log, queue, nodename, proxy)
+    deadline = time.monotonic() + 60
+    while not heimdall.control.ping(destination=[nodename], timeout=0.5):
+        if process.poll() is not None or time.monotonic() > deadline:
+            _stop_worker(worker)
+            pytest.fail(f"the Celery worker did not come up (exit {process.poll()}):\n{worker.log_text()[-3000:]}")
+    return worker
+
+
+def _stop_worker(worker: Worker) -> None:
+    worker.process.send_signal(signal.SIGTERM)  # warm shutdown
+    try:
+        worker.process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        worker.process.kill()
+        worker.process.wait(timeout=5)
+
+
+@pytest.fixture(scope="module")
+def worker(database_url, heimdall, tmp_path_factory) -> Worker:
+    """A solo-pool worker whose database URL goes through a proxy the outage test can stop."""
+    db = urlsplit(database_url)
+    proxy = TcpProxy(db.hostname, db.port)
+    proxy.start()
+    proxied_url = urlunsplit(db._replace(netloc=f"{db.username}:{db.password}@127.0.0.1:{proxy.port}"))
+    try:
+        handle = _start_worker(heimdall, proxied_url, tmp_path_factory.mktemp("celery") / "worker.log", proxy, "--pool", "solo")
+        yield handle
+        _stop_worker(handle)
+    finally:
+        proxy.stop()
+
+
+def _send(heimdall: Celery, worker: Worker, acquisition_id: str, measurements, **options):
+    return heimdall.send_task(TASK_NAME, args=[acquisition_id, measurements], queue=worker.queue, **options)
+
+
+def _result(async_result, worker: Worker, timeout: float = 30) -> dict:
+    try:
+        return async_result.get(timeout=timeout)
+    except Exception:
+        print(worker.log_text()[-5000:])
+        raise
+
+
+def test_a_task_sent_by_name_stores_the_rows(heimdall, worker, clean_database_url):
+    task_id = str(uuid.uuid4())
+    result = _result(_send(heimdall, worker, task_id, _measurements(task_id)), worker)
+    assert result == {
+        "status": "SUCCESS", "retryable": False, "measurements_count": 7, "inserted": 7, "duplicate": 0,
+        "rejected": [], "retries": 0,
+    }
+    assert _rows(clean_database_url, task_id) == list(range(1, 8))
+
+
+def test_a_redelivered_message_inserts_nothing_twice(heimdall, worker, clean_database_url):
+    task_id = str(uuid.uuid4())
+    message_id = str(uuid.uuid4())
+    first = _result(_send(heimdall, worker, task_id, _measurements(task_id), task_id=message_id), worker)
+    heimdall.AsyncResult(message_id).forget()
+    # The same message again (same Celery id, same arguments): what the broker redelivers when a
+    # worker died after the rows were stored but before it acknowledged.
+    again = _result(_send(heimdall, worker, task_id, _measurements(task_id), task_id=message_id), worker)
+    assert (first["status"], first["inserted"], first["duplicate"]) == ("SUCCESS", 7, 0)
+    assert (again["status"], again["inserted"], again["duplicate"]) == ("SUCCESS", 0, 7)
+    assert _rows(clean_database_url, task_id) == list(range(1, 8))
+    assert worker.log_text().count(f"Task {TASK_NAME}[{message_id}] succeeded") == 2
+
+
+def test_a_measurement_of_another_acquisition_is_rejected_and_the_rest_stored(heimdall, worker, clean_database_url):
+    task_id, other = str(uuid.uuid4()), str(uuid.uuid4())
+    measurements = _measurements(task_id)
+    measurements[2]["iq_data_path"] = f"s3://heimdall-raw-iq/sessions/{other}/websdr_3.npy"
+    result = _result(_send(heimdall, worker, task_id, measurements), worker)
+    assert (result["status"], result["retryable"], result["inserted"], result["retries"]) == ("PARTIAL", False, 6, 0)
+    assert result["rejected"] == [
+        {"index": 2, "reason": f"task_mismatch: iq_data_path names task {other!r}, not this call's {task_id!r}"}
+    ]
+    assert _rows(clean_database_url, task_id) == [1, 2, 4, 5, 6, 7]
+
+
+def test_invalid_input_fails_at_once_without_retries(heimdall, worker, clean_database_url):
+    task_id = str(uuid.uuid4())
+    result = _result(_send(heimdall, worker, task_id, {"not": "a list"}), worker)
+    assert (result["status"], result["retryable"], result["retries"]) == ("FAILED", False, 0)
+    assert "list" in result["error"]
+    assert f"task {task_id!r}: retry" not in worker.log_text()
+
+
+def test_a_database_outage_is_retried_with_backoff_until_the_database_is_back(heimdall, worker, clean_database_url):
+    task_id = str(uuid.uuid4())
+    worker.proxy.stop()  # the database is down: connections are refused
+    try:
+        sent = _send(heimdall, worker, task_id, _measurements(task_id))
+        deadline = time.monotonic() + 20
+        while f"task {task_id!r}: retry 3 of 30" not in worker.log_text():
+            assert time.monotonic() < deadline, worker.log_text()[-5000:]
+            assert sent.state in ("PENDING", "RETRY"), (sent.state, sent.result)
+            time.sleep(0.1)
+        assert sent.state == "RETRY"
+        assert _rows(clean_database_url, task_id) == []
+    finally:
+        worker.proxy.start()  # the database is back
+
+    result = _result(sent, worker)
+    assert (result["status"], result["inserted"]) == ("SUCCESS", 7)
+    assert result["retries"] >= 3
+    assert _rows(clean_database_url, task_id) == list(range(1, 8))
+    retry_lines = [line for line in worker.log_text().splitlines() if f"task {task_id!r}: retry " in line]
+    assert len(retry_lines) == result["retries"]
+    assert all("cannot connect to" in line for line in retry_lines)
+    delays = [float(line.split(" in ")[1].split(" s:")[0]) for line in retry_lines]
+    assert all(min(1.0, 0.2 * 2**n) / 2 <= d <= min(1.0, 0.2 * 2**n) for n, d in enumerate(delays)), delays
+
+
+def _children(pid: int) -> list[int]:
+    with open(f"/proc/{pid}/task/{pid}/children") as f:
+        return [int(child) for child in f.read().split()]
+
+
+def test_a_pool_process_killed_mid_task_gives_its_message_back_and_the_rows_land_once(
+    heimdall, clean_database_url, owner_database_url, tmp_path
+):
+    # prefork: the task runs in a child process; killing it is a worker lost mid-task.
+    worker = _start_worker(heimdall, clean_database_url, tmp_path / "worker.log", None, "--pool", "prefork", "--concurrency", "1")
+    try:
+        task_id = str(uuid.uuid4())
+        [child] = _children(worker.process.pid)
+        with psycopg.connect(owner_database_url) as lock:  # a transaction that holds the table
+            lock.execute("LOCK TABLE measurements IN SHARE MODE")
+            sent = _send(heimdall, worker, task_id, _measurements(task_id))
+            deadline = time.monotonic() + 30
+            waiting = "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'measurements'::regclass"
+            while lock.execute(waiting).fetchone()[0] == 0:  # the task's INSERT now waits on the lock
+                assert time.monotonic() < deadline, worker.log_text()[-5000:]
+                time.sleep(0.1)
+            os.kill(child, signal.SIGKILL)
+            deadline = time.monotonic() + 30
+            while child in _children(worker.process.pid) or not _children(worker.process.pid):
+                assert time.monotonic() < deadline, worker.log_text()[-5000:]
+                time.sleep(0.1)
+        # The lock is released: the killed child's transaction never commits; the message, given
+        # back to the broker (acks_late, reject_on_worker_lost), runs again in the new child.
+        result = _result(sent, worker)
+    finally:
+        _stop_worker(worker)
+    assert (result["status"], result["inserted"], result["duplicate"]) == ("SUCCESS", 7, 0)
+    assert _rows(clean_database_url, task_id) == list(range(1, 8))
+    log = worker.log_text()
+    assert "signal 9 (SIGKILL)" in log
+    assert log.count(f"Task {TASK_NAME}[{sent.id}] received") == 2
+    assert log.count(f"Task {TASK_NAME}[{sent.id}] succeeded") == 1
