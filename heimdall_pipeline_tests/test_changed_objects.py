@@ -1,5 +1,5 @@
 """A new version of an object: at most one row per object, the latest valid version wins, and the
-ledger records what happened (loaded / updated / duplicate / rejected with the row kept)."""
+ledger records what happened (loaded / updated / present / rejected with the row kept)."""
 
 from __future__ import annotations
 
@@ -123,7 +123,8 @@ def test_a_row_that_was_already_there_is_never_deleted_by_an_object(db, s3, buck
     load_measurements(db, [first])  # Heimdall's worker wrote the row before the object was seen
     upload(s3, bucket, objects)
     _, result = ingest_window(db, s3, bucket, *window())
-    assert result.duplicate == 1 and ledger(db, target.key)[0] == "duplicate"
+    assert (result.duplicate, result.present, result.conflicts) == (1, 1, 0)
+    assert ledger(db, target.key)[0] == "present"
 
     later = first.timestamp_utc + timedelta(minutes=5)
     reupload(s3, bucket, target, timestamp_utc=later.replace(tzinfo=None).isoformat())
