@@ -80,7 +80,8 @@ def main() -> int:
     print(f"  minio_metadata: {value(listing, 'objects')} objects listed — new {value(listing, 'new')}, "
           f"changed {value(listing, 'changed')}, unchanged {value(listing, 'unchanged')}")
     print(f"  measurements:   {value(loading, 'objects')} pending objects processed — inserted {value(loading, 'inserted')}, "
-          f"updated {value(loading, 'updated')}, duplicate {value(loading, 'duplicate')}, rejected {value(loading, 'rejected')}, failed {value(loading, 'failed')}")
+          f"updated {value(loading, 'updated')}, already present {value(loading, 'already present')}, "
+          f"conflicts {value(loading, 'conflicts')}, rejected {value(loading, 'rejected')}, failed {value(loading, 'failed')}")
     if value(listing, "changed") == 0 and value(listing, "unchanged") not in (0, "?"):
         print("  (objects already loaded have the same keys, content and ETags: they were not loaded again)")
     for evaluation in result.get_asset_check_evaluations():

@@ -17,6 +17,7 @@ from datetime import date, datetime, time as time_of_day, timedelta, timezone
 import psycopg
 
 from heimdall_pipeline.loader import (
+    Conflict,
     ListingResult,
     LoadResult,
     Rejection,
@@ -70,7 +71,9 @@ class IngestResult:
     objects: int = 0
     bytes: int = 0
     inserted: int = 0
-    duplicate: int = 0
+    duplicate: int = 0  # objects whose key held a row already (another's): present + conflicts
+    present: int = 0  # of those, the stored row holds the same values: "already present"
+    conflicts: int = 0  # of those, the stored row holds other values: kept, the object is 'conflict'
     updated: int = 0  # new versions of objects that replaced their earlier version's row
     rejected: int = 0
     failed: int = 0  # GET failed after its retries: left 'pending' (or given up as 'failed')
@@ -79,6 +82,7 @@ class IngestResult:
     changed: int = 0  # changed between listing and GET: re-listed (and fetched again when still in the window)
     retries: int = 0  # GET retries of transient errors, botocore's included
     rejections: list[Rejection] = field(default_factory=list)  # the first few, for reports
+    conflict_examples: list[Conflict] = field(default_factory=list)  # the first few, for reports
     failures: list[tuple[str, str]] = field(default_factory=list)
     first_measurement: datetime | None = None
     last_measurement: datetime | None = None
@@ -92,7 +96,11 @@ class IngestResult:
     def _count_load(self, result: LoadResult) -> None:
         self.inserted += result.inserted
         self.duplicate += result.duplicate
+        self.present += result.present
+        self.conflicts += result.conflicts
         self.updated += result.updated
+        room = MAX_REPORTED_REJECTIONS - len(self.conflict_examples)
+        self.conflict_examples.extend(result.conflict_examples[:room])
 
     def _count_measurement(self, measurement: Measurement) -> None:
         ts = measurement.timestamp_utc
@@ -164,7 +172,7 @@ def load_objects(
     max_attempts: int = DEFAULT_MAX_LOAD_ATTEMPTS,
     window: tuple[datetime, datetime] | None = None,
 ) -> IngestResult:
-    """GET, parse and load objects; each ends loaded, updated, duplicate, rejected, missing, or pending/failed.
+    """GET, parse and load objects; each ends loaded, updated, present, conflict, rejected, missing, or pending/failed.
 
     Objects the listing says are over `max_object_bytes` are rejected as `too_large` without a GET.
     Transient GET errors are retried (`retry`). NoSuchKey: 'missing'. An object that changed since

@@ -31,7 +31,7 @@ class LockWaitTimeout(RuntimeError):
 
 
 def measurement_days_of_uploads(conn: psycopg.Connection, start: datetime, end: datetime) -> list[date]:
-    """UTC days of the measurements that objects uploaded in [start, end) carry (loaded or duplicate)."""
+    """UTC days of the measurements that objects uploaded in [start, end) carry (their own rows or the ones already there)."""
     with conn.cursor() as cur:
         cur.execute(read_sql("pipeline/measurement_days_of_uploads.sql"), {"start": start, "end": end})
         return [day for (day,) in cur.fetchall()]
@@ -113,42 +113,57 @@ class ReceiverCount:
 
 
 def receiver_counts(conn: psycopg.Connection, start: datetime, end: datetime) -> list[ReceiverCount]:
-    """Every station active at some moment of [start, end), with the measurements among the objects
-    uploaded in [start, end) that its id named at the measurement's time."""
+    """Every station active at some moment of [start, end), with its rows among the upload day's
+    rows (those partition_rows counts) that its id named at the row's time."""
     with conn.cursor() as cur:
         cur.execute(read_sql("pipeline/check_missing_receivers.sql"), {"start": start, "end": end})
         return [ReceiverCount(*row) for row in cur.fetchall()]
 
 
 def unknown_receiver_ids(conn: psycopg.Connection, start: datetime, end: datetime) -> dict[int, int]:
-    """`{websdr_id: measurements}` among the objects uploaded in [start, end) whose id no station
-    had at the measurement's time (the receiver list needs a sync)."""
+    """`{websdr_id: rows}` among the upload day's rows whose id no station had at the row's time
+    (the receiver list needs a sync)."""
     with conn.cursor() as cur:
         cur.execute(read_sql("pipeline/unknown_receiver_ids.sql"), {"start": start, "end": end})
         return dict(cur.fetchall())
 
 
+# Heimdall's SNR is a ratio of in-band to noise power over a 12.5 kHz recording: far below -30 dB
+# nothing is detectable, above 80 dB the receiver would be saturated.
+PLAUSIBLE_SNR_RANGE_DB = (-30.0, 80.0)
+
+
 @dataclass(frozen=True)
-class RangeCheck:
+class PartitionRows:
+    """The rows of an upload day, whoever inserted them (sql/pipeline/partition_rows.sql)."""
+
     measurements: int
-    out_of_range: int
-    low: float | None
-    high: float | None
+    measured_on_day: int
+    measured_on_other_days: int  # named by the day's uploads (late uploads)
+    snr_out_of_range: int
+    min_snr_db: float | None
+    max_snr_db: float | None
+    offset_out_of_range: int  # |frequency_offset_hz| over sample_rate/2
+    max_abs_offset_hz: float | None
 
 
-def snr_range(conn: psycopg.Connection, start: datetime, end: datetime, min_snr_db: float, max_snr_db: float) -> RangeCheck:
-    """SNR rows loaded from uploads in [start, end) outside [min_snr_db, max_snr_db]."""
+def partition_rows(
+    conn: psycopg.Connection, start: datetime, end: datetime, snr_range_db: tuple[float, float] = PLAUSIBLE_SNR_RANGE_DB
+) -> PartitionRows:
+    """The rows measured in [start, end) and those the uploads of [start, end) name, with what the
+    SNR (outside `snr_range_db`) and frequency offset checks look for."""
     with conn.cursor() as cur:
         cur.execute(
-            read_sql("pipeline/check_snr_range.sql"),
-            {"start": start, "end": end, "min_snr_db": min_snr_db, "max_snr_db": max_snr_db},
+            read_sql("pipeline/partition_rows.sql"),
+            {"start": start, "end": end, "min_snr_db": snr_range_db[0], "max_snr_db": snr_range_db[1]},
         )
-        return RangeCheck(*cur.fetchone())
+        return PartitionRows(*cur.fetchone())
 
 
-def frequency_offset_range(conn: psycopg.Connection, start: datetime, end: datetime) -> RangeCheck:
-    """Rows loaded from uploads in [start, end) whose |offset| exceeds sample_rate/2."""
+def day_conflicts(conn: psycopg.Connection, start: datetime, end: datetime, limit: int) -> tuple[int, list[tuple[str, str]]]:
+    """Objects uploaded in [start, end) in conflict with a stored row: (how many, the first `limit`
+    as (object key, reason))."""
     with conn.cursor() as cur:
-        cur.execute(read_sql("pipeline/check_frequency_offset.sql"), {"start": start, "end": end})
-        measurements, out_of_range, max_abs = cur.fetchone()
-        return RangeCheck(measurements, out_of_range, None, max_abs)
+        cur.execute(read_sql("pipeline/day_conflicts.sql"), {"start": start, "end": end, "limit": limit})
+        rows = cur.fetchall()
+    return (rows[0][0] if rows else 0), [(key, reason) for _, key, reason in rows]

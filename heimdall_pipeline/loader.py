@@ -2,8 +2,11 @@
 
 Each batch is one transaction: binary COPY into a session-local staging table, then
 `INSERT … ON CONFLICT DO NOTHING` into the hypertable. Loading the same rows again inserts
-nothing, and every source object ends in the ledger as loaded, updated, duplicate or rejected: at
-most one row per object, the latest valid version wins (sql/load/insert_staged_objects.sql).
+nothing, and every source object ends in the ledger as loaded, updated, present, conflict or
+rejected: at most one row per object, the latest valid version wins
+(sql/load/insert_staged_objects.sql). A row whose key was already there (Heimdall's worker stored
+it, or an earlier load) is compared with the stored one: the same values are "already present",
+other values a conflict, reported with the columns that differ. The stored row is never changed.
 """
 
 from __future__ import annotations
@@ -24,15 +27,44 @@ _OBJECT_TYPES = ["text", "text", "int8", "timestamptz"]
 _OBJECT_COLUMNS = ("object_key", "etag", "size_bytes", "last_modified")
 
 
+# The columns a stored row and a row with the same key are compared on (the key's own columns are
+# equal by definition); floats within float_close (migration 0007). Order of staged_conflicts.sql.
+COMPARED_COLUMNS = (
+    "frequency_mhz", "sample_rate_khz", "samples_count", "snr_db", "frequency_offset_hz", "power_dbm", "s3_path",
+)
+_FLOAT_COLUMNS = {"frequency_mhz", "sample_rate_khz", "snr_db", "frequency_offset_hz", "power_dbm"}
+MAX_REPORTED_CONFLICTS = 50
+_SHOWN_VALUE_CHARS = 60
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """A row not stored because its key held a row with other values; `reason` names them."""
+
+    object_key: str | None  # the metadata object; None for rows given as measurements (worker path)
+    task_id: str
+    websdr_id: int
+    timestamp_utc: datetime
+    reason: str
+
+
 @dataclass(frozen=True)
 class LoadResult:
     inserted: int
-    duplicate: int
+    duplicate: int  # not inserted because the key was there: present + conflicts
     updated: int = 0  # a new version of an object replaced the row its earlier version loaded
+    present: int = 0  # of the duplicates, the stored row holds the same values (float_close)
+    conflicts: int = 0  # of the duplicates, the stored row holds other values; it is kept
+    conflict_examples: tuple[Conflict, ...] = ()  # the first MAX_REPORTED_CONFLICTS
 
     def __add__(self, other: "LoadResult") -> "LoadResult":
         return LoadResult(
-            self.inserted + other.inserted, self.duplicate + other.duplicate, self.updated + other.updated
+            self.inserted + other.inserted,
+            self.duplicate + other.duplicate,
+            self.updated + other.updated,
+            self.present + other.present,
+            self.conflicts + other.conflicts,
+            (self.conflict_examples + other.conflict_examples)[:MAX_REPORTED_CONFLICTS],
         )
 
 
@@ -79,7 +111,49 @@ def _load_row_batch(conn: psycopg.Connection, rows: list[Sequence]) -> LoadResul
         _copy(cur, "measurements_staging", COLUMNS, _MEASUREMENT_TYPES, rows)
         cur.execute(read_sql("load/insert_staged.sql"))
         inserted = cur.rowcount
-    return LoadResult(inserted, len(rows) - inserted)
+        conflicts = _staged_conflicts(cur) if inserted < len(rows) else []
+    duplicate = len(rows) - inserted
+    return LoadResult(
+        inserted, duplicate, present=duplicate - len(conflicts), conflicts=len(conflicts),
+        conflict_examples=tuple(conflicts[:MAX_REPORTED_CONFLICTS]),
+    )
+
+
+def _staged_conflicts(cur: psycopg.Cursor) -> list[Conflict]:
+    """The staged rows whose key holds a stored row with other values (sql/load/staged_conflicts.sql)."""
+    cur.execute(read_sql("load/staged_conflicts.sql"))
+    return [
+        Conflict(object_key, task_id, websdr_id, timestamp_utc, conflict_reason(values))
+        for object_key, task_id, websdr_id, timestamp_utc, *values in cur.fetchall()
+    ]
+
+
+def conflict_reason(values: Sequence) -> str:
+    """`conflict: …` naming each column that differs with the stored and the new value, capped like
+    every reason. `values` = stored, new for each of COMPARED_COLUMNS in turn."""
+    differences = []
+    for index, column in enumerate(COMPARED_COLUMNS):
+        stored, new = values[2 * index], values[2 * index + 1]
+        if not _same(column, stored, new):
+            differences.append(f"{column} stored {_shown_value(stored)}, new {_shown_value(new)}")
+    return cap_reason(
+        "conflict: a row with this key (task, receiver, time) is stored with other values, kept as it is: "
+        + ("; ".join(differences) or "a float at the edge of the tolerance")
+    )
+
+
+def _same(column: str, stored, new) -> bool:
+    """What staged_conflicts.sql decides, for naming the columns: float_close for floats."""
+    if stored is None or new is None:
+        return stored is None and new is None
+    if column in _FLOAT_COLUMNS:
+        return abs(stored - new) <= 1e-9 * max(1.0, abs(stored), abs(new))
+    return stored == new
+
+
+def _shown_value(value) -> str:
+    text = "null" if value is None else repr(value)
+    return text if len(text) <= _SHOWN_VALUE_CHARS else text[: _SHOWN_VALUE_CHARS - 1] + "…"
 
 
 def load_object_batch(
@@ -100,6 +174,7 @@ def load_object_batch(
     with conn.transaction(), conn.cursor() as cur:
         _ensure_staging(cur)
         inserted = duplicate = updated = 0
+        conflicts: list[Conflict] = []
         if rows:
             _copy(cur, "measurements_staging", COLUMNS + _OBJECT_COLUMNS, _MEASUREMENT_TYPES + _OBJECT_TYPES, rows)
             cur.execute(read_sql("load/earlier_rows_of_staged.sql"))
@@ -114,9 +189,20 @@ def load_object_batch(
                 },
             )
             inserted, duplicate, updated = cur.fetchone()
+            if duplicate:
+                # Recorded 'present' above; those whose stored row holds other values become conflicts.
+                conflicts = _staged_conflicts(cur)
+                if conflicts:
+                    cur.execute(
+                        read_sql("load/record_conflicts.sql"),
+                        {"keys": [c.object_key for c in conflicts], "reasons": [c.reason for c in conflicts]},
+                    )
         if rejected:
             cur.executemany(read_sql("load/record_rejection.sql"), [_rejection_row(r) for r in rejected])
-    return LoadResult(inserted, duplicate, updated)
+    return LoadResult(
+        inserted, duplicate, updated, present=duplicate - len(conflicts), conflicts=len(conflicts),
+        conflict_examples=tuple(conflicts[:MAX_REPORTED_CONFLICTS]),
+    )
 
 
 def _rejection_row(rejection: Rejection) -> dict:

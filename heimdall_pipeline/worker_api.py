@@ -22,8 +22,8 @@ from heimdall_pipeline.settings import ConfigError, Settings, redact
 
 logger = logging.getLogger(__name__)
 
-SUCCESS = "SUCCESS"  # every dict valid and now stored (inserted, or already there)
-PARTIAL = "PARTIAL"  # some stored, some rejected: retrying cannot help the rejected ones
+SUCCESS = "SUCCESS"  # every dict valid and now stored (inserted, or already there with its values)
+PARTIAL = "PARTIAL"  # some stored, some rejected or conflicting: retrying cannot help those
 FAILED = "FAILED"  # nothing stored; `retryable` says whether the same call may succeed later
 
 # The key of an acquisition's objects, `sessions/<task_id>/...`, bare or as s3://<bucket>/sessions/...
@@ -55,12 +55,15 @@ def save_measurements_to_timescaledb(
     """Save one acquisition's measurement dicts to the `measurements` hypertable.
 
     Every answer has `status`, `retryable`, `measurements_count` (valid measurements now stored),
-    `inserted`, `duplicate` (already there) and `rejected` (`[{'index': k, 'reason': ...}]`):
+    `inserted`, `duplicate` (key already there: `present` with the same values, or a conflict),
+    `present`, `conflicts` (`[{'websdr_id', 'timestamp_utc', 'reason'}]`: the stored row holds other
+    values and is kept) and `rejected` (`[{'index': k, 'reason': ...}]`):
     - SUCCESS: every dict valid and stored;
-    - PARTIAL: some stored, the others listed under `rejected`; not retryable;
+    - PARTIAL: some stored, the others listed under `rejected` or `conflicts`; not retryable;
     - FAILED (with `error`): nothing stored. `retryable` is true when the database could not be
       reached or failed transiently (is_transient_database_error), false for invalid input (every
-      dict rejected, a task_id PostgreSQL cannot hold, `measurements` not a list) or configuration.
+      dict rejected, a task_id PostgreSQL cannot hold, `measurements` not a list), configuration,
+      or every valid dict conflicting with a stored row.
     Never raises. A dict whose `iq_data_path` names another acquisition than `task_id`
     (`sessions/<task_id>/...`) is rejected as `task_mismatch`.
     """
@@ -100,18 +103,30 @@ def save_measurements_to_timescaledb(
             _shown(task_id), "retryable" if retryable else "not retryable", message, exc_info=not expected,
         )
         return _failed(message, retryable=retryable, rejected=rejected)
+    conflicts = [
+        {"websdr_id": c.websdr_id, "timestamp_utc": c.timestamp_utc.isoformat(), "reason": c.reason}
+        for c in result.conflict_examples
+    ]
+    stored = len(valid) - result.conflicts
     logger.info(
-        "task %s: %d measurements stored (%d new, %d already there), %d rejected",
-        _shown(task_id), len(valid), result.inserted, result.duplicate, len(rejected),
+        "task %s: %d measurements stored (%d new, %d already there), %d conflicting with a stored row, %d rejected",
+        _shown(task_id), stored, result.inserted, result.present, result.conflicts, len(rejected),
     )
-    return {
-        "status": PARTIAL if rejected else SUCCESS,
+    for conflict in conflicts[:20]:
+        logger.warning("task %s: receiver %d: %s", _shown(task_id), conflict["websdr_id"], conflict["reason"])
+    answer = {
+        "status": PARTIAL if rejected or result.conflicts else SUCCESS,
         "retryable": False,
-        "measurements_count": len(valid),
+        "measurements_count": stored,
         "inserted": result.inserted,
         "duplicate": result.duplicate,
+        "present": result.present,
+        "conflicts": conflicts,
         "rejected": rejected,
     }
+    if stored == 0 and result.conflicts:  # every valid dict met a stored row with other values
+        answer.update(status=FAILED, error=f"all {result.conflicts} measurements conflict with stored rows (kept)")
+    return answer
 
 
 def _failed(error: str, *, retryable: bool, rejected: list[dict[str, Any]] | None = None) -> dict[str, Any]:
@@ -122,6 +137,8 @@ def _failed(error: str, *, retryable: bool, rejected: list[dict[str, Any]] | Non
         "measurements_count": 0,
         "inserted": 0,
         "duplicate": 0,
+        "present": 0,
+        "conflicts": [],
         "rejected": rejected or [],
     }
 

@@ -1,8 +1,9 @@
 """A new version of an object: at most one row per object, the latest valid version wins, and the
-ledger records what happened (loaded / updated / duplicate / rejected with the row kept)."""
+ledger records what happened (loaded / updated / present / rejected with the row kept)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import datetime, timedelta, timezone
 
@@ -123,7 +124,8 @@ def test_a_row_that_was_already_there_is_never_deleted_by_an_object(db, s3, buck
     load_measurements(db, [first])  # Heimdall's worker wrote the row before the object was seen
     upload(s3, bucket, objects)
     _, result = ingest_window(db, s3, bucket, *window())
-    assert result.duplicate == 1 and ledger(db, target.key)[0] == "duplicate"
+    assert (result.duplicate, result.present, result.conflicts) == (1, 1, 0)
+    assert ledger(db, target.key)[0] == "present"
 
     later = first.timestamp_utc + timedelta(minutes=5)
     reupload(s3, bucket, target, timestamp_utc=later.replace(tzinfo=None).isoformat())
@@ -132,3 +134,38 @@ def test_a_row_that_was_already_there_is_never_deleted_by_an_object(db, s3, buck
     # The worker's row is not the object's: it stays, and the object's new version gets its own.
     assert (again.inserted, again.updated) == (1, 0)
     assert [r[1] for r in rows_of(db, first.task_id) if r[0] == first.websdr_id] == [first.timestamp_utc, later]
+
+
+def test_a_conflict_keeps_its_reason_and_a_new_version_is_compared_again(db, s3, bucket):
+    objects = generate_day(DAY, sessions=1, miss_rate=0)
+    target = objects[0]
+    stored = parse_metadata_object(bucket, target.key, target.body)
+    # The worker stored other values under the object's key.
+    load_measurements(db, [dataclasses.replace(stored, snr_db=(stored.snr_db or 0.0) + 7.0)])
+    worker_row = db.execute("SELECT * FROM measurements WHERE task_id = %s AND websdr_id = %s",
+                            (stored.task_id, stored.websdr_id)).fetchone()
+    upload(s3, bucket, objects)
+    _, result = ingest_window(db, s3, bucket, *window())
+    assert (result.inserted, result.present, result.conflicts) == (len(objects) - 1, 0, 1)
+    status, reason, _, _ = ledger(db, target.key)
+    assert status == "conflict" and reason.startswith("conflict: ") and "snr_db stored" in reason
+
+    # Listed again unchanged: nothing to do, the conflict and its reason stay.
+    _, again = ingest_window(db, s3, bucket, *window())
+    assert again.objects == 0 and ledger(db, target.key)[:2] == (status, reason)
+
+    # An invalid new version: rejected, and no "earlier row kept" claim (the row was never the object's).
+    s3.put_object(Bucket=bucket, Key=target.key, Body=b"{")
+    ingest_window(db, s3, bucket, *window())
+    status, reason, _, _ = ledger(db, target.key)
+    assert status == "rejected" and "earlier version" not in reason
+
+    # A new version with the worker's values: the same measurement now.
+    worker_snr = db.execute("SELECT snr_db FROM measurements WHERE task_id = %s AND websdr_id = %s",
+                            (stored.task_id, stored.websdr_id)).fetchone()[0]
+    reupload(s3, bucket, target, metrics={"snr_db": worker_snr})
+    _, fixed = ingest_window(db, s3, bucket, *window())
+    assert (fixed.objects, fixed.inserted, fixed.present, fixed.conflicts) == (1, 0, 1, 0)
+    assert ledger(db, target.key)[:2] == ("present", None)
+    assert db.execute("SELECT * FROM measurements WHERE task_id = %s AND websdr_id = %s",
+                      (stored.task_id, stored.websdr_id)).fetchone() == worker_row

@@ -12,7 +12,7 @@ import pytest
 
 from heimdall_pipeline.aggregates import day_bounds, hourly_mismatches, refresh_hourly
 from heimdall_pipeline.defs.checks import SNR_RANGE_DB
-from heimdall_pipeline.ledger_queries import frequency_offset_range, receiver_counts, snr_range
+from heimdall_pipeline.ledger_queries import partition_rows, receiver_counts
 from heimdall_pipeline.loader import load_object_batch
 from heimdall_pipeline.measurement import (
     FREQUENCY_MHZ_MAX,
@@ -142,10 +142,11 @@ def test_the_five_reports_run_on_the_extremes(loaded):
 
 def test_the_checks_queries_run_on_the_extremes(loaded):
     start, end = day_bounds(UPLOADED.date())
-    snr = snr_range(loaded, start, end, *SNR_RANGE_DB)
-    assert (snr.measurements, snr.out_of_range, snr.low, snr.high) == (len(EXTREMES), len(EXTREMES), SNR_LOW, SNR_HIGH)
-    offsets = frequency_offset_range(loaded, start, end)
+    rows = partition_rows(loaded, start, end, SNR_RANGE_DB)
+    # Uploaded on one day, measured on others: every row is the upload day's through its object.
+    assert (rows.measurements, rows.measured_on_day, rows.measured_on_other_days) == (len(EXTREMES), 0, len(EXTREMES))
+    assert (rows.snr_out_of_range, rows.min_snr_db, rows.max_snr_db) == (len(EXTREMES), SNR_LOW, SNR_HIGH)
     # Every |offset| of 1e8 Hz is beyond ±rate/2 for every rate here, 100,000 kHz included (5e7 Hz).
-    assert (offsets.measurements, offsets.out_of_range, offsets.high) == (len(EXTREMES), len(EXTREMES), OFFSET)
+    assert (rows.offset_out_of_range, rows.max_abs_offset_hz) == (len(EXTREMES), OFFSET)
     counts = {c.websdr_id: c.measurements for c in receiver_counts(loaded, start, end)}
     assert (counts[1], counts[2], counts[3], counts[4]) == (2, 3, 1, 0)

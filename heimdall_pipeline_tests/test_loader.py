@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime, timedelta, timezone
 
 from heimdall_pipeline.db import connect
 from heimdall_pipeline.loader import (
+    COMPARED_COLUMNS,
     ListingResult,
     Rejection,
     ledger_summary,
@@ -13,9 +15,10 @@ from heimdall_pipeline.loader import (
     load_object_batch,
     load_rows,
     pending_objects,
+    conflict_reason,
     record_listed,
 )
-from heimdall_pipeline.measurement import COLUMNS, Measurement
+from heimdall_pipeline.measurement import COLUMNS, MAX_REASON_CHARS, Measurement
 from heimdall_pipeline.object_store import ObjectInfo
 
 T0 = datetime(2025, 10, 22, 10, 0, tzinfo=timezone.utc)
@@ -62,7 +65,7 @@ def test_duplicates_within_one_batch_count_once(db):
     assert (result.inserted, result.duplicate) == (1, 2)
 
 
-def test_object_batch_records_loaded_duplicate_and_rejected_in_the_ledger(db):
+def test_object_batch_records_loaded_present_and_rejected_in_the_ledger(db):
     load_measurements(db, [measurement("already", 1)])
     parsed = [
         (info("sessions/fresh/websdr_1_metadata.json"), measurement("fresh", 1)),
@@ -71,13 +74,13 @@ def test_object_batch_records_loaded_duplicate_and_rejected_in_the_ledger(db):
     ]
     rejected = [Rejection(info("sessions/bad/websdr_1_metadata.json"), "not_json: the object is empty")]
     result = load_object_batch(db, parsed, rejected)
-    assert (result.inserted, result.duplicate) == (1, 1)
+    assert (result.inserted, result.duplicate, result.present, result.conflicts) == (1, 1, 1, 0)
     ledger = dict(
         ((key, (status, reason)) for key, status, reason in
          db.execute("SELECT object_key, status, reason FROM ingest_ledger"))
     )
     assert ledger["sessions/fresh/websdr_1_metadata.json"] == ("loaded", None)
-    assert ledger["sessions/already/websdr_1_metadata.json"] == ("duplicate", None)
+    assert ledger["sessions/already/websdr_1_metadata.json"] == ("present", None)
     assert ledger["sessions/bad/websdr_1_metadata.json"] == ("rejected", "not_json: the object is empty")
     details = db.execute(
         "SELECT task_id, websdr_id, timestamp_utc, etag, size_bytes, processed_at IS NOT NULL "
@@ -118,3 +121,90 @@ def test_pending_objects_are_selected_by_upload_window(db):
     record_listed(db, [info("sessions/x/websdr_1_metadata.json", minutes=0),
                        info("sessions/y/websdr_1_metadata.json", minutes=60 * 24)])
     assert [o.key for o in pending_objects(db, T0, T0 + timedelta(days=1))] == ["sessions/x/websdr_1_metadata.json"]
+
+
+def ledger_of(db, key: str) -> tuple:
+    return db.execute("SELECT status, reason FROM ingest_ledger WHERE object_key = %s", (key,)).fetchone()
+
+
+def test_an_object_whose_key_holds_other_values_is_a_conflict_and_the_stored_row_is_kept(db):
+    stored = measurement("worker", 1, snr=10.0)
+    load_measurements(db, [stored])  # Heimdall's worker stored it first
+    rows_before = stored_rows(db)
+    other = dataclasses.replace(stored, snr_db=12.5, power_dbm=-80.0)
+    key = "sessions/worker/websdr_1_metadata.json"
+
+    result = load_object_batch(db, [(info(key), other)])
+
+    assert (result.inserted, result.duplicate, result.present, result.conflicts) == (0, 1, 0, 1)
+    status, reason = ledger_of(db, key)
+    assert status == "conflict"
+    assert reason == (
+        "conflict: a row with this key (task, receiver, time) is stored with other values, kept as it is: "
+        "snr_db stored 10.0, new 12.5; power_dbm stored null, new -80.0"
+    )
+    assert [(c.object_key, c.reason) for c in result.conflict_examples] == [(key, reason)]
+    assert stored_rows(db) == rows_before  # never overwritten
+
+
+def test_floats_within_float_close_are_the_same_measurement(db):
+    stored = measurement("close", 1, snr=10.0)
+    load_measurements(db, [stored])
+    # What a different float formatting or summation order can change: the last bits.
+    nearly = dataclasses.replace(stored, snr_db=10.0 * (1 + 1e-12), frequency_mhz=145.5 * (1 - 1e-12))
+    result = load_object_batch(db, [(info("sessions/close/websdr_1_metadata.json"), nearly)])
+    assert (result.present, result.conflicts) == (1, 0)
+    assert ledger_of(db, "sessions/close/websdr_1_metadata.json") == ("present", None)
+    # Beyond the tolerance it is another value.
+    apart = dataclasses.replace(stored, snr_db=10.0 * (1 + 1e-8))
+    result = load_object_batch(db, [(info("sessions/close/websdr_1_metadata.json", etag="e2"), apart)])
+    assert (result.present, result.conflicts) == (0, 1)
+    assert ledger_of(db, "sessions/close/websdr_1_metadata.json")[0] == "conflict"
+
+
+def test_every_compared_column_is_named_and_long_values_are_cut_short(db):
+    stored = measurement("every", 2)
+    load_measurements(db, [stored])
+    other = dataclasses.replace(
+        stored, frequency_mhz=430.0, sample_rate_khz=25.0, samples_count=250_000, snr_db=None,
+        frequency_offset_hz=7.0, power_dbm=-50.0, s3_path="s3://elsewhere/" + "x" * 500,
+    )
+    key = "sessions/every/websdr_2_metadata.json"
+    result = load_object_batch(db, [(info(key), other)])
+    assert result.conflicts == 1
+    status, reason = ledger_of(db, key)
+    assert status == "conflict" and len(reason) <= MAX_REASON_CHARS
+    assert reason.startswith("conflict: ")
+    for column in COMPARED_COLUMNS[:5]:  # the first ones fit in full; the cap cuts the tail
+        assert f"{column} stored " in reason
+    assert "x" * 100 not in reason
+
+
+def test_conflict_reason_names_the_columns_that_differ():
+    values = (145.5, 145.5, 12.5, 12.5, 125000, 125001, None, 3.0, -1.0, -1.0 * (1 + 1e-12), -60.0, -60.0, "a", "b")
+    assert conflict_reason(values) == (
+        "conflict: a row with this key (task, receiver, time) is stored with other values, kept as it is: "
+        "samples_count stored 125000, new 125001; snr_db stored null, new 3.0; s3_path stored 'a', new 'b'"
+    )
+
+
+def test_measurements_given_directly_report_present_and_conflicting_rows(db):
+    """The worker path (worker_api → load_measurements) after the pipeline stored the rows."""
+    batch = [measurement("pipeline-first", w) for w in (1, 2, 3)]
+    load_measurements(db, batch)
+    rows_before = stored_rows(db)
+    again = [batch[0], dataclasses.replace(batch[1], snr_db=99.0), batch[2]]
+
+    result = load_measurements(db, again)
+
+    assert (result.inserted, result.duplicate, result.present, result.conflicts) == (0, 3, 2, 1)
+    (conflict,) = result.conflict_examples
+    assert (conflict.object_key, conflict.task_id, conflict.websdr_id) == (None, "pipeline-first", 2)
+    assert "snr_db stored 10.0, new 99.0" in conflict.reason
+    assert stored_rows(db) == rows_before
+
+
+def test_two_rows_with_one_key_in_one_batch_the_second_other_is_a_conflict(db):
+    row = measurement("twice", 1)
+    result = load_measurements(db, [row, row, dataclasses.replace(row, snr_db=11.0)])
+    assert (result.inserted, result.present, result.conflicts) == (1, 1, 1)

@@ -322,3 +322,47 @@ def test_websdr_stations_hold_heimdall_receiver_list_exactly(database_url):
             "FROM websdr_stations ORDER BY id"
         ).fetchall()
     assert stored == [(*receiver, bands, True, 30, 3) for receiver in expected]
+
+
+def test_0014_sends_old_duplicates_back_to_pending_to_be_compared(empty_database_url, edition, tmp_path):
+    """'duplicate' could be the same measurement or a conflict; the ledger never kept the object's
+    values, so the object is fetched again. Only a row whose day retention dropped is not."""
+    (split,) = [m for m in discover() if m.name == "ledger_present_conflict"]
+    earlier = tmp_path / "before_present_conflict"
+    earlier.mkdir()
+    for m in discover():
+        if m.version < split.version:
+            shutil.copy(m.path, earlier / m.path.name)
+    migrate(empty_database_url, earlier)
+    ledger_row = (
+        "INSERT INTO ingest_ledger (object_key, etag, size_bytes, last_modified, status, reason, task_id, websdr_id,"
+        " timestamp_utc, processed_at) VALUES (%s, 'e', 300, '2025-03-02 12:00Z', %s, %s, %s, 1, %s, now())"
+    )
+    with connect(empty_database_url) as conn:
+        conn.execute(ledger_row, ("sessions/a/websdr_1_metadata.json", "duplicate", None, "a", "2025-03-02 10:00Z"))
+        conn.execute(ledger_row, ("sessions/old/websdr_1_metadata.json", "duplicate", None, "old", "2025-01-05 10:00Z"))
+        conn.execute(ledger_row, ("sessions/b/websdr_1_metadata.json", "loaded", None, "b", "2025-03-02 10:00Z"))
+        conn.execute(ledger_row, ("sessions/c/websdr_1_metadata.json", "rejected", "not_json: x", None, None))
+        conn.execute(
+            "INSERT INTO measurement_archives (day, object_key, row_count, checksum, dropped_at)"
+            " VALUES ('2025-01-05', 'archive/x.parquet', 1, 'c', now())"
+        )
+
+    migrate(empty_database_url)
+
+    with connect(empty_database_url) as conn:
+        rows = dict(
+            (key, rest) for key, *rest in conn.execute(
+                "SELECT object_key, status, reason, task_id, processed_at IS NULL, attempts FROM ingest_ledger"
+            )
+        )
+        assert rows["sessions/a/websdr_1_metadata.json"] == ["pending", None, None, True, 0]
+        status, reason, task_id, _, _ = rows["sessions/old/websdr_1_metadata.json"]
+        assert (status, task_id) == ("present", "old") and "not compared" in reason
+        assert rows["sessions/b/websdr_1_metadata.json"] == ["loaded", None, "b", False, 0]
+        assert rows["sessions/c/websdr_1_metadata.json"][:2] == ["rejected", "not_json: x"]
+        with pytest.raises(psycopg.errors.CheckViolation):
+            conn.execute("UPDATE ingest_ledger SET status = 'duplicate' WHERE object_key = 'sessions/b/websdr_1_metadata.json'")
+        conn.rollback()
+        with pytest.raises(psycopg.errors.CheckViolation):  # a conflict says why
+            conn.execute("UPDATE ingest_ledger SET status = 'conflict' WHERE object_key = 'sessions/b/websdr_1_metadata.json'")

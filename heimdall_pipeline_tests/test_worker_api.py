@@ -35,7 +35,8 @@ def _measurements(task_id: str) -> list[dict]:
 def test_success_returns_the_count_and_stores_power(clean_database_url):
     result = save_measurements_to_timescaledb("task-1", _measurements("task-1"), clean_database_url)
     assert result == {
-        "status": "SUCCESS", "retryable": False, "measurements_count": 7, "inserted": 7, "duplicate": 0, "rejected": [],
+        "status": "SUCCESS", "retryable": False, "measurements_count": 7, "inserted": 7, "duplicate": 0,
+        "present": 0, "conflicts": [], "rejected": [],
     }
     with psycopg.connect(clean_database_url) as conn:
         rows = conn.execute("SELECT websdr_id, power_dbm, s3_path FROM measurements ORDER BY websdr_id").fetchall()
@@ -50,6 +51,24 @@ def test_a_retried_task_inserts_nothing_twice(clean_database_url):
     assert (result["status"], result["measurements_count"], result["inserted"], result["duplicate"]) == (
         "SUCCESS", 7, 0, 7,
     )
+
+
+def test_a_row_stored_with_other_values_is_a_conflict_and_kept(clean_database_url):
+    save_measurements_to_timescaledb("task-c", _measurements("task-c"), clean_database_url)
+    changed = _measurements("task-c")
+    changed[1]["metrics"]["snr_db"] = 3.25
+    result = save_measurements_to_timescaledb("task-c", changed, clean_database_url)
+    assert (result["status"], result["retryable"], result["measurements_count"]) == ("PARTIAL", False, 6)
+    assert (result["inserted"], result["duplicate"], result["present"]) == (0, 7, 6)
+    [conflict] = result["conflicts"]
+    assert (conflict["websdr_id"], conflict["timestamp_utc"]) == (2, "2025-10-22T10:30:42.123456+00:00")
+    assert "snr_db stored 12" in conflict["reason"] and "3.25" in conflict["reason"]
+    with psycopg.connect(clean_database_url) as conn:
+        assert conn.execute("SELECT snr_db FROM measurements WHERE websdr_id = 2").fetchone() == (12.0,)
+
+    only_conflicts = save_measurements_to_timescaledb("task-c", changed[1:2], clean_database_url)
+    assert (only_conflicts["status"], only_conflicts["retryable"], only_conflicts["measurements_count"]) == ("FAILED", False, 0)
+    assert "conflict" in only_conflicts["error"] and len(only_conflicts["conflicts"]) == 1
 
 
 def test_invalid_measurements_are_reported_and_the_rest_saved(clean_database_url):

@@ -36,20 +36,19 @@ from heimdall_pipeline.defs.partitions import daily_partitions
 from heimdall_pipeline.defs.resources import HeimdallBuckets, HeimdallS3Resource, TimescaleResource
 from heimdall_pipeline.ingest import by_upload_day, upload_day_bounds
 from heimdall_pipeline.ledger_queries import (
-    frequency_offset_range,
+    day_conflicts,
+    PLAUSIBLE_SNR_RANGE_DB,
     ledger_entries,
+    partition_rows,
     receiver_counts,
-    snr_range,
     unknown_receiver_ids,
 )
 from heimdall_pipeline.aggregates import day_bounds, hourly_mismatches, is_day_dropped
 from heimdall_pipeline.loader import ledger_summary
 from heimdall_pipeline.object_store import ObjectInfo, iter_metadata_objects, ledger_key
 
-# Heimdall's SNR is a ratio of in-band to noise power over a 12.5 kHz recording: far below -30 dB
-# nothing is detectable, above 80 dB the receiver would be saturated.
-SNR_RANGE_DB = (-30.0, 80.0)
-FINAL_STATUSES = ("loaded", "duplicate", "updated", "rejected", "missing", "failed")
+SNR_RANGE_DB = PLAUSIBLE_SNR_RANGE_DB
+FINAL_STATUSES = ("loaded", "updated", "present", "conflict", "rejected", "missing", "failed")
 LISTED_EXAMPLES = 20
 _SEVERITY_RANK = {AssetCheckSeverity.WARN: 0, AssetCheckSeverity.ERROR: 1}
 
@@ -122,7 +121,8 @@ def per_upload_day(
     partitions_def=daily_partitions,
     description=(
         "Every receiver active that day (websdr_station_versions: active at any moment of the upload day) has "
-        "measurements among the day's uploads, each counted for the station its id named at its time (WARN)."
+        "rows among the day's rows, whoever inserted them, each counted for the station its id named at "
+        "its time (WARN)."
     ),
 )
 def all_receivers_reported(context: AssetCheckExecutionContext, timescale: TimescaleResource) -> AssetCheckResult:
@@ -157,7 +157,10 @@ def _receivers_reported(conn, start: datetime, end: datetime) -> AssetCheckResul
 @asset_check(
     asset=measurements,
     partitions_def=daily_partitions,
-    description=f"SNR of the day's loaded rows within {SNR_RANGE_DB[0]:g}..{SNR_RANGE_DB[1]:g} dB (WARN).",
+    description=(
+        f"SNR of the day's rows within {SNR_RANGE_DB[0]:g}..{SNR_RANGE_DB[1]:g} dB (WARN): every row measured on "
+        "the day and every row its uploads name, whoever inserted it (this pipeline or Heimdall's worker)."
+    ),
 )
 def snr_in_plausible_range(context: AssetCheckExecutionContext, timescale: TimescaleResource) -> AssetCheckResult:
     with timescale.connection() as conn:
@@ -165,15 +168,16 @@ def snr_in_plausible_range(context: AssetCheckExecutionContext, timescale: Times
 
 
 def _snr_in_range(conn, start: datetime, end: datetime) -> AssetCheckResult:
-    found = snr_range(conn, start, end, *SNR_RANGE_DB)
+    found = partition_rows(conn, start, end, SNR_RANGE_DB)
     return AssetCheckResult(
-        passed=found.out_of_range == 0,
+        passed=found.snr_out_of_range == 0,
         severity=AssetCheckSeverity.WARN,
+        description=f"{found.snr_out_of_range} of {found.measurements} rows outside the range",
         metadata={
             "measurements": found.measurements,
-            "out of range": found.out_of_range,
-            "min snr_db": found.low,
-            "max snr_db": found.high,
+            "out of range": found.snr_out_of_range,
+            "min snr_db": found.min_snr_db,
+            "max snr_db": found.max_snr_db,
         },
     )
 
@@ -181,7 +185,10 @@ def _snr_in_range(conn, start: datetime, end: datetime) -> AssetCheckResult:
 @asset_check(
     asset=measurements,
     partitions_def=daily_partitions,
-    description="Frequency offset of the day's loaded rows within ±sample_rate/2 (WARN).",
+    description=(
+        "Frequency offset of the day's rows within ±sample_rate/2 (WARN): every row measured on the day and "
+        "every row its uploads name, whoever inserted it."
+    ),
 )
 def frequency_offset_within_band(context: AssetCheckExecutionContext, timescale: TimescaleResource) -> AssetCheckResult:
     with timescale.connection() as conn:
@@ -189,14 +196,44 @@ def frequency_offset_within_band(context: AssetCheckExecutionContext, timescale:
 
 
 def _offsets_within_band(conn, start: datetime, end: datetime) -> AssetCheckResult:
-    found = frequency_offset_range(conn, start, end)
+    found = partition_rows(conn, start, end, SNR_RANGE_DB)
     return AssetCheckResult(
-        passed=found.out_of_range == 0,
+        passed=found.offset_out_of_range == 0,
         severity=AssetCheckSeverity.WARN,
+        description=f"{found.offset_out_of_range} of {found.measurements} rows beyond ±sample_rate/2",
         metadata={
             "measurements": found.measurements,
-            "out of range": found.out_of_range,
-            "max |offset| Hz": found.high,
+            "out of range": found.offset_out_of_range,
+            "max |offset| Hz": found.max_abs_offset_hz,
+        },
+    )
+
+
+@asset_check(
+    asset=measurements,
+    partitions_def=daily_partitions,
+    description=(
+        "No object uploaded on the day found a stored row with its key (task, receiver, time) holding other "
+        "values (ledger status 'conflict'; the stored row is kept). WARN, with the count and the first reasons."
+    ),
+)
+def no_conflicting_rows(context: AssetCheckExecutionContext, timescale: TimescaleResource) -> AssetCheckResult:
+    with timescale.connection() as conn:
+        return per_upload_day(context, lambda day, start, end: _no_conflicts(conn, start, end))
+
+
+def _no_conflicts(conn, start: datetime, end: datetime) -> AssetCheckResult:
+    count, examples = day_conflicts(conn, start, end, LISTED_EXAMPLES)
+    rows = "\n".join(f"| `{key}` | {reason.replace('|', '/')} |" for key, reason in examples)
+    return AssetCheckResult(
+        passed=count == 0,
+        severity=AssetCheckSeverity.WARN,
+        description=(
+            f"{count} objects in conflict with a stored row (kept as it is)" if count else "no conflicting rows"
+        ),
+        metadata={
+            "conflicts": count,
+            "conflicts (first)": MetadataValue.md("| key | reason |\n|---|---|\n" + (rows or "| (none) | |")),
         },
     )
 
@@ -319,6 +356,7 @@ INGEST_ASSET_CHECKS = [
     all_receivers_reported,
     snr_in_plausible_range,
     frequency_offset_within_band,
+    no_conflicting_rows,
     no_object_unaccounted,
     hourly_matches_measurements,
 ]

@@ -31,7 +31,7 @@ from heimdall_pipeline.ingest import (
     upload_day_bounds,
     upload_days,
 )
-from heimdall_pipeline.ledger_queries import advisory_locks, measurement_days_of_uploads
+from heimdall_pipeline.ledger_queries import PartitionRows, advisory_locks, measurement_days_of_uploads, partition_rows
 from heimdall_pipeline.loader import ListingResult, ledger_summary
 from heimdall_pipeline.object_store import ObjectInfo, ledger_key
 
@@ -127,13 +127,24 @@ def minio_metadata(
     )
 
 
-def _loading_metadata(day: date, result: IngestResult, summary: dict, days_touched: list[date]) -> dict:
+def _conflicts_table(result: IngestResult) -> MetadataValue:
+    rows = "\n".join(
+        f"| `{c.object_key}` | {c.reason.replace('|', '/')} |" for c in result.conflict_examples[:REPORTED_REASONS]
+    )
+    return MetadataValue.md("| key | reason |\n|---|---|\n" + (rows or "| (none) | |"))
+
+
+def _loading_metadata(
+    day: date, result: IngestResult, summary: dict, days_touched: list[date], rows: PartitionRows
+) -> dict:
     metadata = {
         **_day_metadata(day),
         "objects": result.objects,
+        # What this run did with the day's pending objects.
         "inserted": result.inserted,
         "updated": result.updated,
-        "duplicate": result.duplicate,
+        "already present": result.present,
+        "conflicts": result.conflicts,
         "rejected": result.rejected,
         "failed": result.failed,
         "failed, given up": result.gave_up,
@@ -142,13 +153,16 @@ def _loading_metadata(day: date, result: IngestResult, summary: dict, days_touch
         "GET retries": result.retries,
         "pending": summary.get("pending", (0, 0))[0],
         "rejections (first)": _rejections_table(result),
+        "conflicts (first)": _conflicts_table(result),
         "rows/s": round(result.rows_per_second, 1),
         "first measurement": MetadataValue.text(str(result.first_measurement or "-")),
         "last measurement": MetadataValue.text(str(result.last_measurement or "-")),
         "measurement days touched": MetadataValue.text(", ".join(str(d) for d in days_touched) or "-"),
         "ledger": _ledger_table(summary),
-        # Rows that came from this day's objects, ledger-based: the same on every re-materialization.
-        "dagster/row_count": summary.get("loaded", (0, 0))[0] + summary.get("updated", (0, 0))[0],
+        # The day's rows in measurements, whoever inserted them (sql/pipeline/partition_rows.sql).
+        "rows measured on the day": rows.measured_on_day,
+        "rows of the day's uploads measured on other days": rows.measured_on_other_days,
+        "dagster/row_count": rows.measurements,
     }
     if result.failed:
         failures = "\n".join(f"| `{key}` | {error.replace('|', '/')} |" for key, error in result.failures)
@@ -164,8 +178,10 @@ def _loading_metadata(day: date, result: IngestResult, summary: dict, days_touch
     kinds={"timescaledb"},
     description=(
         "Rows of the measurements hypertable from the objects uploaded on the partition's day that the "
-        "ledger has as pending: concurrent GETs, parse/validate, COPY. dagster/row_count = rows that came "
-        "from this day's objects (ledger status loaded or updated), the same on every re-materialization."
+        "ledger has as pending: concurrent GETs, parse/validate, COPY; a row whose key is already stored "
+        "(e.g. by Heimdall's worker) is 'present' when equal, a 'conflict' when not (the stored row is kept). "
+        "dagster/row_count = the day's rows in measurements, whoever inserted them: those measured on the "
+        "day and those its uploads name."
     ),
 )
 def measurements(
@@ -182,11 +198,14 @@ def measurements(
         for day, result in results.items():
             day_start, day_end = upload_day_bounds(day)
             summary = ledger_summary(conn, day_start, day_end)
-            per_day[day] = _loading_metadata(day, result, summary, measurement_days_of_uploads(conn, day_start, day_end))
+            per_day[day] = _loading_metadata(
+                day, result, summary, measurement_days_of_uploads(conn, day_start, day_end),
+                partition_rows(conn, day_start, day_end),
+            )
     for day, result in results.items():
         context.log.info(
             f"{day}: loaded {result.objects} pending objects: {result.inserted} inserted, {result.updated} updated, "
-            f"{result.duplicate} duplicate, "
+            f"{result.present} already present, {result.conflicts} in conflict with a stored row, "
             f"{result.rejected} rejected, {result.missing} missing, {result.failed} failed GETs "
             f"({result.gave_up} given up), {result.retries} GET retries ({result.rows_per_second:,.0f} rows/s)"
         )

@@ -42,6 +42,7 @@ def test_checks_are_registered_with_blocking_where_wrong_aggregates_must_stop():
         AssetCheckKey(AssetKey("measurements"), "all_receivers_reported"),
         AssetCheckKey(AssetKey("measurements"), "snr_in_plausible_range"),
         AssetCheckKey(AssetKey("measurements"), "frequency_offset_within_band"),
+        AssetCheckKey(AssetKey("measurements"), "no_conflicting_rows"),
         AssetCheckKey(AssetKey("measurements"), "no_object_unaccounted"),
         AssetCheckKey(AssetKey("measurements_hourly"), "hourly_matches_measurements"),
     }

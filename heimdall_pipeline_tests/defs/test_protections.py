@@ -71,7 +71,7 @@ def test_two_concurrent_runs_of_one_partition_are_serialized_without_duplicates(
     loads = [materialization_metadata(result, "measurements")[0] for result in results]
     # The per-day lock serializes the loads: one run loaded every object, the other found none pending.
     assert sorted((m["objects"], m["inserted"]) for m in loads) == [(0, 0), (len(objects), len(objects))]
-    assert all(m["duplicate"] == 0 for m in loads)
+    assert all((m["already present"], m["conflicts"]) == (0, 0) for m in loads)
     assert db.execute("SELECT count(*), count(DISTINCT (task_id, websdr_id, timestamp_utc)) FROM measurements"
                       ).fetchone() == (len(objects), len(objects))
     assert Counter(dict(db.execute("SELECT status, count(*) FROM ingest_ledger GROUP BY status").fetchall())) == Counter(

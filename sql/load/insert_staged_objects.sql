@@ -1,12 +1,14 @@
 -- Move staged rows into the hypertable and record each source object in the ledger, in one
 -- statement. At most one row per object, the latest valid version wins. The ledger remembers the
--- row an object's earlier version loaded (task_id, websdr_id, timestamp_utc; not for 'duplicate',
--- whose row is another's), and for each staged object:
+-- row an object's earlier version loaded (task_id, websdr_id, timestamp_utc; not for 'present' or
+-- 'conflict', whose row is another's), and for each staged object:
 --   earlier row, same measurement time, other values  -> that row takes the new values: 'updated'
 --   earlier row, another measurement time             -> that row is deleted, the new one inserted: 'updated'
 --   earlier row, same time and values                 -> nothing to do: stays 'loaded' (its row is there)
 --   no earlier row, the row is inserted               -> 'loaded'
---   no earlier row, a row with that key is there      -> 'duplicate' (someone else's row is kept)
+--   no earlier row, a row with that key is there      -> 'present' (someone else's row is kept as it is);
+--       the loader then compares that row's values with the object's in the same transaction and
+--       re-records those that differ as 'conflict' with a reason (staged_conflicts.sql)
 WITH earlier AS (
     -- From earlier_rows_of_staged.sql, passed back as arrays: small, so every join below probes
     -- the primary keys of measurements instead of scanning it.
@@ -64,7 +66,8 @@ WITH earlier AS (
     INSERT INTO ingest_ledger AS ledger (object_key, etag, size_bytes, last_modified, status, reason,
                                         task_id, websdr_id, timestamp_utc, replaced_timestamp_utc, processed_at)
     SELECT object_key, etag, size_bytes, last_modified,
-           CASE outcome WHEN 'inserted' THEN 'loaded' WHEN 'unchanged' THEN 'loaded' ELSE outcome END, NULL,
+           CASE outcome WHEN 'inserted' THEN 'loaded' WHEN 'unchanged' THEN 'loaded' WHEN 'duplicate' THEN 'present'
+                ELSE outcome END, NULL,
            task_id, websdr_id, timestamp_utc, replaced, now()
     FROM outcome
     ON CONFLICT (object_key) DO UPDATE SET

@@ -1,8 +1,8 @@
 -- Record a listing: new objects become 'pending'; an object whose content changed (new ETag)
 -- goes back to 'pending' with its attempt count reset; a 'missing' object listed again is 'pending'
 -- again; an unchanged object keeps its outcome. Returns one row per change. A changed object keeps
--- the key of the row its earlier version loaded (task_id, websdr_id, timestamp_utc; not for a
--- 'duplicate', whose row is another's), so loading the new version replaces that row.
+-- the key of the row its earlier version loaded (task_id, websdr_id, timestamp_utc; not for
+-- 'present' or 'conflict', whose row is another's), so loading the new version replaces that row.
 INSERT INTO ingest_ledger AS ledger (object_key, etag, size_bytes, last_modified, status)
 SELECT object_key, etag, size_bytes, last_modified, 'pending'
 FROM ledger_staging
@@ -13,9 +13,9 @@ ON CONFLICT (object_key) DO UPDATE SET
     listed_at = now(),
     status = CASE WHEN ledger.etag = EXCLUDED.etag AND ledger.status <> 'missing' THEN ledger.status ELSE 'pending' END,
     reason = CASE WHEN ledger.etag = EXCLUDED.etag AND ledger.status <> 'missing' THEN ledger.reason END,
-    task_id = CASE WHEN ledger.etag = EXCLUDED.etag OR ledger.status <> 'duplicate' THEN ledger.task_id END,
-    websdr_id = CASE WHEN ledger.etag = EXCLUDED.etag OR ledger.status <> 'duplicate' THEN ledger.websdr_id END,
-    timestamp_utc = CASE WHEN ledger.etag = EXCLUDED.etag OR ledger.status <> 'duplicate' THEN ledger.timestamp_utc END,
+    task_id = CASE WHEN ledger.etag = EXCLUDED.etag OR ledger.status NOT IN ('present', 'conflict') THEN ledger.task_id END,
+    websdr_id = CASE WHEN ledger.etag = EXCLUDED.etag OR ledger.status NOT IN ('present', 'conflict') THEN ledger.websdr_id END,
+    timestamp_utc = CASE WHEN ledger.etag = EXCLUDED.etag OR ledger.status NOT IN ('present', 'conflict') THEN ledger.timestamp_utc END,
     processed_at = CASE WHEN ledger.etag = EXCLUDED.etag AND ledger.status <> 'missing' THEN ledger.processed_at END,
     attempts = CASE WHEN ledger.etag = EXCLUDED.etag THEN ledger.attempts ELSE 0 END,
     last_error = CASE WHEN ledger.etag = EXCLUDED.etag THEN ledger.last_error END

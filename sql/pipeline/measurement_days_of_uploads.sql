@@ -5,6 +5,6 @@ SELECT DISTINCT (day_time AT TIME ZONE 'UTC')::date AS day
 FROM ingest_ledger,
      LATERAL (VALUES (timestamp_utc), (replaced_timestamp_utc)) AS touched(day_time)
 WHERE last_modified >= %(start)s AND last_modified < %(end)s
-  AND status IN ('loaded', 'updated', 'duplicate')
+  AND status IN ('loaded', 'updated', 'present', 'conflict')
   AND day_time IS NOT NULL
 ORDER BY day
