@@ -1,9 +1,17 @@
 -- Per receiver (every station, plus any unknown id that reported) in [window_start, window_end):
 -- measurements, SNR avg/min/max, average offset, and the share of the window's sessions
 -- (distinct task_id) it took part in.
+-- snr_db is the SNR shown: %(snr_source)s = 'recomputed' takes iq_metrics.snr_db where the
+-- recording was computed (NULL when it holds no signal) and the stored snr_db elsewhere.
 WITH window_rows AS (
-    SELECT * FROM measurements
-    WHERE timestamp_utc >= %(window_start)s AND timestamp_utc < %(window_end)s
+    SELECT m.task_id, m.websdr_id, m.timestamp_utc, m.frequency_mhz, m.frequency_offset_hz, m.power_dbm,
+           CASE WHEN i.task_id IS NOT NULL THEN i.snr_db ELSE m.snr_db END AS snr_db
+    FROM measurements AS m
+    LEFT JOIN iq_metrics AS i
+        ON i.task_id = m.task_id AND i.websdr_id = m.websdr_id AND i.timestamp_utc = m.timestamp_utc
+       AND i.timestamp_utc >= %(window_start)s AND i.timestamp_utc < %(window_end)s
+       AND i.status = 'computed' AND %(snr_source)s = 'recomputed'
+    WHERE m.timestamp_utc >= %(window_start)s AND m.timestamp_utc < %(window_end)s
 ),
 receivers AS (
     SELECT id AS websdr_id, name AS receiver FROM websdr_stations

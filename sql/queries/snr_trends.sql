@@ -1,13 +1,20 @@
 -- Average and 95th-percentile SNR per receiver per hour in [window_start, window_end).
 -- From raw rows, not measurements_hourly: a p95 over all frequencies cannot be combined
 -- exactly from per-frequency percentiles.
+-- The SNR shown: %(snr_source)s = 'recomputed' takes iq_metrics.snr_db where the recording was
+-- computed (NULL when it holds no signal) and the stored snr_db elsewhere; 'stored' takes snr_db.
 SELECT time_bucket('1 hour', m.timestamp_utc) AS hour,
        m.websdr_id,
        coalesce(s.name, 'websdr ' || m.websdr_id) AS receiver,
        count(*) AS measurement_count,
-       avg(m.snr_db) AS snr_avg_db,
-       percentile_cont(0.95) WITHIN GROUP (ORDER BY m.snr_db) AS snr_p95_db
+       avg(shown.snr_db) AS snr_avg_db,
+       percentile_cont(0.95) WITHIN GROUP (ORDER BY shown.snr_db) AS snr_p95_db
 FROM measurements AS m
+LEFT JOIN iq_metrics AS i
+    ON i.task_id = m.task_id AND i.websdr_id = m.websdr_id AND i.timestamp_utc = m.timestamp_utc
+   AND i.timestamp_utc >= %(window_start)s AND i.timestamp_utc < %(window_end)s
+   AND i.status = 'computed' AND %(snr_source)s = 'recomputed'
+CROSS JOIN LATERAL (SELECT CASE WHEN i.task_id IS NOT NULL THEN i.snr_db ELSE m.snr_db END AS snr_db) AS shown
 LEFT JOIN websdr_stations AS s ON s.id = m.websdr_id
 WHERE m.timestamp_utc >= %(window_start)s AND m.timestamp_utc < %(window_end)s
 GROUP BY 1, 2, 3
