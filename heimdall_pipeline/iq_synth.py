@@ -27,6 +27,11 @@ def tone_in_noise(
         raise ValueError(f"n_samples must be >= 0, got {n_samples}")
     if not sample_rate_hz > 0:
         raise ValueError(f"sample_rate_hz must be > 0, got {sample_rate_hz}")
+    if not np.isfinite(offset_hz):
+        raise ValueError(f"offset_hz must be finite, got {offset_hz}")
+    for name, level in (("snr_db", 0.0 if snr_db is None else snr_db), ("noise_dbfs", noise_dbfs)):
+        if not abs(level) <= 1_000.0:  # beyond that 10**(dB/10) overflows; NaN fails too
+            raise ValueError(f"{name} must be a finite level within ±1000 dB, got {level}")
     rng = np.random.default_rng(seed)
     noise_power = 10.0 ** (noise_dbfs / 10.0)
     # One draw of 2n normals, I and Q interleaved: float32 halves the memory and time, and is all
@@ -35,11 +40,14 @@ def tone_in_noise(
     samples = noise * np.float32(np.sqrt(noise_power / 2.0))
     if snr_db is not None:
         amplitude = np.sqrt(noise_power * 10.0 ** (snr_db / 10.0))
-        phase = rng.uniform(0.0, 2.0 * np.pi)
-        # The phase in float64 (exact to far below a sample at 125,000 samples), the tone in complex64.
-        t = np.arange(n_samples, dtype=np.float64)
-        angle = np.remainder(2.0 * np.pi * offset_hz / sample_rate_hz * t + phase, 2.0 * np.pi)
-        samples += (amplitude * np.exp(1j * angle)).astype(np.complex64)
+        phase = rng.uniform(0.0, 1.0)  # in turns
+        # The phase in float64 (exact to far below a sample over 125,000 samples), reduced to one
+        # turn; then float32 cosine and sine, 20 times cheaper than a complex128 exp and as exact
+        # as complex64 holds.
+        turns = np.remainder(offset_hz / sample_rate_hz * np.arange(n_samples, dtype=np.float64) + phase, 1.0)
+        angle = (2.0 * np.pi * turns).astype(np.float32)
+        samples.real += np.float32(amplitude) * np.cos(angle)
+        samples.imag += np.float32(amplitude) * np.sin(angle)
     if clip_level is not None:
         np.clip(samples.real, -clip_level, clip_level, out=samples.real)
         np.clip(samples.imag, -clip_level, clip_level, out=samples.imag)

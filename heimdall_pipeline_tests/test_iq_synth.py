@@ -48,3 +48,9 @@ def test_bad_arguments_raise():
         tone_in_noise(-1, 12_500.0, 10.0, 0.0, seed=0)
     with pytest.raises(ValueError):
         tone_in_noise(100, 0.0, 10.0, 0.0, seed=0)
+
+
+@pytest.mark.parametrize("arguments", [{"snr_db": 1e200}, {"snr_db": float("nan")}, {"offset_hz": float("inf")}])
+def test_absurd_levels_or_offsets_raise_instead_of_overflowing(arguments):
+    with pytest.raises(ValueError):
+        tone_in_noise(100, 12_500.0, **{"snr_db": 10.0, "offset_hz": 0.0, **arguments}, seed=0)
