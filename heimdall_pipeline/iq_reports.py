@@ -117,10 +117,13 @@ def agreement(rows: pd.DataFrame) -> Agreement:
     )
 
 
-def _identity_scatter(axis, x: pd.Series, y: pd.Series, unit: str) -> None:
+def _identity_scatter(axis, x: pd.Series, y: pd.Series, unit: str, no_signal: int = 0) -> None:
     both = pd.concat([x, y], axis=1).dropna()
     if both.empty:
-        axis.text(0.5, 0.5, "nothing to compare", ha="center", va="center", transform=axis.transAxes)
+        text = f"no signal in its {no_signal} recordings:\nnothing to compare" if no_signal else "nothing to compare"
+        axis.text(0.5, 0.5, text, ha="center", va="center", transform=axis.transAxes)
+        axis.set_xticks([])
+        axis.set_yticks([])
         return
     axis.scatter(both.iloc[:, 0], both.iloc[:, 1], s=8, alpha=0.6)
     low = float(min(both.min()))
@@ -139,10 +142,11 @@ def comparison_plot(rows: pd.DataFrame, day: date) -> bytes:
     fig, axes = plt.subplots(len(receivers), 2, figsize=(9, 2.4 * len(receivers) + 0.8), squeeze=False)
     for (snr_axis, offset_axis), (websdr_id, receiver) in zip(axes, receivers):
         group = rows[rows["websdr_id"] == websdr_id]
+        silent = int(group["no_signal"].astype(bool).sum()) if "no_signal" in group else 0
         _identity_scatter(snr_axis, group.get("stored_snr_db", pd.Series(dtype=float)),
-                          group.get("recomputed_snr_db", pd.Series(dtype=float)), "dB")
+                          group.get("recomputed_snr_db", pd.Series(dtype=float)), "dB", silent)
         _identity_scatter(offset_axis, group.get("stored_offset_hz", pd.Series(dtype=float)),
-                          group.get("recomputed_offset_hz", pd.Series(dtype=float)), "Hz")
+                          group.get("recomputed_offset_hz", pd.Series(dtype=float)), "Hz", silent)
         snr_axis.set_title(f"{receiver}: SNR", fontsize=8)
         offset_axis.set_title(f"{receiver}: frequency offset", fontsize=8)
     fig.suptitle(f"Heimdall's stored metrics vs recomputed from the IQ recordings\nuploads of {day} (UTC)")
