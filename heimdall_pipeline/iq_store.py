@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import numpy as np
 import psycopg
 
 from heimdall_pipeline import iq_metrics
@@ -94,9 +95,9 @@ def _plain(value):
     """numpy scalars as Python ones (psycopg adapts those); NaN/inf as NULL."""
     if value is None:
         return None
-    if isinstance(value, bool) or type(value).__name__ == "bool_":
+    if isinstance(value, (bool, np.bool_)):
         return bool(value)
-    if isinstance(value, int) or type(value).__name__.startswith(("int", "uint")):
+    if isinstance(value, (int, np.integer)):
         return int(value)
     number = float(value)
     return number if number == number and abs(number) != float("inf") else None

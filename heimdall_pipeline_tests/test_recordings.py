@@ -110,3 +110,12 @@ def test_s3_paths_name_their_bucket_or_the_default_one():
     for bad in ("s3://bucket-only", "https://example.invalid/x.npy"):
         with pytest.raises(RejectedRecording, match="bad_s3_path"):
             split_s3_path(bad, "raw")
+
+
+def test_numpy_scalars_are_stored_as_plain_python_values():
+    from heimdall_pipeline.iq_store import _plain
+
+    assert _plain(np.True_) is True and _plain(False) is False
+    assert _plain(np.int32(7)) == 7 and type(_plain(np.int64(7))) is int
+    assert type(_plain(np.float32(1.5))) is float
+    assert _plain(float("nan")) is None and _plain(np.inf) is None and _plain(None) is None
