@@ -12,7 +12,7 @@ import statistics
 from dataclasses import dataclass
 
 from heimdall_pipeline.iq_metrics import ALGORITHM_VERSION, compute_iq_metrics
-from heimdall_pipeline.iq_synth import tone_in_noise
+from heimdall_pipeline.iq_synth import band_in_noise, tone_in_noise
 
 RATE_HZ = 12_500.0
 SAMPLES = 125_000
@@ -23,6 +23,10 @@ SNR_GRID_DB = (-5.0, -3.0, 0.0, 3.0, 6.0, 10.0, 15.0, 20.0, 30.0, 40.0)
 OFFSETS_HZ = (-6_249.27, -6_000.05, -1_234.56, -0.45, 0.0, 0.37, 37.33, 3_125.71, 6_248.85)
 SEEDS = (1, 2)
 NOISE_ONLY_SEEDS = tuple(range(100, 120))
+# Wideband signals without a carrier (FM-like), beyond the goal: (centre, bandwidth) in Hz,
+# one wrapping past -fs/2, one filling 64 % of the band; SNR >= 0 dB (below it see docs/iq-metrics.md).
+WIDEBAND_SIGNALS_HZ = ((20.0, 200.0), (-6_000.0, 1_000.0), (1_200.0, 3_000.0), (0.0, 8_000.0))
+WIDEBAND_SNR_DB = (0.0, 3.0, 10.0, 20.0, 40.0)
 SNR_GOAL_DB = 0.5  # where SNR >= 0 dB
 OFFSET_GOAL_HZ = 1.0
 
@@ -62,6 +66,52 @@ def measure_grid(snrs=SNR_GRID_DB, offsets=OFFSETS_HZ, seeds=SEEDS) -> list[Grid
                     metrics.frequency_offset_hz - offset if detected else None,
                 ))
     return points
+
+
+@dataclass(frozen=True)
+class WidebandPoint:
+    snr_db: float
+    centre_hz: float
+    bandwidth_hz: float
+    detected: bool
+    snr_error_db: float | None
+    centre_error_hz: float | None
+    bandwidth_error: float | None  # occupied bandwidth / (0.99 × bandwidth) - 1
+
+
+def measure_wideband(snrs=WIDEBAND_SNR_DB, signals=WIDEBAND_SIGNALS_HZ, seeds=SEEDS) -> list[WidebandPoint]:
+    points = []
+    for snr in snrs:
+        for centre, bandwidth in signals:
+            for seed in seeds:
+                samples = band_in_noise(SAMPLES, RATE_HZ, snr, centre, bandwidth, seed=seed, noise_dbfs=NOISE_DBFS)
+                m = compute_iq_metrics(samples, RATE_HZ)
+                found = not m.no_signal
+                points.append(WidebandPoint(
+                    snr, centre, bandwidth, found,
+                    m.snr_db - snr if found else None,
+                    m.frequency_offset_hz - centre if found else None,
+                    m.occupied_bandwidth_hz / (0.99 * bandwidth) - 1 if found else None,
+                ))
+    return points
+
+
+def wideband_table(points: list[WidebandPoint]) -> str:
+    lines = [
+        "| bandwidth (Hz) | recordings | detected | max \\|SNR error\\| (dB) | median \\|SNR error\\| (dB) "
+        "| max \\|centre error\\| (Hz) | max \\|occupied bandwidth error\\| |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for bandwidth in sorted({p.bandwidth_hz for p in points}):
+        group = [p for p in points if p.bandwidth_hz == bandwidth]
+        found = [p for p in group if p.detected] or group[:0]
+        snr_errors = [abs(p.snr_error_db) for p in found] or [float("nan")]
+        lines.append(
+            f"| {bandwidth:g} | {len(group)} | {len(found)} | {max(snr_errors):.3f} | {statistics.median(snr_errors):.3f} "
+            f"| {max([abs(p.centre_error_hz) for p in found] or [float('nan')]):.1f} "
+            f"| {max([abs(p.bandwidth_error) for p in found] or [float('nan')]):.1%} |"
+        )
+    return "\n".join(lines)
 
 
 def noise_only_detections(seeds=NOISE_ONLY_SEEDS) -> int:
@@ -110,6 +160,9 @@ def main(argv: list[str] | None = None) -> int:
           f"noise {NOISE_DBFS:g} dBFS, {len(OFFSETS_HZ)} offsets × {len(seeds)} seeds per SNR\n")
     print(markdown_table(by_snr(points)))
     print(f"\nnoise only: {noise_only_detections()} of {len(NOISE_ONLY_SEEDS)} recordings reported a signal")
+    print(f"\nwideband signals (flat Gaussian, no carrier), SNR {', '.join(f'{s:g}' for s in WIDEBAND_SNR_DB)} dB, "
+          f"centres {', '.join(f'{c:g}' for c, _ in WIDEBAND_SIGNALS_HZ)} Hz, {len(seeds)} seeds:\n")
+    print(wideband_table(measure_wideband(seeds=seeds)))
     return 0
 
 

@@ -52,3 +52,28 @@ def tone_in_noise(
         np.clip(samples.real, -clip_level, clip_level, out=samples.real)
         np.clip(samples.imag, -clip_level, clip_level, out=samples.imag)
     return samples
+
+
+def band_in_noise(
+    n_samples: int,
+    sample_rate_hz: float,
+    snr_db: float,
+    centre_hz: float,
+    bandwidth_hz: float,
+    seed: int,
+    noise_dbfs: float = -40.0,
+) -> np.ndarray:
+    """complex64 samples: a wideband signal (Gaussian, flat over centre_hz ± bandwidth_hz/2, as noise-
+    modulated FM looks) in white noise, with signal power / total noise power = snr_db exactly."""
+    if not 0 < bandwidth_hz < sample_rate_hz:
+        raise ValueError(f"bandwidth_hz must be within (0, {sample_rate_hz}), got {bandwidth_hz}")
+    rng = np.random.default_rng(seed)
+    noise = tone_in_noise(n_samples, sample_rate_hz, None, 0.0, seed=int(rng.integers(2**63)), noise_dbfs=noise_dbfs)
+    frequencies = np.fft.fftfreq(n_samples, 1.0 / sample_rate_hz)
+    # Distance to the centre around the circle of frequencies, so a band may wrap past ±fs/2.
+    distance = np.abs((frequencies - centre_hz + sample_rate_hz / 2) % sample_rate_hz - sample_rate_hz / 2)
+    spectrum = (rng.standard_normal(n_samples) + 1j * rng.standard_normal(n_samples)) * (distance < bandwidth_hz / 2)
+    signal = np.fft.ifft(spectrum)
+    target = 10.0 ** ((noise_dbfs + snr_db) / 10.0)
+    signal *= np.sqrt(target / np.mean(np.abs(signal) ** 2))
+    return (noise + signal).astype(np.complex64)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from heimdall_pipeline.iq_accuracy import (
@@ -15,7 +17,9 @@ from heimdall_pipeline.iq_accuracy import (
     by_snr,
     markdown_table,
     measure_grid,
+    measure_wideband,
     noise_only_detections,
+    wideband_table,
 )
 from heimdall_pipeline.iq_metrics import compute_iq_metrics
 from heimdall_pipeline.iq_synth import tone_in_noise
@@ -66,3 +70,16 @@ def test_a_clipped_recording_is_flagged_and_a_clean_one_is_not():
 
     assert compute_iq_metrics(clean, RATE_HZ).clipping_ratio == 0.0
     assert compute_iq_metrics(clipped, RATE_HZ).clipping_ratio > 0.1
+
+
+def test_wideband_signals_without_a_carrier_are_measured_too():
+    points = measure_wideband(seeds=(1,))
+
+    assert all(p.detected for p in points), [p for p in points if not p.detected]
+    for p in points:
+        assert abs(p.snr_error_db) <= SNR_GOAL_DB, p
+        # A random flat band's own power centre strays from its nominal centre: over B·10 bins of
+        # 0.1 Hz (1.944 bins' worth of variance each) its spread is sqrt(0.0162·B) Hz; allow five of those.
+        assert abs(p.centre_error_hz) <= 5 * math.sqrt(0.0162 * p.bandwidth_hz) + 1.0, p
+        assert abs(p.bandwidth_error) <= 0.05, p
+    assert wideband_table(points).count("\n") == len({p.bandwidth_hz for p in points}) + 1

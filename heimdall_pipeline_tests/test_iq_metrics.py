@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from heimdall_pipeline.iq_metrics import ALGORITHM_VERSION, IQMetrics, InvalidRecording, compute_iq_metrics
-from heimdall_pipeline.iq_synth import tone_in_noise
+from heimdall_pipeline.iq_synth import band_in_noise, tone_in_noise
 
 RATE_HZ = 12_500.0
 SAMPLES = 125_000
@@ -69,6 +69,18 @@ def test_a_dc_line_beside_the_signal_is_flagged():
 
     assert (clean.dc_spike, spiked.dc_spike) == (False, True)
     assert spiked.frequency_offset_hz == pytest.approx(1_500.0, abs=1.0)  # the tone is still the signal
+
+
+def test_a_carrier_on_a_wideband_signal_gives_the_carrier_and_the_whole_band():
+    wide = band_in_noise(SAMPLES, RATE_HZ, snr_db=10.0, centre_hz=500.0, bandwidth_hz=2_000.0, seed=9, noise_dbfs=-50.0)
+    # A bare tone of -40 dBFS, as strong as the wideband signal (its noise is negligible).
+    carrier = tone_in_noise(SAMPLES, RATE_HZ, snr_db=160.0, offset_hz=123.4, seed=10, noise_dbfs=-200.0)
+
+    metrics = compute_iq_metrics(wide + carrier, RATE_HZ)
+
+    assert metrics.frequency_offset_hz == pytest.approx(123.4, abs=1.0)
+    assert metrics.snr_db == pytest.approx(10 * np.log10(20.0), abs=0.5)  # both halves of the power
+    assert metrics.occupied_bandwidth_hz == pytest.approx(0.99 * 2_000.0, rel=0.05)
 
 
 def test_sample_count_mismatch_against_the_metadata():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from heimdall_pipeline.iq_synth import tone_in_noise
+from heimdall_pipeline.iq_synth import band_in_noise, tone_in_noise
 
 
 def test_noise_power_and_dtype_are_as_asked():
@@ -54,3 +54,19 @@ def test_bad_arguments_raise():
 def test_absurd_levels_or_offsets_raise_instead_of_overflowing(arguments):
     with pytest.raises(ValueError):
         tone_in_noise(100, 12_500.0, **{"snr_db": 10.0, "offset_hz": 0.0, **arguments}, seed=0)
+
+
+def test_a_wideband_signal_has_the_asked_power_inside_its_band_only():
+    rate, n = 12_500.0, 125_000
+    samples = band_in_noise(n, rate, snr_db=10.0, centre_hz=-6_000.0, bandwidth_hz=1_000.0, seed=4, noise_dbfs=-60.0)
+    quiet = band_in_noise(n, rate, snr_db=-200.0, centre_hz=-6_000.0, bandwidth_hz=1_000.0, seed=4, noise_dbfs=-60.0)
+    signal = samples.astype(np.complex128) - quiet  # the same seed: the same noise
+
+    assert samples.dtype == np.complex64
+    assert 10 * np.log10(np.mean(np.abs(signal) ** 2)) == pytest.approx(-50.0, abs=0.01)
+    spectrum = np.abs(np.fft.fft(signal)) ** 2
+    frequencies = np.fft.fftfreq(n, 1 / rate)
+    inside = (frequencies < -5_500.0) | (frequencies > 5_750.0)  # -6500..-5500 Hz wraps past -6250
+    assert spectrum[~inside].sum() < 1e-6 * spectrum.sum()
+    with pytest.raises(ValueError):
+        band_in_noise(n, rate, 10.0, 0.0, bandwidth_hz=rate, seed=0)
