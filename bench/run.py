@@ -12,9 +12,14 @@ the median reported. Stages (see BENCHMARKS.md):
   db      N already-parsed rows: loader.load_rows vs server-side COPY FROM file
   hourly  aggregates.refresh_hourly for a day vs one bare INSERT … SELECT time_bucket … GROUP BY
   memory  (--memory) peak RSS of ingest_window for a 70,000-object day, in a subprocess
+  iq      a day of IQ recordings (--iq-sessions × 7, 1 MB each): ours = iq_store.compute_day (the
+          iq_metrics asset: GET, validate, np.load, compute, store) vs raw concurrent boto3 GETs of
+          the same .npy objects at the same concurrency; and the peak RSS of compute_day in a subprocess
 
 The last line printed is machine-readable:
-  e2e_vs_floor=<x> dlt_vs_ours=<x> copy_vs_server=<x> hourly_vs_bare=<x> peak_rss_mb=<x>
+  e2e_vs_floor=<x> dlt_vs_ours=<x> copy_vs_server=<x> hourly_vs_bare=<x> peak_rss_mb=<x> iq_vs_raw_get=<x> iq_peak_rss_mb=<x>
+iq_vs_raw_get is a throughput ratio: raw GET seconds ÷ ours seconds (1.0 = computing costs nothing
+beyond fetching; the goal is ≥ 0.8).
 """
 
 from __future__ import annotations
@@ -38,6 +43,8 @@ import psycopg  # noqa: E402
 
 from heimdall_pipeline.aggregates import day_bounds, refresh_hourly  # noqa: E402
 from heimdall_pipeline.ingest import ingest_window  # noqa: E402
+from heimdall_pipeline.iq_store import compute_day  # noqa: E402
+from heimdall_pipeline.recordings import DEFAULT_IQ_CONCURRENCY  # noqa: E402
 from heimdall_pipeline.loader import load_rows  # noqa: E402
 from heimdall_pipeline.object_store import DEFAULT_CONCURRENCY, iter_metadata_objects, s3_client_from_settings  # noqa: E402
 from heimdall_pipeline.sample_data import generate_day, upload  # noqa: E402
@@ -282,10 +289,59 @@ def bench_memory(args, settings: Settings, admin_url: str) -> dict:
     return result
 
 
+# --- iq: recordings of a day ------------------------------------------------------------------
+
+
+def bench_iq(args, settings: Settings, admin_url: str, stages: dict[str, Stage]) -> dict:
+    """ours (compute_day) vs raw concurrent GETs of the same .npy objects, interleaved; then peak RSS."""
+    objects = generate_day(DAY, args.iq_sessions, miss_rate=0)
+    n = len(objects)
+    s3 = _client(settings, UPLOAD_CONCURRENCY)
+    with fresh_bucket(s3, "iq") as bucket, fresh_database(admin_url, "iq") as url:
+        log(f"iq: uploading {n} metadata objects and their {n} recordings (1 MB each) to s3://{bucket}")
+        uploaded_from = datetime.now(timezone.utc) - timedelta(minutes=1)
+        upload(s3, bucket, objects, concurrency=UPLOAD_CONCURRENCY, with_iq=True)
+        window = (uploaded_from, datetime.now(timezone.utc) + timedelta(minutes=1))
+        keys = [info.key.removesuffix("_metadata.json") + ".npy" for info in iter_metadata_objects(s3, bucket, *window)]
+        with psycopg.connect(url, autocommit=True) as conn:
+            _, loaded = ingest_window(conn, s3, bucket, *window)
+            if loaded.inserted != n:
+                raise RuntimeError(f"iq: loaded {loaded.inserted} of {n} measurements")
+            ours = stages["iq_ours"] = Stage("iq day", f"ours (compute_day, {args.iq_concurrency} threads)", n, "recordings")
+            raw = stages["iq_raw"] = Stage("iq day", f"raw GET x{args.iq_concurrency} of the .npy", n, "recordings")
+            def measure_ours() -> None:
+                conn.execute("DELETE FROM iq_metrics")
+                client = _client(settings, args.iq_concurrency)  # a new pool each run, as raw_get has
+                with Timer() as timer:
+                    result = compute_day(conn, client, bucket, *window, concurrency=args.iq_concurrency)
+                if result.outcomes["computed"] != n:
+                    raise RuntimeError(f"iq: computed {result.outcomes} of {n}: {result.rejections[:3]}")
+                ours.add(timer.seconds)
+
+            def measure_raw() -> None:
+                seconds, size = raw_get(settings, bucket, keys, args.iq_concurrency)
+                raw.add(seconds, mb=size / 1e6)
+
+            for run in range(1, args.repeat + 1):
+                interleaved(run, measure_ours, measure_raw)
+                log(f"iq run {run}: ours {ours.seconds[-1]:.2f}s, raw GET {raw.seconds[-1]:.2f}s")
+            conn.execute("DELETE FROM iq_metrics")
+        command = [sys.executable, str(BENCH_DIR / "iq_probe.py"), "--database-url", url, "--bucket", bucket,
+                   "--start", window[0].isoformat(), "--end", window[1].isoformat(),
+                   "--concurrency", str(args.iq_concurrency)]
+        done = subprocess.run(command, capture_output=True, text=True,
+                              env={**os.environ, "PYTHONPATH": str(BENCH_DIR.parent)})
+        if done.returncode != 0:
+            raise RuntimeError(f"iq probe failed:\n{done.stderr[-3000:]}")
+        probe = json.loads(done.stdout.strip().splitlines()[-1])
+    log(f"iq memory: {probe}")
+    return probe
+
+
 # --- report -----------------------------------------------------------------------------------
 
 
-def report(args, stages: dict[str, Stage], memory: dict | None) -> dict:
+def report(args, stages: dict[str, Stage], memory: dict | None, iq_memory: dict | None = None) -> dict:
     def med(name: str) -> float:
         return stages[name].median if name in stages else float("nan")
 
@@ -295,6 +351,9 @@ def report(args, stages: dict[str, Stage], memory: dict | None) -> dict:
         "copy_vs_server": ratio(med("db_server"), med("db_ours")),  # rows/s ours ÷ rows/s server
         "hourly_vs_bare": ratio(med("hourly_ours"), med("hourly_bare")),
         "peak_rss_mb": memory["peak_rss_mb"] if memory else float("nan"),
+        # Throughput ratio: ours per second ÷ raw GET per second = raw seconds ÷ ours seconds.
+        "iq_vs_raw_get": ratio(med("iq_raw"), med("iq_ours")),
+        "iq_peak_rss_mb": iq_memory["peak_rss_mb"] if iq_memory else float("nan"),
     }
     extra = {"dlt_parallel_vs_ours": ratio(med("dlt_parallel"), med("ours"))}
     print(f"\n{'stage':<10} {'variant':<44} {'median s':>9} {'runs':>5} {'per second':>14}  parts (median s)")
@@ -306,6 +365,11 @@ def report(args, stages: dict[str, Stage], memory: dict | None) -> dict:
     if memory:
         print(f"{'memory':<10} {'ours, ' + str(memory['objects']) + ' objects':<44} {memory['seconds']:>9.3f} {1:>5} "
               f"{memory['objects'] / memory['seconds']:>10.0f} objects peak RSS {memory['peak_rss_mb']:.1f} MB")
+    if iq_memory:
+        print(f"{'iq memory':<10} {'ours, ' + str(iq_memory['recordings']) + ' recordings':<44} "
+              f"{iq_memory['seconds']:>9.3f} {1:>5} {iq_memory['recordings'] / iq_memory['seconds']:>10.0f} recordings "
+              f"peak RSS {iq_memory['peak_rss_mb']:.1f} MB (before the run {iq_memory['rss_before_mb']:.1f} MB), "
+              f"peak {iq_memory['peak_in_flight']} in flight")
     print(f"dlt_parallel_vs_ours={_fmt(extra['dlt_parallel_vs_ours'])}")
     summary = {
         "ratios": ratios,
@@ -314,6 +378,7 @@ def report(args, stages: dict[str, Stage], memory: dict | None) -> dict:
         "stages": {key: {"name": s.name, "variant": s.variant, "units": s.units, "unit": s.unit_name,
                          "seconds": s.seconds, "median": s.median, "parts": s.parts} for key, s in stages.items()},
         "memory": memory,
+        "iq_memory": iq_memory,
     }
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(summary, indent=2, default=str), encoding="utf-8")
@@ -335,16 +400,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-dlt", action="store_true", help="skip the dlt peer")
     parser.add_argument("--dlt-python", help="python with dlt[postgres,filesystem] and s3fs (default .venv-peer)")
     parser.add_argument("--json-out", help="write all timings and ratios as JSON here")
+    parser.add_argument("--iq-sessions", type=int, default=150,
+                        help="sessions of the IQ recordings day (x7 recordings of 1 MB each)")
+    parser.add_argument("--iq-concurrency", type=int, default=DEFAULT_IQ_CONCURRENCY,
+                        help="recordings in flight (ours and the raw GET)")
+    parser.add_argument("--skip-iq", action="store_true", help="skip the IQ recordings stage")
+    parser.add_argument("--only-iq", action="store_true", help="run only the IQ recordings stage")
     args = parser.parse_args(argv)
 
     settings = Settings.from_env()
     if not settings.s3_endpoint_url:
         parser.error("HEIMDALL_S3_ENDPOINT_URL is not set: run through `make bench` (or scripts/with_env.sh)")
     stages: dict[str, Stage] = {}
-    bench_day(args, settings, settings.database_url, stages)
-    bench_database(args, settings.database_url, stages)
-    memory = bench_memory(args, settings, settings.database_url) if args.memory else None
-    report(args, stages, memory)
+    memory = None
+    if not args.only_iq:
+        bench_day(args, settings, settings.database_url, stages)
+        bench_database(args, settings.database_url, stages)
+        memory = bench_memory(args, settings, settings.database_url) if args.memory else None
+    iq_memory = None if args.skip_iq else bench_iq(args, settings, settings.database_url, stages)
+    report(args, stages, memory, iq_memory)
     return 0
 
 

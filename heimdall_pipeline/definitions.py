@@ -26,15 +26,16 @@ with exit_on_config_error("heimdall_pipeline.definitions"):
     )
     from heimdall_pipeline.defs.checks import INGEST_ASSET_CHECKS
     from heimdall_pipeline.defs.ingest_assets import INGEST_ASSETS, ingest_job
+    from heimdall_pipeline.defs.iq_assets import IQ_ASSET_CHECKS, IQ_ASSETS, IQ_JOBS, IQ_SENSORS
     from heimdall_pipeline.defs.resources import resources_from_env
     from heimdall_pipeline.defs.schedules import INGEST_SCHEDULES
     from heimdall_pipeline.defs.sensors import INGEST_SENSORS
 
 defs = Definitions(
-    assets=[*INGEST_ASSETS, *ANALYTICS_ASSETS],
-    asset_checks=[*INGEST_ASSET_CHECKS, *ANALYTICS_ASSET_CHECKS],
-    jobs=[ingest_job, *ANALYTICS_JOBS],
+    assets=[*INGEST_ASSETS, *IQ_ASSETS, *ANALYTICS_ASSETS],
+    asset_checks=[*INGEST_ASSET_CHECKS, *IQ_ASSET_CHECKS, *ANALYTICS_ASSET_CHECKS],
+    jobs=[ingest_job, *IQ_JOBS, *ANALYTICS_JOBS],
     schedules=[*INGEST_SCHEDULES, *ANALYTICS_SCHEDULES],
-    sensors=INGEST_SENSORS,
+    sensors=[*INGEST_SENSORS, *IQ_SENSORS],
     resources=resources_from_env(),
 )

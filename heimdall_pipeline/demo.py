@@ -2,7 +2,8 @@
 
 Uploads today's objects up to now (of 200 sessions spread over the whole day, each heard by up to
 7 receivers; the bad-object zoo; `.npy` siblings) to the configured bucket, materializes
-minio_metadata → measurements → measurements_hourly for today's partition, and prints a summary.
+minio_metadata → measurements → measurements_hourly → iq_metrics → heimdall_vs_recomputed_metrics for
+today's partition, and prints a summary.
 Run it twice: the second run uploads the same bytes for what was there (same ETags), so the ledger
 calls those unchanged, and only the sessions stamped since the first run are new.
 """
@@ -21,6 +22,7 @@ warnings.filterwarnings("ignore", category=PreviewWarning)
 from heimdall_pipeline.db import connect, read_sql
 from heimdall_pipeline.defs.checks import INGEST_ASSET_CHECKS
 from heimdall_pipeline.defs.ingest_assets import INGEST_ASSETS
+from heimdall_pipeline.defs.iq_assets import IQ_ASSET_CHECKS, IQ_ASSETS
 from heimdall_pipeline.defs.partitions import day_window
 from heimdall_pipeline.defs.resources import resources_from_env
 from heimdall_pipeline.loader import ledger_summary
@@ -59,7 +61,7 @@ def main() -> int:
 
     with _instance() as instance:
         result = materialize(
-            [*INGEST_ASSETS, *INGEST_ASSET_CHECKS],
+            [*INGEST_ASSETS, *INGEST_ASSET_CHECKS, *IQ_ASSETS, *IQ_ASSET_CHECKS],
             partition_key=partition,
             resources=resources_from_env(),
             instance=instance,
@@ -72,6 +74,7 @@ def main() -> int:
         for m in [m.materialization]
     }
     listing, loading = metadata.get("minio_metadata", {}), metadata.get("measurements", {})
+    recordings, comparison = metadata.get("iq_metrics", {}), metadata.get("heimdall_vs_recomputed_metrics", {})
 
     def value(meta, name):
         return meta[name].value if name in meta else "?"
@@ -82,6 +85,13 @@ def main() -> int:
     print(f"  measurements:   {value(loading, 'objects')} pending objects processed — inserted {value(loading, 'inserted')}, "
           f"updated {value(loading, 'updated')}, already present {value(loading, 'already present')}, "
           f"conflicts {value(loading, 'conflicts')}, rejected {value(loading, 'rejected')}, failed {value(loading, 'failed')}")
+    print(f"  iq_metrics:     {value(recordings, 'recordings')} recordings ({value(recordings, 'read in this run')} read "
+          f"in this run, {value(recordings, 'recordings/s')}/s) — computed {value(recordings, 'computed')}, "
+          f"rejected {value(recordings, 'rejected')}, missing {value(recordings, 'missing')}, "
+          f"failed {value(recordings, 'failed')}; no signal in {value(recordings, 'flag: no_signal')}")
+    print(f"  heimdall_vs_recomputed_metrics: {value(comparison, 'agreement')}")
+    if "png_url" in comparison:
+        print(f"    plot: {value(comparison, 'png_url')}")
     if value(listing, "changed") == 0 and value(listing, "unchanged") not in (0, "?"):
         print("  (objects already loaded have the same keys, content and ETags: they were not loaded again)")
     for evaluation in result.get_asset_check_evaluations():

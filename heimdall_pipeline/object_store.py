@@ -49,6 +49,14 @@ _TRANSIENT_EXCEPTIONS = (
     ConnectionError,  # ConnectionResetError, BrokenPipeError
     TimeoutError,
 )
+TRANSIENT_EXCEPTIONS = _TRANSIENT_EXCEPTIONS  # for other GET loops (recordings) that retry the same way
+
+
+def is_transient_client_error(error: ClientError) -> bool:
+    """An S3 error response worth another try (5xx, throttling, ...)."""
+    code = str(error.response.get("Error", {}).get("Code", ""))
+    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    return status in _TRANSIENT_HTTP_STATUS or code in _TRANSIENT_ERROR_CODES
 
 
 @dataclass(frozen=True)
@@ -135,7 +143,7 @@ def describe_error(error: BaseException) -> str:
     return text if len(text) <= MAX_ERROR_LENGTH else text[: MAX_ERROR_LENGTH - 1] + "…"
 
 
-def _retry_attempts(metadata_holder: dict) -> int:
+def retry_attempts(metadata_holder: dict) -> int:
     return int(metadata_holder.get("ResponseMetadata", {}).get("RetryAttempts", 0) or 0)
 
 
@@ -153,21 +161,21 @@ def get_object(s3, bucket: str, info: ObjectInfo, retry: GetRetryPolicy = DEFAUL
             retries += 1
         try:
             response = s3.get_object(Bucket=bucket, Key=info.key, IfMatch=f'"{info.etag}"')
-            retries += _retry_attempts(response)
+            retries += retry_attempts(response)
             body = response["Body"].read()
             expected = response.get("ContentLength")
             if expected is not None and len(body) != expected:
                 raise ShortBodyError(f"body has {len(body)} of its {expected} bytes")
             return FetchedObject(info, body, retries=retries)
         except ClientError as error:
-            retries += _retry_attempts(error.response)
+            retries += retry_attempts(error.response)
             code = str(error.response.get("Error", {}).get("Code", ""))
             status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
             if code == "NoSuchKey":
                 return FetchedObject(info, None, describe_error(error), MISSING, retries)
             if code == "PreconditionFailed" or status == 412:
                 return FetchedObject(info, None, describe_error(error), CHANGED, retries)
-            if status in _TRANSIENT_HTTP_STATUS or code in _TRANSIENT_ERROR_CODES:
+            if is_transient_client_error(error):
                 last_error = error
                 continue
             return FetchedObject(info, None, describe_error(error), FAILED, retries)

@@ -27,6 +27,12 @@ from heimdall_pipeline.db import read_sql  # noqa: E402
 
 MARKDOWN_ROWS = 40
 HOUR = timedelta(hours=1)
+# Which SNR the SNR reports show: recomputed from the IQ recordings (iq_metrics) where a recording
+# was computed, Heimdall's stored snr_db elsewhere; or Heimdall's stored snr_db everywhere.
+RECOMPUTED, STORED = "recomputed", "stored"
+SNR_SOURCES = (RECOMPUTED, STORED)
+DEFAULT_SNR_SOURCE = RECOMPUTED
+SNR_REPORTS = frozenset({"snr_trends", "receiver_performance", "recent_measurements"})
 
 
 @dataclass(frozen=True)
@@ -48,8 +54,27 @@ class ReportWindow:
     def hours(self) -> int:
         return int((self.end - self.start) / HOUR)
 
-    def params(self) -> dict[str, datetime]:
-        return {"window_start": self.start, "window_end": self.end}
+    def params(self, snr_source: str = DEFAULT_SNR_SOURCE) -> dict[str, datetime | str]:
+        return {"window_start": self.start, "window_end": self.end, "snr_source": snr_source}
+
+
+@dataclass(frozen=True)
+class SnrSource:
+    """Which SNR a report shows, and how many of its measurements had a recomputed one."""
+
+    choice: str  # RECOMPUTED or STORED
+    measurements: int
+    recomputed: int  # measurements with a computed recording (their SNR is the recomputed one)
+    no_signal: int  # of those, recordings with no signal (no SNR)
+
+    def describe(self) -> str:
+        if self.choice == STORED:
+            return f"stored: Heimdall's snr_db for all {self.measurements} measurements"
+        return (
+            f"recomputed from the IQ recordings for {self.recomputed} of {self.measurements} measurements "
+            f"({self.no_signal} of them without a signal, so without an SNR); Heimdall's stored snr_db for the other "
+            f"{self.measurements - self.recomputed}"
+        )
 
 
 @dataclass(frozen=True)
@@ -60,6 +85,7 @@ class Report:
     rows: pd.DataFrame  # the CSV: every row of the query
     summary: pd.DataFrame  # the markdown table shown in the UI
     png: bytes
+    snr_source: SnrSource | None = None  # the SNR reports only
 
     @property
     def csv_key(self) -> str:
@@ -80,12 +106,14 @@ class Report:
         return f"![{self.name}](data:image/png;base64,{base64.b64encode(self.png).decode('ascii')})"
 
 
-def run_query(conn: psycopg.Connection, name: str, window: ReportWindow) -> pd.DataFrame:
+def run_query(
+    conn: psycopg.Connection, name: str, window: ReportWindow, snr_source: str = DEFAULT_SNR_SOURCE
+) -> pd.DataFrame:
     """`sql/queries/<name>.sql` over the window, as a frame (timestamps in UTC)."""
     with conn.transaction(), conn.cursor() as cur:
         # Returned timestamptz values follow the session time zone; reports speak UTC.
         cur.execute("SET LOCAL TIME ZONE 'UTC'")
-        cur.execute(read_sql(f"queries/{name}.sql"), window.params())
+        cur.execute(read_sql(f"queries/{name}.sql"), window.params(snr_source))
         columns = [column.name for column in cur.description]
         return pd.DataFrame(cur.fetchall(), columns=columns)
 
@@ -100,12 +128,23 @@ def markdown_table(frame: pd.DataFrame, max_rows: int = MARKDOWN_ROWS) -> str:
     return text
 
 
-def build_report(conn: psycopg.Connection, name: str, end: datetime, hours: int) -> Report:
+def build_report(
+    conn: psycopg.Connection, name: str, end: datetime, hours: int, snr_source: str = DEFAULT_SNR_SOURCE
+) -> Report:
+    """`snr_source` (RECOMPUTED or STORED) applies to the SNR reports (SNR_REPORTS)."""
+    if snr_source not in SNR_SOURCES:
+        raise ValueError(f"snr_source must be one of {', '.join(SNR_SOURCES)}, not {snr_source!r}")
     window = ReportWindow.ending(end, hours)
     day = end.astimezone(timezone.utc).date().isoformat()
     spec = REPORTS[name]
-    rows = run_query(conn, name, window)
-    return Report(name, window, day, rows, spec.summarise(rows), spec.plot(conn, window, rows))
+    rows = run_query(conn, name, window, snr_source)
+    source = None
+    if name in SNR_REPORTS:
+        counts = run_query(conn, "snr_source_counts", window).iloc[0]
+        recomputed = int(counts["recomputed"]) if snr_source == RECOMPUTED else 0
+        no_signal = int(counts["no_signal"]) if snr_source == RECOMPUTED else 0
+        source = SnrSource(snr_source, int(counts["measurements"]), recomputed, no_signal)
+    return Report(name, window, day, rows, spec.summarise(rows), spec.plot(conn, window, rows), source)
 
 
 def publish(s3, bucket: str, report: Report) -> None:

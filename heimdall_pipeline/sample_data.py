@@ -4,13 +4,21 @@ Objects are byte-for-byte what Heimdall's `save_measurements_to_minio` writes (F
 `json.dumps(measurement, indent=2)` at `sessions/{task_id}/websdr_{id}_metadata.json`,
 naive UTC `isoformat()` timestamps, `SignalMetrics` fields, and now and then the older
 `metrics.power_dbm` variant. Receivers sometimes miss a session, as real ones do.
+
+The IQ recordings (`.npy` siblings, `upload(..., with_iq=True)`) agree with the metadata beside
+them: 125,000 complex64 samples of a tone at the metadata's frequency offset and SNR in complex
+white Gaussian noise (iq_synth), except where the receiver did not hear the transmitter: receiver 7
+(its antenna is down) and, now and then, any other. Their metadata still carries an SNR, as
+Heimdall's does, but their recordings hold noise only. The same key gives the same bytes.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import io
 import json
+import math
 import random
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -25,6 +33,12 @@ SAMPLES_COUNT = 125_000
 # Per-receiver character: mean SNR (dB) and oscillator error (ppm), stable across days.
 RECEIVER_SNR_DB = {1: 18.0, 2: 12.0, 3: 22.0, 4: 15.0, 5: 9.0, 6: 11.0, 7: 6.0}
 RECEIVER_PPM = {1: 0.08, 2: -0.15, 3: 0.02, 4: 0.11, 5: -0.05, 6: 0.2, 7: -0.12}
+# The recordings' noise power (dBFS, full scale |x| = 1): the strongest tones stay 15 dB below full scale.
+RECORDING_NOISE_DBFS = -50.0
+# Receivers whose recordings hold noise only (an antenna down), whatever their metadata says.
+DEAF_RECEIVERS = frozenset({7})
+# The share of the other receivers' recordings in which the transmitter was not heard.
+MISSED_SIGNAL_RATE = 0.05
 
 
 @dataclass(frozen=True)
@@ -144,24 +158,67 @@ def bad_objects(day: date, seed: int = 0) -> list[SampleObject]:
     ]
 
 
-def iq_recording(samples: int = 64) -> bytes:
-    """A small `np.save` of complex64 samples: the `.npy` sibling the listing must skip."""
+def recording_key(metadata_key: str) -> str:
+    """The `.npy` sibling of a metadata key: sessions/{task_id}/websdr_{id}.npy."""
+    return metadata_key.removesuffix("_metadata.json") + ".npy"
+
+
+def _recording_seed(key: str) -> int:
+    return int.from_bytes(hashlib.sha256(key.encode("utf-8")).digest()[:8], "big")
+
+
+def _finite_number(value) -> float | None:
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    return None
+
+
+def recording_truth(obj: SampleObject) -> tuple[float | None, float]:
+    """(snr_db, offset_hz) of the tone in obj's recording; snr_db None: noise only.
+
+    The metadata's own SNR and offset, unless the receiver did not hear the transmitter (deaf, a
+    miss drawn from the key) or the object is not a readable measurement (the bad-object zoo).
+    """
+    try:
+        document = json.loads(obj.body)
+        metrics = document["metrics"]
+        snr, offset = _finite_number(metrics["snr_db"]), _finite_number(metrics["frequency_offset_hz"])
+        websdr_id = document["websdr_id"]
+    except (ValueError, KeyError, TypeError):
+        return None, 0.0
+    # Beyond what a receiver records (the zoo's implausible values): noise only, like any rejected object.
+    if snr is None or offset is None or not -40.0 <= snr <= 60.0 or not abs(offset) < SAMPLE_RATE_KHZ * 500:
+        return None, 0.0
+    if websdr_id in DEAF_RECEIVERS or random.Random(_recording_seed(obj.key)).random() < MISSED_SIGNAL_RATE:
+        return None, offset
+    return snr, offset
+
+
+def iq_recording(obj: SampleObject) -> bytes:
+    """The `np.save` of obj's recording: complex64, SAMPLES_COUNT samples at SAMPLE_RATE_KHZ."""
     import numpy as np
 
+    from heimdall_pipeline.iq_synth import tone_in_noise
+
+    snr, offset = recording_truth(obj)
+    samples = tone_in_noise(SAMPLES_COUNT, SAMPLE_RATE_KHZ * 1000.0, snr, offset, seed=_recording_seed(obj.key),
+                            noise_dbfs=RECORDING_NOISE_DBFS)
     buffer = io.BytesIO()
-    np.save(buffer, np.zeros(samples, dtype=np.complex64))
+    np.save(buffer, samples, allow_pickle=False)
     return buffer.getvalue()
 
 
 def upload(s3, bucket: str, objects: list[SampleObject], concurrency: int = 16, with_iq: bool = False) -> int:
-    """PUT the objects as Heimdall does (content type and user metadata); returns the number PUT."""
-    iq = iq_recording() if with_iq else None
+    """PUT the objects as Heimdall does (content type and user metadata); returns the number PUT.
+
+    with_iq: also the `.npy` recording beside each metadata object (iq_recording, about 1 MB each).
+    """
 
     def put(obj: SampleObject) -> int:
         s3.put_object(Bucket=bucket, Key=obj.key, Body=obj.body, ContentType="application/json",
                       Metadata={"data_type": "metadata"})
-        if iq is not None and obj.key.endswith("_metadata.json"):
-            s3.put_object(Bucket=bucket, Key=obj.key.replace("_metadata.json", ".npy"), Body=iq,
+        if with_iq and obj.key.endswith("_metadata.json"):
+            s3.put_object(Bucket=bucket, Key=recording_key(obj.key), Body=iq_recording(obj),
                           ContentType="application/octet-stream", Metadata={"data_type": "iq_complex64"})
             return 2
         return 1
@@ -179,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sessions", type=int, default=200)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--bad", action="store_true", help="add one object per rejection reason")
-    parser.add_argument("--with-iq", action="store_true", help="also PUT small .npy siblings")
+    parser.add_argument("--with-iq", action="store_true", help="also PUT the .npy recordings (about 1 MB each)")
     args = parser.parse_args(argv)
     with exit_on_config_error("heimdall-seed"):
         settings = Settings.from_env()

@@ -33,7 +33,10 @@ from heimdall_pipeline.migrations import MIGRATIONS_DIR, migrate, timescaledb_ed
 from heimdall_pipeline.object_store import make_s3_client
 
 MOTO_ACCOUNT_ID = "123456789012"
-TEST_TABLES = ("measurements", "ingest_ledger", "measurements_hourly", "measurement_archives", "measurement_archive_writes")
+TEST_TABLES = (
+    "measurements", "ingest_ledger", "measurements_hourly", "measurement_archives", "measurement_archive_writes",
+    "iq_metrics",
+)
 
 
 def _with_database(url: str, name: str) -> str:

@@ -13,9 +13,10 @@ pytestmark = pytest.mark.integration
 
 
 def test_the_demo_run_and_its_materializations_are_in_the_instance(
-    dagster_home, clean_database_url, s3_endpoint_url, bucket, monkeypatch, capsys
+    dagster_home, clean_database_url, reader_database_url, s3_endpoint_url, bucket, monkeypatch, capsys
 ):
     monkeypatch.setenv("HEIMDALL_DATABASE_URL", clean_database_url)
+    monkeypatch.setenv("HEIMDALL_READER_DATABASE_URL", reader_database_url)  # the comparison report reads as it
     monkeypatch.setenv("HEIMDALL_S3_ENDPOINT_URL", s3_endpoint_url)
     monkeypatch.setenv("HEIMDALL_S3_BUCKET", bucket)
     monkeypatch.setattr(demo, "DEMO_SESSIONS", 3)  # the demo's day, smaller
@@ -27,12 +28,25 @@ def test_the_demo_run_and_its_materializations_are_in_the_instance(
     with DagsterInstance.get() as instance:
         runs = instance.get_runs()
         assert [run.status for run in runs] == [DagsterRunStatus.SUCCESS]
-        assert runs[0].run_id[:8] in capsys.readouterr().out
-        for asset in ("minio_metadata", "measurements", "measurements_hourly"):
+        out = capsys.readouterr().out
+        assert runs[0].run_id[:8] in out
+        for asset in ("minio_metadata", "measurements", "measurements_hourly", "iq_metrics",
+                      "heimdall_vs_recomputed_metrics"):
             event = instance.get_latest_materialization_event(AssetKey(asset))
             assert event is not None, asset
             assert event.run_id == runs[0].run_id
             assert event.dagster_event.partition == today
+        iq = instance.get_latest_materialization_event(AssetKey("iq_metrics")).asset_materialization.metadata
+        # Every recording of the demo's measurements computed (the zoo's rejected objects have no row).
+        assert iq["computed"].value == iq["dagster/row_count"].value > 0
+        assert iq["rejected"].value == iq["missing"].value == iq["failed"].value == 0
+        assert iq["plot"].value.startswith("![iq_metrics](data:image/png;base64,")
+        comparison = instance.get_latest_materialization_event(
+            AssetKey("heimdall_vs_recomputed_metrics")
+        ).asset_materialization.metadata
+        assert comparison["compared"].value == iq["computed"].value
+        assert comparison["plot"].value.startswith("![heimdall_vs_recomputed_metrics](data:image/png;base64,")
+    assert "heimdall_vs_recomputed_metrics:" in out and "iq_metrics:" in out
     assert type(instance.run_storage).__name__ == "PostgresRunStorage"
 
 

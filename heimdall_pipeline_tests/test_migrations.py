@@ -99,6 +99,10 @@ def test_fresh_database_gets_the_seed_schema_and_a_rerun_applies_nothing(empty_d
         recorded = [row[0] for row in conn.execute("SELECT version FROM schema_migrations ORDER BY version")]
         community_only = [m.version for m in discover() if m.edition == "timescale"]
         assert_compression_matches_edition(conn, edition)
+        iq_compressed = conn.execute(
+            "SELECT compression_enabled FROM timescaledb_information.hypertables WHERE hypertable_name = 'iq_metrics'"
+        ).fetchone()[0]
+        assert iq_compressed is (edition == "timescale")
         # Never a retention policy that drops unarchived data, on either edition.
         assert measurements_jobs(conn, "policy_retention") == []
     if edition == "apache":
@@ -183,8 +187,13 @@ def test_edition_specific_migrations_apply_only_on_their_edition(empty_database_
 
 def test_the_production_compression_migrations_target_the_community_edition():
     compression = [m for m in discover() if "compress" in m.path.read_text()]
-    assert [m.edition for m in compression] == ["timescale", "timescale"]
-    first, layout = compression
+    assert {m.edition for m in compression} == {"timescale"}
+    first, layout = [m for m in compression if "ALTER TABLE measurements" in m.path.read_text()]
+    (iq_layout,) = [m for m in compression if "ALTER TABLE iq_metrics" in m.path.read_text()]
+    # iq_metrics is compressed as measurements is: one segment per receiver, by time, after 7 days.
+    iq_sql = iq_layout.path.read_text()
+    assert "compress_segmentby = 'websdr_id'" in iq_sql and "compress_orderby = 'timestamp_utc DESC'" in iq_sql
+    assert "add_compression_policy('iq_metrics', INTERVAL '7 days'" in iq_sql
     # 0004 (the seed's layout, one row per batch) is immutable; 0009 replaces its layout.
     assert "compress_segmentby = 'websdr_id, task_id'" in first.path.read_text()
     assert "add_compression_policy('measurements', INTERVAL '7 days'" in first.path.read_text()

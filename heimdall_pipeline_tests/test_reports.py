@@ -157,3 +157,42 @@ def test_empty_window_still_reports(db, name):
     assert_real_png(report.png)
     expect_rows = 0 if name in ("snr_trends", "frequency_drift") else 7  # per-receiver reports list every station
     assert len(report.rows) == expect_rows
+
+
+def _recomputed(db, task_id: str, websdr_id: int, snr_db, status: str = "computed") -> None:
+    """An iq_metrics row for a hand-built measurement (its SNR recomputed, or not computed)."""
+    db.execute(
+        "INSERT INTO iq_metrics (task_id, websdr_id, timestamp_utc, status, reason, snr_db, no_signal, samples_count, "
+        "algorithm_version) SELECT task_id, websdr_id, timestamp_utc, %s, %s, %s, %s, samples_count, 1 "
+        "FROM measurements WHERE task_id = %s AND websdr_id = %s",
+        (status, None if status == "computed" else "truncated: test", snr_db,
+         (snr_db is None) if status == "computed" else None, task_id, websdr_id),
+    )
+
+
+def test_snr_reports_show_the_recomputed_snr_where_there_is_one_unless_told_stored(loaded):
+    _recomputed(loaded, "s5", 1, 40.0)  # 6:30, stored 20
+    _recomputed(loaded, "s1", 1, None)  # 6:10, stored 10: the recording holds no signal
+    _recomputed(loaded, "s2", 1, 1.0, status="rejected")  # 7:30, stored 14: not computed, stored stays
+
+    recomputed = build_report(loaded, "snr_trends", END, HOURS)
+    stored = build_report(loaded, "snr_trends", END, HOURS, snr_source="stored")
+
+    six = by(recomputed.rows, hour=utc(2025, 3, 10, 6), websdr_id=1)
+    assert (six["measurement_count"], six["snr_avg_db"]) == (2, 40.0)  # no signal: no SNR, not the stored 10
+    assert by(recomputed.rows, hour=utc(2025, 3, 10, 7), websdr_id=1)["snr_avg_db"] == 14.0
+    assert by(stored.rows, hour=utc(2025, 3, 10, 6), websdr_id=1)["snr_avg_db"] == 15.0
+    assert (recomputed.snr_source.choice, recomputed.snr_source.recomputed, recomputed.snr_source.no_signal) == (
+        "recomputed", 2, 1,
+    )
+    assert recomputed.snr_source.measurements == 13
+    assert "for 2 of 13 measurements" in recomputed.snr_source.describe()
+    assert (stored.snr_source.choice, stored.snr_source.recomputed) == ("stored", 0)
+
+    performance = by(build_report(loaded, "receiver_performance", END, HOURS).rows, websdr_id=1)
+    assert (performance["snr_min_db"], performance["snr_max_db"]) == (12.0, 40.0)  # 14, 16, 12 stored; 40 recomputed
+    recent = by(build_report(loaded, "recent_measurements", END, 24, snr_source="stored").rows, websdr_id=1)
+    assert recent["snr_max_db"] == 99.0
+    assert build_report(loaded, "coverage", END, HOURS).snr_source is None
+    with pytest.raises(ValueError, match="snr_source"):
+        build_report(loaded, "snr_trends", END, HOURS, snr_source="heimdall")

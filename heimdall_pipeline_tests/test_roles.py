@@ -26,7 +26,7 @@ from heimdall_pipeline_tests.conftest import _user, _with_database, create_role_
 from heimdall_pipeline_tests.measurement_rows import realistic_day
 
 # The expectations for the local stack's roles (scripts/devstack.sh) and the tables of the schema.
-DATA_TABLES = ("measurements", "ingest_ledger", "measurements_hourly", "measurement_archives")
+DATA_TABLES = ("measurements", "ingest_ledger", "measurements_hourly", "measurement_archives", "iq_metrics")
 ALL_TABLES = (*DATA_TABLES, "websdr_station_versions", "websdr_station_changes", "schema_migrations")
 # websdr_stations is a view since 0016: the stations of now, read like the table it was.
 VIEWS = ("websdr_stations",)

@@ -4,7 +4,7 @@ heimdall_pipeline.lifecycle; nothing here computes anything itself. Reports read
 `reader` resource (the read-only role); the lifecycle jobs write through `timescale`."""
 
 from datetime import date, datetime, timedelta, timezone
-from typing import Optional
+from typing import Literal, Optional
 
 from dagster import (
     AssetCheckResult,
@@ -51,7 +51,17 @@ class ReportConfig(Config):
         return _utc_or_now(self.end)
 
 
-class RecentMeasurementsConfig(ReportConfig):
+class SnrReportConfig(ReportConfig):
+    snr_source: Literal["recomputed", "stored"] = Field(
+        default="recomputed",
+        description=(
+            "which SNR to show: 'recomputed' from the IQ recordings (iq_metrics) where a recording was computed, "
+            "Heimdall's stored snr_db elsewhere; 'stored': Heimdall's snr_db everywhere"
+        ),
+    )
+
+
+class RecentMeasurementsConfig(SnrReportConfig):
     window_hours: int = Field(default=24, description="length of the report window in hours (whole UTC hours)")
 
 
@@ -68,12 +78,21 @@ def _materialize_report(
 
     client = s3.get_client()
     bucket = buckets.reports_bucket
+    snr_source = getattr(config, "snr_source", "recomputed")
     with reader.connection() as conn:
-        report = build_report(conn, name, config.end_time(), config.window_hours)
+        report = build_report(conn, name, config.end_time(), config.window_hours, snr_source)
     publish(client, bucket, report)
     expires = datetime.now(timezone.utc) + timedelta(seconds=REPORT_LINK_SECONDS)
+    snr_metadata = {}
+    if report.snr_source is not None:
+        snr_metadata = {
+            "snr source": MetadataValue.text(report.snr_source.choice),
+            "snr shown": MetadataValue.text(report.snr_source.describe()),
+            "snr recomputed rows": report.snr_source.recomputed,
+        }
     return MaterializeResult(
         metadata={
+            **snr_metadata,
             "dagster/row_count": len(report.rows),
             "window": f"{report.window.start:%Y-%m-%d %H:%M} – {report.window.end:%Y-%m-%d %H:%M} UTC",
             "table": MetadataValue.md(report.markdown()),
@@ -89,7 +108,7 @@ def _materialize_report(
 
 @asset(group_name=REPORTS_GROUP, deps=[MEASUREMENTS])
 def snr_trends(
-    config: ReportConfig, reader: TimescaleResource, s3: HeimdallS3Resource, buckets: HeimdallBuckets
+    config: SnrReportConfig, reader: TimescaleResource, s3: HeimdallS3Resource, buckets: HeimdallBuckets
 ) -> MaterializeResult:
     """Average and p95 SNR per receiver per hour (from raw rows: exact p95 across frequencies)."""
     return _materialize_report("snr_trends", config, reader, s3, buckets)
@@ -107,7 +126,7 @@ def frequency_drift(
 
 @asset(group_name=REPORTS_GROUP, deps=[MEASUREMENTS])
 def receiver_performance(
-    config: ReportConfig, reader: TimescaleResource, s3: HeimdallS3Resource, buckets: HeimdallBuckets
+    config: SnrReportConfig, reader: TimescaleResource, s3: HeimdallS3Resource, buckets: HeimdallBuckets
 ) -> MaterializeResult:
     """Per receiver: measurements, SNR avg/min/max, average offset, share of sessions heard."""
     return _materialize_report("receiver_performance", config, reader, s3, buckets)

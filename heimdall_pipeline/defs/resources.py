@@ -16,6 +16,7 @@ from heimdall_pipeline.db import connect
 from heimdall_pipeline.measurement import MAX_OBJECT_BYTES
 from heimdall_pipeline.migrations import require_current_schema_once
 from heimdall_pipeline.object_store import s3_client_config
+from heimdall_pipeline.recordings import DEFAULT_IQ_CONCURRENCY, DEFAULT_MAX_RECORDING_BYTES
 from heimdall_pipeline.settings import DEFAULT_BUCKET
 
 
@@ -72,9 +73,25 @@ class HeimdallBuckets(ConfigurableResource):
         return self.archive or self.raw
 
 
+class IQRecordingsResource(ConfigurableResource):
+    """How the iq_metrics asset reads the IQ recordings: memory is bounded by
+    concurrency × max_recording_bytes (plus the samples being measured), whatever the day's size."""
+
+    concurrency: int = Field(
+        default=DEFAULT_IQ_CONCURRENCY, ge=1, description="recordings read and measured at once (threads)"
+    )
+    max_recording_bytes: int = Field(
+        default=DEFAULT_MAX_RECORDING_BYTES, ge=1, description="larger recordings are rejected as too_large, unread"
+    )
+
+
 def _env_or(name: str, default):
     """EnvVar when the variable is set, else the default: optional settings stay optional."""
     return EnvVar(name) if os.environ.get(name) else default
+
+
+def _env_or_int(name: str, default: int):
+    return EnvVar.int(name) if os.environ.get(name) else default
 
 
 def resources_from_env() -> dict[str, ConfigurableResource]:
@@ -90,6 +107,10 @@ def resources_from_env() -> dict[str, ConfigurableResource]:
             region_name=_env_or("AWS_REGION", "us-east-1"),
             aws_access_key_id=_env_or("AWS_ACCESS_KEY_ID", None),
             aws_secret_access_key=_env_or("AWS_SECRET_ACCESS_KEY", None),
+        ),
+        "iq_recordings": IQRecordingsResource(
+            concurrency=_env_or_int("HEIMDALL_IQ_CONCURRENCY", DEFAULT_IQ_CONCURRENCY),
+            max_recording_bytes=_env_or_int("HEIMDALL_IQ_MAX_RECORDING_BYTES", DEFAULT_MAX_RECORDING_BYTES),
         ),
         "buckets": HeimdallBuckets(
             raw=_env_or("HEIMDALL_S3_BUCKET", DEFAULT_BUCKET),

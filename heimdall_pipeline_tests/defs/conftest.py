@@ -10,7 +10,7 @@ from dagster import materialize
 
 from heimdall_pipeline.defs.checks import INGEST_ASSET_CHECKS
 from heimdall_pipeline.defs.ingest_assets import INGEST_ASSETS
-from heimdall_pipeline.defs.resources import HeimdallBuckets, HeimdallS3Resource, TimescaleResource
+from heimdall_pipeline.defs.resources import HeimdallBuckets, HeimdallS3Resource, IQRecordingsResource, TimescaleResource
 from heimdall_pipeline.sample_data import SampleObject, upload
 from heimdall_pipeline_tests.conftest import backdate
 
@@ -29,6 +29,7 @@ def resources(clean_database_url, reader_database_url, s3_endpoint_url, bucket):
             aws_secret_access_key="heimdall-secret",
         ),
         "buckets": HeimdallBuckets(raw=bucket),
+        "iq_recordings": IQRecordingsResource(concurrency=4),
     }
 
 

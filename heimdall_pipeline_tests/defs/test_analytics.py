@@ -75,6 +75,12 @@ def test_report_assets_write_metadata_and_s3(resources, s3, bucket, clean_databa
         embedded = re.fullmatch(rf"!\[{name}\]\(data:image/png;base64,(.+)\)", metadata["plot"]).group(1)
         assert base64.b64decode(embedded) == png
         assert metadata["table"].startswith("|") and "receiver" in metadata["table"].splitlines()[0]
+        if name in ("snr_trends", "receiver_performance", "recent_measurements"):
+            # The default: recomputed SNR where iq_metrics has one (none here), said in the metadata.
+            assert metadata["snr source"] == "recomputed"
+            assert metadata["snr recomputed rows"] == 0 and "Heimdall's stored snr_db for the other" in metadata["snr shown"]
+        else:
+            assert "snr source" not in metadata
     (performance,) = materialization_metadata(result, "receiver_performance")
     assert "| Aquila di Giaveno" in performance["table"] and "100.00" in performance["table"]
 

@@ -36,7 +36,10 @@ def test_every_schedule_has_its_pinned_cron_timezone_default_status_and_job():
 
 def test_the_sensor_runs_every_30_seconds_by_default_and_launches_the_ingest_job():
     sensors = {s.name: defs.resolve_sensor_def(s.name) for s in defs.sensors}
-    assert set(sensors) == {"new_metadata_objects_sensor", "hourly_automation_sensor"}
+    assert set(sensors) == {"new_metadata_objects_sensor", "hourly_automation_sensor", "iq_automation_sensor"}
+    # iq_metrics and its comparison follow a materialized day of measurements: on by default, every minute.
+    iq = sensors["iq_automation_sensor"]
+    assert (iq.default_status, iq.minimum_interval_seconds) == (DefaultSensorStatus.RUNNING, 60)
     sensor = sensors["new_metadata_objects_sensor"]
     # Upload → row is at most one interval plus a run: 30 s (README, "The sensor").
     assert SENSOR_INTERVAL_SECONDS == 30

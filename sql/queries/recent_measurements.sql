@@ -5,11 +5,18 @@
 -- plus any id that reported while no station had it ('websdr N'). Each measurement counts for the
 -- station that had its id at the measurement's time (websdr_station_versions), so two stations
 -- that had one id in the window are never merged under one name.
+-- snr_db is the SNR shown: %(snr_source)s = 'recomputed' takes iq_metrics.snr_db where the
+-- recording was computed (NULL when it holds no signal) and the stored snr_db elsewhere.
 WITH window_rows AS (
-    SELECT m.*,
+    SELECT m.task_id, m.websdr_id, m.timestamp_utc, m.frequency_mhz, m.frequency_offset_hz, m.power_dbm,
+           CASE WHEN i.task_id IS NOT NULL THEN i.snr_db ELSE m.snr_db END AS snr_db,
            coalesce(s.station_key, 'websdr ' || m.websdr_id) AS station_key,
            s.station_key IS NULL AS unknown_id
     FROM measurements AS m
+    LEFT JOIN iq_metrics AS i
+        ON i.task_id = m.task_id AND i.websdr_id = m.websdr_id AND i.timestamp_utc = m.timestamp_utc
+       AND i.timestamp_utc >= %(window_start)s AND i.timestamp_utc < %(window_end)s
+       AND i.status = 'computed' AND %(snr_source)s = 'recomputed'
     LEFT JOIN websdr_station_versions AS s ON s.websdr_id = m.websdr_id AND s.valid_during @> m.timestamp_utc
     WHERE m.timestamp_utc >= %(window_start)s AND m.timestamp_utc < %(window_end)s
 ),

@@ -1,0 +1,50 @@
+"""Peak RSS of computing one day's IQ recordings (ours), in a process of its own so nothing else counts.
+
+Runs `iq_store.compute_day` exactly as the `iq_metrics` asset does (the day's measurements must be
+loaded already) and prints one JSON line: peak RSS (VmHWM, MB) and the RSS before the run (the
+interpreter with numpy, boto3 and psycopg imported), recordings, computed, seconds, peak in flight.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import datetime
+
+from heimdall_pipeline.db import connect
+from heimdall_pipeline.iq_store import compute_day
+from heimdall_pipeline.object_store import s3_client_from_settings
+from heimdall_pipeline.recordings import DEFAULT_IQ_CONCURRENCY
+from heimdall_pipeline.settings import Settings
+
+
+def rss_mb(field: str) -> float:
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no {field} in /proc/self/status")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--database-url", required=True)
+    parser.add_argument("--bucket", required=True)
+    parser.add_argument("--start", type=datetime.fromisoformat, required=True)
+    parser.add_argument("--end", type=datetime.fromisoformat, required=True)
+    parser.add_argument("--concurrency", type=int, default=DEFAULT_IQ_CONCURRENCY)
+    args = parser.parse_args(argv)
+    settings = Settings.from_env()
+    s3 = s3_client_from_settings(settings, max_pool_connections=args.concurrency)
+    with connect(args.database_url) as conn:
+        before = rss_mb("VmRSS")
+        result = compute_day(conn, s3, args.bucket, args.start, args.end, concurrency=args.concurrency)
+    print(json.dumps({"peak_rss_mb": rss_mb("VmHWM"), "rss_before_mb": before, "recordings": result.read,
+                      "computed": result.outcomes["computed"], "seconds": result.stats.seconds,
+                      "peak_in_flight": result.stats.peak_in_flight, "mb_read": result.stats.bytes / 1e6}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

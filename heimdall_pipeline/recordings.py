@@ -1,0 +1,298 @@
+"""Reading IQ recordings (`np.save` files beside the metadata) from S3, safely, concurrently.
+
+Every recording is validated from its `.npy` header before its samples are touched: the format
+version, the header's size (numpy's `max_header_size`), the dtype (complex64 or complex128; an
+object dtype is refused before anything could unpickle it), the shape (1-D), and its size against
+the object's Content-Length. Only then is it loaded, with `np.load(..., allow_pickle=False)`.
+
+Concurrency: a pool of `concurrency` threads, each GETs one recording, validates it, computes its
+metrics, and drops the body and the samples before taking the next. So at most `concurrency`
+bodies are held at once, whatever the day's size; the results handed back are a few numbers each.
+numpy's FFT releases the GIL, so computing overlaps fetching.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import urlsplit
+
+import numpy as np
+from botocore.exceptions import ClientError
+
+from heimdall_pipeline.iq_metrics import InvalidRecording, IQMetrics, compute_iq_metrics
+from heimdall_pipeline.object_store import (
+    DEFAULT_GET_RETRY,
+    TRANSIENT_EXCEPTIONS,
+    GetRetryPolicy,
+    ShortBodyError,
+    describe_error,
+    is_transient_client_error,
+    retry_attempts,
+)
+
+DEFAULT_IQ_CONCURRENCY = 8
+# A recording of 125,000 complex64 samples is 1,000,128 bytes; 16 MiB leaves room for longer ones
+# and still bounds memory to concurrency × 16 MiB (plus the samples) in the worst case.
+DEFAULT_MAX_RECORDING_BYTES = 16 * 1024 * 1024
+# numpy's own default (np.lib.format): a longer header is refused as possibly hostile.
+MAX_HEADER_SIZE = 10_000
+# complex64 is what Heimdall writes; complex128 is the same samples at double precision, accepted.
+ACCEPTED_DTYPES = ("complex64", "complex128")
+
+# Statuses of a recording (iq_metrics.status).
+COMPUTED, REJECTED, MISSING, FAILED = "computed", "rejected", "missing", "failed"
+
+
+class RejectedRecording(Exception):
+    """A recording that is not a usable 1-D complex array: `code: detail` goes to iq_metrics.reason."""
+
+    def __init__(self, code: str, detail: str):
+        super().__init__(f"{code}: {detail}")
+        self.code = code
+        self.detail = detail
+
+    @property
+    def reason(self) -> str:
+        return f"{self.code}: {self.detail}"
+
+
+@dataclass(frozen=True, slots=True)
+class RecordingRequest:
+    """One measurement whose recording is to be read (a row of `measurements`)."""
+
+    task_id: str
+    websdr_id: int
+    timestamp_utc: datetime
+    s3_path: str | None
+    samples_count: int  # what the metadata says
+    sample_rate_hz: float
+
+
+@dataclass(frozen=True, slots=True)
+class RecordingResult:
+    request: RecordingRequest
+    status: str  # COMPUTED, REJECTED, MISSING or FAILED
+    reason: str | None = None
+    metrics: IQMetrics | None = None
+    recording_bytes: int | None = None
+    retries: int = 0
+
+
+def split_s3_path(s3_path: str, default_bucket: str) -> tuple[str, str]:
+    """(bucket, key) of `s3://bucket/key`; a bare key is in `default_bucket`."""
+    if s3_path.startswith("s3://"):
+        parts = urlsplit(s3_path)
+        key = parts.path.lstrip("/")
+        if not parts.netloc or not key:
+            raise RejectedRecording("bad_s3_path", f"{s3_path[:200]!r} names no bucket and key")
+        return parts.netloc, key
+    if "://" in s3_path:
+        raise RejectedRecording("bad_s3_path", f"{s3_path[:200]!r} is not an s3:// path")
+    return default_bucket, s3_path.lstrip("/")
+
+
+def parse_npy(data: bytes, max_header_size: int = MAX_HEADER_SIZE) -> np.ndarray:
+    """The 1-D complex samples of an `.npy` file's bytes, or RejectedRecording saying why not.
+
+    The header is read and checked first; `np.load` with allow_pickle=False runs only on a file
+    whose header says a plain 1-D complex array of exactly the bytes present.
+    """
+    stream = io.BytesIO(data)
+    try:
+        version = np.lib.format.read_magic(stream)
+    except ValueError as error:
+        raise RejectedRecording("not_npy", str(error)[:200]) from None
+    try:
+        if version == (1, 0):
+            shape, fortran_order, dtype = np.lib.format.read_array_header_1_0(stream, max_header_size=max_header_size)
+        elif version == (2, 0):
+            shape, fortran_order, dtype = np.lib.format.read_array_header_2_0(stream, max_header_size=max_header_size)
+        else:
+            raise RejectedRecording("not_npy", f"format version {version[0]}.{version[1]} is not 1.0 or 2.0")
+    except ValueError as error:  # too long a header, a malformed one, or the file ends inside it
+        raise RejectedRecording("bad_header", " ".join(str(error).split())[:200]) from None
+    if dtype.hasobject:
+        raise RejectedRecording("object_array", f"dtype {dtype.str!r} holds Python objects (pickles); never loaded")
+    if len(shape) != 1:
+        raise RejectedRecording("not_1d", f"shape {shape} (fortran_order={fortran_order}); expected 1-D samples")
+    if dtype.kind != "c" or dtype.name not in ACCEPTED_DTYPES:
+        raise RejectedRecording("wrong_dtype", f"dtype {dtype.str!r}; expected complex64 (or complex128)")
+    expected = stream.tell() + shape[0] * dtype.itemsize
+    if len(data) < expected:
+        raise RejectedRecording("truncated", f"{len(data)} bytes, the header announces {expected} ({shape[0]} samples)")
+    if len(data) > expected:
+        raise RejectedRecording("trailing_bytes", f"{len(data)} bytes, the header announces {expected}")
+    stream.seek(0)
+    try:
+        samples = np.load(stream, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as error:
+        raise RejectedRecording("unreadable", describe_error(error)) from None
+    return samples
+
+
+class InFlightGauge:
+    """Bodies held right now and the most held at once (the memory bound, measured)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.current = 0
+        self.peak = 0
+
+    def __enter__(self) -> "InFlightGauge":
+        with self._lock:
+            self.current += 1
+            self.peak = max(self.peak, self.current)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        with self._lock:
+            self.current -= 1
+
+
+@dataclass(frozen=True, slots=True)
+class _Fetched:
+    outcome: str  # COMPUTED (a body), REJECTED, MISSING, FAILED
+    body: bytes | None
+    reason: str | None
+    size: int | None
+    retries: int
+
+
+def get_recording(
+    s3, bucket: str, key: str, max_bytes: int, retry: GetRetryPolicy = DEFAULT_GET_RETRY
+) -> _Fetched:
+    """GET one recording's body, retrying transient errors like object_store.get_object.
+
+    Never raises. A recording larger than `max_bytes` (by its Content-Length) is not read.
+    """
+    retries = 0
+    last_error: BaseException | None = None
+    for attempt in range(retry.attempts):
+        if attempt:
+            time.sleep(retry.delay(attempt - 1))
+            retries += 1
+        try:
+            response = s3.get_object(Bucket=bucket, Key=key)
+            retries += retry_attempts(response)
+            size = response.get("ContentLength")
+            if size is not None and size > max_bytes:
+                response["Body"].close()
+                return _Fetched(REJECTED, None, f"too_large: {size} bytes, more than the limit of {max_bytes}", size, retries)
+            body = response["Body"].read()
+            if size is not None and len(body) != size:
+                raise ShortBodyError(f"body has {len(body)} of its {size} bytes")
+            if len(body) > max_bytes:  # no Content-Length to check first
+                return _Fetched(REJECTED, None, f"too_large: {len(body)} bytes, more than the limit of {max_bytes}", len(body), retries)
+            return _Fetched(COMPUTED, body, None, len(body), retries)
+        except ClientError as error:
+            retries += retry_attempts(error.response)
+            code = str(error.response.get("Error", {}).get("Code", ""))
+            if code in ("NoSuchKey", "NoSuchBucket"):
+                return _Fetched(MISSING, None, f"missing_object: s3://{bucket}/{key[:200]}: {code}", None, retries)
+            if is_transient_client_error(error):
+                last_error = error
+                continue
+            return _Fetched(FAILED, None, describe_error(error), None, retries)
+        except TRANSIENT_EXCEPTIONS as error:
+            last_error = error
+        except Exception as error:  # noqa: BLE001 - this recording is reported, the day goes on
+            return _Fetched(FAILED, None, describe_error(error), None, retries)
+    assert last_error is not None
+    return _Fetched(FAILED, None, f"after {retry.attempts} attempts: {describe_error(last_error)}", None, retries)
+
+
+def read_and_compute(
+    s3,
+    default_bucket: str,
+    request: RecordingRequest,
+    max_bytes: int = DEFAULT_MAX_RECORDING_BYTES,
+    retry: GetRetryPolicy = DEFAULT_GET_RETRY,
+    gauge: InFlightGauge | None = None,
+) -> RecordingResult:
+    """One recording: GET, validate, load, compute. Never raises; the body is dropped on return."""
+    if not request.s3_path:
+        return RecordingResult(request, MISSING, "no_s3_path: the measurement names no recording")
+    try:
+        bucket, key = split_s3_path(request.s3_path, default_bucket)
+    except RejectedRecording as rejected:
+        return RecordingResult(request, REJECTED, rejected.reason)
+    with gauge or InFlightGauge():
+        fetched = get_recording(s3, bucket, key, max_bytes, retry)
+        if fetched.outcome != COMPUTED:
+            return RecordingResult(request, fetched.outcome, fetched.reason, None, fetched.size, fetched.retries)
+        try:
+            samples = parse_npy(fetched.body)
+        except RejectedRecording as rejected:
+            return RecordingResult(request, REJECTED, rejected.reason, None, fetched.size, fetched.retries)
+        size, retries = fetched.size, fetched.retries
+        del fetched  # the samples are a copy: let the body go before the FFTs
+        try:
+            metrics = compute_iq_metrics(samples, request.sample_rate_hz, expected_samples=request.samples_count)
+        except InvalidRecording as invalid:  # all zeros, NaNs, too short: data it cannot measure
+            return RecordingResult(request, REJECTED, " ".join(str(invalid).split())[:300], None, size, retries)
+        except Exception as error:  # noqa: BLE001 - a bug in the algorithm, not bad data: say so, go on
+            return RecordingResult(request, REJECTED, f"internal_error: {describe_error(error)}", None, size, retries)
+        del samples
+    return RecordingResult(request, COMPUTED, None, metrics, size, retries)
+
+
+@dataclass
+class ReadStats:
+    recordings: int = 0
+    bytes: int = 0
+    retries: int = 0
+    seconds: float = 0.0
+    peak_in_flight: int = 0
+
+
+def read_recordings(
+    s3,
+    default_bucket: str,
+    requests: Iterable[RecordingRequest],
+    concurrency: int = DEFAULT_IQ_CONCURRENCY,
+    max_bytes: int = DEFAULT_MAX_RECORDING_BYTES,
+    retry: GetRetryPolicy = DEFAULT_GET_RETRY,
+    stats: ReadStats | None = None,
+) -> Iterator[RecordingResult]:
+    """`read_and_compute` for each request on `concurrency` threads, yielding results as they finish.
+
+    At most `concurrency` bodies are held at once (one per thread); at most 2 × `concurrency`
+    requests are queued, so the requests may be a lazy iterable of any length.
+    """
+    if concurrency < 1:
+        raise ValueError("concurrency must be at least 1")
+    stats = stats if stats is not None else ReadStats()
+    gauge = InFlightGauge()
+    started = time.perf_counter()
+
+    def work(request: RecordingRequest) -> RecordingResult:
+        return read_and_compute(s3, default_bucket, request, max_bytes, retry, gauge)
+
+    def account(result: RecordingResult) -> RecordingResult:
+        stats.recordings += 1
+        stats.bytes += result.recording_bytes or 0
+        stats.retries += result.retries
+        return result
+
+    pending: set[Future] = set()
+    try:
+        with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="iq-get") as pool:
+            for request in requests:
+                if len(pending) >= 2 * concurrency:
+                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        yield account(future.result())
+                pending.add(pool.submit(work, request))
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    yield account(future.result())
+    finally:
+        stats.seconds = time.perf_counter() - started
+        stats.peak_in_flight = gauge.peak
