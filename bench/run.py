@@ -34,9 +34,9 @@ from pathlib import Path
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR))  # run as a script: bench/ helpers import as top-level modules
 
-import psycopg  # noqa: E402
 
 from heimdall_pipeline.aggregates import day_bounds, refresh_hourly  # noqa: E402
+from heimdall_pipeline.db import connect  # noqa: E402
 from heimdall_pipeline.ingest import ingest_window  # noqa: E402
 from heimdall_pipeline.loader import load_rows  # noqa: E402
 from heimdall_pipeline.object_store import DEFAULT_CONCURRENCY, iter_metadata_objects, s3_client_from_settings  # noqa: E402
@@ -104,7 +104,7 @@ def interleaved(run: int, ours, baseline) -> None:
 def run_ours(settings: Settings, url: str, bucket: str, window: tuple[datetime, datetime], concurrency: int,
              expected: int) -> float:
     s3 = _client(settings, concurrency)
-    with psycopg.connect(url) as conn:
+    with connect(url, autocommit=False) as conn:
         with Timer() as timer:
             listing, result = ingest_window(conn, s3, bucket, *window, concurrency=concurrency)
     if (listing.new, result.inserted, result.rejected, result.failed) != (expected, expected, 0, 0):
@@ -215,7 +215,7 @@ def bench_database(args, admin_url: str, stages: dict[str, Stage]) -> None:
     bare = stages["hourly_bare"] = Stage("hourly", "bare INSERT … SELECT time_bucket", len(rows), "rows")
     with server_readable_csv(rows) as csv_path:
         def measure_ours() -> None:
-            with fresh_database(admin_url, "db_ours") as url, psycopg.connect(url) as conn:
+            with fresh_database(admin_url, "db_ours") as url, connect(url, autocommit=False) as conn:
                 with Timer() as timer:
                     result = load_rows(conn, rows)
                 if result.inserted != len(rows):
@@ -230,7 +230,7 @@ def bench_database(args, admin_url: str, stages: dict[str, Stage]) -> None:
             interleaved(run, measure_ours, measure_server)
             log(f"run {run}: load_rows {ours.seconds[-1]:.2f}s, server COPY {server.seconds[-1]:.2f}s")
 
-        with fresh_database(admin_url, "hourly") as url, psycopg.connect(url, autocommit=True) as conn:
+        with fresh_database(admin_url, "hourly") as url, connect(url, autocommit=True) as conn:
             server_copy(url, csv_path)
             conn.execute("VACUUM ANALYZE measurements")
             conn.execute(bench_sql("create_bare_hourly.sql"))

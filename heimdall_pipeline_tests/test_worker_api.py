@@ -6,9 +6,9 @@ from datetime import datetime, timedelta, timezone
 from fractions import Fraction
 
 import numpy as np
-import psycopg
 import pytest
 
+from heimdall_pipeline.db import connect
 from heimdall_pipeline import save_measurements_to_timescaledb
 from heimdall_pipeline.measurement import MAX_REASON_CHARS
 
@@ -31,7 +31,7 @@ def _measurements(task_id: str) -> list[dict]:
 def test_success_returns_the_count_and_stores_power(clean_database_url):
     result = save_measurements_to_timescaledb("task-1", _measurements("task-1"), clean_database_url)
     assert result == {"status": "SUCCESS", "measurements_count": 7, "inserted": 7, "duplicate": 0, "rejected": []}
-    with psycopg.connect(clean_database_url) as conn:
+    with connect(clean_database_url, autocommit=False) as conn:
         rows = conn.execute("SELECT websdr_id, power_dbm, s3_path FROM measurements ORDER BY websdr_id").fetchall()
     assert [r[0] for r in rows] == list(range(1, 8))
     assert all(r[1] == -55.0 for r in rows)
@@ -67,7 +67,7 @@ def test_an_unreachable_database_fails_without_raising(clean_database_url):
 
 
 def _stored(database_url: str, task_id: str) -> list[tuple]:
-    with psycopg.connect(database_url) as conn:
+    with connect(database_url, autocommit=False) as conn:
         return conn.execute(
             "SELECT websdr_id, frequency_mhz, sample_rate_khz, samples_count, snr_db, frequency_offset_hz, power_dbm"
             " FROM measurements WHERE task_id = %s ORDER BY websdr_id", (task_id,)
@@ -131,7 +131,7 @@ def test_a_task_id_postgresql_cannot_hold_rejects_the_calls_measurements_without
     assert (result["status"], result["measurements_count"], result["inserted"]) == ("SUCCESS", 0, 0)
     assert [r["index"] for r in result["rejected"]] == list(range(7))
     assert all(r["reason"].startswith(("nul_character: task_id", "not_utf8: task_id")) for r in result["rejected"])
-    with psycopg.connect(clean_database_url) as conn:
+    with connect(clean_database_url, autocommit=False) as conn:
         assert conn.execute("SELECT count(*) FROM measurements").fetchone()[0] == 0
 
 
