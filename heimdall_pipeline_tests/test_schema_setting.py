@@ -333,3 +333,21 @@ def test_the_table_heimdalls_seed_script_creates_is_adopted_as_it_is(new_databas
         assert _contents(owner, "measurements") == before
         assert owner.execute("SELECT to_regclass('measurements_set_aside')").fetchone()[0] is None
         assert owner.execute("SELECT checksum FROM schema_migrations WHERE version = 1").fetchone()[0] == seed.checksum
+
+
+def test_heimdalls_websdr_stations_in_our_schema_stops_the_migration_that_creates_ours(new_database):
+    owner_url, _, _ = new_database
+    with connect(owner_url, schema=TEST_DB_SCHEMA) as owner:
+        owner.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(TEST_DB_SCHEMA)))
+        owner.execute(sql.SQL(HEIMDALL_STATIONS).format(table=sql.Identifier("websdr_stations")))
+        owner.execute("INSERT INTO websdr_stations (name, url, is_active) VALUES ('Heimdall one', 'http://one/', TRUE)")
+    with pytest.raises(MigrationError) as raised:
+        migrate(owner_url, schema=TEST_DB_SCHEMA)
+    assert str(raised.value) == (
+        f'0002_websdr_stations.sql: relation "websdr_stations" already exists in schema {TEST_DB_SCHEMA}, and it is not '
+        "ours (no migration recorded it): another application's table? Set HEIMDALL_DB_SCHEMA to a schema of its own "
+        "for heimdall-pipeline (README, 'Beside Heimdall's database')"
+    )
+    with connect(owner_url, schema=TEST_DB_SCHEMA) as owner:
+        assert owner.execute("SELECT name, url, is_active FROM websdr_stations").fetchall() == [("Heimdall one", "http://one/", True)]
+        assert [v for (v,) in owner.execute("SELECT version FROM schema_migrations")] == [1]  # stopped at 0002
