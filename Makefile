@@ -14,6 +14,9 @@ BENCH_STAMP := $(PEER_VENV)/.installed-bench
 WITH_ENV := scripts/with_env.sh
 
 PYTEST_ARGS ?=
+# `make test` runs the whole suite with our tables in schema `heimdall` (beside public, as beside
+# Heimdall's database): public is the trivial case. `make test HEIMDALL_DB_SCHEMA=public` runs it there.
+TEST_DB_SCHEMA := $(or $(HEIMDALL_DB_SCHEMA),heimdall)
 # The persistent Dagster instance (dagster.yaml, storage in DAGSTER_POSTGRES_URL) of dev, demo, serve.
 DAGSTER_HOME ?= $(CURDIR)/.devstack/dagster_home
 export DAGSTER_HOME
@@ -52,7 +55,7 @@ migrate: up
 	$(WITH_ENV) $(VENV)/bin/heimdall-migrate
 
 test: up
-	$(WITH_ENV) $(VENV)/bin/python -m pytest -n 2 --dist loadgroup heimdall_pipeline_tests $(PYTEST_ARGS)
+	HEIMDALL_DB_SCHEMA=$(TEST_DB_SCHEMA) $(WITH_ENV) $(VENV)/bin/python -m pytest -n 2 --dist loadgroup heimdall_pipeline_tests $(PYTEST_ARGS)
 
 demo: up
 	$(WITH_ENV) $(VENV)/bin/python -m heimdall_pipeline.demo

@@ -39,9 +39,9 @@ from pathlib import Path
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR))  # run as a script: bench/ helpers import as top-level modules
 
-import psycopg  # noqa: E402
 
 from heimdall_pipeline.aggregates import day_bounds, refresh_hourly  # noqa: E402
+from heimdall_pipeline.db import connect  # noqa: E402
 from heimdall_pipeline.ingest import ingest_window  # noqa: E402
 from heimdall_pipeline.iq_store import compute_day  # noqa: E402
 from heimdall_pipeline.recordings import DEFAULT_IQ_CONCURRENCY  # noqa: E402
@@ -111,7 +111,7 @@ def interleaved(run: int, ours, baseline) -> None:
 def run_ours(settings: Settings, url: str, bucket: str, window: tuple[datetime, datetime], concurrency: int,
              expected: int) -> float:
     s3 = _client(settings, concurrency)
-    with psycopg.connect(url) as conn:
+    with connect(url, autocommit=False) as conn:
         with Timer() as timer:
             listing, result = ingest_window(conn, s3, bucket, *window, concurrency=concurrency)
     if (listing.new, result.inserted, result.rejected, result.failed) != (expected, expected, 0, 0):
@@ -222,7 +222,7 @@ def bench_database(args, admin_url: str, stages: dict[str, Stage]) -> None:
     bare = stages["hourly_bare"] = Stage("hourly", "bare INSERT … SELECT time_bucket", len(rows), "rows")
     with server_readable_csv(rows) as csv_path:
         def measure_ours() -> None:
-            with fresh_database(admin_url, "db_ours") as url, psycopg.connect(url) as conn:
+            with fresh_database(admin_url, "db_ours") as url, connect(url, autocommit=False) as conn:
                 with Timer() as timer:
                     result = load_rows(conn, rows)
                 if result.inserted != len(rows):
@@ -237,7 +237,7 @@ def bench_database(args, admin_url: str, stages: dict[str, Stage]) -> None:
             interleaved(run, measure_ours, measure_server)
             log(f"run {run}: load_rows {ours.seconds[-1]:.2f}s, server COPY {server.seconds[-1]:.2f}s")
 
-        with fresh_database(admin_url, "hourly") as url, psycopg.connect(url, autocommit=True) as conn:
+        with fresh_database(admin_url, "hourly") as url, connect(url, autocommit=True) as conn:
             server_copy(url, csv_path)
             conn.execute("VACUUM ANALYZE measurements")
             conn.execute(bench_sql("create_bare_hourly.sql"))
@@ -303,7 +303,7 @@ def bench_iq(args, settings: Settings, admin_url: str, stages: dict[str, Stage])
         upload(s3, bucket, objects, concurrency=UPLOAD_CONCURRENCY, with_iq=True)
         window = (uploaded_from, datetime.now(timezone.utc) + timedelta(minutes=1))
         keys = [info.key.removesuffix("_metadata.json") + ".npy" for info in iter_metadata_objects(s3, bucket, *window)]
-        with psycopg.connect(url, autocommit=True) as conn:
+        with connect(url) as conn:
             _, loaded = ingest_window(conn, s3, bucket, *window)
             if loaded.inserted != n:
                 raise RuntimeError(f"iq: loaded {loaded.inserted} of {n} measurements")

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 from psycopg import sql
 
+from heimdall_pipeline.db import connect
 from heimdall_pipeline.measurement import COLUMNS, parse_metadata_object
 from heimdall_pipeline.migrations import migrate
 from heimdall_pipeline.sample_data import FREQUENCIES_MHZ, RECEIVER_IDS, SAMPLE_RATE_KHZ, SAMPLES_COUNT, SampleObject
@@ -132,7 +133,7 @@ def server_copy(database_url: str, path: str) -> float:
     statement = sql.SQL("COPY measurements ({}) FROM {} (FORMAT csv)").format(
         sql.SQL(", ").join(map(sql.Identifier, COLUMNS)), sql.Literal(path)
     )
-    with psycopg.connect(database_url) as conn:
+    with connect(database_url, autocommit=False) as conn:
         with Timer() as timer:
             conn.execute(statement)
             conn.commit()
@@ -140,5 +141,5 @@ def server_copy(database_url: str, path: str) -> float:
 
 
 def count_rows(database_url: str, table: str = "measurements") -> int:
-    with psycopg.connect(database_url) as conn:
+    with connect(database_url, autocommit=False) as conn:
         return conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table))).fetchone()[0]

@@ -46,6 +46,7 @@ sys.path.insert(0, str(BENCH_DIR))  # run as a script: bench/ helpers import as 
 
 import psycopg  # noqa: E402
 
+from heimdall_pipeline.db import connect  # noqa: E402
 from heimdall_pipeline.ingest import ingest_window  # noqa: E402
 from heimdall_pipeline.object_store import s3_client_from_settings  # noqa: E402
 from heimdall_pipeline.sample_data import SampleObject, generate_day, upload  # noqa: E402
@@ -75,7 +76,7 @@ def task_ids(objects: list[SampleObject]) -> list[str]:
 
 
 def rows_of_tasks(url: str, tasks: list[str]) -> int:
-    with psycopg.connect(url) as conn:
+    with connect(url, autocommit=False) as conn:
         return conn.execute("SELECT count(*) FROM measurements WHERE task_id = ANY(%s)", (tasks,)).fetchone()[0]
 
 
@@ -91,7 +92,7 @@ def run_library(settings: Settings, admin_url: str, objects: list[SampleObject])
     s3 = s3_client_from_settings(settings)
     with fresh_bucket(s3, "u2r-lib") as bucket, fresh_database(admin_url, "u2r_lib") as url:
         upload(s3, bucket, objects)
-        with psycopg.connect(url) as conn, Timer() as timer:
+        with connect(url, autocommit=False) as conn, Timer() as timer:
             listing, result = ingest_window(conn, s3, bucket, *today_window())
         if result.failed or result.inserted + result.rejected != len(objects):
             raise RuntimeError(f"library load incomplete: {listing}, {result.inserted} inserted, "
@@ -120,7 +121,7 @@ class Topology:
         with psycopg.connect(self.admin_url, autocommit=True) as admin:
             for name in (self.heimdall_db, self.dagster_db):
                 admin.execute(f'CREATE DATABASE "{name}"')
-        migrate(self.database_url)
+        migrate(self.database_url, schema=self.settings.db_schema)
         self.s3.create_bucket(Bucket=self.bucket)
         home = self.work / "dagster_home"
         home.mkdir()
@@ -130,6 +131,7 @@ class Topology:
             HEIMDALL_DATABASE_URL=self.database_url,
             HEIMDALL_S3_ENDPOINT_URL=self.settings.s3_endpoint_url,
             HEIMDALL_S3_BUCKET=self.bucket,
+            HEIMDALL_DB_SCHEMA=self.settings.db_schema,  # the topology's processes use the schema migrated here
             DAGSTER_HOME=str(home),
             DAGSTER_POSTGRES_URL=_with_database(self.admin_url, self.dagster_db),
             HEIMDALL_SERVE_STATE=str(self.work / "state"),

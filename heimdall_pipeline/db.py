@@ -8,7 +8,7 @@ from importlib.resources.abc import Traversable
 
 import psycopg
 
-from heimdall_pipeline.settings import redact, redact_url
+from heimdall_pipeline.settings import db_schema, redact, redact_url, search_path
 
 # The repository's top-level sql/ is the one source; heimdall_pipeline/sql is a symlink to it, so
 # the wheel carries the files as package data (heimdall_pipeline/sql/...) and an editable install
@@ -20,16 +20,25 @@ class DatabaseConnectionError(psycopg.OperationalError):
     """The database could not be reached: one line, the URL's password masked."""
 
 
-def connect(database_url: str, autocommit: bool = True, **kwargs) -> psycopg.Connection:
+def connect(database_url: str, autocommit: bool = True, schema: str | None = None, **kwargs) -> psycopg.Connection:
     """A psycopg 3 connection (the load path relies on its binary COPY).
+
+    Its search_path is `schema` (default: HEIMDALL_DB_SCHEMA, else public) then TimescaleDB's
+    schema, set in the startup packet (libpq `options`), so every statement of the session,
+    the first included, sees our tables and no SQL file names a schema.
 
     Autocommit by default, so `with conn.transaction():` blocks are real transactions that
     commit at their end, not savepoints inside an implicit transaction left open by a read.
     libpq's errors can quote the connection string (password included), so a failure to connect
     is raised again with the password masked and the original not chained.
     """
+    schema = db_schema() if schema is None else schema
     try:
-        return psycopg.connect(database_url, autocommit=autocommit, **kwargs)
+        from psycopg.conninfo import conninfo_to_dict
+
+        given = kwargs.pop("options", None) or conninfo_to_dict(database_url).get("options") or ""
+        options = f"{given} -c search_path={search_path(schema)}".strip()  # the last -c wins
+        return psycopg.connect(database_url, autocommit=autocommit, options=options, **kwargs)
     except (psycopg.OperationalError, psycopg.ProgrammingError) as error:
         reason = " ".join(str(error).split())
         raise DatabaseConnectionError(

@@ -14,6 +14,7 @@ import psycopg
 from psycopg import sql
 
 from heimdall_pipeline.db import read_sql
+from heimdall_pipeline.settings import db_schema
 
 @dataclass(frozen=True)
 class RoleGrants:
@@ -22,29 +23,34 @@ class RoleGrants:
     summary: str  # one line: what the role now holds, or why nothing was granted
 
 
-def apply_grants(conn: psycopg.Connection, pipeline_role: str, reader_role: str) -> list[RoleGrants]:
-    """Grant the pipeline role its DML and the reader role SELECT; one RoleGrants per role."""
+def apply_grants(conn: psycopg.Connection, pipeline_role: str, reader_role: str, schema: str | None = None) -> list[RoleGrants]:
+    """Grant the pipeline role its DML and the reader role SELECT on the tables of `schema`
+    (default HEIMDALL_DB_SCHEMA, else public), and USAGE on it; one RoleGrants per role.
+    Only that schema: another application's tables beside ours are not ours to grant."""
+    schema = db_schema() if schema is None else schema
     return [
-        _grant(conn, pipeline_role, "grants/pipeline.sql", functions=True),
-        _grant(conn, reader_role, "grants/reader.sql", functions=False),
+        _grant(conn, pipeline_role, "grants/pipeline.sql", schema, functions=True),
+        _grant(conn, reader_role, "grants/reader.sql", schema, functions=False),
     ]
 
 
-def _grant(conn: psycopg.Connection, role: str, sql_file: str, functions: bool) -> RoleGrants:
+def _grant(conn: psycopg.Connection, role: str, sql_file: str, schema: str, functions: bool) -> RoleGrants:
     if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone():
         return RoleGrants(role, False, f"{role}: no such role, nothing granted (README, 'Database roles')")
     if role == conn.info.user:
         return RoleGrants(role, False, f"{role}: is the migrating role itself (owner), nothing to grant")
     database = conn.execute("SELECT current_database()").fetchone()[0]
-    statements = sql.SQL(read_sql(sql_file)).format(role=sql.Identifier(role), database=sql.Identifier(database))
+    statements = sql.SQL(read_sql(sql_file)).format(
+        role=sql.Identifier(role), database=sql.Identifier(database), schema=sql.Identifier(schema)
+    )
     executed = []
     with conn.transaction():
         conn.execute(statements)
         if functions:
-            for (function,) in conn.execute(read_sql("grants/own_functions.sql")).fetchall():
+            for (function,) in conn.execute(read_sql("grants/own_functions.sql"), {"schema": schema}).fetchall():
                 conn.execute(sql.SQL("GRANT EXECUTE ON FUNCTION {} TO {}").format(sql.SQL(function), sql.Identifier(role)))
                 executed.append(function)
-    held = conn.execute(read_sql("grants/granted_tables.sql"), {"role": role}).fetchall()
+    held = conn.execute(read_sql("grants/granted_tables.sql"), {"role": role, "schema": schema}).fetchall()
     by_privileges: dict[str, list[str]] = {}
     for table, privileges in held:
         by_privileges.setdefault("/".join(privileges) or "none", []).append(table)

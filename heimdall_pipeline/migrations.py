@@ -4,6 +4,13 @@ File names: `NNNN_name.sql` applies to every TimescaleDB edition; `NNNN_name.<li
 applies only where `SHOW timescaledb.license` answers `<license>` (`timescale` is the Community
 edition of the production images, `apache` the Apache-2 build). A migration for another edition
 is not recorded, so it applies if the database later runs that edition.
+
+Everything lives in the schema HEIMDALL_DB_SCHEMA (default public): the runner creates it, runs
+each migration with search_path `<schema>, public, pg_temp` (migrations never name a schema, so
+they create our objects there; a SECURITY DEFINER function takes `SET search_path FROM CURRENT`,
+which captures exactly that, pg_temp last) and keeps its record, schema_migrations, there too.
+A `measurements` table in that schema that our record does not account for is never touched: the
+runner stops and describes it (heimdall_pipeline.adoption, `--adopt-measurements`).
 """
 
 from __future__ import annotations
@@ -17,8 +24,10 @@ from dataclasses import dataclass
 from importlib.resources.abc import Traversable
 
 import psycopg
+from psycopg import sql
 
 from heimdall_pipeline.db import SQL_DIR, connect
+from heimdall_pipeline.settings import TIMESCALEDB_SCHEMA, db_schema, search_path
 
 MIGRATIONS_DIR = SQL_DIR / "migrations"
 EDITIONS = ("apache", "timescale")
@@ -76,7 +85,9 @@ def ensure_timescaledb(conn: psycopg.Connection) -> str:
         )
     try:
         with conn.transaction():
-            conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
+            # Named: the session's first schema may be ours, and the functions must stay where
+            # every role's search_path finds them.
+            conn.execute(sql.SQL("CREATE EXTENSION IF NOT EXISTS timescaledb SCHEMA {}").format(sql.Identifier(TIMESCALEDB_SCHEMA)))
     except psycopg.Error as error:
         raise MigrationError(
             f"CREATE EXTENSION timescaledb failed: {error}. TimescaleDB must be in "
@@ -85,37 +96,103 @@ def ensure_timescaledb(conn: psycopg.Connection) -> str:
     edition = timescaledb_edition(conn)
     if edition not in EDITIONS:
         raise MigrationError(f"unknown timescaledb.license {edition!r}; expected one of {EDITIONS}")
+    extension_schema = conn.execute(
+        "SELECT extnamespace::regnamespace::text FROM pg_extension WHERE extname = 'timescaledb'"
+    ).fetchone()[0]
+    if extension_schema != TIMESCALEDB_SCHEMA:
+        raise MigrationError(
+            f"the timescaledb extension is in schema {extension_schema}; heimdall-pipeline's connections "
+            f"search {TIMESCALEDB_SCHEMA} for its functions (time_bucket, create_hypertable): "
+            f"install it in {TIMESCALEDB_SCHEMA} (CREATE EXTENSION timescaledb SCHEMA {TIMESCALEDB_SCHEMA})"
+        )
     return edition
 
 
-def migrate(database_url: str, directory: Traversable = MIGRATIONS_DIR) -> list[Migration]:
-    """Apply the pending migrations; return those applied now (empty when up to date)."""
+def migrate(
+    database_url: str,
+    directory: Traversable = MIGRATIONS_DIR,
+    schema: str | None = None,
+    adopt_measurements: bool = False,
+    on_adopted=None,
+) -> list[Migration]:
+    """Apply the pending migrations in `schema` (default HEIMDALL_DB_SCHEMA, else public); return
+    those applied now (empty when up to date). With adopt_measurements, a foreign `measurements`
+    table with the seed's columns is first made ours (heimdall_pipeline.adoption) and recorded as 0001."""
+    from heimdall_pipeline.adoption import adopt_measurements as adopt, foreign_measurements
+
+    schema = db_schema() if schema is None else schema
     migrations = discover(directory)
-    with connect(database_url, autocommit=True) as conn:
+    with connect(database_url, autocommit=True, schema=schema) as conn:
         conn.execute("SELECT pg_advisory_lock(%s)", (_ADVISORY_LOCK_ID,))
         try:
-            return _apply_pending(conn, migrations)
+            edition = prepare_schema(conn, schema)
+            foreign = foreign_measurements(conn, schema, migrations)
+            if foreign is not None and not adopt_measurements:
+                raise MigrationError(foreign.refusal())  # before our record exists: nothing changed
+            create_ledger(conn, schema)
+            if foreign is not None:
+                adoption = adopt(conn, schema, foreign, migrations)
+                if on_adopted is not None:
+                    on_adopted(adoption)
+            return _apply_pending(conn, schema, edition, migrations)
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (_ADVISORY_LOCK_ID,))
 
 
-def _apply_pending(conn: psycopg.Connection, migrations: list[Migration]) -> list[Migration]:
+def ledger(schema: str) -> sql.Composed:
+    """The migration record, qualified: a bare name could fall through the search_path to public."""
+    return sql.SQL("{}.schema_migrations").format(sql.Identifier(schema))
+
+
+def prepare_schema(conn: psycopg.Connection, schema: str) -> str:
+    """The extension and our schema exist, and this session creates in our schema with pg_temp
+    searched last (what `SET search_path FROM CURRENT` captures); the edition."""
     edition = ensure_timescaledb(conn)
+    exists = conn.execute("SELECT to_regnamespace(%s) IS NOT NULL", (f'"{schema}"',)).fetchone()[0]
+    try:
+        if not exists:  # asked only then: CREATE SCHEMA needs CREATE on the database even when it exists
+            with conn.transaction():
+                conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+    except psycopg.errors.InsufficientPrivilege as error:
+        raise MigrationError(
+            f"cannot create schema {schema} ({' '.join(str(error).split())}): create it once as an admin, "
+            f"CREATE SCHEMA {schema} AUTHORIZATION <owner role>, or GRANT CREATE ON DATABASE to the owner role"
+        ) from None
+    conn.execute(f"SET search_path = {search_path(schema)}, pg_temp")
+    current = conn.execute("SELECT current_schema()").fetchone()[0]
+    if current != schema:  # e.g. no USAGE on it: CREATE would land in the next schema of the path
+        raise MigrationError(f"this role cannot use schema {schema} (it creates in {current}); grant it USAGE, CREATE on {schema}")
+    return edition
+
+
+def create_ledger(conn: psycopg.Connection, schema: str) -> None:
     conn.execute(
-        """
-        CREATE TABLE IF NOT EXISTS schema_migrations (
-            version INTEGER PRIMARY KEY,
-            name TEXT NOT NULL,
-            edition TEXT,
-            checksum TEXT NOT NULL,
-            applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
-        )
-        """
+        sql.SQL(
+            """
+            CREATE TABLE IF NOT EXISTS {} (
+                version INTEGER PRIMARY KEY,
+                name TEXT NOT NULL,
+                edition TEXT,
+                checksum TEXT NOT NULL,
+                applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
+            )
+            """
+        ).format(ledger(schema))
     )
+
+
+def record_applied(conn: psycopg.Connection, schema: str, migration: Migration) -> None:
+    conn.execute(
+        sql.SQL("INSERT INTO {} (version, name, edition, checksum) VALUES (%s, %s, %s, %s)").format(ledger(schema)),
+        (migration.version, migration.name, migration.edition, migration.checksum),
+    )
+
+
+def _apply_pending(conn: psycopg.Connection, schema: str, edition: str, migrations: list[Migration]) -> list[Migration]:
     applied = {
         version: (name, checksum)
         for version, name, checksum in conn.execute(
-            "SELECT version, name, checksum FROM schema_migrations"
+            sql.SQL("SELECT version, name, checksum FROM {}").format(ledger(schema))
         )
     }
     newly_applied = []
@@ -131,12 +208,16 @@ def _apply_pending(conn: psycopg.Connection, migrations: list[Migration]) -> lis
             continue
         if not migration.applies_to(edition):
             continue
-        with conn.transaction():
-            conn.execute(migration.path.read_text(encoding="utf-8"))
-            conn.execute(
-                "INSERT INTO schema_migrations (version, name, edition, checksum) VALUES (%s, %s, %s, %s)",
-                (migration.version, migration.name, migration.edition, migration.checksum),
-            )
+        try:
+            with conn.transaction():
+                conn.execute(migration.path.read_text(encoding="utf-8"))
+                record_applied(conn, schema, migration)
+        except psycopg.errors.DuplicateTable as error:
+            raise MigrationError(
+                f"{migration.path.name}: {' '.join(str(error).split())} in schema {schema}, and it is not "
+                f"ours (no migration recorded it): another application's table? Set HEIMDALL_DB_SCHEMA "
+                "to a schema of its own for heimdall-pipeline (README, 'Beside Heimdall's database')"
+            ) from error
         newly_applied.append(migration)
     return newly_applied
 
@@ -145,13 +226,17 @@ class SchemaBehindError(MigrationError):
     """The database lacks migrations this code needs; the runtime never applies them itself."""
 
 
-def require_current_schema(conn: psycopg.Connection, directory: Path = MIGRATIONS_DIR) -> None:
+def require_current_schema(conn: psycopg.Connection, directory: Traversable = MIGRATIONS_DIR, schema: str | None = None) -> None:
     """Raise SchemaBehindError (one line: what to run) unless every migration of the database's
-    edition is recorded in schema_migrations. Reads only: any role that can SELECT may call it."""
+    edition is recorded in `schema`'s schema_migrations (default HEIMDALL_DB_SCHEMA). Reads only:
+    any role that can SELECT may call it. Qualified, so a schema not migrated yet never passes on
+    the strength of another schema's record; once it passes, every table our SQL names exists in
+    our schema, so no bare name falls through the search_path to another application's table."""
+    schema = db_schema() if schema is None else schema
     with conn.transaction():  # a failed probe must not leave a caller's transaction aborted
         applied: set[int] = set()
-        if conn.execute("SELECT to_regclass('schema_migrations')").fetchone()[0] is not None:
-            applied = {version for (version,) in conn.execute("SELECT version FROM schema_migrations")}
+        if conn.execute("SELECT to_regclass(%s)", (f'"{schema}".schema_migrations',)).fetchone()[0] is not None:
+            applied = {version for (version,) in conn.execute(sql.SQL("SELECT version FROM {}").format(ledger(schema)))}
         if conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'").fetchone():
             edition = timescaledb_edition(conn)
             needed = {m.version for m in discover(directory) if m.applies_to(edition)}
@@ -159,19 +244,20 @@ def require_current_schema(conn: psycopg.Connection, directory: Path = MIGRATION
             needed = {m.version for m in discover(directory) if m.edition is None}
     if needed - applied:
         raise SchemaBehindError(
-            f"schema is at {max(applied, default=0)}, code needs {max(needed)}: "
+            f"schema {schema} is at {max(applied, default=0)}, code needs {max(needed)}: "
             "run heimdall-migrate (make migrate)"
         )
 
 
-_current_schemas: set[str] = set()
+_current_schemas: set[tuple[str, str]] = set()
 
 
-def require_current_schema_once(conn: psycopg.Connection, database_url: str) -> None:
-    """require_current_schema, remembered per URL for the life of the process once it passed."""
-    if database_url not in _current_schemas:
-        require_current_schema(conn)
-        _current_schemas.add(database_url)
+def require_current_schema_once(conn: psycopg.Connection, database_url: str, schema: str | None = None) -> None:
+    """require_current_schema, remembered per (URL, schema) for the life of the process once it passed."""
+    schema = db_schema() if schema is None else schema
+    if (database_url, schema) not in _current_schemas:
+        require_current_schema(conn, schema=schema)
+        _current_schemas.add((database_url, schema))
 
 
 def timescaledb_edition(conn: psycopg.Connection) -> str:
@@ -191,6 +277,12 @@ def main(argv: list[str] | None = None) -> int:
         "--database-url",
         help="libpq URL of the owner role (default: $HEIMDALL_MIGRATE_DATABASE_URL, else $HEIMDALL_DATABASE_URL)",
     )
+    parser.add_argument(
+        "--adopt-measurements",
+        action="store_true",
+        help="make an existing `measurements` table with the seed's columns ours (primary key, hypertable, "
+        "indexes; colliding rows set aside, none deleted), then migrate (README, 'Beside Heimdall's database')",
+    )
     args = parser.parse_args(argv)
     environ = dict(os.environ)
     if args.database_url:
@@ -199,10 +291,13 @@ def main(argv: list[str] | None = None) -> int:
         settings = MigrateSettings.from_env(environ)
     database_url = settings.database_url
     try:
-        applied = migrate(database_url)
-        with connect(database_url) as conn:
+        applied = migrate(
+            database_url, schema=settings.db_schema, adopt_measurements=args.adopt_measurements,
+            on_adopted=lambda adoption: print(adoption.summary),
+        )
+        with connect(database_url, schema=settings.db_schema) as conn:
             edition = timescaledb_edition(conn)
-            grants = apply_grants(conn, settings.pipeline_role, settings.reader_role)
+            grants = apply_grants(conn, settings.pipeline_role, settings.reader_role, settings.db_schema)
     except (MigrationError, DatabaseConnectionError) as error:
         print(f"heimdall-migrate: {error}", file=sys.stderr)
         return 1
@@ -211,6 +306,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"applied {migration.path.name}")
     else:
         print("schema is up to date")
+    print(f"schema: {settings.db_schema}")
     print(f"timescaledb edition: {edition}")
     for role_grants in grants:
         print(f"grants: {role_grants.summary}")

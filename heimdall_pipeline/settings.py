@@ -20,6 +20,12 @@ DEFAULT_BUCKET = "heimdall-raw-iq"
 DEFAULT_PIPELINE_ROLE = "heimdall_pipeline"
 DEFAULT_READER_ROLE = "heimdall_reader"
 DEFAULT_PARTITIONS_START_DATE = "2025-01-01"
+DEFAULT_DB_SCHEMA = "public"
+# The schema holding TimescaleDB's functions (time_bucket, create_hypertable): searched after ours.
+TIMESCALEDB_SCHEMA = "public"
+# A plain, lower-case identifier: it goes into search_path and SQL unquoted-safe, and names no
+# system schema. Mixed case or quoting would make `heimdall` and `"Heimdall"` two schemas.
+_SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 _POSTGRES_SCHEMES = ("postgresql", "postgres")
 MASK = "***"
 
@@ -99,6 +105,25 @@ def partitions_start_date(env: Mapping[str, str] | None = None) -> str:
     return value
 
 
+def db_schema(env: Mapping[str, str] | None = None) -> str:
+    """HEIMDALL_DB_SCHEMA (default public): the PostgreSQL schema holding everything this project
+    creates, checked to be a plain lower-case identifier that names no system schema."""
+    env = os.environ if env is None else env
+    value = (env.get("HEIMDALL_DB_SCHEMA") or DEFAULT_DB_SCHEMA).strip()
+    if not _SCHEMA_NAME.fullmatch(value) or value.startswith("pg_") or value == "information_schema":
+        raise ConfigError(
+            "HEIMDALL_DB_SCHEMA must be a plain lower-case identifier (a-z, 0-9, _; at most 63; "
+            f"not pg_* or information_schema), got {value!r}"
+        )
+    return value
+
+
+def search_path(schema: str) -> str:
+    """The search_path of every connection: our schema first, then TimescaleDB's functions.
+    Nothing of ours is schema-qualified in sql/, so this alone decides where our tables are."""
+    return schema if schema == TIMESCALEDB_SCHEMA else f'"{schema}",{TIMESCALEDB_SCHEMA}'
+
+
 def _optional_url(env: Mapping[str, str], name: str) -> str | None:
     value = (env.get(name) or "").strip()
     if not value:
@@ -119,6 +144,7 @@ class Settings:
     aws_access_key_id: str | None
     aws_secret_access_key: str | None
     aws_region: str
+    db_schema: str = DEFAULT_DB_SCHEMA
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -140,6 +166,7 @@ class Settings:
             aws_access_key_id=env.get("AWS_ACCESS_KEY_ID") or None,
             aws_secret_access_key=env.get("AWS_SECRET_ACCESS_KEY") or None,
             aws_region=env.get("AWS_REGION") or "us-east-1",
+            db_schema=db_schema(env),
         )
 
 
@@ -150,6 +177,7 @@ class MigrateSettings:
     database_url: str
     pipeline_role: str
     reader_role: str
+    db_schema: str = DEFAULT_DB_SCHEMA
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "MigrateSettings":
@@ -163,6 +191,7 @@ class MigrateSettings:
             ),
             pipeline_role=env.get("HEIMDALL_PIPELINE_ROLE") or DEFAULT_PIPELINE_ROLE,
             reader_role=env.get("HEIMDALL_READER_ROLE") or DEFAULT_READER_ROLE,
+            db_schema=db_schema(env),
         )
 
 

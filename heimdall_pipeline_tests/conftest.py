@@ -6,6 +6,11 @@ owner role, migrated and granted as the owner, dropped at the end. Tests run as 
 deployment uses: `database_url` is the pipeline role's (DML only), `owner_database_url` the
 owner's (migrations, TRUNCATE between tests), `reader_database_url` the read-only role's.
 
+Schema: everything of ours lives in HEIMDALL_DB_SCHEMA (`make test` runs the whole suite in
+`heimdall`, beside an empty public; `make test HEIMDALL_DB_SCHEMA=public` in public). The
+fixtures migrate and grant into it, and every test connects through heimdall_pipeline.db.connect,
+which sets the search_path from the same variable, so no test names a schema.
+
 S3: moto's S3 server, the same one `make up` runs, started here in-process on a loopback port
 and reached over HTTP through boto3 like MinIO. In-process because tests must set objects'
 LastModified (late uploads, past days): S3 servers set it themselves and moto offers no clock,
@@ -23,7 +28,6 @@ from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-import psycopg
 import pytest
 from psycopg import sql
 
@@ -31,6 +35,10 @@ from heimdall_pipeline.db import connect
 from heimdall_pipeline.grants import apply_grants
 from heimdall_pipeline.migrations import MIGRATIONS_DIR, migrate, timescaledb_edition
 from heimdall_pipeline.object_store import make_s3_client
+from heimdall_pipeline.settings import db_schema
+
+# The schema the suite runs in (HEIMDALL_DB_SCHEMA; public when unset, as in production).
+TEST_DB_SCHEMA = db_schema()
 
 MOTO_ACCOUNT_ID = "123456789012"
 TEST_TABLES = (
@@ -81,12 +89,12 @@ def role_urls() -> RoleUrls:
 def create_role_database(admin_url: str, roles: RoleUrls, name: str, migrations_dir: Path = MIGRATIONS_DIR) -> None:
     """A database as `make up` provisions one: owned by the owner role, closed to PUBLIC, the
     extension created by the admin; then migrated and granted by the owner, as heimdall-migrate does."""
-    with psycopg.connect(admin_url, autocommit=True) as admin:
+    with connect(admin_url, autocommit=True) as admin:
         admin.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(name), sql.Identifier(_user(roles.owner))))
         admin.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(sql.Identifier(name)))
-    with psycopg.connect(_with_database(admin_url, name), autocommit=True) as admin:
+    with connect(_with_database(admin_url, name), autocommit=True) as admin:
         admin.execute("SET client_min_messages = warning")
-        admin.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
+        admin.execute("CREATE EXTENSION IF NOT EXISTS timescaledb SCHEMA public")
     owner_url = _with_database(roles.owner, name)
     migrate(owner_url, migrations_dir)
     with connect(owner_url) as owner:
@@ -94,7 +102,7 @@ def create_role_database(admin_url: str, roles: RoleUrls, name: str, migrations_
 
 
 def drop_database(admin_url: str, name: str) -> None:
-    with psycopg.connect(admin_url, autocommit=True) as admin:
+    with connect(admin_url, autocommit=True) as admin:
         admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
@@ -137,7 +145,7 @@ def edition(database_url) -> str:
 def clean_database_url(database_url, owner_database_url) -> str:
     """The worker's database with the data tables emptied (schema and receivers kept), as the
     pipeline role. TRUNCATE is the owner's: the pipeline never needs it."""
-    with psycopg.connect(owner_database_url, autocommit=True) as conn:
+    with connect(owner_database_url, autocommit=True) as conn:
         conn.execute(f"TRUNCATE {', '.join(TEST_TABLES)}")
     return database_url
 
@@ -151,13 +159,13 @@ STATION_TABLES = ("websdr_station_versions", "websdr_station_changes")
 def stations_restored(owner_database_url) -> str:
     """The owner's URL (only the owner may change the receiver list); the list and its change log
     are put back as they were after the test. Rows travel as JSON: -infinity has no Python datetime."""
-    with psycopg.connect(owner_database_url, autocommit=True) as conn:
+    with connect(owner_database_url) as conn:
         saved = {
             table: [row for (row,) in conn.execute(f"SELECT row_to_json(t)::text FROM {table} AS t")]
             for table in STATION_TABLES
         }
     yield owner_database_url
-    with psycopg.connect(owner_database_url) as conn:  # one transaction
+    with connect(owner_database_url, autocommit=False) as conn:  # one transaction
         for table in STATION_TABLES:
             conn.execute(f"DELETE FROM {table}")
             with conn.cursor() as cur:
@@ -223,12 +231,12 @@ def dagster_home(admin_database_url, tmp_path_factory, monkeypatch):
     """A persistent Dagster instance of its own: the repository's dagster.yaml in a DAGSTER_HOME
     and a new PostgreSQL database for its storage (DAGSTER_HOME / DAGSTER_POSTGRES_URL set)."""
     name = f"dagster_test_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(admin_database_url, autocommit=True) as admin:
+    with connect(admin_database_url, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     home = tmp_path_factory.mktemp("dagster_home")
     (home / "dagster.yaml").symlink_to(os.path.join(REPO, "dagster.yaml"))
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     monkeypatch.setenv("DAGSTER_POSTGRES_URL", _with_database(admin_database_url, name))
     yield home
-    with psycopg.connect(admin_database_url, autocommit=True) as admin:
+    with connect(admin_database_url, autocommit=True) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from heimdall_pipeline_tests.conftest import TEST_DB_SCHEMA
 
 ROOT = Path(__file__).resolve().parent.parent
 SUMMARY_LINE = re.compile(
@@ -29,7 +30,7 @@ def test_the_benchmark_runs_small_and_prints_its_summary_last(admin_database_url
     command = [sys.executable, str(ROOT / "bench" / "run.py"), "--sessions", "20", "--repeat", "1",
                "--rows", "2000", "--skip-dlt", "--skip-iq", "--json-out", str(json_out)]
     env = {**os.environ, "HEIMDALL_DATABASE_URL": admin_database_url, "HEIMDALL_S3_ENDPOINT_URL": s3_endpoint_url,
-           "AWS_ACCESS_KEY_ID": "heimdall", "AWS_SECRET_ACCESS_KEY": "heimdall-secret", "AWS_REGION": "us-east-1"}
+           "AWS_ACCESS_KEY_ID": "heimdall", "AWS_SECRET_ACCESS_KEY": "heimdall-secret", "AWS_REGION": "us-east-1", "HEIMDALL_DB_SCHEMA": TEST_DB_SCHEMA}
 
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path)
 

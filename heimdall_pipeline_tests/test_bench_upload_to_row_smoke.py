@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from heimdall_pipeline.defs.sensors import SENSOR_INTERVAL_SECONDS
+from heimdall_pipeline_tests.conftest import TEST_DB_SCHEMA
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("serve")]
 
@@ -34,7 +35,7 @@ def test_upload_to_row_runs_small_and_prints_its_summary_last(admin_database_url
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HEIMDALL_", "DAGSTER_"))}
     env.update(HEIMDALL_DATABASE_URL=admin_database_url, HEIMDALL_S3_ENDPOINT_URL=s3_endpoint_url,
                HEIMDALL_S3_BUCKET="unused-by-the-bench", AWS_ACCESS_KEY_ID="heimdall",
-               AWS_SECRET_ACCESS_KEY="heimdall-secret", AWS_REGION="us-east-1")
+               AWS_SECRET_ACCESS_KEY="heimdall-secret", AWS_REGION="us-east-1", HEIMDALL_DB_SCHEMA=TEST_DB_SCHEMA)
 
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600, cwd=tmp_path)
 

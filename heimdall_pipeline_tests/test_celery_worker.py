@@ -18,12 +18,12 @@ import uuid
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-import psycopg
 import pytest
 from celery import Celery
 
 from heimdall_pipeline.celery_worker import TASK_NAME, CelerySettings, retry_delay, save_measurements
 from heimdall_pipeline.settings import ConfigError
+from heimdall_pipeline.db import connect
 from heimdall_pipeline_tests.tcp_proxy import TcpProxy
 
 # One xdist worker runs the whole module: one Celery worker process, one proxy.
@@ -49,7 +49,7 @@ def _measurements(task_id: str, count: int = 7) -> list[dict]:
 
 
 def _rows(database_url: str, task_id: str) -> list[int]:
-    with psycopg.connect(database_url) as conn:
+    with connect(database_url, autocommit=False) as conn:
         return [r[0] for r in conn.execute(
             "SELECT websdr_id FROM measurements WHERE task_id = %s ORDER BY websdr_id", (task_id,)
         )]
@@ -284,7 +284,7 @@ def test_a_pool_process_killed_mid_task_gives_its_message_back_and_the_rows_land
     try:
         task_id = str(uuid.uuid4())
         [child] = _children(worker.process.pid)
-        with psycopg.connect(owner_database_url) as lock:  # a transaction that holds the table
+        with connect(owner_database_url, autocommit=False) as lock:  # a transaction that holds the table
             lock.execute("LOCK TABLE measurements IN SHARE MODE")
             sent = _send(heimdall, worker, task_id, _measurements(task_id))
             deadline = time.monotonic() + 30

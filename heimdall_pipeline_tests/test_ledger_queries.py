@@ -6,9 +6,9 @@ import logging
 import threading
 from datetime import timedelta
 
-import psycopg
 import pytest
 
+from heimdall_pipeline.db import connect
 from heimdall_pipeline.ledger_queries import LockWaitTimeout, advisory_locks
 
 LOCK = "heimdall:upload-day:2026-11-28"
@@ -17,7 +17,7 @@ LOCK = "heimdall:upload-day:2026-11-28"
 @pytest.fixture
 def holder(clean_database_url):
     """Another session (another run) holding the day's lock."""
-    with psycopg.connect(clean_database_url, autocommit=True) as other:
+    with connect(clean_database_url, autocommit=True) as other:
         other.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", (LOCK,))
         yield other
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-import psycopg
 import pytest
 
+from heimdall_pipeline.db import connect
 from heimdall_pipeline.aggregates import DayArchivedError, day_bounds, refresh_hourly
 from heimdall_pipeline.lifecycle import (
     ARCHIVE_SCHEMA,
@@ -33,7 +33,7 @@ AS_OF = utc(2025, 2, 15, 3)  # 30 days back from 2025-02-15: everything before 2
 
 @pytest.fixture
 def conn(clean_database_url):
-    with psycopg.connect(clean_database_url, autocommit=True) as conn:
+    with connect(clean_database_url, autocommit=True) as conn:
         yield conn
 
 
@@ -172,7 +172,7 @@ def test_verify_catches_a_damaged_archive(conn, s3, bucket, three_days):
 def test_a_chunk_only_partly_inside_the_day_keeps_its_other_rows(conn, owner_database_url, s3, bucket):
     """Chunks of 36 hours (aligned to the epoch, so they start at 00:00 or 12:00 UTC) straddle days:
     retiring one day deletes exactly its rows and keeps the rest of each straddling chunk."""
-    owner = psycopg.connect(owner_database_url, autocommit=True)  # the chunk interval is the owner's to change
+    owner = connect(owner_database_url, autocommit=True)  # the chunk interval is the owner's to change
     owner.execute("SELECT set_chunk_time_interval('measurements', INTERVAL '36 hours')")
     try:
         days = [date(2025, 1, 1) + timedelta(days=offset) for offset in range(4)]

@@ -28,7 +28,7 @@ def empty_database_url(admin_database_url, role_urls):
     (TimescaleDB is a trusted extension, so the database owner may), then the schema."""
     name = f"heimdall_migrations_{uuid.uuid4().hex[:10]}"
     owner = urlsplit(role_urls.owner).username
-    with psycopg.connect(admin_database_url, autocommit=True) as admin:
+    with connect(admin_database_url, autocommit=True) as admin:
         admin.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(name), sql.Identifier(owner)))
     yield _with_database(role_urls.owner, name)
     drop_database(admin_database_url, name)
@@ -52,7 +52,7 @@ def test_fresh_database_gets_the_seed_schema_and_a_rerun_applies_nothing(empty_d
     assert {m.edition for m in applied} <= {None, edition}
     assert migrate(empty_database_url) == []
 
-    with psycopg.connect(empty_database_url) as conn:
+    with connect(empty_database_url, autocommit=False) as conn:
         assert _columns(conn, "measurements") == [
             ("id", "bigint", "NO"),
             ("task_id", "text", "NO"),
@@ -149,7 +149,7 @@ COMMUNITY_LAYOUT = (["websdr_id"], ["timestamp_utc DESC"])
 
 
 def test_edition_is_detected_from_the_license(empty_database_url):
-    with psycopg.connect(empty_database_url, autocommit=True) as conn:
+    with connect(empty_database_url, autocommit=True) as conn:
         edition = migrations.ensure_timescaledb(conn)
         assert edition in migrations.EDITIONS
         assert edition == conn.execute("SELECT current_setting('timescaledb.license')").fetchone()[0]
@@ -180,8 +180,8 @@ def test_edition_specific_migrations_apply_only_on_their_edition(empty_database_
     monkeypatch.setattr(migrations, "ensure_timescaledb", lambda conn: other_edition)
     applied = migrate(empty_database_url, tmp_path)
     assert [m.name for m in applied] == [other]
-    with psycopg.connect(empty_database_url) as conn:
-        tables = {row[0] for row in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
+    with connect(empty_database_url, autocommit=False) as conn:
+        tables = {row[0] for row in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")}
     assert {"base", "community_only", "apache_only"} <= tables
 
 
@@ -281,7 +281,7 @@ def test_a_failing_migration_rolls_back_and_is_not_recorded(empty_database_url, 
     (tmp_path / "0002_bad.sql").write_text("CREATE TABLE half (id int); SELECT no_such_function();")
     with pytest.raises(psycopg.Error):
         migrate(empty_database_url, tmp_path)
-    with psycopg.connect(empty_database_url) as conn:
+    with connect(empty_database_url, autocommit=False) as conn:
         assert [r[0] for r in conn.execute("SELECT name FROM schema_migrations")] == ["good"]
         assert conn.execute("SELECT to_regclass('half')").fetchone()[0] is None
 
@@ -296,7 +296,7 @@ def test_concurrent_runners_apply_each_migration_once(empty_database_url):
     with ThreadPoolExecutor(max_workers=2) as pool:
         results = list(pool.map(lambda _: migrate(empty_database_url), range(2)))
     assert sorted(len(r) for r in results)[0] == 0
-    with psycopg.connect(empty_database_url) as conn:
+    with connect(empty_database_url, autocommit=False) as conn:
         versions = [r[0] for r in conn.execute("SELECT version FROM schema_migrations")]
     assert len(versions) == len(set(versions)) == sum(len(r) for r in results)
 
@@ -325,7 +325,7 @@ def test_websdr_stations_hold_heimdall_receiver_list_exactly(database_url):
         (6, "Genova", "http://iq1zw.ddns.net:42154/", "Genova, Italy", 44.395, 8.956),
         (7, "Milano - Baggio", "http://iu2mch.duckdns.org:8073/", "Milano (Baggio), Italy", 45.478, 9.123),
     ]
-    with psycopg.connect(database_url) as conn:
+    with connect(database_url, autocommit=False) as conn:
         stored = conn.execute(
             "SELECT id, name, url, location, latitude, longitude, bands, active, timeout_seconds, retry_count "
             "FROM websdr_stations ORDER BY id"

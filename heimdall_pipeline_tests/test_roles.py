@@ -22,7 +22,7 @@ from heimdall_pipeline.lifecycle import archive_day
 from heimdall_pipeline.loader import load_measurements
 from heimdall_pipeline.migrations import MIGRATIONS_DIR, SchemaBehindError, discover, migrate
 from heimdall_pipeline.worker_api import save_measurements_to_timescaledb
-from heimdall_pipeline_tests.conftest import _user, _with_database, create_role_database, drop_database
+from heimdall_pipeline_tests.conftest import TEST_DB_SCHEMA, _user, _with_database, create_role_database, drop_database
 from heimdall_pipeline_tests.measurement_rows import realistic_day
 
 # The expectations for the local stack's roles (scripts/devstack.sh) and the tables of the schema.
@@ -34,7 +34,7 @@ VIEWS = ("websdr_stations",)
 
 def _refused(url: str, statement: str, params=None) -> None:
     """The statement fails for lack of privilege (not for any other reason)."""
-    with psycopg.connect(url, autocommit=True) as conn:
+    with connect(url, autocommit=True) as conn:
         with pytest.raises(errors.InsufficientPrivilege):
             conn.execute(statement, params)
 
@@ -48,13 +48,13 @@ def split_roles(role_urls):
 
 def test_the_suite_runs_as_roles_without_superuser_or_ownership(split_roles, database_url, reader_database_url):
     for url in (database_url, reader_database_url):
-        with psycopg.connect(url) as conn:
+        with connect(url, autocommit=False) as conn:
             user, superuser, owns = conn.execute(
                 "SELECT current_user, rolsuper, pg_has_role(current_user, (SELECT tableowner FROM pg_tables "
                 "WHERE tablename = 'measurements'), 'USAGE') FROM pg_roles WHERE rolname = current_user"
             ).fetchone()
         assert (superuser, owns) == (False, False), user
-    with psycopg.connect(database_url) as conn:
+    with connect(database_url, autocommit=False) as conn:
         assert conn.execute("SELECT current_user").fetchone()[0] == _user(split_roles.pipeline)
 
 
@@ -75,7 +75,7 @@ def test_the_pipeline_role_cannot_change_the_schema(split_roles, clean_database_
     _refused(url, "INSERT INTO websdr_station_changes (effective_at, recorded_by, source, change, station_key) "
                   "VALUES (now(), 'planted', 'planted', 'edited', 'torino')")
     # drop_chunks needs the owner: the pipeline retires days only through the owner's function.
-    with psycopg.connect(url, autocommit=True) as conn:
+    with connect(url, autocommit=True) as conn:
         with pytest.raises(psycopg.Error, match="must be owner"):
             conn.execute("SELECT drop_chunks('measurements', older_than => now())")
 
@@ -99,7 +99,7 @@ def test_the_reader_can_select_everything_and_write_nothing(split_roles, clean_d
     rows = realistic_day(date(2025, 3, 10), sessions=2)
     with connect(clean_database_url) as conn:
         load_measurements(conn, rows)
-    with psycopg.connect(reader_database_url, autocommit=True) as reader:
+    with connect(reader_database_url, autocommit=True) as reader:
         for table in (*ALL_TABLES, *VIEWS):
             reader.execute(f"SELECT count(*) FROM {table}").fetchone()
         assert reader.execute("SELECT count(*) FROM measurements").fetchone()[0] == len(rows)
@@ -111,12 +111,12 @@ def test_the_reader_can_select_everything_and_write_nothing(split_roles, clean_d
         _refused(reader_database_url, f"TRUNCATE {table}")
     _refused(reader_database_url, "CREATE TABLE planted (id int)")
     _refused(reader_database_url, "SELECT drop_archived_day_chunks(%s)", (date(2025, 3, 10),))
-    with psycopg.connect(reader_database_url) as reader:
+    with connect(reader_database_url, autocommit=False) as reader:
         assert reader.execute("SELECT count(*) FROM measurements").fetchone()[0] == len(rows)
 
 
 def _a_column(url: str, table: str) -> str:
-    with psycopg.connect(url) as conn:
+    with connect(url, autocommit=False) as conn:
         return conn.execute(
             "SELECT column_name FROM information_schema.columns WHERE table_name = %s ORDER BY ordinal_position DESC LIMIT 1",
             (table,),
@@ -124,13 +124,13 @@ def _a_column(url: str, table: str) -> str:
 
 
 def test_a_table_from_a_later_migration_is_granted(split_roles, owner_database_url, database_url, reader_database_url):
-    with psycopg.connect(owner_database_url, autocommit=True) as owner:
+    with connect(owner_database_url, autocommit=True) as owner:
         owner.execute("CREATE TABLE later_migration_table (id BIGSERIAL PRIMARY KEY, note TEXT)")
     try:
         # ALTER DEFAULT PRIVILEGES covers it before heimdall-migrate re-applies the grants ...
-        with psycopg.connect(database_url, autocommit=True) as pipeline:
+        with connect(database_url, autocommit=True) as pipeline:
             pipeline.execute("INSERT INTO later_migration_table (note) VALUES ('written by the pipeline')")
-        with psycopg.connect(reader_database_url) as reader:
+        with connect(reader_database_url, autocommit=False) as reader:
             assert reader.execute("SELECT note FROM later_migration_table").fetchall() == [("written by the pipeline",)]
         _refused(reader_database_url, "DELETE FROM later_migration_table")
         # ... and re-applying them names it.
@@ -139,7 +139,7 @@ def test_a_table_from_a_later_migration_is_granted(split_roles, owner_database_u
         assert "later_migration_table" in pipeline_grants.summary.split("; SELECT on")[0]
         assert "later_migration_table" in reader_grants.summary
     finally:
-        with psycopg.connect(owner_database_url, autocommit=True) as owner:
+        with connect(owner_database_url, autocommit=True) as owner:
             owner.execute("DROP TABLE later_migration_table")
 
 
@@ -166,30 +166,30 @@ def database_one_migration_behind(admin_database_url, split_roles, edition, tmp_
 def test_the_runtime_never_migrates_and_says_to_run_heimdall_migrate(database_one_migration_behind, edition):
     pipeline_url, owner_url = database_one_migration_behind
     versions = sorted(m.version for m in discover() if m.applies_to(edition))
-    expected = f"schema is at {versions[-2]}, code needs {versions[-1]}: run heimdall-migrate (make migrate)"
+    expected = f"schema {TEST_DB_SCHEMA} is at {versions[-2]}, code needs {versions[-1]}: run heimdall-migrate (make migrate)"
 
     with pytest.raises(SchemaBehindError) as raised:
-        with TimescaleResource(database_url=pipeline_url).connection():
+        with TimescaleResource(database_url=pipeline_url, db_schema=TEST_DB_SCHEMA).connection():
             pass
     assert str(raised.value) == expected
     result = save_measurements_to_timescaledb("task-behind", [], pipeline_url)
     assert (result["status"], result["retryable"], result["error"]) == ("FAILED", False, expected)
-    with psycopg.connect(owner_url) as owner:  # nothing was applied by either
+    with connect(owner_url, autocommit=False) as owner:  # nothing was applied by either
         assert owner.execute("SELECT max(version) FROM schema_migrations").fetchone()[0] == versions[-2]
 
     assert [m.version for m in migrate(owner_url)] == [versions[-1]]
-    with TimescaleResource(database_url=pipeline_url).connection() as conn:
+    with TimescaleResource(database_url=pipeline_url, db_schema=TEST_DB_SCHEMA).connection() as conn:
         assert conn.execute("SELECT count(*) FROM measurements").fetchone()[0] == 0
 
 
 def test_an_unmigrated_database_is_at_zero(admin_database_url, split_roles):
     name = f"heimdall_empty_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(admin_database_url, autocommit=True) as admin:
+    with connect(admin_database_url, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     try:
         newest = max(m.version for m in discover() if m.edition is None)
-        with pytest.raises(SchemaBehindError, match=rf"^schema is at 0, code needs {newest}: run heimdall-migrate"):
-            with TimescaleResource(database_url=_with_database(split_roles.pipeline, name)).connection():
+        with pytest.raises(SchemaBehindError, match=rf"^schema {TEST_DB_SCHEMA} is at 0, code needs {newest}: run heimdall-migrate"):
+            with TimescaleResource(database_url=_with_database(split_roles.pipeline, name), db_schema=TEST_DB_SCHEMA).connection():
                 pass
     finally:
         drop_database(admin_database_url, name)

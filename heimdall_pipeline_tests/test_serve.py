@@ -17,15 +17,15 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
-import psycopg
 import pytest
 from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 from dagster._core.storage.tags import PARTITION_NAME_TAG, ROOT_RUN_ID_TAG, SENSOR_NAME_TAG
 from dagster_graphql import DagsterGraphQLClient
 
+from heimdall_pipeline.db import connect
 from heimdall_pipeline.migrations import migrate
 from heimdall_pipeline.sample_data import bad_objects, generate_day
-from heimdall_pipeline_tests.conftest import _with_database
+from heimdall_pipeline_tests.conftest import TEST_DB_SCHEMA, _with_database
 from heimdall_pipeline_tests.defs.conftest import noon, put_uploaded_at, store_uploaded_at
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("serve")]
@@ -65,7 +65,7 @@ def _env_file(path: Path) -> dict[str, str]:
 
 def _create_database(admin_url: str, prefix: str) -> str:
     name = f"{prefix}_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(admin_url, autocommit=True) as admin:
+    with connect(admin_url, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     return name
 
@@ -98,6 +98,7 @@ def topology(admin_database_url, s3_endpoint_url, tmp_path_factory):
         DAGSTER_POSTGRES_URL=_with_database(admin_database_url, dagster_db),
         HEIMDALL_SERVE_STATE=str(work / "state"),
         HEIMDALL_SERVE_ENVFILE=str(work / "env"),
+        HEIMDALL_DB_SCHEMA=TEST_DB_SCHEMA,
     )
     topology = None
     try:
@@ -115,7 +116,7 @@ def topology(admin_database_url, s3_endpoint_url, tmp_path_factory):
         subprocess.run([SERVE, "down"], env=env, capture_output=True, text=True, timeout=120)
         if topology:
             topology.instance.dispose()
-        with psycopg.connect(admin_database_url, autocommit=True) as admin:
+        with connect(admin_database_url, autocommit=True) as admin:
             for name in (heimdall_db, dagster_db):
                 admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
@@ -149,7 +150,7 @@ def _upload_day(topology: Topology, s3, day: date, sessions: int, direct: bool =
 def _day_state(topology: Topology, day: date) -> tuple[Counter, int]:
     """(ledger statuses, measurements rows) of the objects uploaded on `day`."""
     start = datetime.combine(day, datetime.min.time(), tzinfo=timezone.utc)
-    with psycopg.connect(topology.database_url) as conn:
+    with connect(topology.database_url, autocommit=False) as conn:
         statuses = Counter(dict(conn.execute(
             "SELECT status, count(*) FROM ingest_ledger WHERE last_modified >= %s AND last_modified < %s "
             "GROUP BY status", (start, start + timedelta(days=1))).fetchall()))
@@ -254,7 +255,7 @@ def test_killing_the_daemon_and_code_server_mid_run_loses_and_doubles_nothing(to
         statuses, rows = _day_state(topology, one_day)
         assert statuses == Counter({"loaded": len(day_good), "rejected": len(day_bad)})
         assert rows == len(day_good)
-    with psycopg.connect(topology.database_url) as conn:
+    with connect(topology.database_url, autocommit=False) as conn:
         total, distinct = conn.execute(
             "SELECT count(*), count(DISTINCT (task_id, websdr_id, timestamp_utc)) FROM measurements").fetchone()
         ledger_total = conn.execute("SELECT count(*) FROM ingest_ledger WHERE status = 'loaded'").fetchone()[0]

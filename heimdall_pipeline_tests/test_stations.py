@@ -57,7 +57,7 @@ def torino_deactivated(tmp_path: Path, suffix: str = "yaml") -> Path:
 
 
 def table_state(url: str) -> tuple[list, list]:
-    with psycopg.connect(url) as conn:
+    with connect(url, autocommit=False) as conn:
         versions = conn.execute(
             "SELECT station_key, websdr_id, name, active, valid_during::text FROM websdr_station_versions ORDER BY version_id"
         ).fetchall()
@@ -259,7 +259,7 @@ def test_a_bad_file_or_an_effective_time_in_the_past_changes_nothing(stations_re
 
 
 def test_an_id_never_means_two_stations_at_once(stations_restored):
-    with psycopg.connect(stations_restored) as conn:
+    with connect(stations_restored, autocommit=False) as conn:
         with pytest.raises(psycopg.errors.ExclusionViolation, match="websdr_id_means_one_station_at_a_time"):
             conn.execute(
                 "INSERT INTO websdr_station_versions (station_key, websdr_id, name, url, location, latitude, longitude, "

@@ -6,9 +6,9 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone
 
-import psycopg
 import pytest
 
+from heimdall_pipeline.db import connect
 from heimdall_pipeline.loader import load_measurements
 from heimdall_pipeline.timescaledb_health import (
     GRACE,
@@ -224,7 +224,7 @@ def test_read_health_on_the_real_server(db, owner_database_url, edition):
 
     # Compress as the policy would, in the foreground (issue 9: on PostgreSQL 15.20 with TimescaleDB
     # <= 2.28.3 the scheduled runs can fail while CALL run_job works).
-    with psycopg.connect(owner_database_url, autocommit=True) as owner:  # run_job is the job owner's
+    with connect(owner_database_url, autocommit=True) as owner:  # run_job is the job owner's
         owner.execute("CALL run_job(%s::integer)", (policy.job_id,))
     health = read_health(db)
     assert (len(health.compressed_chunks), len(health.chunks)) == _chunk_counts(db)
@@ -251,13 +251,13 @@ def test_the_latest_job_errors_reach_the_pipeline_and_reader_roles(owner_databas
         "SELECT DISTINCT ON (job_id) job_id, sqlerrcode, err_message FROM timescaledb_information.job_errors "
         "ORDER BY job_id, start_time DESC NULLS LAST"
     )
-    with psycopg.connect(owner_database_url) as owner:
+    with connect(owner_database_url, autocommit=False) as owner:
         assert owner.execute(
             "SELECT datdba::regrole::text FROM pg_database WHERE datname = current_database()"
         ).fetchone()[0] == owner.info.user
         expected = owner.execute(latest).fetchall()
     for url in (database_url, reader_database_url):
-        with psycopg.connect(url) as conn:
+        with connect(url, autocommit=False) as conn:
             assert conn.execute(
                 "SELECT job_id, sqlerrcode, err_message FROM timescaledb_latest_job_errors() ORDER BY job_id"
             ).fetchall() == expected

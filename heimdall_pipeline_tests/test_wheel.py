@@ -14,11 +14,11 @@ import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
-import psycopg
 import pytest
 
+from heimdall_pipeline.db import connect
 from heimdall_pipeline.sample_data import bad_objects, generate_day, upload
-from heimdall_pipeline_tests.conftest import _with_database
+from heimdall_pipeline_tests.conftest import TEST_DB_SCHEMA, _with_database
 
 pytestmark = pytest.mark.integration
 
@@ -54,10 +54,10 @@ def installed_venv(tmp_path_factory) -> Path:
 def fresh_database_url(admin_database_url):
     """A new, empty database (not migrated): heimdall-migrate from the wheel must build the schema."""
     name = f"heimdall_wheel_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(admin_database_url, autocommit=True) as admin:
+    with connect(admin_database_url, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     yield _with_database(admin_database_url, name)
-    with psycopg.connect(admin_database_url, autocommit=True) as admin:
+    with connect(admin_database_url, autocommit=True) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
@@ -74,6 +74,7 @@ def test_installed_wheel_carries_its_sql_migrates_a_new_database_and_loads_a_par
         AWS_ACCESS_KEY_ID="heimdall",
         AWS_SECRET_ACCESS_KEY="heimdall-secret",
         AWS_REGION="us-east-1",
+        HEIMDALL_DB_SCHEMA=TEST_DB_SCHEMA,  # the operator's setting reaches heimdall-migrate and dagster
     )
     python = str(installed_venv / "bin" / "python")
 
@@ -105,7 +106,7 @@ def test_installed_wheel_carries_its_sql_migrates_a_new_database_and_loads_a_par
         tmp_path,
         env,
     )
-    with psycopg.connect(fresh_database_url) as conn:
+    with connect(fresh_database_url, autocommit=False) as conn:
         statuses = dict(conn.execute("SELECT status, count(*) FROM ingest_ledger GROUP BY status").fetchall())
         rows = conn.execute("SELECT count(*) FROM measurements").fetchone()[0]
         hourly = conn.execute("SELECT sum(measurement_count) FROM measurements_hourly").fetchone()[0]

@@ -38,7 +38,7 @@ def test_success_returns_the_count_and_stores_power(clean_database_url):
         "status": "SUCCESS", "retryable": False, "measurements_count": 7, "inserted": 7, "duplicate": 0,
         "present": 0, "conflicts": [], "rejected": [],
     }
-    with psycopg.connect(clean_database_url) as conn:
+    with connect(clean_database_url, autocommit=False) as conn:
         rows = conn.execute("SELECT websdr_id, power_dbm, s3_path FROM measurements ORDER BY websdr_id").fetchall()
     assert [r[0] for r in rows] == list(range(1, 8))
     assert all(r[1] == -55.0 for r in rows)
@@ -63,7 +63,7 @@ def test_a_row_stored_with_other_values_is_a_conflict_and_kept(clean_database_ur
     [conflict] = result["conflicts"]
     assert (conflict["websdr_id"], conflict["timestamp_utc"]) == (2, "2025-10-22T10:30:42.123456+00:00")
     assert "snr_db stored 12" in conflict["reason"] and "3.25" in conflict["reason"]
-    with psycopg.connect(clean_database_url) as conn:
+    with connect(clean_database_url, autocommit=False) as conn:
         assert conn.execute("SELECT snr_db FROM measurements WHERE websdr_id = 2").fetchone() == (12.0,)
 
     only_conflicts = save_measurements_to_timescaledb("task-c", changed[1:2], clean_database_url)
@@ -167,7 +167,7 @@ def test_a_lost_connection_is_retryable_and_configuration_is_not(database_url):
 
 
 def _stored(database_url: str, task_id: str) -> list[tuple]:
-    with psycopg.connect(database_url) as conn:
+    with connect(database_url, autocommit=False) as conn:
         return conn.execute(
             "SELECT websdr_id, frequency_mhz, sample_rate_khz, samples_count, snr_db, frequency_offset_hz, power_dbm"
             " FROM measurements WHERE task_id = %s ORDER BY websdr_id", (task_id,)
@@ -231,7 +231,7 @@ def test_a_task_id_postgresql_cannot_hold_fails_the_call_without_raising(clean_d
     assert (result["status"], result["retryable"], result["measurements_count"], result["inserted"]) == ("FAILED", False, 0, 0)
     assert [r["index"] for r in result["rejected"]] == list(range(7))
     assert all(r["reason"].startswith(("nul_character: task_id", "not_utf8: task_id")) for r in result["rejected"])
-    with psycopg.connect(clean_database_url) as conn:
+    with connect(clean_database_url, autocommit=False) as conn:
         assert conn.execute("SELECT count(*) FROM measurements").fetchone()[0] == 0
 
 

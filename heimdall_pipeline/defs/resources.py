@@ -17,7 +17,7 @@ from heimdall_pipeline.measurement import MAX_OBJECT_BYTES
 from heimdall_pipeline.migrations import require_current_schema_once
 from heimdall_pipeline.object_store import s3_client_config
 from heimdall_pipeline.recordings import DEFAULT_IQ_CONCURRENCY, DEFAULT_MAX_RECORDING_BYTES
-from heimdall_pipeline.settings import DEFAULT_BUCKET
+from heimdall_pipeline.settings import DEFAULT_BUCKET, DEFAULT_DB_SCHEMA, db_schema
 
 
 class TimescaleResource(ConfigurableResource):
@@ -25,11 +25,16 @@ class TimescaleResource(ConfigurableResource):
     the first connection in a process checks the schema is current and fails with one line if not."""
 
     database_url: str = Field(description="libpq URL of the TimescaleDB database")
+    db_schema: str = Field(
+        default=DEFAULT_DB_SCHEMA,
+        description="PostgreSQL schema holding heimdall-pipeline's tables (HEIMDALL_DB_SCHEMA); searched first, then public",
+    )
 
     @contextmanager
     def connection(self) -> Iterator[psycopg.Connection]:
-        with connect(self.database_url) as conn:
-            require_current_schema_once(conn, self.database_url)
+        schema = db_schema({"HEIMDALL_DB_SCHEMA": self.db_schema})  # validated: it goes into search_path
+        with connect(self.database_url, schema=schema) as conn:
+            require_current_schema_once(conn, self.database_url, schema)
             yield conn
 
 
@@ -98,9 +103,13 @@ def resources_from_env() -> dict[str, ConfigurableResource]:
     """The resources the code location runs with, read from HEIMDALL_* / AWS_* variables."""
     return {
         # The pipeline role (DML) for ingest, checks and lifecycle; the read-only role for reports.
-        "timescale": TimescaleResource(database_url=EnvVar("HEIMDALL_DATABASE_URL")),
+        "timescale": TimescaleResource(
+            database_url=EnvVar("HEIMDALL_DATABASE_URL"),
+            db_schema=_env_or("HEIMDALL_DB_SCHEMA", DEFAULT_DB_SCHEMA),
+        ),
         "reader": TimescaleResource(
-            database_url=_env_or("HEIMDALL_READER_DATABASE_URL", EnvVar("HEIMDALL_DATABASE_URL"))
+            database_url=_env_or("HEIMDALL_READER_DATABASE_URL", EnvVar("HEIMDALL_DATABASE_URL")),
+            db_schema=_env_or("HEIMDALL_DB_SCHEMA", DEFAULT_DB_SCHEMA),
         ),
         "s3": HeimdallS3Resource(
             endpoint_url=_env_or("HEIMDALL_S3_ENDPOINT_URL", None),

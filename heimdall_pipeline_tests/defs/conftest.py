@@ -12,7 +12,7 @@ from heimdall_pipeline.defs.checks import INGEST_ASSET_CHECKS
 from heimdall_pipeline.defs.ingest_assets import INGEST_ASSETS
 from heimdall_pipeline.defs.resources import HeimdallBuckets, HeimdallS3Resource, IQRecordingsResource, TimescaleResource
 from heimdall_pipeline.sample_data import SampleObject, upload
-from heimdall_pipeline_tests.conftest import backdate
+from heimdall_pipeline_tests.conftest import TEST_DB_SCHEMA, backdate
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
@@ -20,8 +20,8 @@ QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 @pytest.fixture
 def resources(clean_database_url, reader_database_url, s3_endpoint_url, bucket):
     return {
-        "timescale": TimescaleResource(database_url=clean_database_url),
-        "reader": TimescaleResource(database_url=reader_database_url),
+        "timescale": TimescaleResource(database_url=clean_database_url, db_schema=TEST_DB_SCHEMA),
+        "reader": TimescaleResource(database_url=reader_database_url, db_schema=TEST_DB_SCHEMA),
         "s3": HeimdallS3Resource(
             endpoint_url=s3_endpoint_url,
             region_name="us-east-1",

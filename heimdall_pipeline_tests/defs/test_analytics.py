@@ -9,9 +9,9 @@ import urllib.request
 from datetime import date
 
 import pandas as pd
-import psycopg
 from dagster import AssetCheckKey, AssetCheckSeverity, AssetKey, materialize
 
+from heimdall_pipeline.db import connect
 from heimdall_pipeline.aggregates import refresh_hourly
 from heimdall_pipeline.defs.analytics import (
     ANALYTICS_ASSETS,
@@ -50,7 +50,7 @@ def report_config(hours: int) -> dict:
 
 
 def test_report_assets_write_metadata_and_s3(resources, s3, bucket, clean_database_url):
-    with psycopg.connect(clean_database_url) as conn:
+    with connect(clean_database_url, autocommit=False) as conn:
         load_measurements(conn, hand_built_rows())
         refresh_hourly(conn, date(2025, 3, 10))
 
@@ -87,7 +87,7 @@ def test_report_assets_write_metadata_and_s3(resources, s3, bucket, clean_databa
 
 def test_retention_then_restore_jobs(resources, s3, bucket, clean_database_url, edition):
     old, recent = date(2025, 1, 2), date(2025, 2, 14)
-    with psycopg.connect(clean_database_url, autocommit=True) as conn:
+    with connect(clean_database_url, autocommit=True) as conn:
         load_measurements(conn, realistic_day(old, sessions=20))
         load_measurements(conn, realistic_day(recent, sessions=20))
         before = day_rows(conn, old)
@@ -109,12 +109,12 @@ def test_retention_then_restore_jobs(resources, s3, bucket, clean_database_url, 
     assert metadata["timescaledb_edition"] == edition
     expected_start = {"apache": "no compression", "timescale": "compression policy"}[edition]
     assert metadata["compression"].startswith(expected_start)
-    with psycopg.connect(clean_database_url) as conn:
+    with connect(clean_database_url, autocommit=False) as conn:
         compressed, total = chunk_counts(conn)
     assert (metadata["chunks compressed"], metadata["chunks uncompressed"]) == (compressed, total - compressed)
     assert f"{compressed} compressed" in metadata["compression"] or f"{compressed} of {total}" in metadata["compression"]
     assert "| 2025-01-02 |" in metadata["days"]
-    with psycopg.connect(clean_database_url, autocommit=True) as conn:
+    with connect(clean_database_url, autocommit=True) as conn:
         assert day_rows(conn, old) == []
         assert len(day_rows(conn, recent)) > 0
         assert archive_record(conn, old).dropped_at is not None
@@ -127,7 +127,7 @@ def test_retention_then_restore_jobs(resources, s3, bucket, clean_database_url, 
     restore_config = {**QUIET, "ops": {"restore_archived_day": {"config": {"day": "2025-01-02"}}}}
     restored = restore_job.execute_in_process(resources=resources, run_config=restore_config)
     assert restored.output_for_node("restore_archived_day") == len(before)
-    with psycopg.connect(clean_database_url) as conn:
+    with connect(clean_database_url, autocommit=False) as conn:
         assert day_rows(conn, old) == before
     assert archive_key(old) in [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]]
 
@@ -151,7 +151,7 @@ def test_timescaledb_health_hangs_in_the_reports_group_with_a_warn_check():
 
 
 def test_timescaledb_health_reports_what_the_edition_must_show(resources, clean_database_url, edition):
-    with psycopg.connect(clean_database_url, autocommit=True) as conn:
+    with connect(clean_database_url, autocommit=True) as conn:
         load_measurements(conn, realistic_day(date(2025, 1, 2), sessions=50))
         load_measurements(conn, realistic_day(date.today(), sessions=50))
         compressed, total = chunk_counts(conn)

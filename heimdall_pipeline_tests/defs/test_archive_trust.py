@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import io
 
-import psycopg
 import pyarrow.parquet as pq
 import pytest
 
+from heimdall_pipeline.db import connect
 from heimdall_pipeline.defs.analytics import restore_job
 from heimdall_pipeline.lifecycle import (
     ArchiveError,
@@ -32,7 +32,7 @@ from heimdall_pipeline_tests.test_lifecycle import OLD, OLDER
 
 @pytest.fixture
 def conn(clean_database_url):
-    with psycopg.connect(clean_database_url, autocommit=True) as conn:
+    with connect(clean_database_url, autocommit=True) as conn:
         load_measurements(conn, realistic_day(OLD, sessions=10, seed=1))
         load_measurements(conn, realistic_day(OLDER, sessions=10, seed=2))
         yield conn

@@ -2,7 +2,7 @@
 -- as regprocedure text for GRANT EXECUTE ON FUNCTION.
 SELECT p.oid::regprocedure::text
 FROM pg_proc p
-WHERE p.pronamespace = 'public'::regnamespace
+WHERE p.pronamespace = %(schema)s::regnamespace
   AND p.proowner = current_user::regrole
   AND NOT EXISTS (
       SELECT FROM pg_depend d
