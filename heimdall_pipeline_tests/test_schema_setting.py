@@ -236,7 +236,8 @@ def test_the_default_public_schema_migrates_loads_and_reports(new_database, role
     with connect(owner_url, schema="public") as owner:
         apply_grants(owner, _user(role_urls.pipeline), _user(role_urls.reader), "public")
         tables = {t for (t,) in owner.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
-        assert {"schema_migrations", "measurements", "websdr_stations", "ingest_ledger", "measurements_hourly"} <= tables
+        assert {"schema_migrations", "measurements", "websdr_station_versions", "ingest_ledger", "measurements_hourly", "iq_metrics"} <= tables
+        assert owner.execute("SELECT 1 FROM pg_views WHERE schemaname = 'public' AND viewname = 'websdr_stations'").fetchone()
         assert owner.execute("SELECT proconfig FROM pg_proc WHERE proname = 'drop_archived_day_chunks'").fetchone() == (
             ["search_path=public, pg_temp"],
         )
