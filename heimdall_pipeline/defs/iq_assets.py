@@ -117,7 +117,7 @@ def iq_metrics(
     from heimdall_pipeline.iq_reports import iq_metrics_plot  # matplotlib: only runs that draw load it
 
     start, end = context.partition_time_window
-    client = s3.get_client()
+    client = s3.get_client(min_pool_connections=iq_recordings.concurrency)  # a connection per thread
     per_day = {}
     totals = {"recordings": 0, "read in this run": 0, "computed": 0, "rejected": 0, "missing": 0, "failed": 0}
     with timescale.connection() as conn:

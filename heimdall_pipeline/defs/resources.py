@@ -47,7 +47,8 @@ class HeimdallS3Resource(S3Resource):
         description="metadata objects larger than this (by the listing's Size) are rejected as too_large, unread",
     )
 
-    def get_client(self):
+    def get_client(self, min_pool_connections: int = 0):
+        """A client with max_pool_connections, or min_pool_connections if more: one per reading thread."""
         session = boto3.session.Session(profile_name=self.profile_name)
         return session.client(
             "s3",
@@ -58,7 +59,7 @@ class HeimdallS3Resource(S3Resource):
             aws_access_key_id=self.aws_access_key_id,
             aws_secret_access_key=self.aws_secret_access_key,
             aws_session_token=self.aws_session_token,
-            config=s3_client_config(self.max_pool_connections, self.max_attempts),
+            config=s3_client_config(max(self.max_pool_connections, min_pool_connections), self.max_attempts),
         )
 
 
