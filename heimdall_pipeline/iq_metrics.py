@@ -148,7 +148,9 @@ def _circular(values: np.ndarray, start: int, count: int) -> np.ndarray:
     start %= n
     if start + count <= n:
         return values[start:start + count]
-    return np.concatenate([values[start:], values[:start + count - n]])
+    if count <= n:
+        return np.concatenate([values[start:], values[:start + count - n]])
+    return np.take(values, np.arange(start, start + count), mode="wrap")  # more than once round
 
 
 def _floor_outside(psd: np.ndarray, lo: int, hi: int) -> float:

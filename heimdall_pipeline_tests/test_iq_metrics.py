@@ -131,3 +131,34 @@ def test_a_bad_sample_rate_raises(rate):
     with pytest.raises(InvalidRecording) as raised:
         compute_iq_metrics(tone_in_noise(1_000, RATE_HZ, 10.0, 0.0, seed=8), rate)
     assert raised.value.reason == "bad_sample_rate"
+
+
+def _band_over_the_whole_spectrum(psd: np.ndarray, peak: int, level: float, width: int) -> tuple[int, int]:
+    """The band's definition computed the plain way (version 2): the circular moving average of every
+    bin, then the nearest bins at or below level on either side of the peak."""
+    n, half = psd.size, width // 2
+    padded = np.concatenate([psd[-half:], psd, psd[:half]])
+    cumulative = np.concatenate([[0.0], np.cumsum(padded, dtype=np.float64)])
+    below = np.flatnonzero((cumulative[width:] - cumulative[:-width]) / width <= level)
+    if below.size == 0:
+        return peak - n // 2, peak - n // 2 + n - 1
+    lo = min(peak - int(((peak - below) % n).min()) + 1, peak) - half
+    hi = max(peak + int(((below - peak) % n).min()) - 1, peak) + half
+    if hi - lo + 1 > n:
+        return peak - n // 2, peak - n // 2 + n - 1
+    return lo, hi
+
+
+@pytest.mark.parametrize("band_bins", [0, 3, 400, 20_000, 70_000, 99_000, 124_990, 125_000])
+@pytest.mark.parametrize("start", [0, 30_000, 124_900])
+def test_the_band_found_near_the_peak_is_the_band_of_the_whole_spectrum(band_bins, start):
+    # _band_around averages only near the peak, over a span it widens: bands up to the whole circle,
+    # wrapping or not, must come out as the whole-spectrum definition gives them.
+    from heimdall_pipeline.iq_metrics import _band_around
+
+    rng = np.random.default_rng(band_bins + start)
+    psd = rng.exponential(1.0, SAMPLES).astype(np.float32)
+    psd[np.arange(start, start + band_bins) % SAMPLES] *= 20.0
+    for peak in {start % SAMPLES, (start + band_bins // 2) % SAMPLES, (start + band_bins - 1) % SAMPLES}:
+        for width in (65, 1025):
+            assert _band_around(psd, peak, 2.0, width) == _band_over_the_whole_spectrum(psd, peak, 2.0, width)
