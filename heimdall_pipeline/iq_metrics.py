@@ -1,8 +1,8 @@
 """Metrics recomputed from one IQ recording: SNR, frequency offset, powers, occupied bandwidth, flags.
 
-Plain numpy, no Dagster. The method (docs/iq-metrics.md has the reasoning):
+numpy and scipy.fft, no Dagster. The method (docs/iq-metrics.md has the reasoning):
 
-1. PSD: one Hann-windowed FFT of the whole recording (bins of sample_rate/N: 0.1 Hz for 125,000
+1. PSD: one Hann-windowed single-precision FFT of the whole recording (bins of sample_rate/N: 0.1 Hz for 125,000
    samples at 12.5 kHz), in linear power per Hz, scaled so that the bins summed times the bin width
    are the recording's mean power |x|². Bins are taken circularly (a band may wrap past ±fs/2);
    frequencies are reported in fftshift order's range, [-fs/2, fs/2).

@@ -10,7 +10,7 @@ refuses object dtypes itself, and the header check has refused them already).
 Concurrency: a pool of `concurrency` threads, each GETs one recording, validates it, computes its
 metrics, and drops the body and the samples before taking the next. So at most `concurrency`
 bodies are held at once, whatever the day's size; the results handed back are a few numbers each.
-numpy's FFT releases the GIL, so computing overlaps fetching.
+scipy's FFT and numpy's array loops release the GIL, so computing overlaps fetching.
 """
 
 from __future__ import annotations
