@@ -3,9 +3,7 @@
 Every recording is validated from its `.npy` header before its samples are touched: the format
 version, the header's size (numpy's `max_header_size`), the dtype (complex64 or complex128; an
 object dtype is refused before anything could unpickle it), the shape (1-D), and its size against
-the object's Content-Length. Only then are its samples read, with `np.frombuffer` of that dtype over
-the body after the header: no copy, and no code path that could unpickle anything (frombuffer
-refuses object dtypes itself, and the header check has refused them already).
+the object's Content-Length. Only then is it loaded, with `np.load(..., allow_pickle=False)`.
 
 Concurrency: a pool of `concurrency` threads, each GETs one recording, validates it, computes its
 metrics, and drops the body and the samples before taking the next. So at most `concurrency`
@@ -102,9 +100,8 @@ def split_s3_path(s3_path: str, default_bucket: str) -> tuple[str, str]:
 def parse_npy(data: bytes, max_header_size: int = MAX_HEADER_SIZE) -> np.ndarray:
     """The 1-D complex samples of an `.npy` file's bytes, or RejectedRecording saying why not.
 
-    The header is read and checked first; the samples are read only from a file whose header says
-    a plain 1-D complex array of exactly the bytes present, as a read-only view of `data` (np.load
-    would copy the megabyte first).
+    The header is read and checked first; `np.load` with allow_pickle=False runs only on a file
+    whose header says a plain 1-D complex array of exactly the bytes present.
     """
     stream = io.BytesIO(data)
     try:
@@ -131,9 +128,10 @@ def parse_npy(data: bytes, max_header_size: int = MAX_HEADER_SIZE) -> np.ndarray
         raise RejectedRecording("truncated", f"{len(data)} bytes, the header announces {expected} ({shape[0]} samples)")
     if len(data) > expected:
         raise RejectedRecording("trailing_bytes", f"{len(data)} bytes, the header announces {expected}")
+    stream.seek(0)
     try:
-        samples = np.frombuffer(data, dtype=dtype, count=shape[0], offset=stream.tell())
-    except (ValueError, TypeError) as error:
+        samples = np.load(stream, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as error:
         raise RejectedRecording("unreadable", describe_error(error)) from None
     return samples
 
@@ -233,7 +231,7 @@ def read_and_compute(
         except RejectedRecording as rejected:
             return RecordingResult(request, REJECTED, rejected.reason, None, fetched.size, fetched.retries)
         size, retries = fetched.size, fetched.retries
-        del fetched  # the samples are a view of the body, which lives as long as they do
+        del fetched  # the samples are a copy: let the body go before the FFTs
         try:
             metrics = compute_iq_metrics(samples, request.sample_rate_hz, expected_samples=request.samples_count)
         except InvalidRecording as invalid:  # all zeros, NaNs, too short: data it cannot measure

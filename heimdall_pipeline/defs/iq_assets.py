@@ -104,7 +104,7 @@ def _iq_day_metadata(day: date, result: IQDayResult, summary: dict, reasons: lis
         "SNR, frequency offset, powers (dBFS), occupied bandwidth and quality flags recomputed from the IQ "
         "recording of every measurement the day's uploads loaded; one iq_metrics row each: computed, or "
         "rejected / missing / failed with a reason. Recordings are read concurrently (iq_recordings.concurrency), "
-        "validated from the .npy header, then read with np.frombuffer (never unpickled); only rows not current at the algorithm version are read."
+        "validated before np.load(allow_pickle=False); only rows not current at the algorithm version are read."
     ),
 )
 def iq_metrics(
