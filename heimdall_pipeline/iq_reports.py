@@ -141,7 +141,7 @@ def comparison_plot(rows: pd.DataFrame, day: date) -> bytes:
     receivers = list(rows.groupby(["websdr_id", "receiver"]).groups) or [(None, "no computed recordings")]
     fig, axes = plt.subplots(len(receivers), 2, figsize=(9, 2.4 * len(receivers) + 0.8), squeeze=False)
     for (snr_axis, offset_axis), (websdr_id, receiver) in zip(axes, receivers):
-        group = rows[rows["websdr_id"] == websdr_id]
+        group = rows[(rows["websdr_id"] == websdr_id) & (rows["receiver"] == receiver)]  # an id renumbered that day names two
         silent = int(group["no_signal"].astype(bool).sum()) if "no_signal" in group else 0
         _identity_scatter(snr_axis, group.get("stored_snr_db", pd.Series(dtype=float)),
                           group.get("recomputed_snr_db", pd.Series(dtype=float)), "dB", silent)

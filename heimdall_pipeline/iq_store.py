@@ -1,9 +1,10 @@
 """The iq_metrics table: which recordings an upload day still needs, computing them, storing the outcome.
 
-An upload day's recordings are those of the measurements its objects loaded (ingest_ledger status
-loaded or updated). One is (re)computed when iq_metrics has no row for it, when its row was
-computed with another ALGORITHM_VERSION, when the measurement now names another recording, or
-when the last attempt was `missing` or `failed` (it may be there now). A computed or rejected
+An upload day's recordings are those of the measurements its objects name, whoever inserted the
+row (ingest_ledger loaded / updated, or present / conflict when Heimdall's worker stored it
+first). One is (re)computed when iq_metrics has no row for it, when its row was computed with
+another ALGORITHM_VERSION, when the measurement now names another recording, or when the last
+attempt was `missing` or `failed` (it may be there now). A computed or rejected
 recording at the current version is never read again, so re-running a day costs one query.
 """
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import base64
+import json
 import re
+from collections import defaultdict
 from datetime import datetime, timezone
 
 import numpy as np
 from dagster import AssetKey, materialize
 
+from heimdall_pipeline import save_measurements_to_timescaledb
 from heimdall_pipeline.defs.ingest_assets import measurements
 from heimdall_pipeline.defs.iq_assets import (
     AGREEMENT_CHECK,
@@ -77,6 +80,29 @@ def test_a_day_that_agrees_computes_every_recording_and_the_check_passes(resourc
     check = check_evaluations(result)[AGREEMENT_CHECK]
     assert check.passed
     assert check.metadata["compared"].value == len(recordings)
+
+
+def test_rows_heimdalls_worker_stored_first_have_their_recordings_computed(resources, s3, bucket, clean_database_url, db):
+    """Beside Heimdall the worker usually stores a row before the pipeline lists its object (ledger
+    `present`): the recording is the row's, whoever inserted it."""
+    recordings = upload_day_with_recordings(s3, bucket, sessions=2, agree=True)
+    by_task: dict[str, list[dict]] = defaultdict(list)
+    for recording in recordings:
+        metadata_key = f"sessions/{recording.task_id}/websdr_{recording.websdr_id}_metadata.json"
+        document = json.loads(s3.get_object(Bucket=bucket, Key=metadata_key)["Body"].read())
+        by_task[recording.task_id].append({**document, "iq_data_path": f"s3://{bucket}/{recording.key}"})
+    for task_id, dicts in by_task.items():
+        assert save_measurements_to_timescaledb(task_id, dicts, clean_database_url)["inserted"] == len(dicts)
+    partition = today()
+    assert run_chain(resources, partition).success
+    assert db.execute("SELECT DISTINCT status FROM ingest_ledger").fetchall() == [("present",)]
+
+    result = run_iq(resources, partition)
+
+    (iq,) = materialization_metadata(result, "iq_metrics")
+    assert (iq["dagster/row_count"], iq["computed"], iq["pending"]) == (len(recordings), len(recordings), 0)
+    (report,) = materialization_metadata(result, "heimdall_vs_recomputed_metrics")
+    assert (report["compared"], report["disagreeing"]) == (len(recordings), 0)
 
 
 def test_a_day_that_disagrees_warns_with_counts(resources, s3, bucket):

@@ -1,4 +1,5 @@
--- Per status, the recordings of the measurements that uploads in [start, end) loaded; 'pending' =
+-- Per status, the recordings of the measurements that uploads in [start, end) name (whoever
+-- inserted the row: day_recordings.sql); 'pending' =
 -- no iq_metrics row yet. With how many computed rows carry each quality flag.
 SELECT coalesce(i.status, 'pending') AS status,
        count(*) AS recordings,
@@ -13,6 +14,6 @@ JOIN measurements AS m
 LEFT JOIN iq_metrics AS i
     ON i.task_id = m.task_id AND i.websdr_id = m.websdr_id AND i.timestamp_utc = m.timestamp_utc
 WHERE l.last_modified >= %(start)s AND l.last_modified < %(end)s
-  AND l.status IN ('loaded', 'updated')
+  AND l.status IN ('loaded', 'updated', 'present', 'conflict')
 GROUP BY 1
 ORDER BY 1
