@@ -36,7 +36,7 @@ except ModuleNotFoundError as error:  # the package installed without its `worke
     ) from error
 
 from heimdall_pipeline.settings import ConfigError, Settings, exit_on_config_error, redact_url
-from heimdall_pipeline.worker_api import FAILED, save_measurements_to_timescaledb
+from heimdall_pipeline.worker_api import FAILED, save_measurements_to_timescaledb, shown_task_id
 
 TASK_NAME = "heimdall_pipeline.save_measurements"
 DEFAULT_MAX_RETRIES = 10
@@ -136,15 +136,11 @@ def save_measurements(self, task_id: str, measurements: list[dict[str, Any]]) ->
             delay = retry_delay(retries, settings.retry_backoff_seconds, settings.retry_backoff_max_seconds)
             logger.warning(
                 "task %s: retry %d of %d in %.2f s: %s",
-                _shown(task_id), retries + 1, settings.max_retries, delay, result["error"],
+                shown_task_id(task_id), retries + 1, settings.max_retries, delay, result["error"],
             )
             raise self.retry(countdown=delay, max_retries=settings.max_retries)
-        logger.error("task %s: still failing after %d retries; giving up: %s", _shown(task_id), retries, result["error"])
+        logger.error("task %s: still failing after %d retries; giving up: %s", shown_task_id(task_id), retries, result["error"])
     return {**result, "retries": retries}
-
-
-def _shown(task_id: Any) -> str:
-    return repr(task_id[:80]) if isinstance(task_id, str) else f"<{type(task_id).__name__}>"
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -79,13 +79,13 @@ def save_measurements_to_timescaledb(
         except RejectedObject as error:
             rejected.append({"index": index, "reason": error.reason})
         except Exception as error:  # noqa: BLE001 - a parser bug rejects this dict, never the call
-            logger.exception("task %s: measurement %d: unexpected error while validating it", _shown(task_id), index)
+            logger.exception("task %s: measurement %d: unexpected error while validating it", shown_task_id(task_id), index)
             rejected.append({"index": index, "reason": internal_error_reason(error)})
     for item in rejected[:20]:
-        logger.warning("task %s: measurement %d rejected: %s", _shown(task_id), item["index"], item["reason"])
+        logger.warning("task %s: measurement %d rejected: %s", shown_task_id(task_id), item["index"], item["reason"])
     if rejected and not valid:  # nothing to store; the database is not asked
         error = f"all {len(rejected)} measurements were rejected (the first: {rejected[0]['reason']})"
-        logger.error("task %s: %s", _shown(task_id), error)
+        logger.error("task %s: %s", shown_task_id(task_id), error)
         return _failed(error, retryable=False, rejected=rejected)
     url = database_url
     try:
@@ -100,7 +100,7 @@ def save_measurements_to_timescaledb(
         expected = retryable or isinstance(error, (ConfigError, SchemaBehindError))
         logger.error(
             "TimescaleDB storage failed for task %s (%s): %s",
-            _shown(task_id), "retryable" if retryable else "not retryable", message, exc_info=not expected,
+            shown_task_id(task_id), "retryable" if retryable else "not retryable", message, exc_info=not expected,
         )
         return _failed(message, retryable=retryable, rejected=rejected)
     conflicts = [
@@ -110,10 +110,10 @@ def save_measurements_to_timescaledb(
     stored = len(valid) - result.conflicts
     logger.info(
         "task %s: %d measurements stored (%d new, %d already there), %d conflicting with a stored row, %d rejected",
-        _shown(task_id), stored, result.inserted, result.present, result.conflicts, len(rejected),
+        shown_task_id(task_id), stored, result.inserted, result.present, result.conflicts, len(rejected),
     )
     for conflict in conflicts[:20]:
-        logger.warning("task %s: receiver %d: %s", _shown(task_id), conflict["websdr_id"], conflict["reason"])
+        logger.warning("task %s: receiver %d: %s", shown_task_id(task_id), conflict["websdr_id"], conflict["reason"])
     answer = {
         "status": PARTIAL if rejected or result.conflicts else SUCCESS,
         "retryable": False,
@@ -159,6 +159,6 @@ def _check_session_path(task_id: str, s3_path: str | None) -> None:
         )
 
 
-def _shown(task_id: Any) -> str:
+def shown_task_id(task_id: Any) -> str:
     """The task id for a log line: bounded, NUL and all escaped by repr."""
     return repr(task_id[:80]) if isinstance(task_id, str) else f"<{type(task_id).__name__}>"
