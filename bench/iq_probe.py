@@ -17,14 +17,7 @@ from heimdall_pipeline.iq_store import compute_day
 from heimdall_pipeline.object_store import s3_client_from_settings
 from heimdall_pipeline.recordings import DEFAULT_IQ_CONCURRENCY
 from heimdall_pipeline.settings import Settings
-
-
-def rss_mb(field: str) -> float:
-    with open("/proc/self/status", encoding="ascii") as status:
-        for line in status:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no {field} in /proc/self/status")
+from memory_probe import rss_mb  # bench/ is this script's sys.path[0]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,12 +17,13 @@ from heimdall_pipeline.object_store import DEFAULT_CONCURRENCY, s3_client_from_s
 from heimdall_pipeline.settings import Settings
 
 
-def peak_rss_mb() -> float:
+def rss_mb(field: str = "VmHWM") -> float:
+    """A memory figure of this process from /proc/self/status, in MB: VmHWM (peak RSS) or VmRSS."""
     with open("/proc/self/status", encoding="ascii") as status:
         for line in status:
-            if line.startswith("VmHWM:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmHWM in /proc/self/status")
+    raise RuntimeError(f"no {field} in /proc/self/status")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     s3 = s3_client_from_settings(settings, max_pool_connections=args.concurrency)
     with connect(args.database_url) as conn:
         listing, result = ingest_window(conn, s3, args.bucket, args.start, args.end, concurrency=args.concurrency)
-    print(json.dumps({"peak_rss_mb": peak_rss_mb(), "objects": result.objects, "inserted": result.inserted,
+    print(json.dumps({"peak_rss_mb": rss_mb("VmHWM"), "objects": result.objects, "inserted": result.inserted,
                       "seconds": result.seconds}))
     return 0
 
