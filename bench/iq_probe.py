@@ -12,11 +12,11 @@ import json
 import sys
 from datetime import datetime
 
-from heimdall_pipeline.db import connect
-from heimdall_pipeline.iq_store import compute_day
-from heimdall_pipeline.object_store import s3_client_from_settings
-from heimdall_pipeline.recordings import DEFAULT_IQ_CONCURRENCY
-from heimdall_pipeline.settings import Settings
+from heimdall_pipeline.core.db import connect
+from heimdall_pipeline.iq.store import compute_day
+from heimdall_pipeline.core.object_store import s3_client_from_settings
+from heimdall_pipeline.iq.recordings import DEFAULT_IQ_CONCURRENCY
+from heimdall_pipeline.core.settings import Settings
 from memory_probe import rss_mb  # bench/ is this script's sys.path[0]
 
 

@@ -11,10 +11,10 @@ import json
 import sys
 from datetime import datetime
 
-from heimdall_pipeline.db import connect
-from heimdall_pipeline.ingest import ingest_window
-from heimdall_pipeline.object_store import DEFAULT_CONCURRENCY, s3_client_from_settings
-from heimdall_pipeline.settings import Settings
+from heimdall_pipeline.core.db import connect
+from heimdall_pipeline.ingest.uploads import ingest_window
+from heimdall_pipeline.core.object_store import DEFAULT_CONCURRENCY, s3_client_from_settings
+from heimdall_pipeline.core.settings import Settings
 
 
 def rss_mb(field: str = "VmHWM") -> float:

@@ -40,15 +40,15 @@ BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR))  # run as a script: bench/ helpers import as top-level modules
 
 
-from heimdall_pipeline.aggregates import day_bounds, refresh_hourly  # noqa: E402
-from heimdall_pipeline.db import connect  # noqa: E402
-from heimdall_pipeline.ingest import ingest_window  # noqa: E402
-from heimdall_pipeline.iq_store import compute_day  # noqa: E402
-from heimdall_pipeline.recordings import DEFAULT_IQ_CONCURRENCY  # noqa: E402
-from heimdall_pipeline.loader import load_rows  # noqa: E402
-from heimdall_pipeline.object_store import DEFAULT_CONCURRENCY, iter_metadata_objects, s3_client_from_settings  # noqa: E402
-from heimdall_pipeline.sample_data import generate_day, upload  # noqa: E402
-from heimdall_pipeline.settings import Settings  # noqa: E402
+from heimdall_pipeline.analytics.aggregates import day_bounds, refresh_hourly  # noqa: E402
+from heimdall_pipeline.core.db import connect  # noqa: E402
+from heimdall_pipeline.ingest.uploads import ingest_window  # noqa: E402
+from heimdall_pipeline.iq.store import compute_day  # noqa: E402
+from heimdall_pipeline.iq.recordings import DEFAULT_IQ_CONCURRENCY  # noqa: E402
+from heimdall_pipeline.ingest.loader import load_rows  # noqa: E402
+from heimdall_pipeline.core.object_store import DEFAULT_CONCURRENCY, iter_metadata_objects, s3_client_from_settings  # noqa: E402
+from heimdall_pipeline.devtools.sample_data import generate_day, upload  # noqa: E402
+from heimdall_pipeline.core.settings import Settings  # noqa: E402
 from stack import (  # noqa: E402
     Timer,
     bench_sql,

@@ -22,10 +22,10 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 from psycopg import sql
 
-from heimdall_pipeline.db import connect
-from heimdall_pipeline.measurement import COLUMNS, parse_metadata_object
-from heimdall_pipeline.migrations import migrate
-from heimdall_pipeline.sample_data import FREQUENCIES_MHZ, RECEIVER_IDS, SAMPLE_RATE_KHZ, SAMPLES_COUNT, SampleObject
+from heimdall_pipeline.core.db import connect
+from heimdall_pipeline.ingest.measurement import COLUMNS, parse_metadata_object
+from heimdall_pipeline.schema.migrations import migrate
+from heimdall_pipeline.devtools.sample_data import FREQUENCIES_MHZ, RECEIVER_IDS, SAMPLE_RATE_KHZ, SAMPLES_COUNT, SampleObject
 
 BENCH_SQL_DIR = Path(__file__).resolve().parent / "sql"
 

@@ -1,6 +1,6 @@
 """`make bench`, second part: upload → queryable row, the library call against the launched run.
 
-The same N metadata objects (heimdall_pipeline.sample_data) are loaded two ways, interleaved,
+The same N metadata objects (heimdall_pipeline.devtools.sample_data) are loaded two ways, interleaved,
 --repeat times, and the medians printed:
 
   library   ingest.ingest_window for the upload day (list, ledger, GET, parse, validate, load) in
@@ -46,11 +46,11 @@ sys.path.insert(0, str(BENCH_DIR))  # run as a script: bench/ helpers import as 
 
 import psycopg  # noqa: E402
 
-from heimdall_pipeline.db import connect  # noqa: E402
-from heimdall_pipeline.ingest import ingest_window  # noqa: E402
-from heimdall_pipeline.object_store import s3_client_from_settings  # noqa: E402
-from heimdall_pipeline.sample_data import SampleObject, generate_day, upload  # noqa: E402
-from heimdall_pipeline.settings import Settings  # noqa: E402
+from heimdall_pipeline.core.db import connect  # noqa: E402
+from heimdall_pipeline.ingest.uploads import ingest_window  # noqa: E402
+from heimdall_pipeline.core.object_store import s3_client_from_settings  # noqa: E402
+from heimdall_pipeline.devtools.sample_data import SampleObject, generate_day, upload  # noqa: E402
+from heimdall_pipeline.core.settings import Settings  # noqa: E402
 from stack import Timer, _with_database, fresh_bucket, fresh_database, median  # noqa: E402
 
 SERVE = str(ROOT / "scripts" / "serve.sh")
@@ -116,7 +116,7 @@ class Topology:
         self.instance = None
 
     def __enter__(self) -> "Topology":
-        from heimdall_pipeline.migrations import migrate
+        from heimdall_pipeline.schema.migrations import migrate
 
         with psycopg.connect(self.admin_url, autocommit=True) as admin:
             for name in (self.heimdall_db, self.dagster_db):

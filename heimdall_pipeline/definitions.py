@@ -12,7 +12,7 @@ from dagster import BetaWarning, Definitions, PreviewWarning
 warnings.filterwarnings("ignore", message=r"Parameter `backfill_policy` of function `asset`", category=BetaWarning)
 warnings.filterwarnings("ignore", message=r"Specifying a partitions_def on an AssetCheckSpec", category=PreviewWarning)
 
-from heimdall_pipeline.settings import Settings, exit_on_config_error
+from heimdall_pipeline.core.settings import Settings, exit_on_config_error
 
 # A missing or malformed setting stops the load (code server, `dagster dev`, validate) with one
 # line naming the variable, rather than a stack trace here or a failure in the first run.

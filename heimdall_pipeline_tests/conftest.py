@@ -8,7 +8,7 @@ owner's (migrations, TRUNCATE between tests), `reader_database_url` the read-onl
 
 Schema: everything of ours lives in HEIMDALL_DB_SCHEMA (`make test` runs the whole suite in
 `heimdall`, beside an empty public; `make test HEIMDALL_DB_SCHEMA=public` in public). The
-fixtures migrate and grant into it, and every test connects through heimdall_pipeline.db.connect,
+fixtures migrate and grant into it, and every test connects through heimdall_pipeline.core.db.connect,
 which sets the search_path from the same variable, so no test names a schema.
 
 S3: moto's S3 server, the same one `make up` runs, started here in-process on a loopback port
@@ -31,11 +31,11 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 from psycopg import sql
 
-from heimdall_pipeline.db import connect
-from heimdall_pipeline.grants import apply_grants
-from heimdall_pipeline.migrations import MIGRATIONS_DIR, migrate, timescaledb_edition
-from heimdall_pipeline.object_store import make_s3_client
-from heimdall_pipeline.settings import db_schema
+from heimdall_pipeline.core.db import connect
+from heimdall_pipeline.schema.grants import apply_grants
+from heimdall_pipeline.schema.migrations import MIGRATIONS_DIR, migrate, timescaledb_edition
+from heimdall_pipeline.core.object_store import make_s3_client
+from heimdall_pipeline.core.settings import db_schema
 
 # The schema the suite runs in (HEIMDALL_DB_SCHEMA; public when unset, as in production).
 TEST_DB_SCHEMA = db_schema()

@@ -14,8 +14,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 
-from heimdall_pipeline.measurement import MAX_OBJECT_BYTES
-from heimdall_pipeline.sample_data import encode, measurement_document, metadata_key
+from heimdall_pipeline.ingest.measurement import MAX_OBJECT_BYTES
+from heimdall_pipeline.devtools.sample_data import encode, measurement_document, metadata_key
 
 
 @dataclass(frozen=True)

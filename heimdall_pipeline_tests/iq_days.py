@@ -13,9 +13,9 @@ from datetime import date, datetime, timedelta, timezone
 
 import numpy as np
 
-from heimdall_pipeline.ingest import ingest_window
-from heimdall_pipeline.iq_synth import tone_in_noise
-from heimdall_pipeline.sample_data import SAMPLE_RATE_KHZ, generate_day, upload
+from heimdall_pipeline.ingest.uploads import ingest_window
+from heimdall_pipeline.devtools.iq_synth import tone_in_noise
+from heimdall_pipeline.devtools.sample_data import SAMPLE_RATE_KHZ, generate_day, upload
 
 DAY = date(2025, 10, 22)
 TEST_SAMPLES = 4096

@@ -6,8 +6,8 @@ import random
 import uuid
 from datetime import date, datetime, time, timedelta, timezone
 
-from heimdall_pipeline.measurement import Measurement
-from heimdall_pipeline.sample_data import FREQUENCIES_MHZ, RECEIVER_IDS, measurement_document
+from heimdall_pipeline.ingest.measurement import Measurement
+from heimdall_pipeline.devtools.sample_data import FREQUENCIES_MHZ, RECEIVER_IDS, measurement_document
 
 
 def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0, micro: int = 0) -> datetime:

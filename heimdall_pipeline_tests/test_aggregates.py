@@ -7,8 +7,8 @@ from datetime import date
 
 import pytest
 
-from heimdall_pipeline.aggregates import DayArchivedError, day_bounds, hourly_mismatches, refresh_hourly
-from heimdall_pipeline.loader import load_measurements
+from heimdall_pipeline.analytics.aggregates import DayArchivedError, day_bounds, hourly_mismatches, refresh_hourly
+from heimdall_pipeline.ingest.loader import load_measurements
 from heimdall_pipeline_tests.measurement_rows import measurement, realistic_day, utc
 
 DAY = date(2025, 3, 10)

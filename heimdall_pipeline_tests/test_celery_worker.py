@@ -21,9 +21,9 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 from celery import Celery
 
-from heimdall_pipeline.celery_worker import TASK_NAME, CelerySettings, retry_delay, save_measurements
-from heimdall_pipeline.settings import ConfigError
-from heimdall_pipeline.db import connect
+from heimdall_pipeline.worker.celery_app import TASK_NAME, CelerySettings, retry_delay, save_measurements
+from heimdall_pipeline.core.settings import ConfigError
+from heimdall_pipeline.core.db import connect
 from heimdall_pipeline_tests.tcp_proxy import TcpProxy
 
 # One xdist worker runs the whole module: one Celery worker process, one proxy.
@@ -99,7 +99,7 @@ def test_the_worker_command_without_a_broker_says_so_in_one_line():
 
 def test_importing_the_task_module_imports_neither_dagster_nor_pandas_matplotlib_pyarrow():
     probe = (
-        "import json, sys; import heimdall_pipeline.celery_worker; "
+        "import json, sys; import heimdall_pipeline.worker.celery_app; "
         "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in "
         "('dagster', 'pandas', 'matplotlib', 'pyarrow'))))"
     )

@@ -7,10 +7,10 @@ import dataclasses
 import json
 from datetime import datetime, timedelta, timezone
 
-from heimdall_pipeline.ingest import ingest_window
-from heimdall_pipeline.loader import load_measurements
-from heimdall_pipeline.measurement import parse_metadata_object
-from heimdall_pipeline.sample_data import SampleObject, encode, generate_day, upload
+from heimdall_pipeline.ingest.uploads import ingest_window
+from heimdall_pipeline.ingest.loader import load_measurements
+from heimdall_pipeline.ingest.measurement import parse_metadata_object
+from heimdall_pipeline.devtools.sample_data import SampleObject, encode, generate_day, upload
 
 from heimdall_pipeline_tests.test_ingest import DAY
 

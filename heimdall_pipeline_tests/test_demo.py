@@ -7,8 +7,7 @@ from datetime import datetime, timezone
 import pytest
 from dagster import AssetKey, DagsterInstance, DagsterRunStatus
 
-from heimdall_pipeline import demo
-
+from heimdall_pipeline.devtools import demo
 pytestmark = pytest.mark.integration
 
 

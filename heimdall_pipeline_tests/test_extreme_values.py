@@ -10,11 +10,11 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from heimdall_pipeline.aggregates import day_bounds, hourly_mismatches, refresh_hourly
+from heimdall_pipeline.analytics.aggregates import day_bounds, hourly_mismatches, refresh_hourly
 from heimdall_pipeline.defs.checks import SNR_RANGE_DB
-from heimdall_pipeline.ledger_queries import partition_rows, receiver_counts
-from heimdall_pipeline.loader import load_object_batch
-from heimdall_pipeline.measurement import (
+from heimdall_pipeline.ingest.ledger import partition_rows, receiver_counts
+from heimdall_pipeline.ingest.loader import load_object_batch
+from heimdall_pipeline.ingest.measurement import (
     FREQUENCY_MHZ_MAX,
     FREQUENCY_OFFSET_HZ_MAX,
     POWER_DBM_RANGE,
@@ -23,9 +23,9 @@ from heimdall_pipeline.measurement import (
     SNR_DB_RANGE,
     parse_metadata_object,
 )
-from heimdall_pipeline.object_store import ObjectInfo
-from heimdall_pipeline.reports import REPORTS, build_report
-from heimdall_pipeline.sample_data import encode, metadata_key
+from heimdall_pipeline.core.object_store import ObjectInfo
+from heimdall_pipeline.analytics.reports import REPORTS, build_report
+from heimdall_pipeline.devtools.sample_data import encode, metadata_key
 
 BUCKET = "heimdall-raw-iq"
 UPLOADED = datetime(2026, 11, 28, 12, tzinfo=timezone.utc)

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
 
-from heimdall_pipeline.ingest import ingest_window, list_uploads, load_pending
-from heimdall_pipeline.object_store import GetRetryPolicy, make_s3_client
-from heimdall_pipeline.sample_data import generate_day, upload
+from heimdall_pipeline.ingest.uploads import ingest_window, list_uploads, load_pending
+from heimdall_pipeline.core.object_store import GetRetryPolicy, make_s3_client
+from heimdall_pipeline.devtools.sample_data import generate_day, upload
 from heimdall_pipeline_tests.faulty_s3_proxy import FAULTS, FaultyS3Proxy
 
 DAY = date(2025, 10, 22)

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from heimdall_pipeline.measurement import MAX_REASON_CHARS, RejectedObject, parse_metadata_object
+from heimdall_pipeline.ingest.measurement import MAX_REASON_CHARS, RejectedObject, parse_metadata_object
 from heimdall_pipeline_tests.hostile_corpus import hostile_objects
 
 DAY = date(2026, 11, 28)

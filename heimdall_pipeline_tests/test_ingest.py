@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
 
-from heimdall_pipeline.ingest import ingest_window, load_pending, list_uploads
-from heimdall_pipeline.loader import ledger_summary
-from heimdall_pipeline.sample_data import bad_objects, generate_day, upload
+from heimdall_pipeline.ingest.uploads import ingest_window, load_pending, list_uploads
+from heimdall_pipeline.ingest.loader import ledger_summary
+from heimdall_pipeline.devtools.sample_data import bad_objects, generate_day, upload
 from heimdall_pipeline_tests.conftest import backdate
 
 DAY = date(2025, 10, 22)

@@ -6,10 +6,10 @@ import json
 import logging
 from datetime import date, datetime, timedelta, timezone
 
-from heimdall_pipeline import ingest
-from heimdall_pipeline.ingest import ingest_window, list_uploads, load_pending
-from heimdall_pipeline.measurement import MAX_OBJECT_BYTES, MAX_REASON_CHARS
-from heimdall_pipeline.sample_data import SampleObject, generate_day, metadata_key, upload
+from heimdall_pipeline.ingest import uploads as ingest
+from heimdall_pipeline.ingest.uploads import ingest_window, list_uploads, load_pending
+from heimdall_pipeline.ingest.measurement import MAX_OBJECT_BYTES, MAX_REASON_CHARS
+from heimdall_pipeline.devtools.sample_data import SampleObject, generate_day, metadata_key, upload
 
 DAY = date(2025, 10, 22)
 
@@ -71,7 +71,7 @@ def test_an_unexpected_parser_error_rejects_only_that_object_and_names_its_key(d
 
     monkeypatch.setattr(ingest, "parse_metadata_object", parse_with_a_bug)
     start, end = _now_window()
-    with caplog.at_level(logging.ERROR, logger="heimdall_pipeline.ingest"):
+    with caplog.at_level(logging.ERROR, logger="heimdall_pipeline.ingest.uploads"):
         _, result = ingest_window(db, s3, bucket, start, end)
 
     assert (result.inserted, result.rejected, result.failed) == (len(objects) - 1, 1, 0)

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from heimdall_pipeline.iq_accuracy import (
+from heimdall_pipeline.devtools.iq_accuracy import (
     NOISE_ONLY_SEEDS,
     OFFSET_GOAL_HZ,
     OFFSETS_HZ,
@@ -21,8 +21,8 @@ from heimdall_pipeline.iq_accuracy import (
     noise_only_detections,
     wideband_table,
 )
-from heimdall_pipeline.iq_metrics import compute_iq_metrics
-from heimdall_pipeline.iq_synth import tone_in_noise
+from heimdall_pipeline.iq.metrics import compute_iq_metrics
+from heimdall_pipeline.devtools.iq_synth import tone_in_noise
 
 # One worker computes the grid once for all the tests that read it (make test runs --dist loadgroup).
 pytestmark = pytest.mark.xdist_group("iq_accuracy")

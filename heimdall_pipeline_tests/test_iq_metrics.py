@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from heimdall_pipeline.iq_metrics import ALGORITHM_VERSION, IQMetrics, InvalidRecording, compute_iq_metrics
-from heimdall_pipeline.iq_synth import band_in_noise, tone_in_noise
+from heimdall_pipeline.iq.metrics import ALGORITHM_VERSION, IQMetrics, InvalidRecording, compute_iq_metrics
+from heimdall_pipeline.devtools.iq_synth import band_in_noise, tone_in_noise
 
 RATE_HZ = 12_500.0
 SAMPLES = 125_000
@@ -154,7 +154,7 @@ def _band_over_the_whole_spectrum(psd: np.ndarray, peak: int, level: float, widt
 def test_the_band_found_near_the_peak_is_the_band_of_the_whole_spectrum(band_bins, start):
     # _band_around averages only near the peak, over a span it widens: bands up to the whole circle,
     # wrapping or not, must come out as the whole-spectrum definition gives them.
-    from heimdall_pipeline.iq_metrics import _band_around
+    from heimdall_pipeline.iq.metrics import _band_around
 
     rng = np.random.default_rng(band_bins + start)
     psd = rng.exponential(1.0, SAMPLES).astype(np.float32)

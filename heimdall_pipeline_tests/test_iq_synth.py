@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from heimdall_pipeline.iq_synth import band_in_noise, tone_in_noise
+from heimdall_pipeline.devtools.iq_synth import band_in_noise, tone_in_noise
 
 
 def test_noise_power_and_dtype_are_as_asked():

@@ -6,9 +6,9 @@ from datetime import date, timedelta
 
 import pytest
 
-from heimdall_pipeline.db import connect
-from heimdall_pipeline.aggregates import DayArchivedError, day_bounds, refresh_hourly
-from heimdall_pipeline.lifecycle import (
+from heimdall_pipeline.core.db import connect
+from heimdall_pipeline.analytics.aggregates import DayArchivedError, day_bounds, refresh_hourly
+from heimdall_pipeline.lifecycle.retention import (
     ARCHIVE_SCHEMA,
     ArchiveError,
     _parquet,
@@ -23,8 +23,8 @@ from heimdall_pipeline.lifecycle import (
     retire_day,
     verify_archive,
 )
-from heimdall_pipeline.loader import load_measurements
-from heimdall_pipeline.measurement import COLUMNS
+from heimdall_pipeline.ingest.loader import load_measurements
+from heimdall_pipeline.ingest.measurement import COLUMNS
 from heimdall_pipeline_tests.measurement_rows import measurement, realistic_day, utc
 
 OLD, OLDER, RECENT = date(2025, 1, 2), date(2025, 1, 1), date(2025, 2, 14)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import dataclasses
 from datetime import datetime, timedelta, timezone
 
-from heimdall_pipeline.db import connect
-from heimdall_pipeline.loader import (
+from heimdall_pipeline.core.db import connect
+from heimdall_pipeline.ingest.loader import (
     COMPARED_COLUMNS,
     ListingResult,
     Rejection,
@@ -18,8 +18,8 @@ from heimdall_pipeline.loader import (
     conflict_reason,
     record_listed,
 )
-from heimdall_pipeline.measurement import COLUMNS, MAX_REASON_CHARS, Measurement
-from heimdall_pipeline.object_store import ObjectInfo
+from heimdall_pipeline.ingest.measurement import COLUMNS, MAX_REASON_CHARS, Measurement
+from heimdall_pipeline.core.object_store import ObjectInfo
 
 T0 = datetime(2025, 10, 22, 10, 0, tzinfo=timezone.utc)
 

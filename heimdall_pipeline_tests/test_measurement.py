@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from heimdall_pipeline.measurement import (
+from heimdall_pipeline.ingest.measurement import (
     MAX_OBJECT_BYTES,
     MAX_REASON_CHARS,
     Measurement,
@@ -16,7 +16,7 @@ from heimdall_pipeline.measurement import (
     parse_metadata_key,
     parse_metadata_object,
 )
-from heimdall_pipeline.sample_data import bad_objects, encode, generate_day
+from heimdall_pipeline.devtools.sample_data import bad_objects, encode, generate_day
 
 # Heimdall's own example objects, both variants of the format (docs/heimdall-format.md).
 EXAMPLES = Path(__file__).resolve().parent / "fixtures" / "heimdall_examples"

@@ -13,11 +13,11 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from heimdall_pipeline import migrations
-from heimdall_pipeline.db import connect
-from heimdall_pipeline.loader import load_measurements
-from heimdall_pipeline.migrations import MIGRATIONS_DIR, MigrationError, discover, migrate
-from heimdall_pipeline.timescaledb_health import compression_layout
+from heimdall_pipeline.schema import migrations
+from heimdall_pipeline.core.db import connect
+from heimdall_pipeline.ingest.loader import load_measurements
+from heimdall_pipeline.schema.migrations import MIGRATIONS_DIR, MigrationError, discover, migrate
+from heimdall_pipeline.lifecycle.health import compression_layout
 from heimdall_pipeline_tests.conftest import _with_database, drop_database
 from heimdall_pipeline_tests.measurement_rows import realistic_day
 

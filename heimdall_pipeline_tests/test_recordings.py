@@ -10,7 +10,7 @@ import struct
 import numpy as np
 import pytest
 
-from heimdall_pipeline.recordings import MAX_HEADER_SIZE, RejectedRecording, parse_npy, split_s3_path
+from heimdall_pipeline.iq.recordings import MAX_HEADER_SIZE, RejectedRecording, parse_npy, split_s3_path
 from heimdall_pipeline_tests.iq_days import npy_bytes
 
 
@@ -113,7 +113,7 @@ def test_s3_paths_name_their_bucket_or_the_default_one():
 
 
 def test_numpy_scalars_are_stored_as_plain_python_values():
-    from heimdall_pipeline.iq_store import _plain
+    from heimdall_pipeline.iq.store import _plain
 
     assert _plain(np.True_) is True and _plain(False) is False
     assert _plain(np.int32(7)) == 7 and type(_plain(np.int64(7))) is int

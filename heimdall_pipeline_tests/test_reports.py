@@ -9,9 +9,9 @@ import matplotlib.image
 import pandas as pd
 import pytest
 
-from heimdall_pipeline.aggregates import refresh_hourly
-from heimdall_pipeline.loader import load_measurements
-from heimdall_pipeline.reports import REPORTS, ReportWindow, build_report, coverage_heatmap, publish
+from heimdall_pipeline.analytics.aggregates import refresh_hourly
+from heimdall_pipeline.ingest.loader import load_measurements
+from heimdall_pipeline.analytics.reports import REPORTS, ReportWindow, build_report, coverage_heatmap, publish
 from heimdall_pipeline_tests.measurement_rows import measurement, utc
 
 END = utc(2025, 3, 10, 12)

@@ -15,13 +15,13 @@ import psycopg
 import pytest
 from psycopg import errors
 
-from heimdall_pipeline.db import connect
+from heimdall_pipeline.core.db import connect
 from heimdall_pipeline.defs.resources import TimescaleResource
-from heimdall_pipeline.grants import apply_grants
-from heimdall_pipeline.lifecycle import archive_day
-from heimdall_pipeline.loader import load_measurements
-from heimdall_pipeline.migrations import MIGRATIONS_DIR, SchemaBehindError, discover, migrate
-from heimdall_pipeline.worker_api import save_measurements_to_timescaledb
+from heimdall_pipeline.schema.grants import apply_grants
+from heimdall_pipeline.lifecycle.retention import archive_day
+from heimdall_pipeline.ingest.loader import load_measurements
+from heimdall_pipeline.schema.migrations import MIGRATIONS_DIR, SchemaBehindError, discover, migrate
+from heimdall_pipeline.worker.api import save_measurements_to_timescaledb
 from heimdall_pipeline_tests.conftest import TEST_DB_SCHEMA, _user, _with_database, create_role_database, drop_database
 from heimdall_pipeline_tests.measurement_rows import realistic_day
 
@@ -196,7 +196,7 @@ def test_an_unmigrated_database_is_at_zero(admin_database_url, split_roles):
 
 
 def test_migrate_settings_default_to_the_pipeline_url_and_the_standard_role_names():
-    from heimdall_pipeline.settings import MigrateSettings
+    from heimdall_pipeline.core.settings import MigrateSettings
 
     only_runtime = MigrateSettings.from_env({"HEIMDALL_DATABASE_URL": "postgresql://p@db/heimdall"})
     assert only_runtime == MigrateSettings("postgresql://p@db/heimdall", "heimdall_pipeline", "heimdall_reader")
@@ -212,8 +212,7 @@ def test_migrate_settings_default_to_the_pipeline_url_and_the_standard_role_name
 
 
 def test_heimdall_migrate_without_a_url_says_which_variables_to_set(monkeypatch):
-    from heimdall_pipeline import migrations
-
+    from heimdall_pipeline.schema import migrations
     monkeypatch.delenv("HEIMDALL_DATABASE_URL", raising=False)
     monkeypatch.delenv("HEIMDALL_MIGRATE_DATABASE_URL", raising=False)
     with pytest.raises(SystemExit) as stopped:

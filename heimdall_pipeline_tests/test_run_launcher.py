@@ -10,7 +10,7 @@ from dagster._core.launcher import WorkerStatus
 from dagster._core.storage.dagster_run import DagsterRun
 from dagster._core.storage.tags import GRPC_INFO_TAG
 
-from heimdall_pipeline.run_launcher import CodeServerRunLauncher
+from heimdall_pipeline.instance.run_launcher import CodeServerRunLauncher
 
 
 def test_a_run_not_launched_on_a_code_server_is_left_alone():

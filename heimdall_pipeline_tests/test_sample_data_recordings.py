@@ -9,8 +9,8 @@ from datetime import date
 import numpy as np
 import pytest
 
-from heimdall_pipeline.iq_metrics import compute_iq_metrics
-from heimdall_pipeline.sample_data import (
+from heimdall_pipeline.iq.metrics import compute_iq_metrics
+from heimdall_pipeline.devtools.sample_data import (
     DEAF_RECEIVERS,
     RECORDING_NOISE_DBFS,
     SAMPLE_RATE_KHZ,

@@ -14,15 +14,15 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from heimdall_pipeline import migrations
-from heimdall_pipeline.adoption import SEED_INDEXES, SET_ASIDE_TABLE
-from heimdall_pipeline.aggregates import refresh_hourly
-from heimdall_pipeline.db import connect
-from heimdall_pipeline.grants import apply_grants
-from heimdall_pipeline.loader import load_measurements
-from heimdall_pipeline.migrations import MigrationError, SchemaBehindError, discover, migrate, require_current_schema
-from heimdall_pipeline.reports import build_report
-from heimdall_pipeline.settings import ConfigError, db_schema, search_path
+from heimdall_pipeline.schema import migrations
+from heimdall_pipeline.schema.adoption import SEED_INDEXES, SET_ASIDE_TABLE
+from heimdall_pipeline.analytics.aggregates import refresh_hourly
+from heimdall_pipeline.core.db import connect
+from heimdall_pipeline.schema.grants import apply_grants
+from heimdall_pipeline.ingest.loader import load_measurements
+from heimdall_pipeline.schema.migrations import MigrationError, SchemaBehindError, discover, migrate, require_current_schema
+from heimdall_pipeline.analytics.reports import build_report
+from heimdall_pipeline.core.settings import ConfigError, db_schema, search_path
 from heimdall_pipeline_tests.conftest import TEST_DB_SCHEMA, _user, _with_database, drop_database
 from heimdall_pipeline_tests.measurement_rows import realistic_day
 

@@ -22,9 +22,9 @@ from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 from dagster._core.storage.tags import PARTITION_NAME_TAG, ROOT_RUN_ID_TAG, SENSOR_NAME_TAG
 from dagster_graphql import DagsterGraphQLClient
 
-from heimdall_pipeline.db import connect
-from heimdall_pipeline.migrations import migrate
-from heimdall_pipeline.sample_data import bad_objects, generate_day
+from heimdall_pipeline.core.db import connect
+from heimdall_pipeline.schema.migrations import migrate
+from heimdall_pipeline.devtools.sample_data import bad_objects, generate_day
 from heimdall_pipeline_tests.conftest import TEST_DB_SCHEMA, _with_database
 from heimdall_pipeline_tests.defs.conftest import noon, put_uploaded_at, store_uploaded_at
 
@@ -72,7 +72,7 @@ def _create_database(admin_url: str, prefix: str) -> str:
 
 @pytest.fixture(scope="module")
 def topology(admin_database_url, s3_endpoint_url, tmp_path_factory):
-    from heimdall_pipeline.object_store import make_s3_client
+    from heimdall_pipeline.core.object_store import make_s3_client
 
     work = tmp_path_factory.mktemp("serve")
     heimdall_db = _create_database(admin_database_url, "heimdall_serve")

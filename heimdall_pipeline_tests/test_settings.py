@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from heimdall_pipeline.db import DatabaseConnectionError, connect
-from heimdall_pipeline.settings import (
+from heimdall_pipeline.core.db import DatabaseConnectionError, connect
+from heimdall_pipeline.core.settings import (
     ConfigError,
     Settings,
     check_instance,
@@ -20,7 +20,7 @@ from heimdall_pipeline.settings import (
     redact,
     redact_url,
 )
-from heimdall_pipeline.worker_api import save_measurements_to_timescaledb
+from heimdall_pipeline.worker.api import save_measurements_to_timescaledb
 
 REPO = Path(__file__).resolve().parent.parent
 SECRET = "s3cret-Pw"
@@ -193,7 +193,7 @@ def test_the_code_server_does_not_start_with_a_missing_database_url():
 
 
 def test_the_demo_stops_with_one_line_without_an_instance():
-    done = _entry_point([sys.executable, "-m", "heimdall_pipeline.demo"], **VALID)
+    done = _entry_point([sys.executable, "-m", "heimdall_pipeline.devtools.demo"], **VALID)
     _assert_one_clean_line(done, "DAGSTER_HOME")
 
 

@@ -12,12 +12,12 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from heimdall_pipeline import stations
-from heimdall_pipeline.db import connect
-from heimdall_pipeline.ledger_queries import receiver_counts, unknown_receiver_ids
-from heimdall_pipeline.loader import load_measurements
-from heimdall_pipeline.reports import build_report, coverage_heatmap
-from heimdall_pipeline.stations import (
+from heimdall_pipeline.schema import stations
+from heimdall_pipeline.core.db import connect
+from heimdall_pipeline.ingest.ledger import receiver_counts, unknown_receiver_ids
+from heimdall_pipeline.ingest.loader import load_measurements
+from heimdall_pipeline.analytics.reports import build_report, coverage_heatmap
+from heimdall_pipeline.schema.stations import (
     Station,
     StationFileError,
     StationSyncError,

@@ -8,9 +8,9 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from heimdall_pipeline.db import connect
-from heimdall_pipeline.loader import load_measurements
-from heimdall_pipeline.timescaledb_health import (
+from heimdall_pipeline.core.db import connect
+from heimdall_pipeline.ingest.loader import load_measurements
+from heimdall_pipeline.lifecycle.health import (
     GRACE,
     ChunkState,
     Health,

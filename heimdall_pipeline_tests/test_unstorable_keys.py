@@ -5,18 +5,18 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
 
-from heimdall_pipeline.ingest import ingest_window, load_objects
-from heimdall_pipeline.ledger_queries import ledger_entries
-from heimdall_pipeline.loader import record_listed
-from heimdall_pipeline.new_objects import ScanCursor, plan_discovery
-from heimdall_pipeline.object_store import (
+from heimdall_pipeline.ingest.uploads import ingest_window, load_objects
+from heimdall_pipeline.ingest.ledger import ledger_entries
+from heimdall_pipeline.ingest.loader import record_listed
+from heimdall_pipeline.ingest.discovery import ScanCursor, plan_discovery
+from heimdall_pipeline.core.object_store import (
     UNSTORABLE_KEY_PREFIX,
     ObjectInfo,
     is_storable_key,
     ledger_key,
     original_key,
 )
-from heimdall_pipeline.sample_data import generate_day, upload
+from heimdall_pipeline.devtools.sample_data import generate_day, upload
 
 DAY = date(2025, 10, 22)
 NUL_KEY = "sessions/ab\x00cd/websdr_1_metadata.json"

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from heimdall_pipeline.db import connect
-from heimdall_pipeline.sample_data import bad_objects, generate_day, upload
+from heimdall_pipeline.core.db import connect
+from heimdall_pipeline.devtools.sample_data import bad_objects, generate_day, upload
 from heimdall_pipeline_tests.conftest import TEST_DB_SCHEMA, _with_database
 
 pytestmark = pytest.mark.integration

@@ -11,10 +11,10 @@ import psycopg
 import pytest
 
 from heimdall_pipeline import save_measurements_to_timescaledb
-from heimdall_pipeline.db import connect
-from heimdall_pipeline.measurement import MAX_REASON_CHARS
-from heimdall_pipeline.settings import ConfigError
-from heimdall_pipeline.worker_api import is_transient_database_error
+from heimdall_pipeline.core.db import connect
+from heimdall_pipeline.ingest.measurement import MAX_REASON_CHARS
+from heimdall_pipeline.core.settings import ConfigError
+from heimdall_pipeline.worker.api import is_transient_database_error
 
 
 def _measurements(task_id: str) -> list[dict]:

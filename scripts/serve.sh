@@ -134,9 +134,9 @@ drop_env_lines() {
 }
 
 # The settings every process needs (HEIMDALL_*, DAGSTER_HOME, DAGSTER_POSTGRES_URL), checked before
-# anything starts: a bad one is one line naming the variable (heimdall_pipeline.settings).
+# anything starts: a bad one is one line naming the variable (heimdall_pipeline.core.settings).
 require_instance() {
-    "$BIN/python" -c 'import sys; from heimdall_pipeline.settings import main; sys.exit(main(["--instance"]))' || exit 1
+    "$BIN/python" -c 'import sys; from heimdall_pipeline.core.settings import main; sys.exit(main(["--instance"]))' || exit 1
 }
 
 cmd_up() {

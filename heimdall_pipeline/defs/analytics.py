@@ -1,6 +1,6 @@
 """Reports (five assets, `reports_job`, `reports_schedule`) and the lifecycle jobs
-(`retention_job` + `retention_schedule`, `restore_job`). Each calls heimdall_pipeline.reports /
-heimdall_pipeline.lifecycle; nothing here computes anything itself. Reports read through the
+(`retention_job` + `retention_schedule`, `restore_job`). Each calls heimdall_pipeline.analytics.reports /
+heimdall_pipeline.lifecycle.retention; nothing here computes anything itself. Reports read through the
 `reader` resource (the read-only role); the lifecycle jobs write through `timescale`."""
 
 from datetime import date, datetime, timedelta, timezone
@@ -25,9 +25,9 @@ from dagster import (
 )
 from pydantic import Field
 
-from heimdall_pipeline import lifecycle
+from heimdall_pipeline.lifecycle import retention as lifecycle
 from heimdall_pipeline.defs.resources import HeimdallBuckets, HeimdallS3Resource, TimescaleResource
-from heimdall_pipeline.timescaledb_health import read_health
+from heimdall_pipeline.lifecycle.health import read_health
 
 MEASUREMENTS = AssetKey("measurements")
 REPORTS_GROUP = "reports"
@@ -74,7 +74,7 @@ def _materialize_report(
 ) -> MaterializeResult:
     # Imported here: matplotlib and pandas add 0.5–1 s to every process that loads the definitions,
     # every ingest run's worker included, and only report runs need them.
-    from heimdall_pipeline.reports import REPORT_LINK_SECONDS, build_report, presigned_link, publish
+    from heimdall_pipeline.analytics.reports import REPORT_LINK_SECONDS, build_report, presigned_link, publish
 
     client = s3.get_client()
     bucket = buckets.reports_bucket

@@ -34,8 +34,8 @@ from dagster._core.definitions.asset_checks.asset_check_evaluation import (
 from heimdall_pipeline.defs.ingest_assets import days_to_aggregate, measurements, measurements_hourly, window_days
 from heimdall_pipeline.defs.partitions import daily_partitions
 from heimdall_pipeline.defs.resources import HeimdallBuckets, HeimdallS3Resource, TimescaleResource
-from heimdall_pipeline.ingest import by_upload_day, upload_day_bounds
-from heimdall_pipeline.ledger_queries import (
+from heimdall_pipeline.ingest.uploads import by_upload_day, upload_day_bounds
+from heimdall_pipeline.ingest.ledger import (
     day_conflicts,
     PLAUSIBLE_SNR_RANGE_DB,
     ledger_entries,
@@ -43,9 +43,9 @@ from heimdall_pipeline.ledger_queries import (
     receiver_counts,
     unknown_receiver_ids,
 )
-from heimdall_pipeline.aggregates import day_bounds, hourly_mismatches, is_day_dropped
-from heimdall_pipeline.loader import ledger_summary
-from heimdall_pipeline.object_store import ObjectInfo, iter_metadata_objects, ledger_key
+from heimdall_pipeline.analytics.aggregates import day_bounds, hourly_mismatches, is_day_dropped
+from heimdall_pipeline.ingest.loader import ledger_summary
+from heimdall_pipeline.core.object_store import ObjectInfo, iter_metadata_objects, ledger_key
 
 SNR_RANGE_DB = PLAUSIBLE_SNR_RANGE_DB
 FINAL_STATUSES = ("loaded", "updated", "present", "conflict", "rejected", "missing", "failed")

@@ -21,19 +21,19 @@ from dagster import (
     in_process_executor,
 )
 
-from heimdall_pipeline.aggregates import is_day_dropped, refresh_hourly
+from heimdall_pipeline.analytics.aggregates import is_day_dropped, refresh_hourly
 from heimdall_pipeline.defs.partitions import daily_partitions
 from heimdall_pipeline.defs.resources import HeimdallBuckets, HeimdallS3Resource, TimescaleResource
-from heimdall_pipeline.ingest import (
+from heimdall_pipeline.ingest.uploads import (
     IngestResult,
     list_uploads_by_day,
     load_pending_by_day,
     upload_day_bounds,
     upload_days,
 )
-from heimdall_pipeline.ledger_queries import PartitionRows, advisory_locks, measurement_days_of_uploads, partition_rows
-from heimdall_pipeline.loader import ListingResult, ledger_summary
-from heimdall_pipeline.object_store import ObjectInfo, ledger_key
+from heimdall_pipeline.ingest.ledger import PartitionRows, advisory_locks, measurement_days_of_uploads, partition_rows
+from heimdall_pipeline.ingest.loader import ListingResult, ledger_summary
+from heimdall_pipeline.core.object_store import ObjectInfo, ledger_key
 
 # 60 days of history → 6 runs, each listing the bucket once for its 10 days. A ranged run still
 # reports per day: each partition's materialization carries that day's own figures.

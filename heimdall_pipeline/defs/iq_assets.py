@@ -1,6 +1,6 @@
 """The IQ recordings, per upload day: iq_metrics (recomputed from each recording) and the report
-that puts Heimdall's stored metrics beside them, with its asset check. Calls heimdall_pipeline.iq_store
-and heimdall_pipeline.iq_reports; nothing here computes anything itself.
+that puts Heimdall's stored metrics beside them, with its asset check. Calls heimdall_pipeline.iq.store
+and heimdall_pipeline.iq.reports; nothing here computes anything itself.
 
 Partitioned like measurements (its upload days, the same BackfillPolicy), downstream of it: a day's
 iq_metrics covers the measurements its uploads loaded. `iq_job` runs both with the check;
@@ -31,9 +31,9 @@ from heimdall_pipeline.defs.checks import per_upload_day
 from heimdall_pipeline.defs.ingest_assets import INGEST_BACKFILL_POLICY, RANGE, measurements, window_days
 from heimdall_pipeline.defs.partitions import daily_partitions
 from heimdall_pipeline.defs.resources import HeimdallBuckets, HeimdallS3Resource, IQRecordingsResource, TimescaleResource
-from heimdall_pipeline.ingest import upload_day_bounds
-from heimdall_pipeline.iq_store import IQDayResult, compute_day, current_version, day_computed, day_reasons, day_summary, iter_status
-from heimdall_pipeline.ledger_queries import advisory_locks
+from heimdall_pipeline.ingest.uploads import upload_day_bounds
+from heimdall_pipeline.iq.store import IQDayResult, compute_day, current_version, day_computed, day_reasons, day_summary, iter_status
+from heimdall_pipeline.ingest.ledger import advisory_locks
 
 IQ_GROUP = "iq"
 COMPARISON_REPORT = "heimdall_vs_recomputed_metrics"  # = iq_reports.COMPARISON_REPORT (not imported: matplotlib)
@@ -114,7 +114,7 @@ def iq_metrics(
     buckets: HeimdallBuckets,
     iq_recordings: IQRecordingsResource,
 ) -> MaterializeResult:
-    from heimdall_pipeline.iq_reports import iq_metrics_plot  # matplotlib: only runs that draw load it
+    from heimdall_pipeline.iq.reports import iq_metrics_plot  # matplotlib: only runs that draw load it
 
     start, end = context.partition_time_window
     client = s3.get_client(min_pool_connections=iq_recordings.concurrency)  # a connection per thread
@@ -150,8 +150,8 @@ def iq_metrics(
 
 
 def _comparison_day(conn, client, bucket: str, day: date) -> dict:
-    from heimdall_pipeline.iq_reports import agreement, comparison_markdown, comparison_plot, comparison_rows, per_receiver
-    from heimdall_pipeline.reports import REPORT_LINK_SECONDS, presigned_link
+    from heimdall_pipeline.iq.reports import agreement, comparison_markdown, comparison_plot, comparison_rows, per_receiver
+    from heimdall_pipeline.analytics.reports import REPORT_LINK_SECONDS, presigned_link
 
     rows = comparison_rows(conn, *upload_day_bounds(day))
     summary = per_receiver(rows)
@@ -208,7 +208,7 @@ def heimdall_vs_recomputed_metrics(
 
 
 def _agreement_result(conn, start: datetime, end: datetime) -> AssetCheckResult:
-    from heimdall_pipeline.iq_reports import agreement, comparison_rows, per_receiver
+    from heimdall_pipeline.iq.reports import agreement, comparison_rows, per_receiver
 
     rows = comparison_rows(conn, start, end)
     found = agreement(rows)

@@ -9,8 +9,8 @@ from datetime import datetime, timedelta, timezone
 
 from dagster import DailyPartitionsDefinition
 
-from heimdall_pipeline.settings import DEFAULT_PARTITIONS_START_DATE as DEFAULT_START_DATE  # noqa: F401
-from heimdall_pipeline.settings import partitions_start_date
+from heimdall_pipeline.core.settings import DEFAULT_PARTITIONS_START_DATE as DEFAULT_START_DATE  # noqa: F401
+from heimdall_pipeline.core.settings import partitions_start_date
 
 daily_partitions = DailyPartitionsDefinition(
     start_date=partitions_start_date(),

@@ -12,12 +12,12 @@ from dagster import ConfigurableResource, EnvVar
 from dagster_aws.s3 import S3Resource
 from pydantic import Field
 
-from heimdall_pipeline.db import connect
-from heimdall_pipeline.measurement import MAX_OBJECT_BYTES
-from heimdall_pipeline.migrations import require_current_schema_once
-from heimdall_pipeline.object_store import s3_client_config
-from heimdall_pipeline.recordings import DEFAULT_IQ_CONCURRENCY, DEFAULT_MAX_RECORDING_BYTES
-from heimdall_pipeline.settings import DEFAULT_BUCKET, DEFAULT_DB_SCHEMA, db_schema
+from heimdall_pipeline.core.db import connect
+from heimdall_pipeline.ingest.measurement import MAX_OBJECT_BYTES
+from heimdall_pipeline.schema.migrations import require_current_schema_once
+from heimdall_pipeline.core.object_store import s3_client_config
+from heimdall_pipeline.iq.recordings import DEFAULT_IQ_CONCURRENCY, DEFAULT_MAX_RECORDING_BYTES
+from heimdall_pipeline.core.settings import DEFAULT_BUCKET, DEFAULT_DB_SCHEMA, db_schema
 
 
 class TimescaleResource(ConfigurableResource):

@@ -15,7 +15,7 @@ from dagster import DefaultScheduleStatus, RunRequest, ScheduleEvaluationContext
 from heimdall_pipeline.defs.ingest_assets import ingest_job
 from heimdall_pipeline.defs.partitions import daily_partitions
 from heimdall_pipeline.defs.resources import TimescaleResource
-from heimdall_pipeline.new_objects import pending_retries
+from heimdall_pipeline.ingest.discovery import pending_retries
 
 # Older days with pending objects retried per tick, oldest first; the next day's tick takes the next ones.
 MAX_PENDING_DAYS_PER_TICK = 10

@@ -1,7 +1,7 @@
 """`new_metadata_objects_sensor`: requests an ingest run for each upload day that has new objects.
 
 The discovery logic (a bounded slice of the listing per tick, the ledger, the in-flight set, the
-per-tick cap) is plain Python in heimdall_pipeline.new_objects; this module wires it to Dagster.
+per-tick cap) is plain Python in heimdall_pipeline.ingest.discovery; this module wires it to Dagster.
 """
 
 from datetime import datetime, timezone
@@ -20,8 +20,8 @@ from dagster import (
 from heimdall_pipeline.defs.ingest_assets import ingest_job, measurements_hourly
 from heimdall_pipeline.defs.partitions import daily_partitions
 from heimdall_pipeline.defs.resources import HeimdallBuckets, HeimdallS3Resource, TimescaleResource
-from heimdall_pipeline.object_store import ledger_key
-from heimdall_pipeline.new_objects import (
+from heimdall_pipeline.core.object_store import ledger_key
+from heimdall_pipeline.ingest.discovery import (
     DEFAULT_MAX_IN_FLIGHT,
     DEFAULT_MAX_OBJECTS_PER_TICK,
     DEFAULT_MAX_PAGES_PER_TICK,

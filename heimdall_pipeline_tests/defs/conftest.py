@@ -11,7 +11,7 @@ from dagster import materialize
 from heimdall_pipeline.defs.checks import INGEST_ASSET_CHECKS
 from heimdall_pipeline.defs.ingest_assets import INGEST_ASSETS
 from heimdall_pipeline.defs.resources import HeimdallBuckets, HeimdallS3Resource, IQRecordingsResource, TimescaleResource
-from heimdall_pipeline.sample_data import SampleObject, upload
+from heimdall_pipeline.devtools.sample_data import SampleObject, upload
 from heimdall_pipeline_tests.conftest import TEST_DB_SCHEMA, backdate
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}

@@ -11,8 +11,8 @@ from datetime import date
 import pandas as pd
 from dagster import AssetCheckKey, AssetCheckSeverity, AssetKey, materialize
 
-from heimdall_pipeline.db import connect
-from heimdall_pipeline.aggregates import refresh_hourly
+from heimdall_pipeline.core.db import connect
+from heimdall_pipeline.analytics.aggregates import refresh_hourly
 from heimdall_pipeline.defs.analytics import (
     ANALYTICS_ASSETS,
     ANALYTICS_JOBS,
@@ -25,8 +25,8 @@ from heimdall_pipeline.defs.analytics import (
     retention_job,
     timescaledb_health,
 )
-from heimdall_pipeline.lifecycle import archive_day, archive_key, archive_record, day_rows, read_archive, verify_archive
-from heimdall_pipeline.loader import load_measurements
+from heimdall_pipeline.lifecycle.retention import archive_day, archive_key, archive_record, day_rows, read_archive, verify_archive
+from heimdall_pipeline.ingest.loader import load_measurements
 from heimdall_pipeline_tests.defs.conftest import QUIET, check_evaluations, materialization_metadata
 from heimdall_pipeline_tests.measurement_rows import realistic_day
 from heimdall_pipeline_tests.test_reports import END, assert_real_png, hand_built_rows

@@ -9,9 +9,9 @@ import io
 import pyarrow.parquet as pq
 import pytest
 
-from heimdall_pipeline.db import connect
+from heimdall_pipeline.core.db import connect
 from heimdall_pipeline.defs.analytics import restore_job
-from heimdall_pipeline.lifecycle import (
+from heimdall_pipeline.lifecycle.retention import (
     ArchiveError,
     _parquet,
     archive_day,
@@ -24,7 +24,7 @@ from heimdall_pipeline.lifecycle import (
     retire_day,
     verify_archive,
 )
-from heimdall_pipeline.loader import load_measurements
+from heimdall_pipeline.ingest.loader import load_measurements
 from heimdall_pipeline_tests.defs.conftest import QUIET
 from heimdall_pipeline_tests.measurement_rows import realistic_day
 from heimdall_pipeline_tests.test_lifecycle import OLD, OLDER

@@ -11,8 +11,8 @@ from dagster import build_schedule_context
 from heimdall_pipeline.defs.resources import HeimdallS3Resource
 from heimdall_pipeline.defs.schedules import daily_ingest_schedule
 from heimdall_pipeline.defs.sensors import new_metadata_objects_sensor
-from heimdall_pipeline.new_objects import ScanCursor
-from heimdall_pipeline.sample_data import generate_day
+from heimdall_pipeline.ingest.discovery import ScanCursor
+from heimdall_pipeline.devtools.sample_data import generate_day
 from heimdall_pipeline_tests.defs.conftest import check_evaluations, materialization_metadata, put_uploaded_at, run_chain
 from heimdall_pipeline_tests.defs.test_sensors import record_listing, start_of_test_uploads, tick
 from heimdall_pipeline_tests.faulty_s3_proxy import FaultyS3Proxy

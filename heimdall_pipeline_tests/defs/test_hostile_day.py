@@ -8,8 +8,8 @@ from collections import Counter
 from datetime import date
 
 from heimdall_pipeline.defs.resources import HeimdallS3Resource
-from heimdall_pipeline.measurement import MAX_REASON_CHARS, parse_metadata_object
-from heimdall_pipeline.sample_data import generate_day
+from heimdall_pipeline.ingest.measurement import MAX_REASON_CHARS, parse_metadata_object
+from heimdall_pipeline.devtools.sample_data import generate_day
 from heimdall_pipeline_tests.defs.conftest import (
     check_evaluations,
     materialization_metadata,

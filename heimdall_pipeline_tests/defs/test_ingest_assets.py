@@ -3,7 +3,7 @@ from collections import Counter
 from datetime import date, timedelta
 
 from heimdall_pipeline.defs.ingest_assets import window_days
-from heimdall_pipeline.sample_data import bad_objects, encode, generate_day
+from heimdall_pipeline.devtools.sample_data import bad_objects, encode, generate_day
 from heimdall_pipeline_tests.conftest import backdate
 from heimdall_pipeline_tests.defs.conftest import (
     check_evaluations,
@@ -37,8 +37,8 @@ def test_window_days_of_one_and_several_partitions():
 def test_objects_are_split_by_their_utc_upload_day_and_every_day_is_kept():
     from datetime import timezone
 
-    from heimdall_pipeline.ingest import by_upload_day
-    from heimdall_pipeline.object_store import ObjectInfo
+    from heimdall_pipeline.ingest.uploads import by_upload_day
+    from heimdall_pipeline.core.object_store import ObjectInfo
 
     start = noon(DAY).replace(hour=0)
     # 23:30 UTC, given at UTC+02:00 (01:30 the next day there): the UTC day counts.
@@ -182,7 +182,7 @@ def test_backfill_range_in_one_run(resources, s3, bucket, db):
 
 
 def test_a_late_object_for_an_archived_day_leaves_its_aggregates_alone(resources, s3, bucket, db):
-    from heimdall_pipeline.lifecycle import retire_day
+    from heimdall_pipeline.lifecycle.retention import retire_day
 
     old = generate_day(DAY, sessions=3, seed=7)
     put_uploaded_at(s3, bucket, old, noon(DAY))

@@ -11,7 +11,7 @@ from dagster import DefaultScheduleStatus, DefaultSensorStatus
 
 from heimdall_pipeline.definitions import defs
 from heimdall_pipeline.defs.sensors import SENSOR_INTERVAL_SECONDS
-from heimdall_pipeline.sample_data import generate_day
+from heimdall_pipeline.devtools.sample_data import generate_day
 from heimdall_pipeline_tests.defs.conftest import materialization_metadata, noon, put_uploaded_at, run_chain
 from heimdall_pipeline_tests.defs.test_ingest_assets import DAY
 

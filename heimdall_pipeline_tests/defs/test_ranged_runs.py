@@ -17,7 +17,7 @@ from dagster._core.storage.asset_check_execution_record import (
 
 from heimdall_pipeline.defs.checks import INGEST_ASSET_CHECKS, hourly_matches_measurements
 from heimdall_pipeline.defs.partitions import daily_partitions
-from heimdall_pipeline.sample_data import SampleObject, bad_objects, encode, generate_day, measurement_document, metadata_key
+from heimdall_pipeline.devtools.sample_data import SampleObject, bad_objects, encode, generate_day, measurement_document, metadata_key
 from heimdall_pipeline_tests.defs.conftest import check_evaluations, materialization_metadata, noon, put_uploaded_at, run_chain
 
 FIRST = date(2025, 8, 4)

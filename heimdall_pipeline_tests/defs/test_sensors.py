@@ -4,9 +4,9 @@ from dagster import build_sensor_context, materialize
 
 from heimdall_pipeline.defs.ingest_assets import minio_metadata
 from heimdall_pipeline.defs.sensors import build_new_metadata_objects_sensor, new_metadata_objects_sensor
-from heimdall_pipeline.new_objects import ScanCursor, discover, object_digest, plan_discovery
-from heimdall_pipeline.object_store import ObjectInfo
-from heimdall_pipeline.sample_data import generate_day
+from heimdall_pipeline.ingest.discovery import ScanCursor, discover, object_digest, plan_discovery
+from heimdall_pipeline.core.object_store import ObjectInfo
+from heimdall_pipeline.devtools.sample_data import generate_day
 from heimdall_pipeline_tests.defs.conftest import QUIET, put_uploaded_at, store_uploaded_at
 
 

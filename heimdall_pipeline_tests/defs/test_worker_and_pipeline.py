@@ -13,9 +13,9 @@ from datetime import date
 from dagster import AssetCheckSeverity
 
 from heimdall_pipeline import save_measurements_to_timescaledb
-from heimdall_pipeline.loader import load_measurements
-from heimdall_pipeline.measurement import Measurement
-from heimdall_pipeline.sample_data import SampleObject, encode, generate_day, measurement_document, metadata_key
+from heimdall_pipeline.ingest.loader import load_measurements
+from heimdall_pipeline.ingest.measurement import Measurement
+from heimdall_pipeline.devtools.sample_data import SampleObject, encode, generate_day, measurement_document, metadata_key
 from heimdall_pipeline_tests.defs.conftest import check_evaluations, materialization_metadata, noon, put_uploaded_at, run_chain
 
 DAY = date(2025, 9, 16)

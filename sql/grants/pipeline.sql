@@ -1,5 +1,5 @@
 -- The runtime pipeline role (HEIMDALL_PIPELINE_ROLE): the DML the pipeline needs and nothing that
--- changes the schema. Placeholders are filled in as quoted identifiers by heimdall_pipeline.grants.
+-- changes the schema. Placeholders are filled in as quoted identifiers by heimdall_pipeline.schema.grants.
 -- TEMPORARY: the loader's per-session staging tables. Advisory locks need no privilege.
 GRANT CONNECT, TEMPORARY ON DATABASE {database} TO {role};
 GRANT USAGE ON SCHEMA {schema} TO {role};

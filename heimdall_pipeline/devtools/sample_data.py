@@ -198,7 +198,7 @@ def iq_recording(obj: SampleObject) -> bytes:
     """The `np.save` of obj's recording: complex64, SAMPLES_COUNT samples at SAMPLE_RATE_KHZ."""
     import numpy as np
 
-    from heimdall_pipeline.iq_synth import tone_in_noise
+    from heimdall_pipeline.devtools.iq_synth import tone_in_noise
 
     snr, offset = recording_truth(obj)
     samples = tone_in_noise(SAMPLES_COUNT, SAMPLE_RATE_KHZ * 1000.0, snr, offset, seed=_recording_seed(obj.key),
@@ -228,8 +228,8 @@ def upload(s3, bucket: str, objects: list[SampleObject], concurrency: int = 16, 
 
 
 def main(argv: list[str] | None = None) -> int:
-    from heimdall_pipeline.object_store import s3_client_from_settings
-    from heimdall_pipeline.settings import Settings, exit_on_config_error
+    from heimdall_pipeline.core.object_store import s3_client_from_settings
+    from heimdall_pipeline.core.settings import Settings, exit_on_config_error
 
     parser = argparse.ArgumentParser(description="Upload a realistic day of Heimdall objects to S3.")
     parser.add_argument("--day", type=date.fromisoformat, default=datetime.now(timezone.utc).date())

@@ -17,10 +17,10 @@ from datetime import datetime
 import numpy as np
 import psycopg
 
-from heimdall_pipeline import iq_metrics
-from heimdall_pipeline.db import read_sql
-from heimdall_pipeline.object_store import DEFAULT_GET_RETRY, GetRetryPolicy
-from heimdall_pipeline.recordings import (
+from heimdall_pipeline.iq import metrics as iq_metrics
+from heimdall_pipeline.core.db import read_sql
+from heimdall_pipeline.core.object_store import DEFAULT_GET_RETRY, GetRetryPolicy
+from heimdall_pipeline.iq.recordings import (
     COMPUTED,
     DEFAULT_IQ_CONCURRENCY,
     DEFAULT_MAX_RECORDING_BYTES,

@@ -15,8 +15,8 @@ from typing import Any
 
 import psycopg
 
-from heimdall_pipeline.db import read_sql
-from heimdall_pipeline.object_store import ledger_key
+from heimdall_pipeline.core.db import read_sql
+from heimdall_pipeline.core.object_store import ledger_key
 
 LEDGER_QUERY_CHUNK = 10_000
 # How long a run waits for another run's lock on the same day before it fails, naming the lock:

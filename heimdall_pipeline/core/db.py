@@ -8,7 +8,7 @@ from importlib.resources.abc import Traversable
 
 import psycopg
 
-from heimdall_pipeline.settings import db_schema, redact, redact_url, search_path
+from heimdall_pipeline.core.settings import db_schema, redact, redact_url, search_path
 
 # The repository's top-level sql/ is the one source; heimdall_pipeline/sql is a symlink to it, so
 # the wheel carries the files as package data (heimdall_pipeline/sql/...) and an editable install

@@ -116,7 +116,7 @@ def unstorable_key_reason(key: str) -> str:
     what = "a NUL byte" if "\x00" in key else "characters that are not valid UTF-8"
     return (
         f"bad_key: the key has {what}, which the ledger cannot store as text; it is kept escaped as "
-        f"object_key '{ledger_key(key)[:200]}' (heimdall_pipeline.object_store.original_key gives the S3 key back)"
+        f"object_key '{ledger_key(key)[:200]}' (heimdall_pipeline.core.object_store.original_key gives the S3 key back)"
     )
 
 

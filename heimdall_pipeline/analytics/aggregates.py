@@ -11,7 +11,7 @@ from datetime import date, datetime, time, timedelta, timezone
 
 import psycopg
 
-from heimdall_pipeline.db import read_sql
+from heimdall_pipeline.core.db import read_sql
 
 
 class DayArchivedError(RuntimeError):

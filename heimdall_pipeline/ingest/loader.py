@@ -17,9 +17,9 @@ from datetime import datetime
 
 import psycopg
 
-from heimdall_pipeline.db import read_sql
-from heimdall_pipeline.measurement import COLUMNS, Measurement, cap_reason
-from heimdall_pipeline.object_store import ObjectInfo, is_storable_key, ledger_key, unstorable_key_reason
+from heimdall_pipeline.core.db import read_sql
+from heimdall_pipeline.ingest.measurement import COLUMNS, Measurement, cap_reason
+from heimdall_pipeline.core.object_store import ObjectInfo, is_storable_key, ledger_key, unstorable_key_reason
 
 DEFAULT_BATCH_SIZE = 20_000
 _MEASUREMENT_TYPES = ["text", "int4", "float8", "float8", "int4", "timestamptz", "float8", "float8", "float8", "text"]

@@ -3,7 +3,7 @@
 Compared with the seed: no ORM, bulk COPY, idempotent (a retried task inserts nothing twice),
 `power_dbm` is filled, invalid measurement dicts are reported instead of failing the batch, and the
 answer's `status` (SUCCESS / PARTIAL / FAILED) with `retryable` tells Heimdall whether to retry.
-The Celery task that wraps it is heimdall_pipeline/celery_worker.py.
+The Celery task that wraps it is heimdall_pipeline/worker/celery_app.py.
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ from typing import Any
 
 import psycopg
 
-from heimdall_pipeline.db import DatabaseConnectionError, connect
-from heimdall_pipeline.loader import load_measurements
-from heimdall_pipeline.measurement import Measurement, RejectedObject, internal_error_reason
-from heimdall_pipeline.migrations import SchemaBehindError, require_current_schema_once
-from heimdall_pipeline.settings import ConfigError, Settings, redact
+from heimdall_pipeline.core.db import DatabaseConnectionError, connect
+from heimdall_pipeline.ingest.loader import load_measurements
+from heimdall_pipeline.ingest.measurement import Measurement, RejectedObject, internal_error_reason
+from heimdall_pipeline.schema.migrations import SchemaBehindError, require_current_schema_once
+from heimdall_pipeline.core.settings import ConfigError, Settings, redact
 
 logger = logging.getLogger(__name__)
 

@@ -19,16 +19,16 @@ from dagster import BetaWarning, DagsterInstance, PreviewWarning, materialize
 warnings.filterwarnings("ignore", category=BetaWarning)
 warnings.filterwarnings("ignore", category=PreviewWarning)
 
-from heimdall_pipeline.db import connect, read_sql
+from heimdall_pipeline.core.db import connect, read_sql
 from heimdall_pipeline.defs.checks import INGEST_ASSET_CHECKS
 from heimdall_pipeline.defs.ingest_assets import INGEST_ASSETS
 from heimdall_pipeline.defs.iq_assets import IQ_ASSET_CHECKS, IQ_ASSETS
 from heimdall_pipeline.defs.partitions import day_window
 from heimdall_pipeline.defs.resources import resources_from_env
-from heimdall_pipeline.loader import ledger_summary
-from heimdall_pipeline.object_store import s3_client_from_settings
-from heimdall_pipeline.sample_data import bad_objects, generate_day, upload
-from heimdall_pipeline.settings import Settings, check_instance, exit_on_config_error
+from heimdall_pipeline.ingest.loader import ledger_summary
+from heimdall_pipeline.core.object_store import s3_client_from_settings
+from heimdall_pipeline.devtools.sample_data import bad_objects, generate_day, upload
+from heimdall_pipeline.core.settings import Settings, check_instance, exit_on_config_error
 
 DEMO_SESSIONS = 200
 

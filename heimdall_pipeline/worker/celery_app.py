@@ -12,7 +12,7 @@ ran (acks_late) and given back if the worker dies mid-task: the load is idempote
 message twice inserts nothing twice.
 
 Start a worker with `heimdall-celery-worker [celery worker options]`, or
-`celery -A heimdall_pipeline.celery_worker worker`. Importing this module does not import Dagster,
+`celery -A heimdall_pipeline.worker.celery_app worker`. Importing this module does not import Dagster,
 pandas, matplotlib or pyarrow.
 """
 
@@ -32,11 +32,11 @@ try:
     from celery import Celery
 except ModuleNotFoundError as error:  # the package installed without its `worker` extra
     raise ModuleNotFoundError(
-        "heimdall_pipeline.celery_worker needs Celery: pip install 'heimdall-pipeline[worker]'", name=error.name
+        "heimdall_pipeline.worker.celery_app needs Celery: pip install 'heimdall-pipeline[worker]'", name=error.name
     ) from error
 
-from heimdall_pipeline.settings import ConfigError, Settings, exit_on_config_error, redact_url
-from heimdall_pipeline.worker_api import FAILED, save_measurements_to_timescaledb, shown_task_id
+from heimdall_pipeline.core.settings import ConfigError, Settings, exit_on_config_error, redact_url
+from heimdall_pipeline.worker.api import FAILED, save_measurements_to_timescaledb, shown_task_id
 
 TASK_NAME = "heimdall_pipeline.save_measurements"
 DEFAULT_MAX_RETRIES = 10

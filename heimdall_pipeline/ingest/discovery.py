@@ -24,9 +24,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 
-from heimdall_pipeline.db import read_sql
-from heimdall_pipeline.ledger_queries import ledger_entries
-from heimdall_pipeline.object_store import ObjectInfo, ledger_key, list_slice
+from heimdall_pipeline.core.db import read_sql
+from heimdall_pipeline.ingest.ledger import ledger_entries
+from heimdall_pipeline.core.object_store import ObjectInfo, ledger_key, list_slice
 
 DEFAULT_MAX_PAGES_PER_TICK = 10  # 10 LIST requests: 10,000 keys a tick
 DEFAULT_MAX_OBJECTS_PER_TICK = 2_000

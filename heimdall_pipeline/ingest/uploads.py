@@ -16,7 +16,7 @@ from datetime import date, datetime, time as time_of_day, timedelta, timezone
 
 import psycopg
 
-from heimdall_pipeline.loader import (
+from heimdall_pipeline.ingest.loader import (
     Conflict,
     ListingResult,
     LoadResult,
@@ -27,14 +27,14 @@ from heimdall_pipeline.loader import (
     record_listed,
     record_missing,
 )
-from heimdall_pipeline.measurement import (
+from heimdall_pipeline.ingest.measurement import (
     MAX_OBJECT_BYTES,
     Measurement,
     RejectedObject,
     internal_error_reason,
     parse_metadata_object,
 )
-from heimdall_pipeline.object_store import (
+from heimdall_pipeline.core.object_store import (
     CHANGED,
     DEFAULT_CONCURRENCY,
     DEFAULT_GET_RETRY,
@@ -59,7 +59,7 @@ MAX_REPORTED_REJECTIONS = 50
 DEFAULT_OBJECT_BATCH_SIZE = 2_000
 # Runs whose GET of an object failed (after each run's own retries) before the object is given
 # up as 'failed'; the sensor requests a run for a day with pending objects every
-# PENDING_RETRY_AFTER (heimdall_pipeline.new_objects), so that is about an hour of trying.
+# PENDING_RETRY_AFTER (heimdall_pipeline.ingest.discovery), so that is about an hour of trying.
 DEFAULT_MAX_LOAD_ATTEMPTS = 5
 # An object that changed between its listing and its GET (412) is re-listed and fetched again at
 # most this many times in one run; one that keeps changing stays pending for the next run.

@@ -18,7 +18,7 @@ re-verifies and finishes. Late rows for a day already dropped: its archive is re
 the re-archived day and its hourly aggregates hold every row.
 
 Apache edition: no compression. Community edition: a policy compresses chunks after 7 days
-(migrations 0004, 0009; whether it does is measured by heimdall_pipeline.timescaledb_health);
+(migrations 0004, 0009; whether it does is measured by heimdall_pipeline.lifecycle.health);
 retention stays with this job (no `add_retention_policy`) so no day is ever dropped without its
 archive.
 """
@@ -35,10 +35,10 @@ import psycopg
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from heimdall_pipeline.aggregates import day_bounds, hourly_mismatches, refresh_hourly
-from heimdall_pipeline.db import read_sql
-from heimdall_pipeline.loader import LoadResult, load_rows
-from heimdall_pipeline.measurement import COLUMNS
+from heimdall_pipeline.analytics.aggregates import day_bounds, hourly_mismatches, refresh_hourly
+from heimdall_pipeline.core.db import read_sql
+from heimdall_pipeline.ingest.loader import LoadResult, load_rows
+from heimdall_pipeline.ingest.measurement import COLUMNS
 
 DEFAULT_RETENTION_DAYS = 30
 ARCHIVE_SCHEMA = pa.schema(

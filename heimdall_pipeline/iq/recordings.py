@@ -25,8 +25,8 @@ from urllib.parse import urlsplit
 import numpy as np
 from botocore.exceptions import ClientError
 
-from heimdall_pipeline.iq_metrics import InvalidRecording, IQMetrics, compute_iq_metrics
-from heimdall_pipeline.object_store import (
+from heimdall_pipeline.iq.metrics import InvalidRecording, IQMetrics, compute_iq_metrics
+from heimdall_pipeline.core.object_store import (
     DEFAULT_GET_RETRY,
     TRANSIENT_EXCEPTIONS,
     GetRetryPolicy,

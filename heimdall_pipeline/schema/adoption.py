@@ -186,7 +186,7 @@ def adopt_measurements(conn: psycopg.Connection, schema: str, found: ForeignMeas
     row of one (task_id, websdr_id, timestamp_utc), or a row with a NULL in the key, is moved to
     measurements_set_aside (the lowest id, or the first stored row, stays). Raises MigrationError
     when the table cannot be adopted (the reason), changing nothing."""
-    from heimdall_pipeline.migrations import MigrationError, record_applied
+    from heimdall_pipeline.schema.migrations import MigrationError, record_applied
 
     reason = found.adoptable()
     if reason is not None:

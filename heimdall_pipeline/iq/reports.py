@@ -24,8 +24,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import psycopg  # noqa: E402
 
-from heimdall_pipeline.db import read_sql  # noqa: E402
-from heimdall_pipeline.reports import _png, markdown_table  # noqa: E402
+from heimdall_pipeline.core.db import read_sql  # noqa: E402
+from heimdall_pipeline.analytics.reports import _png, markdown_table  # noqa: E402
 
 COMPARISON_REPORT = "heimdall_vs_recomputed_metrics"
 SNR_TOLERANCE_DB = 3.0

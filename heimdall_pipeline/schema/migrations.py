@@ -10,7 +10,7 @@ each migration with search_path `<schema>, public, pg_temp` (migrations never na
 they create our objects there; a SECURITY DEFINER function takes `SET search_path FROM CURRENT`,
 which captures exactly that, pg_temp last) and keeps its record, schema_migrations, there too.
 A `measurements` table in that schema that our record does not account for is never touched: the
-runner stops and describes it (heimdall_pipeline.adoption, `--adopt-measurements`).
+runner stops and describes it (heimdall_pipeline.schema.adoption, `--adopt-measurements`).
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from importlib.resources.abc import Traversable
 import psycopg
 from psycopg import sql
 
-from heimdall_pipeline.db import SQL_DIR, connect
-from heimdall_pipeline.settings import TIMESCALEDB_SCHEMA, db_schema, search_path
+from heimdall_pipeline.core.db import SQL_DIR, connect
+from heimdall_pipeline.core.settings import TIMESCALEDB_SCHEMA, db_schema, search_path
 
 MIGRATIONS_DIR = SQL_DIR / "migrations"
 EDITIONS = ("apache", "timescale")
@@ -117,8 +117,8 @@ def migrate(
 ) -> list[Migration]:
     """Apply the pending migrations in `schema` (default HEIMDALL_DB_SCHEMA, else public); return
     those applied now (empty when up to date). With adopt_measurements, a foreign `measurements`
-    table with the seed's columns is first made ours (heimdall_pipeline.adoption) and recorded as 0001."""
-    from heimdall_pipeline.adoption import adopt_measurements as adopt, foreign_measurements
+    table with the seed's columns is first made ours (heimdall_pipeline.schema.adoption) and recorded as 0001."""
+    from heimdall_pipeline.schema.adoption import adopt_measurements as adopt, foreign_measurements
 
     schema = db_schema() if schema is None else schema
     migrations = discover(directory)
@@ -266,9 +266,9 @@ def timescaledb_edition(conn: psycopg.Connection) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from heimdall_pipeline.db import DatabaseConnectionError
-    from heimdall_pipeline.grants import apply_grants
-    from heimdall_pipeline.settings import MigrateSettings, exit_on_config_error
+    from heimdall_pipeline.core.db import DatabaseConnectionError
+    from heimdall_pipeline.schema.grants import apply_grants
+    from heimdall_pipeline.core.settings import MigrateSettings, exit_on_config_error
 
     parser = argparse.ArgumentParser(
         description="Apply heimdall-pipeline's SQL migrations, then the pipeline and reader roles' grants."

@@ -1,6 +1,6 @@
 """Accuracy of iq_metrics against analytic truth on synthetic recordings (iq_synth).
 
-`python -m heimdall_pipeline.iq_accuracy` prints the error table that README.md shows; the tests
+`python -m heimdall_pipeline.devtools.iq_accuracy` prints the error table that README.md shows; the tests
 (test_iq_accuracy.py) run the same grid and assert the goal of issue 11: SNR within 0.5 dB where
 SNR >= 0 dB, offset within 1 Hz, no signal reported for noise only, clipping flagged.
 """
@@ -11,8 +11,8 @@ import argparse
 import statistics
 from dataclasses import dataclass
 
-from heimdall_pipeline.iq_metrics import ALGORITHM_VERSION, compute_iq_metrics
-from heimdall_pipeline.iq_synth import band_in_noise, tone_in_noise
+from heimdall_pipeline.iq.metrics import ALGORITHM_VERSION, compute_iq_metrics
+from heimdall_pipeline.devtools.iq_synth import band_in_noise, tone_in_noise
 
 RATE_HZ = 12_500.0
 SAMPLES = 125_000

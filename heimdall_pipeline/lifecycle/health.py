@@ -25,8 +25,8 @@ from datetime import datetime, timedelta, timezone
 
 import psycopg
 
-from heimdall_pipeline.db import read_sql
-from heimdall_pipeline.migrations import timescaledb_edition
+from heimdall_pipeline.core.db import read_sql
+from heimdall_pipeline.schema.migrations import timescaledb_edition
 
 GRACE = timedelta(hours=1)
 UNWATCHED_PROCS = frozenset({"policy_telemetry"})

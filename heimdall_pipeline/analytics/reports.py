@@ -23,7 +23,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import psycopg  # noqa: E402
 
-from heimdall_pipeline.db import read_sql  # noqa: E402
+from heimdall_pipeline.core.db import read_sql  # noqa: E402
 
 MARKDOWN_ROWS = 40
 HOUR = timedelta(hours=1)

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import psycopg
 
-from heimdall_pipeline.db import connect
+from heimdall_pipeline.core.db import connect
 
 # Compared (and shown) in this order; `websdr_id` and `active` are changes of their own kinds.
 STATION_FIELDS = ("name", "url", "location", "latitude", "longitude", "bands", "timeout_seconds", "retry_count")
@@ -463,7 +463,7 @@ def _parse_time(text: str) -> datetime:
 
 
 def _database_url(argument: str | None) -> str:
-    from heimdall_pipeline.settings import MigrateSettings
+    from heimdall_pipeline.core.settings import MigrateSettings
 
     environ = dict(os.environ)
     if argument:
@@ -492,8 +492,8 @@ def _os_user() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from heimdall_pipeline.db import DatabaseConnectionError
-    from heimdall_pipeline.settings import exit_on_config_error
+    from heimdall_pipeline.core.db import DatabaseConnectionError
+    from heimdall_pipeline.core.settings import exit_on_config_error
 
     parser = argparse.ArgumentParser(
         prog="heimdall-stations",

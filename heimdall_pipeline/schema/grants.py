@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
-from heimdall_pipeline.db import read_sql
-from heimdall_pipeline.settings import db_schema
+from heimdall_pipeline.core.db import read_sql
+from heimdall_pipeline.core.settings import db_schema
 
 @dataclass(frozen=True)
 class RoleGrants:

@@ -1,0 +1,1 @@
+"""What is derived from `measurements`: hourly aggregates and the reports."""

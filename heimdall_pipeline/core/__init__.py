@@ -1,0 +1,1 @@
+"""Plain building blocks every stage uses: settings, database connections, the object store."""

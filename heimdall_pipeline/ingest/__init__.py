@@ -1,0 +1,1 @@
+"""From MinIO metadata objects to `measurements` rows: parsing, loading, the ledger, discovery."""

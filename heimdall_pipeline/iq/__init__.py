@@ -1,0 +1,1 @@
+"""The IQ recordings: reading them safely, measuring them, storing and comparing the metrics."""

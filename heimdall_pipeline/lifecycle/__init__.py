@@ -1,0 +1,1 @@
+"""Old days archived to Parquet and dropped; TimescaleDB's own health."""

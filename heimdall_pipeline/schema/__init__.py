@@ -1,0 +1,1 @@
+"""The database schema: migrations, adoption of an existing table, grants, the receiver list."""
