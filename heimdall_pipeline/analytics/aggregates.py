@@ -26,7 +26,7 @@ def day_bounds(day: date) -> tuple[datetime, datetime]:
 def is_day_dropped(conn: psycopg.Connection, day: date) -> bool:
     """Whether retention archived the day and dropped its raw rows (late rows may have arrived since)."""
     with conn.cursor() as cur:
-        cur.execute(read_sql("aggregates/day_dropped.sql"), {"day": day})
+        cur.execute(read_sql("analytics/aggregates/day_dropped.sql"), {"day": day})
         return cur.fetchone()[0]
 
 
@@ -38,7 +38,7 @@ def refresh_hourly(conn: psycopg.Connection, day: date) -> int:
     """
     start, end = day_bounds(day)
     with conn.transaction(), conn.cursor() as cur:
-        cur.execute(read_sql("aggregates/lock_hourly_day.sql"), {"day_number": day.toordinal()})
+        cur.execute(read_sql("analytics/aggregates/lock_hourly_day.sql"), {"day_number": day.toordinal()})
         if is_day_dropped(conn, day):
             raise DayArchivedError(
                 f"{day} was archived and its raw rows dropped; recomputing it would drop the archived rows "
@@ -46,8 +46,8 @@ def refresh_hourly(conn: psycopg.Connection, day: date) -> int:
                 "re-archives and drops it with the new rows included)."
             )
         window = {"start": start, "end": end}
-        cur.execute(read_sql("aggregates/delete_hourly_day.sql"), window)
-        cur.execute(read_sql("aggregates/insert_hourly_day.sql"), window)
+        cur.execute(read_sql("analytics/aggregates/delete_hourly_day.sql"), window)
+        cur.execute(read_sql("analytics/aggregates/insert_hourly_day.sql"), window)
         return cur.rowcount
 
 
@@ -55,5 +55,5 @@ def hourly_mismatches(conn: psycopg.Connection, start: datetime, end: datetime) 
     """Hourly groups in [start, end) where measurements_hourly differs from a from-scratch
     recomputation: `(bucket, websdr_id, frequency_mhz, expected_count, actual_count)`; empty = exact."""
     with conn.cursor() as cur:
-        cur.execute(read_sql("aggregates/hourly_mismatches.sql"), {"start": start, "end": end})
+        cur.execute(read_sql("analytics/aggregates/hourly_mismatches.sql"), {"start": start, "end": end})
         return cur.fetchall()

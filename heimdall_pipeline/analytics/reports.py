@@ -1,4 +1,4 @@
-"""The five reports: run a query from `sql/queries/`, shape a table, draw a PNG, write both to S3.
+"""The five reports: run a query from `sql/analytics/reports/`, shape a table, draw a PNG, write both to S3.
 
 Every report covers a window of whole UTC hours [start, end): the end is the given time rounded
 up to the next full hour (the hour in progress is included), the start `hours` before it.
@@ -109,11 +109,11 @@ class Report:
 def run_query(
     conn: psycopg.Connection, name: str, window: ReportWindow, snr_source: str = DEFAULT_SNR_SOURCE
 ) -> pd.DataFrame:
-    """`sql/queries/<name>.sql` over the window, as a frame (timestamps in UTC)."""
+    """`sql/analytics/reports/<name>.sql` over the window, as a frame (timestamps in UTC)."""
     with conn.transaction(), conn.cursor() as cur:
         # Returned timestamptz values follow the session time zone; reports speak UTC.
         cur.execute("SET LOCAL TIME ZONE 'UTC'")
-        cur.execute(read_sql(f"queries/{name}.sql"), window.params(snr_source))
+        cur.execute(read_sql(f"analytics/reports/{name}.sql"), window.params(snr_source))
         columns = [column.name for column in cur.description]
         return pd.DataFrame(cur.fetchall(), columns=columns)
 

@@ -48,5 +48,5 @@ def connect(database_url: str, autocommit: bool = True, schema: str | None = Non
 
 @cache
 def read_sql(relative_path: str) -> str:
-    """The text of a file under `sql/`, e.g. `read_sql("queries/snr_trends.sql")`."""
+    """The text of a file under `sql/`, e.g. `read_sql("analytics/reports/snr_trends.sql")`."""
     return SQL_DIR.joinpath(*relative_path.split("/")).read_text(encoding="utf-8")

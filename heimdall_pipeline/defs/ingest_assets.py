@@ -159,7 +159,7 @@ def _loading_metadata(
         "last measurement": MetadataValue.text(str(result.last_measurement or "-")),
         "measurement days touched": MetadataValue.text(", ".join(str(d) for d in days_touched) or "-"),
         "ledger": _ledger_table(summary),
-        # The day's rows in measurements, whoever inserted them (sql/pipeline/partition_rows.sql).
+        # The day's rows in measurements, whoever inserted them (sql/ingest/ledger/partition_rows.sql).
         "rows measured on the day": rows.measured_on_day,
         "rows of the day's uploads measured on other days": rows.measured_on_other_days,
         "dagster/row_count": rows.measurements,

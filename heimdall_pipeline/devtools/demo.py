@@ -102,9 +102,9 @@ def main() -> int:
     with connect(settings.database_url) as conn:
         summary = ledger_summary(conn, start, end)
         day_rows, hourly_groups, receivers = conn.execute(
-            read_sql("pipeline/day_overview.sql"), {"start": start, "end": end}
+            read_sql("devtools/day_overview.sql"), {"start": start, "end": end}
         ).fetchone()
-        reasons = conn.execute(read_sql("pipeline/rejection_reasons.sql"), {"start": start, "end": end}).fetchall()
+        reasons = conn.execute(read_sql("ingest/ledger/rejection_reasons.sql"), {"start": start, "end": end}).fetchall()
     print(f"\ningest_ledger, objects uploaded on {today}:")
     for status, (count, size) in sorted(summary.items()):
         print(f"  {status:<10} {count:>6} objects {size:>10,} bytes")

@@ -243,7 +243,7 @@ def pending_retries(
         "max_days": max_days,
     }
     with conn.cursor() as cur:
-        cur.execute(read_sql("pipeline/days_with_stale_pending.sql"), params)
+        cur.execute(read_sql("ingest/ledger/days_with_stale_pending.sql"), params)
         rows = cur.fetchall()
     slot = int(now.timestamp()) // max(1, int(retry_after.total_seconds()))
     return [RetryRequest(day, objects, attempts, f"retry:{day.isoformat()}:{slot}") for day, objects, attempts in rows]

@@ -33,7 +33,7 @@ class LockWaitTimeout(RuntimeError):
 def measurement_days_of_uploads(conn: psycopg.Connection, start: datetime, end: datetime) -> list[date]:
     """UTC days of the measurements that objects uploaded in [start, end) carry (their own rows or the ones already there)."""
     with conn.cursor() as cur:
-        cur.execute(read_sql("pipeline/measurement_days_of_uploads.sql"), {"start": start, "end": end})
+        cur.execute(read_sql("ingest/ledger/measurement_days_of_uploads.sql"), {"start": start, "end": end})
         return [day for (day,) in cur.fetchall()]
 
 
@@ -46,7 +46,7 @@ def ledger_entries(conn: psycopg.Connection, keys: Sequence[str]) -> dict[str, t
     with conn.cursor() as cur:
         for offset in range(0, len(stored), LEDGER_QUERY_CHUNK):
             chunk = stored[offset : offset + LEDGER_QUERY_CHUNK]
-            cur.execute(read_sql("pipeline/ledger_entries_for_keys.sql"), {"keys": chunk})
+            cur.execute(read_sql("ingest/ledger/ledger_entries_for_keys.sql"), {"keys": chunk})
             entries.update((s3_key_of[key], (etag, status)) for key, etag, status in cur.fetchall())
     return entries
 
@@ -73,17 +73,17 @@ def advisory_locks(
         else:
             conn.commit()
         for name in reversed(held):
-            conn.execute(read_sql("pipeline/advisory_unlock.sql"), {"name": name})
+            conn.execute(read_sql("core/locks/advisory_unlock.sql"), {"name": name})
         conn.commit()
 
 
 def _take_lock(conn: psycopg.Connection, name: str, wait: timedelta, log: Any) -> None:
     conn.commit()
-    taken = conn.execute(read_sql("pipeline/advisory_try_lock.sql"), {"name": name}).fetchone()[0]
+    taken = conn.execute(read_sql("core/locks/advisory_try_lock.sql"), {"name": name}).fetchone()[0]
     conn.commit()
     if taken:
         return
-    holders_query = conn.execute(read_sql("pipeline/advisory_lock_holders.sql"), {"name": name})
+    holders_query = conn.execute(read_sql("core/locks/advisory_lock_holders.sql"), {"name": name})
     holders = ", ".join(str(pid) for (pid,) in holders_query)
     conn.commit()
     log.info(f"waiting for lock {name} held by pid {holders or '(released meanwhile)'}, for at most {wait}")
@@ -93,7 +93,7 @@ def _take_lock(conn: psycopg.Connection, name: str, wait: timedelta, log: Any) -
             # Local to this transaction: the caller's statements keep the server's lock_timeout.
             timeout = f"{max(1, int(wait.total_seconds() * 1000))}ms"
             conn.execute("SELECT set_config('lock_timeout', %s, true)", (timeout,))
-            conn.execute(read_sql("pipeline/advisory_lock.sql"), {"name": name})
+            conn.execute(read_sql("core/locks/advisory_lock.sql"), {"name": name})
     except psycopg.errors.LockNotAvailable:
         raise LockWaitTimeout(
             f"gave up waiting for lock {name} after {wait}: held by pid {holders or '(unknown)'}. "
@@ -116,7 +116,7 @@ def receiver_counts(conn: psycopg.Connection, start: datetime, end: datetime) ->
     """Every station active at some moment of [start, end), with its rows among the upload day's
     rows (those partition_rows counts) that its id named at the row's time."""
     with conn.cursor() as cur:
-        cur.execute(read_sql("pipeline/check_missing_receivers.sql"), {"start": start, "end": end})
+        cur.execute(read_sql("ingest/checks/missing_receivers.sql"), {"start": start, "end": end})
         return [ReceiverCount(*row) for row in cur.fetchall()]
 
 
@@ -124,7 +124,7 @@ def unknown_receiver_ids(conn: psycopg.Connection, start: datetime, end: datetim
     """`{websdr_id: rows}` among the upload day's rows whose id no station had at the row's time
     (the receiver list needs a sync)."""
     with conn.cursor() as cur:
-        cur.execute(read_sql("pipeline/unknown_receiver_ids.sql"), {"start": start, "end": end})
+        cur.execute(read_sql("ingest/checks/unknown_receiver_ids.sql"), {"start": start, "end": end})
         return dict(cur.fetchall())
 
 
@@ -135,7 +135,7 @@ PLAUSIBLE_SNR_RANGE_DB = (-30.0, 80.0)
 
 @dataclass(frozen=True)
 class PartitionRows:
-    """The rows of an upload day, whoever inserted them (sql/pipeline/partition_rows.sql)."""
+    """The rows of an upload day, whoever inserted them (sql/ingest/ledger/partition_rows.sql)."""
 
     measurements: int
     measured_on_day: int
@@ -154,7 +154,7 @@ def partition_rows(
     SNR (outside `snr_range_db`) and frequency offset checks look for."""
     with conn.cursor() as cur:
         cur.execute(
-            read_sql("pipeline/partition_rows.sql"),
+            read_sql("ingest/ledger/partition_rows.sql"),
             {"start": start, "end": end, "min_snr_db": snr_range_db[0], "max_snr_db": snr_range_db[1]},
         )
         return PartitionRows(*cur.fetchone())
@@ -164,6 +164,6 @@ def day_conflicts(conn: psycopg.Connection, start: datetime, end: datetime, limi
     """Objects uploaded in [start, end) in conflict with a stored row: (how many, the first `limit`
     as (object key, reason))."""
     with conn.cursor() as cur:
-        cur.execute(read_sql("pipeline/day_conflicts.sql"), {"start": start, "end": end, "limit": limit})
+        cur.execute(read_sql("ingest/checks/day_conflicts.sql"), {"start": start, "end": end, "limit": limit})
         rows = cur.fetchall()
     return (rows[0][0] if rows else 0), [(key, reason) for _, key, reason in rows]

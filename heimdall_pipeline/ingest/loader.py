@@ -4,7 +4,7 @@ Each batch is one transaction: binary COPY into a session-local staging table, t
 `INSERT … ON CONFLICT DO NOTHING` into the hypertable. Loading the same rows again inserts
 nothing, and every source object ends in the ledger as loaded, updated, present, conflict or
 rejected: at most one row per object, the latest valid version wins
-(sql/load/insert_staged_objects.sql). A row whose key was already there (Heimdall's worker stored
+(sql/ingest/load/insert_staged_objects.sql). A row whose key was already there (Heimdall's worker stored
 it, or an earlier load) is compared with the stored one: the same values are "already present",
 other values a conflict, reported with the columns that differ. The stored row is never changed.
 """
@@ -82,7 +82,7 @@ class ListingResult:
 
 
 def _ensure_staging(cur: psycopg.Cursor) -> None:
-    cur.execute(read_sql("load/create_staging.sql"))
+    cur.execute(read_sql("ingest/load/create_staging.sql"))
 
 
 def load_rows(conn: psycopg.Connection, rows: Iterable[Sequence], batch_size: int = DEFAULT_BATCH_SIZE) -> LoadResult:
@@ -109,7 +109,7 @@ def _load_row_batch(conn: psycopg.Connection, rows: list[Sequence]) -> LoadResul
     with conn.transaction(), conn.cursor() as cur:
         _ensure_staging(cur)
         _copy(cur, "measurements_staging", COLUMNS, _MEASUREMENT_TYPES, rows)
-        cur.execute(read_sql("load/insert_staged.sql"))
+        cur.execute(read_sql("ingest/load/insert_staged.sql"))
         inserted = cur.rowcount
         conflicts = _staged_conflicts(cur) if inserted < len(rows) else []
     duplicate = len(rows) - inserted
@@ -120,8 +120,8 @@ def _load_row_batch(conn: psycopg.Connection, rows: list[Sequence]) -> LoadResul
 
 
 def _staged_conflicts(cur: psycopg.Cursor) -> list[Conflict]:
-    """The staged rows whose key holds a stored row with other values (sql/load/staged_conflicts.sql)."""
-    cur.execute(read_sql("load/staged_conflicts.sql"))
+    """The staged rows whose key holds a stored row with other values (sql/ingest/load/staged_conflicts.sql)."""
+    cur.execute(read_sql("ingest/load/staged_conflicts.sql"))
     return [
         Conflict(object_key, task_id, websdr_id, timestamp_utc, conflict_reason(values))
         for object_key, task_id, websdr_id, timestamp_utc, *values in cur.fetchall()
@@ -177,10 +177,10 @@ def load_object_batch(
         conflicts: list[Conflict] = []
         if rows:
             _copy(cur, "measurements_staging", COLUMNS + _OBJECT_COLUMNS, _MEASUREMENT_TYPES + _OBJECT_TYPES, rows)
-            cur.execute(read_sql("load/earlier_rows_of_staged.sql"))
+            cur.execute(read_sql("ingest/load/earlier_rows_of_staged.sql"))
             earlier = cur.fetchall()  # rows of the objects' earlier versions: usually none
             cur.execute(
-                read_sql("load/insert_staged_objects.sql"),
+                read_sql("ingest/load/insert_staged_objects.sql"),
                 {
                     "earlier_keys": [row[0] for row in earlier],
                     "earlier_task_ids": [row[1] for row in earlier],
@@ -194,11 +194,11 @@ def load_object_batch(
                 conflicts = _staged_conflicts(cur)
                 if conflicts:
                     cur.execute(
-                        read_sql("load/record_conflicts.sql"),
+                        read_sql("ingest/load/record_conflicts.sql"),
                         {"keys": [c.object_key for c in conflicts], "reasons": [c.reason for c in conflicts]},
                     )
         if rejected:
-            cur.executemany(read_sql("load/record_rejection.sql"), [_rejection_row(r) for r in rejected])
+            cur.executemany(read_sql("ingest/load/record_rejection.sql"), [_rejection_row(r) for r in rejected])
     return LoadResult(
         inserted, duplicate, updated, present=duplicate - len(conflicts), conflicts=len(conflicts),
         conflict_examples=tuple(conflicts[:MAX_REPORTED_CONFLICTS]),
@@ -228,10 +228,10 @@ def record_listed(conn: psycopg.Connection, infos: Iterable[ObjectInfo]) -> List
     with conn.transaction(), conn.cursor() as cur:
         _ensure_staging(cur)
         _copy(cur, "ledger_staging", _OBJECT_COLUMNS, _OBJECT_TYPES, rows)
-        cur.execute(read_sql("load/record_listed.sql"))
+        cur.execute(read_sql("ingest/load/record_listed.sql"))
         changes = cur.fetchall()
         for row in bad_keys:
-            cur.execute(read_sql("load/record_bad_key.sql"), row)
+            cur.execute(read_sql("ingest/load/record_bad_key.sql"), row)
             changes += [(is_new, "pending") for (is_new,) in cur.fetchall()]
     new = sum(1 for is_new, _ in changes if is_new)
     changed = sum(1 for is_new, status in changes if not is_new and status == "pending")
@@ -248,7 +248,7 @@ def record_missing(conn: psycopg.Connection, gone: Sequence[tuple[ObjectInfo, st
         "reasons": [reason for _, reason in gone],
     }
     with conn.transaction(), conn.cursor() as cur:
-        cur.execute(read_sql("load/record_missing.sql"), params)
+        cur.execute(read_sql("ingest/load/record_missing.sql"), params)
         return cur.rowcount
 
 
@@ -269,7 +269,7 @@ def record_get_failures(
         "max_attempts": max_attempts,
     }
     with conn.transaction(), conn.cursor() as cur:
-        cur.execute(read_sql("load/record_get_failures.sql"), params)
+        cur.execute(read_sql("ingest/load/record_get_failures.sql"), params)
         statuses = [status for (status,) in cur.fetchall()]
     return statuses.count("pending"), statuses.count("failed")
 
@@ -277,14 +277,14 @@ def record_get_failures(
 def pending_objects(conn: psycopg.Connection, start: datetime, end: datetime) -> list[ObjectInfo]:
     """Objects uploaded in [start, end) that the ledger still has as 'pending'."""
     with conn.cursor() as cur:
-        cur.execute(read_sql("load/pending_objects.sql"), {"start": start, "end": end})
+        cur.execute(read_sql("ingest/load/pending_objects.sql"), {"start": start, "end": end})
         return [ObjectInfo(*row) for row in cur.fetchall()]
 
 
 def ledger_summary(conn: psycopg.Connection, start: datetime, end: datetime) -> dict[str, tuple[int, int]]:
     """`{status: (objects, bytes)}` for objects uploaded in [start, end)."""
     with conn.cursor() as cur:
-        cur.execute(read_sql("load/ledger_summary.sql"), {"start": start, "end": end})
+        cur.execute(read_sql("ingest/load/ledger_summary.sql"), {"start": start, "end": end})
         return {status: (objects, int(size)) for status, objects, size in cur.fetchall()}
 
 

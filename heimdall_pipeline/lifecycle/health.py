@@ -224,12 +224,12 @@ def read_health(conn: psycopg.Connection, grace: timedelta = GRACE) -> Health:
     if errors_readable:
         latest_errors = {
             job_id: JobError(start_time, sqlerrcode, message)
-            for job_id, start_time, sqlerrcode, message in conn.execute(read_sql("health/latest_job_errors.sql"))
+            for job_id, start_time, sqlerrcode, message in conn.execute(read_sql("lifecycle/health/latest_job_errors.sql"))
         }
     jobs = [
-        JobState(*row, latest_error=latest_errors.get(row[0])) for row in conn.execute(read_sql("health/jobs.sql"))
+        JobState(*row, latest_error=latest_errors.get(row[0])) for row in conn.execute(read_sql("lifecycle/health/jobs.sql"))
     ]
-    chunks = [ChunkState(*row) for row in conn.execute(read_sql("health/measurements_chunks.sql"))]
+    chunks = [ChunkState(*row) for row in conn.execute(read_sql("lifecycle/health/measurements_chunks.sql"))]
     return assess(
         Health(edition, checked_at, jobs, chunks, compression_layout(conn), errors_readable, grace)
     )
@@ -238,7 +238,7 @@ def read_health(conn: psycopg.Connection, grace: timedelta = GRACE) -> Health:
 def compression_layout(conn: psycopg.Connection) -> tuple[list[str], list[str]]:
     """(segmentby columns, orderby columns with ASC/DESC) of measurements; ([], []) uncompressed."""
     segmentby, orderby = [], []
-    for name, segment_index, order_index, ascending in conn.execute(read_sql("health/compression_layout.sql")):
+    for name, segment_index, order_index, ascending in conn.execute(read_sql("lifecycle/health/compression_layout.sql")):
         if segment_index is not None:
             segmentby.append(name)
         elif order_index is not None:

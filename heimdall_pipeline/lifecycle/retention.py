@@ -104,14 +104,14 @@ def expired_days(conn: psycopg.Connection, as_of: datetime, retention_days: int 
     cutoff = datetime.combine(as_of.astimezone(timezone.utc).date(), time(0), tzinfo=timezone.utc)
     cutoff -= timedelta(days=retention_days)
     with conn.cursor() as cur:
-        cur.execute(read_sql("lifecycle/expired_days.sql"), {"cutoff": cutoff})
+        cur.execute(read_sql("lifecycle/retention/expired_days.sql"), {"cutoff": cutoff})
         return [row[0] for row in cur.fetchall()]
 
 
 def day_rows(conn: psycopg.Connection, day: date) -> list[Row]:
     start, end = day_bounds(day)
     with conn.cursor() as cur:
-        cur.execute(read_sql("lifecycle/day_rows.sql"), {"start": start, "end": end})
+        cur.execute(read_sql("lifecycle/retention/day_rows.sql"), {"start": start, "end": end})
         return [_normalised(row) for row in cur.fetchall()]
 
 
@@ -126,7 +126,7 @@ def checksum(rows: Sequence[Row]) -> str:
 
 def archive_record(conn: psycopg.Connection, day: date) -> ArchiveRecord | None:
     with conn.cursor() as cur:
-        cur.execute(read_sql("lifecycle/archive_record.sql"), {"day": day})
+        cur.execute(read_sql("lifecycle/retention/archive_record.sql"), {"day": day})
         row = cur.fetchone()
     return ArchiveRecord(*row) if row else None
 
@@ -188,7 +188,7 @@ def trusted_archive(conn: psycopg.Connection, s3, bucket: str, day: date) -> lis
 def archive_write_intent(conn: psycopg.Connection, day: date) -> tuple[str, int, str] | None:
     """(object key, row count, checksum) of an archive write started for `day` and not recorded."""
     with conn.cursor() as cur:
-        cur.execute(read_sql("lifecycle/archive_write_intent.sql"), {"day": day})
+        cur.execute(read_sql("lifecycle/retention/archive_write_intent.sql"), {"day": day})
         row = cur.fetchone()
     return tuple(row) if row else None
 
@@ -196,8 +196,8 @@ def archive_write_intent(conn: psycopg.Connection, day: date) -> tuple[str, int,
 def _record_archive(conn: psycopg.Connection, day: date, key: str, row_count: int, digest: str) -> None:
     with conn.transaction():
         params = {"day": day, "object_key": key, "row_count": row_count, "checksum": digest}
-        conn.execute(read_sql("lifecycle/record_archive.sql"), params)
-        conn.execute(read_sql("lifecycle/finish_archive_write.sql"), {"day": day})
+        conn.execute(read_sql("lifecycle/retention/record_archive.sql"), params)
+        conn.execute(read_sql("lifecycle/retention/finish_archive_write.sql"), {"day": day})
 
 
 def archive_day(conn: psycopg.Connection, s3, bucket: str, day: date) -> ArchiveResult:
@@ -221,7 +221,7 @@ def archive_day(conn: psycopg.Connection, s3, bucket: str, day: date) -> Archive
         return ArchiveResult(key, len(merged_rows), digest, written=False)  # trusted: recorded as it is
     with conn.transaction():
         conn.execute(
-            read_sql("lifecycle/record_archive_write.sql"),
+            read_sql("lifecycle/retention/record_archive_write.sql"),
             {"day": day, "object_key": key, "row_count": len(merged_rows), "checksum": digest},
         )
     s3.put_object(Bucket=bucket, Key=key, Body=_parquet(merged_rows), ContentType="application/vnd.apache.parquet")
@@ -253,7 +253,7 @@ def drop_day(conn: psycopg.Connection, day: date, archived_rows: Sequence[Row]) 
     archived = {_primary_key(row): row for row in archived_rows}
     with conn.transaction(), conn.cursor() as cur:
         cur.execute("SET LOCAL TIME ZONE 'UTC'")
-        cur.execute(read_sql("lifecycle/lock_measurements.sql"))
+        cur.execute(read_sql("lifecycle/retention/lock_measurements.sql"))
         rows = day_rows(conn, day)
         unarchived = [row for row in rows if archived.get(_primary_key(row)) != row]
         if unarchived:
@@ -261,10 +261,10 @@ def drop_day(conn: psycopg.Connection, day: date, archived_rows: Sequence[Row]) 
         refreshed = bool(hourly_mismatches(conn, start, end))
         if refreshed:
             refresh_hourly(conn, day)
-        cur.execute(read_sql("lifecycle/drop_day_chunks.sql"), {"day": day})
+        cur.execute(read_sql("lifecycle/retention/drop_day_chunks.sql"), {"day": day})
         chunks = cur.fetchone()[0]
-        cur.execute(read_sql("lifecycle/delete_day_rows.sql"), window)
-        cur.execute(read_sql("lifecycle/mark_dropped.sql"), {"day": day})
+        cur.execute(read_sql("lifecycle/retention/delete_day_rows.sql"), window)
+        cur.execute(read_sql("lifecycle/retention/mark_dropped.sql"), {"day": day})
     return DropResult(rows_dropped=len(rows), chunks_dropped=chunks, hourly_refreshed=refreshed)
 
 
@@ -280,7 +280,7 @@ def restore_day(conn: psycopg.Connection, s3, bucket: str, day: date) -> tuple[i
         raise ArchiveError(f"no archive for {day}: s3://{bucket}/{archive_key(day)} does not exist")
     with conn.transaction():
         result = load_rows(conn, rows)
-        conn.execute(read_sql("lifecycle/mark_restored.sql"), {"day": day})
+        conn.execute(read_sql("lifecycle/retention/mark_restored.sql"), {"day": day})
     return len(rows), result
 
 

@@ -29,8 +29,8 @@ def apply_grants(conn: psycopg.Connection, pipeline_role: str, reader_role: str,
     Only that schema: another application's tables beside ours are not ours to grant."""
     schema = db_schema() if schema is None else schema
     return [
-        _grant(conn, pipeline_role, "grants/pipeline.sql", schema, functions=True),
-        _grant(conn, reader_role, "grants/reader.sql", schema, functions=False),
+        _grant(conn, pipeline_role, "schema/grants/pipeline.sql", schema, functions=True),
+        _grant(conn, reader_role, "schema/grants/reader.sql", schema, functions=False),
     ]
 
 
@@ -47,10 +47,10 @@ def _grant(conn: psycopg.Connection, role: str, sql_file: str, schema: str, func
     with conn.transaction():
         conn.execute(statements)
         if functions:
-            for (function,) in conn.execute(read_sql("grants/own_functions.sql"), {"schema": schema}).fetchall():
+            for (function,) in conn.execute(read_sql("schema/grants/own_functions.sql"), {"schema": schema}).fetchall():
                 conn.execute(sql.SQL("GRANT EXECUTE ON FUNCTION {} TO {}").format(sql.SQL(function), sql.Identifier(role)))
                 executed.append(function)
-    held = conn.execute(read_sql("grants/granted_tables.sql"), {"role": role, "schema": schema}).fetchall()
+    held = conn.execute(read_sql("schema/grants/granted_tables.sql"), {"role": role, "schema": schema}).fetchall()
     by_privileges: dict[str, list[str]] = {}
     for table, privileges in held:
         by_privileges.setdefault("/".join(privileges) or "none", []).append(table)

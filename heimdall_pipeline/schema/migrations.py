@@ -1,4 +1,4 @@
-"""Numbered SQL migrations from `sql/migrations/`, each applied once, in its own transaction.
+"""Numbered SQL migrations from `sql/schema/migrations/`, each applied once, in its own transaction.
 
 File names: `NNNN_name.sql` applies to every TimescaleDB edition; `NNNN_name.<license>.sql`
 applies only where `SHOW timescaledb.license` answers `<license>` (`timescale` is the Community
@@ -29,7 +29,7 @@ from psycopg import sql
 from heimdall_pipeline.core.db import SQL_DIR, connect
 from heimdall_pipeline.core.settings import TIMESCALEDB_SCHEMA, db_schema, search_path
 
-MIGRATIONS_DIR = SQL_DIR / "migrations"
+MIGRATIONS_DIR = SQL_DIR / "schema" / "migrations"
 EDITIONS = ("apache", "timescale")
 _FILE_NAME = re.compile(r"^(?P<version>\d{4})_(?P<name>[a-z0-9_]+?)(?:\.(?P<edition>apache|timescale))?\.sql$")
 # Two runners starting at once (parallel Dagster runs) must not both apply a migration.
