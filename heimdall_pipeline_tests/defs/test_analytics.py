@@ -29,7 +29,7 @@ from heimdall_pipeline.lifecycle.retention import archive_day, archive_key, arch
 from heimdall_pipeline.ingest.loader import load_measurements
 from heimdall_pipeline_tests.defs.conftest import QUIET, check_evaluations, materialization_metadata
 from heimdall_pipeline_tests.measurement_rows import realistic_day
-from heimdall_pipeline_tests.test_reports import END, assert_real_png, hand_built_rows
+from heimdall_pipeline_tests.analytics.test_reports import END, assert_real_png, hand_built_rows
 
 REPORT_KEYS = ["snr_trends", "frequency_drift", "receiver_performance", "coverage", "recent_measurements"]
 

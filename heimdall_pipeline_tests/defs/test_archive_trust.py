@@ -27,7 +27,7 @@ from heimdall_pipeline.lifecycle.retention import (
 from heimdall_pipeline.ingest.loader import load_measurements
 from heimdall_pipeline_tests.defs.conftest import QUIET
 from heimdall_pipeline_tests.measurement_rows import realistic_day
-from heimdall_pipeline_tests.test_lifecycle import OLD, OLDER
+from heimdall_pipeline_tests.lifecycle.test_retention import OLD, OLDER
 
 
 @pytest.fixture

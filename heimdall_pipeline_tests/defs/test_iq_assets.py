@@ -25,8 +25,8 @@ from heimdall_pipeline.defs.iq_assets import (
 from heimdall_pipeline.defs.partitions import daily_partitions
 from heimdall_pipeline_tests.defs.conftest import QUIET, check_evaluations, materialization_metadata, run_chain
 from heimdall_pipeline_tests.iq_days import TEST_SAMPLES, npy_bytes, upload_day_with_recordings
-from heimdall_pipeline_tests.test_recordings import hostile_recording
-from heimdall_pipeline_tests.test_reports import assert_real_png
+from heimdall_pipeline_tests.iq.test_recordings import hostile_recording
+from heimdall_pipeline_tests.analytics.test_reports import assert_real_png
 
 
 def today() -> str:

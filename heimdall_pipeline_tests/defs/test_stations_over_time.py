@@ -17,7 +17,7 @@ from heimdall_pipeline.defs.analytics import ANALYTICS_ASSETS
 from heimdall_pipeline.devtools.sample_data import SampleObject, encode, measurement_document, metadata_key
 from heimdall_pipeline.schema.stations import load_station_file, sync_stations
 from heimdall_pipeline_tests.defs.conftest import QUIET, check_evaluations, put_uploaded_at, run_chain
-from heimdall_pipeline_tests.test_stations import AFTER_T, SEVEN, T, torino_deactivated
+from heimdall_pipeline_tests.schema.test_stations import AFTER_T, SEVEN, T, torino_deactivated
 
 BEFORE, CHANGE_DAY, AFTER = date(2025, 7, 1), date(2025, 7, 2), date(2025, 7, 3)
 assert T == datetime.combine(CHANGE_DAY, time(12), tzinfo=timezone.utc)

@@ -19,7 +19,7 @@ from heimdall_pipeline.ingest.measurement import (
 from heimdall_pipeline.devtools.sample_data import bad_objects, encode, generate_day
 
 # Heimdall's own example objects, both variants of the format (docs/heimdall-format.md).
-EXAMPLES = Path(__file__).resolve().parent / "fixtures" / "heimdall_examples"
+EXAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "heimdall_examples"
 BUCKET = "heimdall-raw-iq"
 
 

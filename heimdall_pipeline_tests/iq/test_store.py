@@ -13,7 +13,7 @@ from heimdall_pipeline.iq.store import compute_day, day_reasons, day_summary
 from heimdall_pipeline.core.object_store import GetRetryPolicy, make_s3_client
 from heimdall_pipeline_tests.faulty_s3_proxy import FaultyS3Proxy
 from heimdall_pipeline_tests.iq_days import TEST_SAMPLES, ingest, npy_bytes, upload_day_with_recordings
-from heimdall_pipeline_tests.test_recordings import hostile_recording
+from heimdall_pipeline_tests.iq.test_recordings import hostile_recording
 
 FAST_RETRY = GetRetryPolicy(attempts=6, base_delay=0.01, max_delay=0.05)
 

@@ -22,7 +22,7 @@ from heimdall_pipeline.core.settings import (
 )
 from heimdall_pipeline.worker.api import save_measurements_to_timescaledb
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 SECRET = "s3cret-Pw"
 VALID = {"HEIMDALL_DATABASE_URL": f"postgresql://heimdall:{SECRET}@db.example:5432/heimdall"}
 

@@ -28,7 +28,7 @@ from heimdall_pipeline.schema.stations import (
 )
 from heimdall_pipeline_tests.measurement_rows import measurement, utc
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 SHIPPED = REPO / "config" / "websdr_stations.yaml"
 SEVEN = ["Aquila di Giaveno", "Montanaro", "Torino", "Coazze", "Passo del Giovi", "Genova", "Milano - Baggio"]
 # Heimdall's own receivers.csv (its column names, ';'-separated bands, ids stated).

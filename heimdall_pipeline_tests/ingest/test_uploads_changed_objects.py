@@ -12,7 +12,7 @@ from heimdall_pipeline.ingest.loader import load_measurements
 from heimdall_pipeline.ingest.measurement import parse_metadata_object
 from heimdall_pipeline.devtools.sample_data import SampleObject, encode, generate_day, upload
 
-from heimdall_pipeline_tests.test_ingest import DAY
+from heimdall_pipeline_tests.ingest.test_uploads import DAY
 
 
 def window():

@@ -29,7 +29,7 @@ from heimdall_pipeline_tests.tcp_proxy import TcpProxy
 # One xdist worker runs the whole module: one Celery worker process, one proxy.
 pytestmark = pytest.mark.xdist_group("celery_worker")
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 WORKER_COMMAND = Path(sys.executable).parent / "heimdall-celery-worker"
 
 
