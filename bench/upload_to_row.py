@@ -298,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json-out", help="write all timings as JSON here")
     args = parser.parse_args(argv)
 
-    from heimdall_pipeline.defs.sensors import SENSOR_INTERVAL_SECONDS
+    from heimdall_pipeline.defs.ingest.sensors import SENSOR_INTERVAL_SECONDS
 
     timeout = args.timeout or 2 * SENSOR_INTERVAL_SECONDS + 120
     settings = Settings.from_env()

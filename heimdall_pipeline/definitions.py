@@ -18,24 +18,20 @@ from heimdall_pipeline.core.settings import Settings, exit_on_config_error
 # line naming the variable, rather than a stack trace here or a failure in the first run.
 with exit_on_config_error("heimdall_pipeline.definitions"):
     Settings.from_env()
-    from heimdall_pipeline.defs.analytics import (
-        ANALYTICS_ASSET_CHECKS,
-        ANALYTICS_ASSETS,
-        ANALYTICS_JOBS,
-        ANALYTICS_SCHEDULES,
-    )
-    from heimdall_pipeline.defs.checks import INGEST_ASSET_CHECKS
-    from heimdall_pipeline.defs.ingest_assets import INGEST_ASSETS, ingest_job
-    from heimdall_pipeline.defs.iq_assets import IQ_ASSET_CHECKS, IQ_ASSETS, IQ_JOBS, IQ_SENSORS
+    from heimdall_pipeline.defs.analytics.reports import ANALYTICS_ASSETS, ANALYTICS_JOBS, ANALYTICS_SCHEDULES
+    from heimdall_pipeline.defs.ingest.assets import INGEST_ASSETS, ingest_job
+    from heimdall_pipeline.defs.ingest.checks import INGEST_ASSET_CHECKS
+    from heimdall_pipeline.defs.ingest.schedules import INGEST_SCHEDULES
+    from heimdall_pipeline.defs.ingest.sensors import INGEST_SENSORS
+    from heimdall_pipeline.defs.iq.assets import IQ_ASSET_CHECKS, IQ_ASSETS, IQ_JOBS, IQ_SENSORS
+    from heimdall_pipeline.defs.lifecycle.retention import LIFECYCLE_JOBS, LIFECYCLE_SCHEDULES
     from heimdall_pipeline.defs.resources import resources_from_env
-    from heimdall_pipeline.defs.schedules import INGEST_SCHEDULES
-    from heimdall_pipeline.defs.sensors import INGEST_SENSORS
 
 defs = Definitions(
     assets=[*INGEST_ASSETS, *IQ_ASSETS, *ANALYTICS_ASSETS],
-    asset_checks=[*INGEST_ASSET_CHECKS, *IQ_ASSET_CHECKS, *ANALYTICS_ASSET_CHECKS],
-    jobs=[ingest_job, *IQ_JOBS, *ANALYTICS_JOBS],
-    schedules=[*INGEST_SCHEDULES, *ANALYTICS_SCHEDULES],
+    asset_checks=[*INGEST_ASSET_CHECKS, *IQ_ASSET_CHECKS],
+    jobs=[ingest_job, *IQ_JOBS, *ANALYTICS_JOBS, *LIFECYCLE_JOBS],
+    schedules=[*INGEST_SCHEDULES, *ANALYTICS_SCHEDULES, *LIFECYCLE_SCHEDULES],
     sensors=[*INGEST_SENSORS, *IQ_SENSORS],
     resources=resources_from_env(),
 )

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from heimdall_pipeline.defs.sensors import SENSOR_INTERVAL_SECONDS
+from heimdall_pipeline.defs.ingest.sensors import SENSOR_INTERVAL_SECONDS
 from heimdall_pipeline_tests.conftest import TEST_DB_SCHEMA
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("serve")]

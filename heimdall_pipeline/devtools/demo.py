@@ -20,9 +20,9 @@ warnings.filterwarnings("ignore", category=BetaWarning)
 warnings.filterwarnings("ignore", category=PreviewWarning)
 
 from heimdall_pipeline.core.db import connect, read_sql
-from heimdall_pipeline.defs.checks import INGEST_ASSET_CHECKS
-from heimdall_pipeline.defs.ingest_assets import INGEST_ASSETS
-from heimdall_pipeline.defs.iq_assets import IQ_ASSET_CHECKS, IQ_ASSETS
+from heimdall_pipeline.defs.ingest.checks import INGEST_ASSET_CHECKS
+from heimdall_pipeline.defs.ingest.assets import INGEST_ASSETS
+from heimdall_pipeline.defs.iq.assets import IQ_ASSET_CHECKS, IQ_ASSETS
 from heimdall_pipeline.defs.partitions import day_window
 from heimdall_pipeline.defs.resources import resources_from_env
 from heimdall_pipeline.ingest.loader import ledger_summary

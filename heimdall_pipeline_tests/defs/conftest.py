@@ -8,8 +8,8 @@ from datetime import date, datetime, time, timedelta, timezone
 import pytest
 from dagster import materialize
 
-from heimdall_pipeline.defs.checks import INGEST_ASSET_CHECKS
-from heimdall_pipeline.defs.ingest_assets import INGEST_ASSETS
+from heimdall_pipeline.defs.ingest.checks import INGEST_ASSET_CHECKS
+from heimdall_pipeline.defs.ingest.assets import INGEST_ASSETS
 from heimdall_pipeline.defs.resources import HeimdallBuckets, HeimdallS3Resource, IQRecordingsResource, TimescaleResource
 from heimdall_pipeline.devtools.sample_data import SampleObject, upload
 from heimdall_pipeline_tests.conftest import TEST_DB_SCHEMA, backdate

@@ -1,7 +1,7 @@
 from dagster import AssetCheckKey, AssetKey, Definitions, DefaultSensorStatus
 
 from heimdall_pipeline.definitions import defs
-from heimdall_pipeline.defs.ingest_assets import INGEST_BACKFILL_POLICY, measurements
+from heimdall_pipeline.defs.ingest.assets import INGEST_BACKFILL_POLICY, measurements
 
 
 def test_definitions_load_and_validate():
@@ -62,7 +62,7 @@ def test_backfills_run_ten_days_per_run():
 
 
 def test_reports_read_as_the_reader_role_and_fall_back_to_the_pipeline_url(monkeypatch):
-    from heimdall_pipeline.defs.analytics import REPORT_ASSETS
+    from heimdall_pipeline.defs.analytics.reports import REPORT_ASSETS
     from heimdall_pipeline.defs.resources import resources_from_env
 
     for report in REPORT_ASSETS:

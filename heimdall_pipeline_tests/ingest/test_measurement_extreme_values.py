@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 
 from heimdall_pipeline.analytics.aggregates import day_bounds, hourly_mismatches, refresh_hourly
-from heimdall_pipeline.defs.checks import SNR_RANGE_DB
+from heimdall_pipeline.defs.ingest.checks import SNR_RANGE_DB
 from heimdall_pipeline.ingest.ledger import partition_rows, receiver_counts
 from heimdall_pipeline.ingest.loader import load_object_batch
 from heimdall_pipeline.ingest.measurement import (

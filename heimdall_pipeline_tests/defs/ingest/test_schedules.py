@@ -2,7 +2,7 @@ from datetime import datetime, timezone
 
 from dagster import DefaultScheduleStatus, build_schedule_context
 
-from heimdall_pipeline.defs.schedules import daily_ingest_schedule
+from heimdall_pipeline.defs.ingest.schedules import daily_ingest_schedule
 
 
 def schedule_context(resources, at: datetime):

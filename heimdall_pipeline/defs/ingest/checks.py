@@ -31,7 +31,7 @@ from dagster._core.definitions.asset_checks.asset_check_evaluation import (
     AssetCheckEvaluationTargetMaterializationData,
 )
 
-from heimdall_pipeline.defs.ingest_assets import days_to_aggregate, measurements, measurements_hourly, window_days
+from heimdall_pipeline.defs.ingest.assets import days_to_aggregate, measurements, measurements_hourly, window_days
 from heimdall_pipeline.defs.partitions import daily_partitions
 from heimdall_pipeline.defs.resources import HeimdallBuckets, HeimdallS3Resource, TimescaleResource
 from heimdall_pipeline.ingest.uploads import by_upload_day, upload_day_bounds

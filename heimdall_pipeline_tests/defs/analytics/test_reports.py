@@ -13,7 +13,7 @@ from dagster import AssetCheckKey, AssetCheckSeverity, AssetKey, materialize
 
 from heimdall_pipeline.core.db import connect
 from heimdall_pipeline.analytics.aggregates import refresh_hourly
-from heimdall_pipeline.defs.analytics import (
+from heimdall_pipeline.defs.analytics.reports import (
     ANALYTICS_ASSETS,
     ANALYTICS_JOBS,
     ANALYTICS_SCHEDULES,
@@ -21,10 +21,9 @@ from heimdall_pipeline.defs.analytics import (
     TIMESCALEDB_HEALTH_CHECK,
     reports_job,
     reports_schedule,
-    restore_job,
-    retention_job,
     timescaledb_health,
 )
+from heimdall_pipeline.defs.lifecycle.retention import LIFECYCLE_JOBS, LIFECYCLE_SCHEDULES, restore_job, retention_job
 from heimdall_pipeline.lifecycle.retention import archive_day, archive_key, archive_record, day_rows, read_archive, verify_archive
 from heimdall_pipeline.ingest.loader import load_measurements
 from heimdall_pipeline_tests.defs.conftest import QUIET, check_evaluations, materialization_metadata
@@ -36,8 +35,8 @@ REPORT_KEYS = ["snr_trends", "frequency_drift", "receiver_performance", "coverag
 
 def test_exports():
     assert sorted(a.key.to_user_string() for a in ANALYTICS_ASSETS) == sorted([*REPORT_KEYS, "timescaledb_health"])
-    assert {j.name for j in ANALYTICS_JOBS} == {"reports_job", "retention_job", "restore_job"}
-    assert {s.name for s in ANALYTICS_SCHEDULES} == {"reports_schedule", "retention_schedule"}
+    assert {j.name for j in [*ANALYTICS_JOBS, *LIFECYCLE_JOBS]} == {"reports_job", "retention_job", "restore_job"}
+    assert {s.name for s in [*ANALYTICS_SCHEDULES, *LIFECYCLE_SCHEDULES]} == {"reports_schedule", "retention_schedule"}
     for report in ANALYTICS_ASSETS:
         deps = {key for dep_keys in report.asset_deps.values() for key in dep_keys}
         assert AssetKey("measurements") in deps

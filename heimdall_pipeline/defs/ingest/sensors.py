@@ -17,7 +17,7 @@ from dagster import (
     sensor,
 )
 
-from heimdall_pipeline.defs.ingest_assets import ingest_job, measurements_hourly
+from heimdall_pipeline.defs.ingest.assets import ingest_job, measurements_hourly
 from heimdall_pipeline.defs.partitions import daily_partitions
 from heimdall_pipeline.defs.resources import HeimdallBuckets, HeimdallS3Resource, TimescaleResource
 from heimdall_pipeline.core.object_store import ledger_key

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 
 from dagster import DefaultScheduleStatus, RunRequest, ScheduleEvaluationContext, schedule
 
-from heimdall_pipeline.defs.ingest_assets import ingest_job
+from heimdall_pipeline.defs.ingest.assets import ingest_job
 from heimdall_pipeline.defs.partitions import daily_partitions
 from heimdall_pipeline.defs.resources import TimescaleResource
 from heimdall_pipeline.ingest.discovery import pending_retries

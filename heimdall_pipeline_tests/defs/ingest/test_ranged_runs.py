@@ -15,7 +15,7 @@ from dagster._core.storage.asset_check_execution_record import (
     AssetCheckExecutionResolvedStatus,
 )
 
-from heimdall_pipeline.defs.checks import INGEST_ASSET_CHECKS, hourly_matches_measurements
+from heimdall_pipeline.defs.ingest.checks import INGEST_ASSET_CHECKS, hourly_matches_measurements
 from heimdall_pipeline.defs.partitions import daily_partitions
 from heimdall_pipeline.devtools.sample_data import SampleObject, bad_objects, encode, generate_day, measurement_document, metadata_key
 from heimdall_pipeline_tests.defs.conftest import check_evaluations, materialization_metadata, noon, put_uploaded_at, run_chain

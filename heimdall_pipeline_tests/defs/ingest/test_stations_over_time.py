@@ -13,7 +13,7 @@ import pandas as pd
 from dagster import AssetCheckSeverity, materialize
 
 from heimdall_pipeline.core.db import connect
-from heimdall_pipeline.defs.analytics import ANALYTICS_ASSETS
+from heimdall_pipeline.defs.analytics.reports import ANALYTICS_ASSETS
 from heimdall_pipeline.devtools.sample_data import SampleObject, encode, measurement_document, metadata_key
 from heimdall_pipeline.schema.stations import load_station_file, sync_stations
 from heimdall_pipeline_tests.defs.conftest import QUIET, check_evaluations, put_uploaded_at, run_chain

@@ -9,12 +9,12 @@ from datetime import datetime, timedelta, timezone
 from dagster import build_schedule_context
 
 from heimdall_pipeline.defs.resources import HeimdallS3Resource
-from heimdall_pipeline.defs.schedules import daily_ingest_schedule
-from heimdall_pipeline.defs.sensors import new_metadata_objects_sensor
+from heimdall_pipeline.defs.ingest.schedules import daily_ingest_schedule
+from heimdall_pipeline.defs.ingest.sensors import new_metadata_objects_sensor
 from heimdall_pipeline.ingest.discovery import ScanCursor
 from heimdall_pipeline.devtools.sample_data import generate_day
 from heimdall_pipeline_tests.defs.conftest import check_evaluations, materialization_metadata, put_uploaded_at, run_chain
-from heimdall_pipeline_tests.defs.test_sensors import record_listing, start_of_test_uploads, tick
+from heimdall_pipeline_tests.defs.ingest.test_sensors import record_listing, start_of_test_uploads, tick
 from heimdall_pipeline_tests.faulty_s3_proxy import FaultyS3Proxy
 
 
@@ -143,7 +143,7 @@ def test_the_daily_schedule_also_retries_older_days_with_pending_objects(resourc
 
 
 def test_an_object_deleted_after_the_listing_no_longer_fails_its_day(resources, s3, bucket, db):
-    from heimdall_pipeline.defs.ingest_assets import minio_metadata
+    from heimdall_pipeline.defs.ingest.assets import minio_metadata
 
     uploaded_at = start_of_test_uploads()
     day = uploaded_at.date().isoformat()

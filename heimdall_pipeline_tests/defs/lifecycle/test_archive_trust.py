@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from heimdall_pipeline.core.db import connect
-from heimdall_pipeline.defs.analytics import restore_job
+from heimdall_pipeline.defs.lifecycle.retention import restore_job
 from heimdall_pipeline.lifecycle.retention import (
     ArchiveError,
     _parquet,

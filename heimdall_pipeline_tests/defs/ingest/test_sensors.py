@@ -2,8 +2,8 @@ from datetime import date, datetime, timedelta, timezone
 
 from dagster import build_sensor_context, materialize
 
-from heimdall_pipeline.defs.ingest_assets import minio_metadata
-from heimdall_pipeline.defs.sensors import build_new_metadata_objects_sensor, new_metadata_objects_sensor
+from heimdall_pipeline.defs.ingest.assets import minio_metadata
+from heimdall_pipeline.defs.ingest.sensors import build_new_metadata_objects_sensor, new_metadata_objects_sensor
 from heimdall_pipeline.ingest.discovery import ScanCursor, discover, object_digest, plan_discovery
 from heimdall_pipeline.core.object_store import ObjectInfo
 from heimdall_pipeline.devtools.sample_data import generate_day

@@ -10,10 +10,10 @@ from collections import Counter
 from dagster import DefaultScheduleStatus, DefaultSensorStatus
 
 from heimdall_pipeline.definitions import defs
-from heimdall_pipeline.defs.sensors import SENSOR_INTERVAL_SECONDS
+from heimdall_pipeline.defs.ingest.sensors import SENSOR_INTERVAL_SECONDS
 from heimdall_pipeline.devtools.sample_data import generate_day
 from heimdall_pipeline_tests.defs.conftest import materialization_metadata, noon, put_uploaded_at, run_chain
-from heimdall_pipeline_tests.defs.test_ingest_assets import DAY
+from heimdall_pipeline_tests.defs.ingest.test_assets import DAY
 
 # Every schedule, pinned. retention_schedule deletes rows: it must stay STOPPED until a user turns
 # it on; the ingest and reports schedules run by default.

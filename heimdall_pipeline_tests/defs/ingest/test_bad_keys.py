@@ -3,13 +3,13 @@ rejected bad_key, the day's good objects load, the checks pass, and the sensor m
 
 from __future__ import annotations
 
-from heimdall_pipeline.defs.sensors import new_metadata_objects_sensor
+from heimdall_pipeline.defs.ingest.sensors import new_metadata_objects_sensor
 from heimdall_pipeline.ingest.discovery import ScanCursor
 from heimdall_pipeline.core.object_store import ledger_key
 from heimdall_pipeline.devtools.sample_data import generate_day
 from heimdall_pipeline_tests.conftest import backdate
 from heimdall_pipeline_tests.defs.conftest import check_evaluations, put_uploaded_at, run_chain
-from heimdall_pipeline_tests.defs.test_sensors import start_of_test_uploads, tick
+from heimdall_pipeline_tests.defs.ingest.test_sensors import start_of_test_uploads, tick
 
 NUL_KEY = "sessions/0\x00bad/websdr_1_metadata.json"
 

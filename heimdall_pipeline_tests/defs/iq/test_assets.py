@@ -12,8 +12,8 @@ import numpy as np
 from dagster import AssetKey, materialize
 
 from heimdall_pipeline import save_measurements_to_timescaledb
-from heimdall_pipeline.defs.ingest_assets import measurements
-from heimdall_pipeline.defs.iq_assets import (
+from heimdall_pipeline.defs.ingest.assets import measurements
+from heimdall_pipeline.defs.iq.assets import (
     AGREEMENT_CHECK,
     IQ_ASSET_CHECKS,
     IQ_ASSETS,

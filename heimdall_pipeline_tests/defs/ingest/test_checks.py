@@ -4,8 +4,8 @@ from datetime import date
 
 from dagster import AssetCheckSeverity, AssetSelection
 
-from heimdall_pipeline.defs.checks import hourly_matches_measurements
-from heimdall_pipeline.defs.ingest_assets import measurements, measurements_hourly, minio_metadata
+from heimdall_pipeline.defs.ingest.checks import hourly_matches_measurements
+from heimdall_pipeline.defs.ingest.assets import measurements, measurements_hourly, minio_metadata
 from heimdall_pipeline.devtools.sample_data import SampleObject, encode, generate_day, measurement_document, metadata_key
 from heimdall_pipeline_tests.defs.conftest import (
     check_evaluations,

@@ -2,7 +2,7 @@ import json
 from collections import Counter
 from datetime import date, timedelta
 
-from heimdall_pipeline.defs.ingest_assets import window_days
+from heimdall_pipeline.defs.ingest.assets import window_days
 from heimdall_pipeline.devtools.sample_data import bad_objects, encode, generate_day
 from heimdall_pipeline_tests.conftest import backdate
 from heimdall_pipeline_tests.defs.conftest import (

@@ -27,8 +27,8 @@ from dagster import (
     in_process_executor,
 )
 
-from heimdall_pipeline.defs.checks import per_upload_day
-from heimdall_pipeline.defs.ingest_assets import INGEST_BACKFILL_POLICY, RANGE, measurements, window_days
+from heimdall_pipeline.defs.ingest.checks import per_upload_day
+from heimdall_pipeline.defs.ingest.assets import INGEST_BACKFILL_POLICY, RANGE, measurements, window_days
 from heimdall_pipeline.defs.partitions import daily_partitions
 from heimdall_pipeline.defs.resources import HeimdallBuckets, HeimdallS3Resource, IQRecordingsResource, TimescaleResource
 from heimdall_pipeline.ingest.uploads import upload_day_bounds

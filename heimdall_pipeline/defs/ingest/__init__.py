@@ -1,0 +1,1 @@
+"""Wiring of the ingest stage: assets, checks, the discovery sensor, schedules."""
