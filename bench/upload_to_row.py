@@ -1,4 +1,5 @@
-"""`make bench`, second part: upload → queryable row, the library call against the launched run.
+"""`make bench`, second part: upload → queryable row, the library call against the launched run,
+and the same with object notifications on.
 
 The same N metadata objects (heimdall_pipeline.devtools.sample_data) are loaded two ways, interleaved,
 --repeat times, and the medians printed:
@@ -16,12 +17,20 @@ The same N metadata objects (heimdall_pipeline.devtools.sample_data) are loaded 
               running   RUN_START → RUN_SUCCESS, and each step's own time
               rows      last PUT → every row queryable (polled every 0.1 s)
 
-Everything is on loopback (the `make up` TimescaleDB and S3 server); the databases, the bucket
-and the three processes are the script's own and are removed at the end. --timeout bounds each
+Then, with notifications (--event-repeat acquisitions of --event-objects, default 20 × 7): a second
+topology whose bucket notifies an SQS queue of the S3 server (S3 → SQS, as on AWS), with the consumer
+`heimdall-events` beside the daemon and the sensor's reconciliation off
+(HEIMDALL_RECONCILE_PAGES_PER_TICK=0), so nothing in it lists the bucket. Each acquisition is timed
+from its last PUT until all its rows answer a query (polled every 20 ms); at the end the script waits
+for the runs the sensor requested for those entries (`heimdall/discovered_by=events`) to succeed.
+
+Everything is on loopback (the `make up` TimescaleDB and S3 server); the databases, the buckets,
+the queue and the processes are the script's own and are removed at the end. --timeout bounds each
 launched repetition; the script stops by itself.
 
 The last line printed is machine-readable:
   upload_to_row_s=<x> run_s=<x> library_s=<x> launched_vs_library=<x> sensor_interval_s=<x>
+  events_upload_to_row_s=<median> events_upload_to_row_p95_s=<x> events_runs=<n>
 """
 
 from __future__ import annotations
@@ -106,8 +115,9 @@ def run_library(settings: Settings, admin_url: str, objects: list[SampleObject])
 class Topology:
     """scripts/serve.sh's three processes on a Dagster instance, database and bucket of their own."""
 
-    def __init__(self, admin_url: str, settings: Settings, work: Path):
-        self.admin_url, self.settings, self.work = admin_url, settings, work
+    def __init__(self, admin_url: str, settings: Settings, work: Path, events: bool = False):
+        self.admin_url, self.settings, self.work, self.events = admin_url, settings, work, events
+        self.queue_url = None
         self.suffix = uuid.uuid4().hex[:8]
         self.heimdall_db, self.dagster_db = f"heimdall_bench_u2r_{self.suffix}", f"dagster_bench_u2r_{self.suffix}"
         self.database_url = _with_database(admin_url, self.heimdall_db)
@@ -137,6 +147,15 @@ class Topology:
             HEIMDALL_SERVE_STATE=str(self.work / "state"),
             HEIMDALL_SERVE_ENVFILE=str(self.work / "env"),
         )
+        if self.events:
+            from heimdall_pipeline.devtools.notifications import configure_sqs_notifications
+
+            self.queue_url = configure_sqs_notifications(self.s3, self._sqs(), self.bucket, f"u2r-{self.suffix}")
+            self.env.update(
+                HEIMDALL_EVENTS_SQS_QUEUE_URL=self.queue_url,
+                HEIMDALL_EVENTS_SQS_ENDPOINT_URL=self.settings.s3_endpoint_url,
+                HEIMDALL_RECONCILE_PAGES_PER_TICK="0",  # nothing lists: every run comes from a notification
+            )
         try:
             self._serve("up", timeout=400)
             os.environ["DAGSTER_POSTGRES_URL"] = self.env["DAGSTER_POSTGRES_URL"]
@@ -147,6 +166,12 @@ class Topology:
             self.__exit__(None, None, None)
             raise
         return self
+
+    def _sqs(self):
+        from heimdall_pipeline.devtools.notifications import sqs_client
+
+        s = self.settings
+        return sqs_client(s.s3_endpoint_url, s.aws_region, s.aws_access_key_id, s.aws_secret_access_key)
 
     def _serve(self, command: str, timeout: float) -> None:
         done = subprocess.run([SERVE, command], env=self.env, capture_output=True, text=True, timeout=timeout)
@@ -161,6 +186,9 @@ class Topology:
         with psycopg.connect(self.admin_url, autocommit=True) as admin:
             for name in (self.heimdall_db, self.dagster_db):
                 admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if self.queue_url:
+            with contextlib.suppress(Exception):
+                self._sqs().delete_queue(QueueUrl=self.queue_url)
         with contextlib.suppress(Exception):
             keys = [{"Key": o["Key"]} for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket)
                     for o in page.get("Contents", ())]
@@ -168,11 +196,40 @@ class Topology:
                 self.s3.delete_objects(Bucket=self.bucket, Delete={"Objects": keys[i:i + 1000]})
             self.s3.delete_bucket(Bucket=self.bucket)
 
-    def sensor_runs(self) -> set[str]:
+    def sensor_runs(self, **tags: str) -> set[str]:
         from dagster import RunsFilter
         from dagster._core.storage.tags import SENSOR_NAME_TAG
 
-        return {run.run_id for run in self.instance.get_runs(filters=RunsFilter(tags={SENSOR_NAME_TAG: SENSOR}))}
+        filters = RunsFilter(tags={SENSOR_NAME_TAG: SENSOR, **tags})
+        return {run.run_id for run in self.instance.get_runs(filters=filters)}
+
+    def event_once(self, objects: list[SampleObject], timeout: float) -> float:
+        """PUT one acquisition; seconds from its last PUT until all its rows answer a query."""
+        tasks = task_ids(objects)
+        upload(self.s3, self.bucket, objects)
+        uploaded = time.time()
+        deadline = time.monotonic() + timeout
+        while rows_of_tasks(self.database_url, tasks) < len(objects):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"notifications: no rows after {timeout:.0f} s (see {self.work}/state/events.log)")
+            time.sleep(0.02)
+        return time.time() - uploaded
+
+    def wait_event_runs(self, timeout: float) -> int:
+        """The runs the sensor requested for the consumer's entries: at least one, all succeeded."""
+        from dagster import DagsterRunStatus
+
+        deadline = time.monotonic() + timeout
+        while True:
+            runs = [self.instance.get_run_by_id(r) for r in self.sensor_runs(**{"heimdall/discovered_by": "events"})]
+            if runs and all(r.status == DagsterRunStatus.SUCCESS for r in runs):
+                return len(runs)
+            failed = [r.run_id for r in runs if r.status in (DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED)]
+            if failed:
+                raise RuntimeError(f"notification runs ended badly: {failed}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"notification runs not all succeeded after {timeout:.0f} s: {len(runs)} run(s)")
+            time.sleep(0.5)
 
     def tick_seconds(self) -> list[float]:
         """How long each finished tick of the sensor took (listing slice, ledger, run requests)."""
@@ -249,7 +306,15 @@ def _fmt(value: float) -> str:
     return "nan" if math.isnan(value) else f"{value:.3f}"
 
 
-def report(objects: int, library: list[float], launched: list[dict], interval: int, ticks: list[float]) -> dict:
+def percentile(values: list[float], share: float) -> float:
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, math.ceil(share * len(ordered)) - 1)]
+
+
+def report(objects: int, library: list[float], launched: list[dict], interval: int, ticks: list[float],
+           events: list[float], event_objects: int, event_runs: int) -> dict:
     def med(name: str) -> float:
         return median([r[name] for r in launched])
 
@@ -284,8 +349,17 @@ def report(objects: int, library: list[float], launched: list[dict], interval: i
         print(f"      {key:<48} {value:>8.3f} s")
     print(f"    run       created → succeeded (the run itself)     {m['run']:>8.3f} s"
           f"   ({summary['run_vs_library']:.1f}x the library call)")
+    summary["events"] = {"objects": event_objects, "upload_to_row": events, "median": median(events),
+                          "p95": percentile(events, 0.95), "runs": event_runs}
+    e = summary["events"]
+    print(f"  notifications (S3 → SQS → heimdall-events), {len(events)} acquisitions of {event_objects} objects:")
+    print(f"            last PUT → all rows queryable             {e['median']:>8.3f} s median, "
+          f"{e['p95']:.3f} s p95 (max {max(events, default=math.nan):.3f} s); "
+          f"{event_runs} sensor run(s) from them, all succeeded")
     print(f"upload_to_row_s={_fmt(m['upload_to_row'])} run_s={_fmt(m['run'])} library_s={_fmt(summary['library_s'])} "
-          f"launched_vs_library={_fmt(summary['launched_vs_library'])} sensor_interval_s={interval}", flush=True)
+          f"launched_vs_library={_fmt(summary['launched_vs_library'])} sensor_interval_s={interval} "
+          f"events_upload_to_row_s={_fmt(e['median'])} events_upload_to_row_p95_s={_fmt(e['p95'])} "
+          f"events_runs={event_runs}", flush=True)
     return summary
 
 
@@ -295,6 +369,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="repetitions (medians reported)")
     parser.add_argument("--timeout", type=float, default=0, help="seconds per launched repetition "
                         "(default: two sensor intervals + 120)")
+    parser.add_argument("--event-objects", type=int, default=7, help="metadata objects per acquisition (notifications)")
+    parser.add_argument("--event-repeat", type=int, default=20, help="acquisitions timed with notifications on")
     parser.add_argument("--json-out", help="write all timings as JSON here")
     args = parser.parse_args(argv)
 
@@ -321,9 +397,25 @@ def main(argv: list[str] | None = None) -> int:
                 ticks = topology.tick_seconds()
                 log(f"#{repetition + 1} launched: upload→row {result['upload_to_row']:.1f} s, "
                     f"run {result['run']:.1f} s (tick wait {result['tick']:.1f} s)")
+        events: list[float] = []
+        event_runs = 0
+        if args.event_repeat:
+            events_work = work / "events"
+            events_work.mkdir()
+            log("starting the topology with notifications (S3 → SQS, heimdall-events)")
+            with Topology(admin_url, settings, events_work, events=True) as topology:
+                for repetition in range(args.event_repeat):
+                    objects = objects_for(1_000 + repetition, args.event_objects)
+                    seconds = topology.event_once(objects, timeout)
+                    events.append(seconds)
+                    log(f"#{repetition + 1} notifications: upload→row {seconds:.3f} s")
+                    time.sleep(0.5)  # acquisitions arrive apart, not in one burst
+                event_runs = topology.wait_event_runs(timeout)
+                log(f"{event_runs} sensor run(s) for the notified objects succeeded")
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    summary = report(args.objects, library, launched, SENSOR_INTERVAL_SECONDS, ticks)
+    summary = report(args.objects, library, launched, SENSOR_INTERVAL_SECONDS, ticks, events, args.event_objects,
+                     event_runs)
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(summary, indent=2))
     return 0

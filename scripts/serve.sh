@@ -4,7 +4,9 @@
 #
 #   scripts/serve.sh up       start the code server (`dagster api grpc`), dagster-webserver and
 #                             dagster-daemon (both on deploy/workspace.yaml) in the background; return
-#                             once all three are healthy; write their addresses to the env file
+#                             once all three are healthy; write their addresses to the env file.
+#                             With object notifications configured (HEIMDALL_EVENTS_SQS_QUEUE_URL, or
+#                             HEIMDALL_EVENTS_MINIO_TABLE=on), also the consumer `heimdall-events`
 #   scripts/serve.sh down     stop them (each with its child processes, runs included)
 #   scripts/serve.sh status   report; exit 1 unless all three run
 #   scripts/serve.sh dev      `dagster dev`, the one-process developer loop, on a free port
@@ -139,6 +141,10 @@ require_instance() {
     "$BIN/python" -c 'import sys; from heimdall_pipeline.core.settings import main; sys.exit(main(["--instance"]))' || exit 1
 }
 
+events_configured() {
+    [ -n "${HEIMDALL_EVENTS_SQS_QUEUE_URL:-}" ] || [ "${HEIMDALL_EVENTS_MINIO_TABLE:-off}" = "on" ]
+}
+
 cmd_up() {
     require_instance
     mkdir -p "$STATE"
@@ -166,6 +172,13 @@ cmd_up() {
         || { tail -n 30 "$STATE/daemon.log" >&2; die "daemon not healthy (log: $STATE/daemon.log)"; }
     log "daemon healthy (every required daemon sent a heartbeat)"
 
+    if events_configured; then
+        start events "heimdall-events" "$BIN/heimdall-events"
+        sleep 1
+        pid_alive events || { tail -n 30 "$STATE/events.log" >&2; die "heimdall-events exited (log: $STATE/events.log)"; }
+        log "notification consumer running (heimdall-events)"
+    fi
+
     set_env_lines "HEIMDALL_DAGSTER_URL=http://$HOST:$WEBSERVER_PORT" \
         "HEIMDALL_CODE_SERVER_HOST=$HOST" "HEIMDALL_CODE_SERVER_PORT=$CODE_SERVER_PORT"
     log "Dagster UI: http://$HOST:$WEBSERVER_PORT (HEIMDALL_DAGSTER_URL written to ${ENVFILE#"$ROOT"/})"
@@ -187,6 +200,7 @@ stop() {
 
 cmd_down() {
     [ -d "$STATE" ] || { log "not running"; return 0; }
+    stop events
     stop daemon
     stop webserver
     stop code-server
@@ -202,6 +216,9 @@ cmd_status() {
             log "$name not running"; rc=1
         fi
     done
+    if pid_alive events; then log "events running  pid $(cat "$STATE/events.pid")"
+    elif events_configured; then log "events not running"; rc=1
+    fi
     return "$rc"
 }
 

@@ -300,6 +300,7 @@ class ListingSlice:
     objects: list[ObjectInfo]  # metadata objects only, in key order
     last_key: str | None  # the last key listed (any kind); resume after it
     reached_end: bool  # no keys after last_key under the prefix
+    pages: int = 0  # LIST requests made
 
 
 def list_slice(s3, bucket: str, start_after: str, max_pages: int, prefix: str = SESSIONS_PREFIX) -> ListingSlice:
@@ -312,14 +313,14 @@ def list_slice(s3, bucket: str, start_after: str, max_pages: int, prefix: str = 
     kwargs = {"Bucket": bucket, "Prefix": prefix, "MaxKeys": 1000}
     if start_after:
         kwargs["StartAfter"] = start_after
-    for _ in range(max_pages):
+    for page_number in range(1, max_pages + 1):
         page = s3.list_objects_v2(**kwargs)
         for entry in page.get("Contents", ()):
             last_key = entry["Key"]
             if last_key.endswith(METADATA_SUFFIX):
                 objects.append(ObjectInfo(last_key, entry["ETag"].strip('"'), entry["Size"], entry["LastModified"]))
         if not page.get("IsTruncated"):
-            return ListingSlice(objects, last_key, reached_end=True)
+            return ListingSlice(objects, last_key, reached_end=True, pages=page_number)
         kwargs["ContinuationToken"] = page["NextContinuationToken"]
         kwargs.pop("StartAfter", None)
-    return ListingSlice(objects, last_key, reached_end=False)
+    return ListingSlice(objects, last_key, reached_end=False, pages=max_pages)

@@ -157,6 +157,8 @@ class Settings:
             postgres_url(env, "HEIMDALL_READER_DATABASE_URL")  # optional, but checked when given
         bucket = env.get("HEIMDALL_S3_BUCKET") or DEFAULT_BUCKET
         partitions_start_date(env)
+        reconcile_pages_per_tick(env)
+        EventSettings.from_env(env)
         return cls(
             database_url=database_url,
             s3_endpoint_url=_optional_url(env, "HEIMDALL_S3_ENDPOINT_URL"),
@@ -167,6 +169,63 @@ class Settings:
             aws_secret_access_key=env.get("AWS_SECRET_ACCESS_KEY") or None,
             aws_region=env.get("AWS_REGION") or "us-east-1",
             db_schema=db_schema(env),
+        )
+
+
+DEFAULT_RECONCILE_PAGES_PER_TICK = 10  # LIST requests of 1,000 keys per sensor tick
+MAX_RECONCILE_PAGES_PER_TICK = 1_000
+
+
+def bounded_int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    """An integer setting within [low, high], or its default when unset."""
+    value = (env.get(name) or "").strip()
+    if not value:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number from {low} to {high}, got {value[:40]!r}") from None
+    if not low <= number <= high:
+        raise ConfigError(f"{name} must be from {low} to {high}, got {number}")
+    return number
+
+
+def reconcile_pages_per_tick(env: Mapping[str, str] | None = None) -> int:
+    """HEIMDALL_RECONCILE_PAGES_PER_TICK: how much of the bucket's listing each sensor tick reads."""
+    env = os.environ if env is None else env
+    return bounded_int(
+        env, "HEIMDALL_RECONCILE_PAGES_PER_TICK", DEFAULT_RECONCILE_PAGES_PER_TICK, 0, MAX_RECONCILE_PAGES_PER_TICK
+    )
+
+
+@dataclass(frozen=True)
+class EventSettings:
+    """Where object notifications arrive (docs/operating.md, "Notifications"): an SQS queue that S3
+    notifies, or MinIO's PostgreSQL target writing into our s3_events table. Both off by default."""
+
+    sqs_queue_url: str | None = None
+    sqs_endpoint_url: str | None = None
+    minio_table: bool = False
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.sqs_queue_url or self.minio_table)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "EventSettings":
+        env = os.environ if environ is None else environ
+        minio = (env.get("HEIMDALL_EVENTS_MINIO_TABLE") or "off").strip().lower()
+        if minio not in ("on", "off"):
+            raise ConfigError(f"HEIMDALL_EVENTS_MINIO_TABLE must be on or off, got {minio[:20]!r}")
+        queue_url = _optional_url(env, "HEIMDALL_EVENTS_SQS_QUEUE_URL")
+        if queue_url and minio == "on":
+            raise ConfigError("set one notification source: HEIMDALL_EVENTS_SQS_QUEUE_URL or HEIMDALL_EVENTS_MINIO_TABLE=on, not both")
+        return cls(
+            sqs_queue_url=queue_url,
+            # The queue's service: AWS SQS (unset) or, locally, the S3 server that also serves SQS.
+            sqs_endpoint_url=_optional_url(env, "HEIMDALL_EVENTS_SQS_ENDPOINT_URL")
+            or _optional_url(env, "HEIMDALL_S3_ENDPOINT_URL"),
+            minio_table=minio == "on",
         )
 
 

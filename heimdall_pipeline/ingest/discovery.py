@@ -1,14 +1,19 @@
-"""Finding metadata objects that have not been loaded yet, tick after tick, without missing one.
+"""Discovery: how new objects reach the ledger, and how the ledger turns them into runs.
 
-Keys are random UUIDs, so neither "after the last key" nor "after the last LastModified" can tell
-what is new: an upload may land behind the last key, and its LastModified may be older than what
-was already seen (clock skew between S3 nodes, a slow multipart upload is stamped when it started).
-So the ledger, not a cursor, decides what is new: each tick lists the next slice of `sessions/`
-in key order (at most `max_pages` LIST requests of 1,000 keys), asks the ledger about the slice's
-keys in one query, and requests the objects the ledger does not have with that ETag. The cursor
-holds where the scan resumes and the objects requested but not yet in the ledger (`in_flight`),
-so the work and the cursor are bounded per tick however large the bucket; a full pass over a
-bucket of N objects takes N / (1,000 × max_pages) ticks, and every object is seen on every pass.
+Two ways in, one arbiter (the ledger, by key and ETag):
+
+- **Notifications** (ingest.events, the `heimdall-events` consumer): O(new objects). The consumer
+  records each object it is told about and loads it at once; the sensor then requests a run for
+  each upload day that got such entries since its last tick (`event_requests`), for the day's
+  checks, aggregates and materialization.
+- **Reconciliation** (`reconcile_slice`): the bounded listing that proves nothing was missed. Each
+  sensor tick lists the next `pages` pages of `sessions/` in key order (1,000 keys a page), records
+  the slice's metadata objects in the ledger (new or changed ones become pending, known ones are
+  left as they are) and requests a run for each upload day that got new entries. A full pass over
+  N keys takes N / (1,000 × pages) ticks. With notifications off this is all there is, as before;
+  with them on, what it finds is what the notifications missed, and it says how many.
+
+A partition run never lists: it loads what the ledger has pending for its day.
 
 Objects the ledger has but that are still pending (their run failed, their GET failed after its
 retries) are not new: `pending_retries` finds the upload days that still hold such objects after
@@ -21,196 +26,199 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta, timezone
 
-from heimdall_pipeline.core.db import read_sql
-from heimdall_pipeline.ingest.ledger import ledger_entries
-from heimdall_pipeline.core.object_store import ObjectInfo, ledger_key, list_slice
+import psycopg
 
-DEFAULT_MAX_PAGES_PER_TICK = 10  # 10 LIST requests: 10,000 keys a tick
-DEFAULT_MAX_OBJECTS_PER_TICK = 2_000
-DEFAULT_MAX_IN_FLIGHT = 5_000  # objects requested but not yet in the ledger; bounds the cursor
-# A requested object still not in the ledger after this long (its run failed or never ran) is
-# requested again, in a run with a new run key.
-DEFAULT_IN_FLIGHT_TIMEOUT = timedelta(hours=2)
+from heimdall_pipeline.core.db import read_sql
+from heimdall_pipeline.core.object_store import ObjectInfo, ledger_key, list_slice
+from heimdall_pipeline.core.settings import DEFAULT_RECONCILE_PAGES_PER_TICK
+from heimdall_pipeline.ingest.loader import LISTED_BY_LISTING, record_listed
+
+# Entries the consumer records are requested once this much older than the database's clock, so
+# that a transaction still open when the sensor looks (it stamped listed_at at its start) has
+# committed by then: each entry falls in exactly one tick's interval, and none is missed.
+EVENT_SETTLE = timedelta(seconds=10)
+# The first tick of a new sensor looks this far back for entries the consumer recorded.
+FIRST_LOOK_BACK = timedelta(hours=1)
 # An object still pending this long after its listing or its last failed GET gets another run.
 PENDING_RETRY_AFTER = timedelta(minutes=15)
 MAX_RETRY_DAYS_PER_TICK = 5
 
 
-def object_digest(info: ObjectInfo) -> str:
-    """A short stable name of (key, ETag): 12 hex digits; 5,000 with their request times are ~130 kB."""
-    return hashlib.sha1(f"{ledger_key(info.key)}\0{info.etag}".encode()).hexdigest()[:12]
-
-
 @dataclass(frozen=True)
-class ScanCursor:
-    start_after: str = ""  # the scan resumes after this key ("" = from the start of sessions/)
-    passes: int = 0  # completed passes over the bucket
-    in_flight: dict[str, int] = field(default_factory=dict)  # digest -> when requested (epoch seconds)
+class DiscoveryCursor:
+    start_after: str = ""  # the reconciliation resumes after this key ("" = from the start of sessions/)
+    passes: int = 0  # completed reconciliation passes over the bucket
+    found_this_pass: int = 0  # new objects the reconciliation recorded in the current pass
+    found_last_pass: int | None = None  # ... in the last complete pass: what the notifications missed
+    events_until: str | None = None  # consumer-recorded entries up to this time (ISO) have been requested
 
     def dump(self) -> str:
-        return json.dumps(
-            {"start_after": self.start_after, "passes": self.passes, "in_flight": dict(sorted(self.in_flight.items()))},
-            separators=(",", ":"),
-        )
+        return json.dumps(self.__dict__, separators=(",", ":"))
 
     @classmethod
-    def load(cls, text: str | None) -> "ScanCursor":
+    def load(cls, text: str | None) -> "DiscoveryCursor":
         if not text:
             return cls()
         data = json.loads(text)
-        return cls(data.get("start_after", ""), int(data.get("passes", 0)), dict(data.get("in_flight", {})))
+        # A cursor of the listing-only sensor (start_after, passes, in_flight) resumes where it was.
+        return cls(
+            start_after=str(data.get("start_after", "")),
+            passes=int(data.get("passes", 0)),
+            found_this_pass=int(data.get("found_this_pass", 0)),
+            found_last_pass=data.get("found_last_pass"),
+            events_until=data.get("events_until"),
+        )
 
 
 @dataclass(frozen=True)
 class DayRequest:
     day: date
-    objects: tuple[ObjectInfo, ...]
+    objects: int  # new or changed ledger entries of the day behind this request
     run_key: str
-
-
-def day_run_key(day: date, objects: list[ObjectInfo], previous_requests: dict[str, int]) -> str:
-    """Deterministic: the same objects, with the same earlier (timed-out) requests, give the same key,
-    so a replayed tick never launches a second run, while a re-request after a timeout gets a new key."""
-    names = sorted(f"{object_digest(o)}:{previous_requests.get(object_digest(o), 0)}" for o in objects)
-    return f"{day.isoformat()}:{hashlib.sha1(chr(10).join(names).encode()).hexdigest()[:16]}"
+    source: str  # "reconciliation" or "events"
 
 
 @dataclass
 class DiscoveryPlan:
-    cursor: ScanCursor
+    cursor: DiscoveryCursor
     requests: list[DayRequest] = field(default_factory=list)
-    scanned: int = 0  # metadata objects in this tick's slice
-    known: int = 0  # of those, in the ledger with the same ETag
-    in_flight: int = 0  # requested by an earlier tick, not yet in the ledger
-    new: int = 0  # neither known nor in flight: requested now
-    deferred: int = 0  # objects of the slice left for the next tick (per-tick or in-flight cap)
-    future: int = 0  # stamped after today (a clock ahead of ours): left for a later pass
-    expired: int = 0  # requests forgotten after the timeout (their objects count as new again)
+    listed: int = 0  # metadata objects in this tick's slice of the listing
+    pages: int = 0  # LIST requests made
+    new: int = 0  # of those, new to the ledger (the notifications, if on, missed them)
+    changed: int = 0  # a new version of a known object
+    from_events: int = 0  # entries the consumer recorded since the last tick
+    future: int = 0  # stamped after today (a clock ahead of ours): a later run loads them
     outside_partitions: list[ObjectInfo] = field(default_factory=list)  # uploaded before the first partition
 
-    @property
-    def requested(self) -> int:
-        return sum(len(r.objects) for r in self.requests)
-
     def summary(self) -> str:
-        days = ", ".join(f"{r.day}: {len(r.objects)}" for r in self.requests) or "none"
+        days = ", ".join(f"{r.day}: {r.objects} ({r.source})" for r in self.requests) or "none"
         position = self.cursor.start_after or "the start (pass complete)"
         text = (
-            f"scanned {self.scanned} metadata objects: {self.known} already in the ledger, "
-            f"{self.in_flight} in flight, {self.new} new; requested in {len(self.requests)} run(s) ({days}); "
-            f"{self.deferred} left for the next tick, {self.future} stamped in the future; "
-            f"{self.expired} requests timed out; "
-            f"next tick resumes after {position}; pass {self.cursor.passes}"
+            f"reconciliation listed {self.listed} metadata objects in {self.pages} page(s): {self.new} new, "
+            f"{self.changed} changed; notifications recorded {self.from_events}; requested {len(self.requests)} "
+            f"run(s) ({days}); next slice after {position}; pass {self.cursor.passes}"
         )
+        if self.cursor.found_last_pass is not None:
+            text += f" (the last full pass found {self.cursor.found_last_pass} new)"
+        if self.future:
+            text += f"; {self.future} stamped in the future"
         if self.outside_partitions:
-            text += f"; ignored {len(self.outside_partitions)} uploaded before the first partition"
+            text += f"; {len(self.outside_partitions)} uploaded before the first partition"
         return text
 
 
-def plan_discovery(
-    scanned: list[ObjectInfo],
-    ledger: dict[str, tuple[str, str]],
-    cursor: ScanCursor,
+def _run_key(prefix: str, day: date, objects: Iterable[tuple[str, str]]) -> str:
+    """Deterministic: the same entries give the same key, so a replayed tick launches nothing twice."""
+    names = "\n".join(sorted(f"{key}\0{etag}" for key, etag in objects))
+    return f"{prefix}:{day.isoformat()}:{hashlib.sha1(names.encode()).hexdigest()[:16]}"
+
+
+def _by_partition_day(
+    infos: Iterable[ObjectInfo], first_day: date, last_day: date, plan: DiscoveryPlan
+) -> dict[date, list[ObjectInfo]]:
+    by_day: dict[date, list[ObjectInfo]] = defaultdict(list)
+    for info in infos:
+        day = info.last_modified.astimezone(timezone.utc).date()
+        if day < first_day:
+            plan.outside_partitions.append(info)
+        elif day > last_day:
+            plan.future += 1  # pending in the ledger: pending_retries requests it once its day exists
+        else:
+            by_day[day].append(info)
+    return by_day
+
+
+def reconcile_slice(
+    conn: psycopg.Connection,
+    s3,
+    bucket: str,
+    cursor: DiscoveryCursor,
     *,
-    slice_end: str | None,
-    reached_end: bool,
-    now: datetime,
     first_day: date,
     last_day: date,
-    max_objects: int = DEFAULT_MAX_OBJECTS_PER_TICK,
-    max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
-    in_flight_timeout: timedelta = DEFAULT_IN_FLIGHT_TIMEOUT,
+    pages: int = DEFAULT_RECONCILE_PAGES_PER_TICK,
+    plan: DiscoveryPlan | None = None,
 ) -> DiscoveryPlan:
-    """Decide one tick from a slice of the listing (key order) and the ledger's `{key: (etag, status)}`.
+    """List the next `pages` pages after the cursor, record them in the ledger, request their days."""
+    plan = plan or DiscoveryPlan(cursor=cursor)
+    if pages <= 0:
+        return plan
+    listing = list_slice(s3, bucket, cursor.start_after, pages)
+    recorded = record_listed(conn, listing.objects, listed_by=LISTED_BY_LISTING)
+    plan.listed, plan.pages = len(listing.objects), listing.pages
+    plan.new, plan.changed = recorded.new, recorded.changed
+    for day, infos in sorted(_by_partition_day(recorded.recorded, first_day, last_day, plan).items()):
+        objects = [(ledger_key(i.key), i.etag) for i in infos]
+        plan.requests.append(DayRequest(day, len(infos), _run_key("listed", day, objects), "reconciliation"))
+    found = cursor.found_this_pass + recorded.new
+    if listing.reached_end:
+        plan.cursor = replace(plan.cursor, start_after="", passes=cursor.passes + 1, found_this_pass=0, found_last_pass=found)
+    else:
+        plan.cursor = replace(plan.cursor, start_after=listing.last_key or cursor.start_after, found_this_pass=found)
+    return plan
 
-    Days before `first_day` are not partitions (ignored, reported); an object stamped after
-    `last_day` (a clock ahead of ours) is left for a later pass, once its day is a partition.
-    """
-    plan = DiscoveryPlan(cursor=cursor, scanned=len(scanned))
-    now_seconds = int(now.timestamp())
-    timeout = int(in_flight_timeout.total_seconds())
-    # Requests older than the timeout are forgotten: if the object is still not in the ledger, it
-    # is new again (its run failed or never ran), and its run key changes with the earlier request.
-    in_flight = {digest: at for digest, at in cursor.in_flight.items() if at > now_seconds - timeout}
-    timed_out = {digest: at for digest, at in cursor.in_flight.items() if digest not in in_flight}
-    plan.expired = len(timed_out)
-    budget = max(0, min(max_objects, max_in_flight - len(in_flight)))
-    chosen: list[ObjectInfo] = []
-    resume_after = slice_end
-    for index, info in enumerate(scanned):
-        entry = ledger.get(info.key)
-        digest = object_digest(info)
-        # 'missing': GET said NoSuchKey after an earlier listing; listed again, it is back: new.
-        if entry is not None and entry[0] == info.etag and entry[1] != "missing":
-            plan.known += 1
-            in_flight.pop(digest, None)
-            continue
-        if digest in in_flight:
-            plan.in_flight += 1
-            continue
-        if info.last_modified.date() < first_day:
-            plan.outside_partitions.append(info)
-            continue
-        if info.last_modified.date() > last_day:
-            plan.future += 1  # a clock ahead of ours: a later pass requests it once its day exists
-            continue
-        if len(chosen) >= budget:
-            # Stop here; the next tick resumes just before this object.
-            resume_after = scanned[index - 1].key if index else cursor.start_after
-            plan.deferred = len(scanned) - index
-            break
-        chosen.append(info)
-    plan.new = len(chosen)
 
-    by_day: dict[date, list[ObjectInfo]] = defaultdict(list)
-    for info in chosen:
-        by_day[info.last_modified.date()].append(info)
-        in_flight[object_digest(info)] = now_seconds
-    plan.requests = [
-        DayRequest(day, tuple(objects), day_run_key(day, objects, timed_out)) for day, objects in sorted(by_day.items())
-    ]
-
-    finished_pass = reached_end and not plan.deferred
-    plan.cursor = ScanCursor(
-        start_after="" if finished_pass else (resume_after or cursor.start_after),
-        passes=cursor.passes + 1 if finished_pass else cursor.passes,
-        in_flight=in_flight,
-    )
+def event_requests(
+    conn: psycopg.Connection, plan: DiscoveryPlan, *, first_day: date, last_day: date, settle: timedelta = EVENT_SETTLE
+) -> DiscoveryPlan:
+    """Request a run for each upload day that the consumer recorded entries for since the last tick."""
+    with conn.cursor() as cur:
+        until = cur.execute("SELECT now() - %s::interval", (settle,)).fetchone()[0]
+        since = datetime.fromisoformat(plan.cursor.events_until) if plan.cursor.events_until else until - FIRST_LOOK_BACK
+        cur.execute(read_sql("ingest/ledger/listed_by_events.sql"), {"since": since, "until": until})
+        infos = [ObjectInfo(*row) for row in cur.fetchall()]
+    plan.from_events = len(infos)
+    for day, day_infos in sorted(_by_partition_day(infos, first_day, last_day, plan).items()):
+        objects = [(i.key, i.etag) for i in day_infos]
+        plan.requests.append(DayRequest(day, len(day_infos), _run_key("events", day, objects), "events"))
+    plan.cursor = replace(plan.cursor, events_until=until.isoformat())
     return plan
 
 
 def discover(
-    conn,
+    conn: psycopg.Connection,
     s3,
     bucket: str,
-    cursor: ScanCursor,
+    cursor: DiscoveryCursor,
     *,
-    now: datetime,
     first_day: date,
     last_day: date,
-    max_pages: int = DEFAULT_MAX_PAGES_PER_TICK,
-    max_objects: int = DEFAULT_MAX_OBJECTS_PER_TICK,
-    max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
-    in_flight_timeout: timedelta = DEFAULT_IN_FLIGHT_TIMEOUT,
+    pages: int = DEFAULT_RECONCILE_PAGES_PER_TICK,
+    events: bool = False,
 ) -> DiscoveryPlan:
-    """One tick: list the next slice of `sessions/`, ask the ledger about it, plan the requests."""
-    listing = list_slice(s3, bucket, cursor.start_after, max_pages)
-    return plan_discovery(
-        listing.objects,
-        ledger_entries(conn, [o.key for o in listing.objects]),
-        cursor,
-        slice_end=listing.last_key,
-        reached_end=listing.reached_end,
-        now=now,
-        first_day=first_day,
-        last_day=last_day,
-        max_objects=max_objects,
-        max_in_flight=max_in_flight,
-        in_flight_timeout=in_flight_timeout,
-    )
+    """One sensor tick: the next slice of the reconciliation, then (with notifications on) the
+    entries the consumer recorded; one run request per upload day and source."""
+    plan = reconcile_slice(conn, s3, bucket, cursor, first_day=first_day, last_day=last_day, pages=pages)
+    if events:
+        plan = event_requests(conn, plan, first_day=first_day, last_day=last_day)
+    return plan
+
+
+@dataclass
+class ReconcilePass:
+    listed: int = 0
+    pages: int = 0
+    new: int = 0
+    changed: int = 0
+
+
+def reconcile_all(conn: psycopg.Connection, s3, bucket: str, pages: int = 100) -> ReconcilePass:
+    """A whole reconciliation pass at once (a fresh install's backlog, the demo, tests, benchmarks)."""
+    totals = ReconcilePass()
+    cursor = DiscoveryCursor()
+    while True:
+        plan = reconcile_slice(conn, s3, bucket, cursor, first_day=date.min, last_day=date.max, pages=pages)
+        totals.listed += plan.listed
+        totals.pages += plan.pages
+        totals.new += plan.new
+        totals.changed += plan.changed
+        if plan.cursor.passes > cursor.passes:
+            return totals
+        cursor = plan.cursor
 
 
 @dataclass(frozen=True)

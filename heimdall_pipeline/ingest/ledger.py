@@ -37,6 +37,20 @@ def measurement_days_of_uploads(conn: psycopg.Connection, start: datetime, end: 
         return [day for (day,) in cur.fetchall()]
 
 
+def day_discovery(conn: psycopg.Connection, start: datetime, end: datetime) -> dict[str, int]:
+    """`{listed_by: objects}` for objects uploaded in [start, end): how discovery found them."""
+    with conn.cursor() as cur:
+        cur.execute(read_sql("ingest/ledger/day_discovery.sql"), {"start": start, "end": end})
+        return dict(cur.fetchall())
+
+
+def unfinished_entries(conn: psycopg.Connection, start: datetime, end: datetime, limit: int) -> list[tuple[str, str]]:
+    """The first `limit` (key, status) of objects uploaded in [start, end) still pending or failed."""
+    with conn.cursor() as cur:
+        cur.execute(read_sql("ingest/ledger/unfinished_entries.sql"), {"start": start, "end": end, "limit": limit})
+        return cur.fetchall()
+
+
 def ledger_entries(conn: psycopg.Connection, keys: Sequence[str]) -> dict[str, tuple[str, str]]:
     """`{key: (etag, status)}` for those of the S3 `keys` the ledger has (an unstorable key is looked
     up under its escaped form, and answered under the S3 key); one query per 10k keys."""

@@ -12,7 +12,7 @@ other values a conflict, reported with the columns that differ. The stored row i
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import psycopg
@@ -79,6 +79,11 @@ class ListingResult:
     new: int
     changed: int  # content changed since last seen: back to pending
     unchanged: int
+    recorded: tuple[ObjectInfo, ...] = field(default=(), compare=False)  # the new and changed ones (ledger keys)
+
+
+# Who recorded an entry's current version (ingest_ledger.listed_by).
+LISTED_BY_LISTING, LISTED_BY_EVENTS = "listing", "events"
 
 
 def _ensure_staging(cur: psycopg.Cursor) -> None:
@@ -216,7 +221,9 @@ def _rejection_row(rejection: Rejection) -> dict:
     }
 
 
-def record_listed(conn: psycopg.Connection, infos: Iterable[ObjectInfo]) -> ListingResult:
+def record_listed(
+    conn: psycopg.Connection, infos: Iterable[ObjectInfo], listed_by: str = LISTED_BY_LISTING
+) -> ListingResult:
     """Record listed objects in the ledger: new ones (and changed ones) become 'pending'.
 
     A key the ledger cannot store as it is (a NUL byte, not valid UTF-8) is recorded under its
@@ -228,14 +235,15 @@ def record_listed(conn: psycopg.Connection, infos: Iterable[ObjectInfo]) -> List
     with conn.transaction(), conn.cursor() as cur:
         _ensure_staging(cur)
         _copy(cur, "ledger_staging", _OBJECT_COLUMNS, _OBJECT_TYPES, rows)
-        cur.execute(read_sql("ingest/load/record_listed.sql"))
+        cur.execute(read_sql("ingest/load/record_listed.sql"), {"listed_by": listed_by})
         changes = cur.fetchall()
+        recorded = tuple(ObjectInfo(*row[2:]) for row in changes if row[0] or row[1] == "pending")
         for row in bad_keys:
             cur.execute(read_sql("ingest/load/record_bad_key.sql"), row)
             changes += [(is_new, "pending") for (is_new,) in cur.fetchall()]
-    new = sum(1 for is_new, _ in changes if is_new)
-    changed = sum(1 for is_new, status in changes if not is_new and status == "pending")
-    return ListingResult(new=new, changed=changed, unchanged=len(infos) - new - changed)
+    new = sum(1 for is_new, *_ in changes if is_new)
+    changed = sum(1 for is_new, status, *_ in changes if not is_new and status == "pending")
+    return ListingResult(new=new, changed=changed, unchanged=len(infos) - new - changed, recorded=recorded)
 
 
 def record_missing(conn: psycopg.Connection, gone: Sequence[tuple[ObjectInfo, str]]) -> int:

@@ -122,6 +122,12 @@ def upload_days(start: datetime, end: datetime) -> list[date]:
     return [start.date() + timedelta(days=offset) for offset in range((end - start).days)]
 
 
+def upload_day_lock(day: date) -> str:
+    """The advisory lock every loader of an upload day holds (runs, the notification consumer), so
+    two never load the same pending objects at once."""
+    return f"heimdall:upload-day:{day}"
+
+
 def upload_day_bounds(day: date) -> tuple[datetime, datetime]:
     """[start, end) in UTC of one upload day."""
     start = datetime.combine(day, time_of_day(0), tzinfo=timezone.utc)

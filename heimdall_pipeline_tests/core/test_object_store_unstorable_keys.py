@@ -8,7 +8,6 @@ from datetime import date, datetime, timedelta, timezone
 from heimdall_pipeline.ingest.uploads import ingest_window, load_objects
 from heimdall_pipeline.ingest.ledger import ledger_entries
 from heimdall_pipeline.ingest.loader import record_listed
-from heimdall_pipeline.ingest.discovery import ScanCursor, plan_discovery
 from heimdall_pipeline.core.object_store import (
     UNSTORABLE_KEY_PREFIX,
     ObjectInfo,
@@ -75,13 +74,9 @@ def test_keys_boto3_cannot_send_are_handled_from_the_listing_values(db):
         **{i.key: ("etag-1", "rejected") for i in infos},
         good.key: ("etag-2", "pending"),
     }
-    # The sensor's decision over the same slice: all known, nothing requested, no crash.
-    plan = plan_discovery(
-        [*infos, good], ledger_entries(db, [i.key for i in [*infos, good]]), ScanCursor(),
-        slice_end=good.key, reached_end=True, now=at + timedelta(hours=1), first_day=date(2025, 1, 1),
-        last_day=DAY,
-    )
-    assert (plan.known, plan.new) == (4, 0)
+    # The next reconciliation over the same slice: all known, nothing recorded again, no crash.
+    again = record_listed(db, [*infos, good])
+    assert (again.new, again.changed, again.unchanged, again.recorded) == (0, 0, 4, ())
     # Given straight to the loader (no listing), they are rejected without a GET.
     result = load_objects(db, None, "no-bucket-needed", infos)
     assert (result.objects, result.rejected) == (3, 3)

@@ -12,6 +12,7 @@ from heimdall_pipeline.defs.ingest.checks import INGEST_ASSET_CHECKS
 from heimdall_pipeline.defs.ingest.assets import INGEST_ASSETS
 from heimdall_pipeline.defs.resources import HeimdallBuckets, HeimdallS3Resource, IQRecordingsResource, TimescaleResource
 from heimdall_pipeline.devtools.sample_data import SampleObject, upload
+from heimdall_pipeline.ingest.discovery import ReconcilePass, reconcile_all
 from heimdall_pipeline_tests.conftest import TEST_DB_SCHEMA, backdate
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
@@ -46,10 +47,27 @@ def put_uploaded_at(
         backdate(bucket, obj.key, uploaded_at + timedelta(seconds=index * spacing))
 
 
+def discover_uploads(resources) -> ReconcilePass:
+    """What discovery does before a run is requested (the sensor's reconciliation, whole): record
+    the bucket's objects in the ledger. A run then takes its day's objects from the ledger."""
+    with resources["timescale"].connection() as conn:
+        return reconcile_all(conn, resources["s3"].get_client(), resources["buckets"].raw)
+
+
 def run_chain(
-    resources, partition_key: str | None = None, *, tags=None, selection=None, raise_on_error=True, instance=None
+    resources,
+    partition_key: str | None = None,
+    *,
+    tags=None,
+    selection=None,
+    raise_on_error=True,
+    instance=None,
+    discover: bool = True,
 ):
-    """Materialize the ingest chain with its checks, as the ingest job does."""
+    """Discover the bucket's objects (unless `discover` is False), then materialize the ingest chain
+    with its checks, as a run the sensor requests does."""
+    if discover:
+        discover_uploads(resources)
     return materialize(
         [*INGEST_ASSETS, *INGEST_ASSET_CHECKS],
         partition_key=partition_key,

@@ -1,8 +1,11 @@
 """The ingest chain, one UTC upload day per partition: minio_metadata → measurements → measurements_hourly.
 
+No asset lists the bucket: discovery (notifications, and the sensor's bounded reconciliation pass,
+heimdall_pipeline.ingest.discovery) records each object in ingest_ledger with its upload day, and a
+run takes its day's objects from there, so its cost follows the day's objects, not the bucket's.
+
 Each asset works on its run's partition time window, which is one day for a normal run and
-several for a backfill run (BackfillPolicy below), so a 60-day backfill lists the bucket once per
-run instead of once per day. A ranged run still computes and reports each upload day on its own:
+several for a backfill run (BackfillPolicy below). A ranged run still computes and reports each upload day on its own:
 every partition's materialization carries that day's figures (context.add_asset_metadata with the
 partition), and the range's totals only under "run range: " names.
 """
@@ -26,17 +29,23 @@ from heimdall_pipeline.defs.partitions import daily_partitions
 from heimdall_pipeline.defs.resources import HeimdallBuckets, HeimdallS3Resource, TimescaleResource
 from heimdall_pipeline.ingest.uploads import (
     IngestResult,
-    list_uploads_by_day,
     load_pending_by_day,
     upload_day_bounds,
+    upload_day_lock,
     upload_days,
 )
-from heimdall_pipeline.ingest.ledger import PartitionRows, advisory_locks, measurement_days_of_uploads, partition_rows
-from heimdall_pipeline.ingest.loader import ListingResult, ledger_summary
-from heimdall_pipeline.core.object_store import ObjectInfo, ledger_key
+from heimdall_pipeline.ingest.ledger import (
+    PartitionRows,
+    advisory_locks,
+    day_discovery,
+    measurement_days_of_uploads,
+    partition_rows,
+)
+from heimdall_pipeline.ingest.loader import ledger_summary
+from heimdall_pipeline.core.object_store import ledger_key
 
-# 60 days of history → 6 runs, each listing the bucket once for its 10 days. A ranged run still
-# reports per day: each partition's materialization carries that day's own figures.
+# 60 days of history → 6 runs of 10 days each. A ranged run still reports per day: each
+# partition's materialization carries that day's own figures.
 INGEST_BACKFILL_POLICY = BackfillPolicy.multi_run(max_partitions_per_run=10)
 REPORTED_REASONS = 20
 RANGE = "run range: "  # prefix of the figures of a whole ranged run (never a day's own numbers)
@@ -83,17 +92,17 @@ def _report(context: AssetExecutionContext, per_day: dict[date, dict], range_fig
     return MaterializeResult(metadata=_range_metadata(list(per_day), range_figures))
 
 
-def _listing_metadata(day: date, infos: list[ObjectInfo], listing: ListingResult, summary: dict) -> dict:
+def _ledger_day_metadata(day: date, summary: dict, discovered: dict[str, int]) -> dict:
+    objects = sum(count for count, _ in summary.values())
     return {
         **_day_metadata(day),
-        "objects": len(infos),
-        "bytes": sum(i.size_bytes for i in infos),
-        "new": listing.new,
-        "changed": listing.changed,
-        "unchanged": listing.unchanged,
+        "objects": objects,
+        "bytes": sum(size for _, size in summary.values()),
         "pending": summary.get("pending", (0, 0))[0],
+        "recorded from notifications": discovered.get("events", 0),
+        "recorded by the listing": discovered.get("listing", 0),
         "ledger": _ledger_table(summary),
-        "dagster/row_count": len(infos),
+        "dagster/row_count": objects,
     }
 
 
@@ -104,26 +113,25 @@ def _listing_metadata(day: date, infos: list[ObjectInfo], listing: ListingResult
     kinds={"s3", "postgres"},
     description=(
         "The metadata objects (sessions/*/websdr_*_metadata.json) uploaded on the partition's UTC day "
-        "(their LastModified), each recorded in ingest_ledger: new or changed objects become pending."
+        "(their LastModified), as ingest_ledger knows them: recorded by object notifications or by the "
+        "sensor's reconciliation pass over the bucket. Reads the ledger only; never lists the bucket."
     ),
 )
-def minio_metadata(
-    context: AssetExecutionContext, timescale: TimescaleResource, s3: HeimdallS3Resource, buckets: HeimdallBuckets
-) -> MaterializeResult:
+def minio_metadata(context: AssetExecutionContext, timescale: TimescaleResource) -> MaterializeResult:
     start, end = context.partition_time_window
     per_day = {}
     with timescale.connection() as conn:
-        for day, (infos, listing) in list_uploads_by_day(conn, s3.get_client(), buckets.raw, start, end).items():
-            summary = ledger_summary(conn, *upload_day_bounds(day))
-            per_day[day] = _listing_metadata(day, infos, listing, summary)
+        for day in window_days(start, end):
+            bounds = upload_day_bounds(day)
+            per_day[day] = _ledger_day_metadata(day, ledger_summary(conn, *bounds), day_discovery(conn, *bounds))
             context.log.info(
-                f"{len(infos)} metadata objects uploaded on {day}: "
-                f"{listing.new} new, {listing.changed} changed, {listing.unchanged} unchanged"
+                f"{per_day[day]['objects']} metadata objects uploaded on {day} in the ledger, "
+                f"{per_day[day]['pending']} pending"
             )
     return _report(
         context,
         per_day,
-        {name: sum(m[name] for m in per_day.values()) for name in ("objects", "new", "changed", "unchanged")},
+        {name: sum(m[name] for m in per_day.values()) for name in ("objects", "pending")},
     )
 
 
@@ -191,7 +199,7 @@ def measurements(
     per_day = {}
     with timescale.connection() as conn:
         # Two runs of the same day (sensor + schedule) must not both load the same pending objects.
-        with advisory_locks(conn, [f"heimdall:upload-day:{d}" for d in window_days(start, end)], log=context.log):
+        with advisory_locks(conn, [upload_day_lock(d) for d in window_days(start, end)], log=context.log):
             results = load_pending_by_day(
                 conn, s3.get_client(), buckets.raw, start, end, max_object_bytes=s3.max_object_bytes
             )

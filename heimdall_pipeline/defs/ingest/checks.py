@@ -33,19 +33,18 @@ from dagster._core.definitions.asset_checks.asset_check_evaluation import (
 
 from heimdall_pipeline.defs.ingest.assets import days_to_aggregate, measurements, measurements_hourly, window_days
 from heimdall_pipeline.defs.partitions import daily_partitions
-from heimdall_pipeline.defs.resources import HeimdallBuckets, HeimdallS3Resource, TimescaleResource
-from heimdall_pipeline.ingest.uploads import by_upload_day, upload_day_bounds
+from heimdall_pipeline.defs.resources import TimescaleResource
+from heimdall_pipeline.ingest.uploads import upload_day_bounds
 from heimdall_pipeline.ingest.ledger import (
     day_conflicts,
     PLAUSIBLE_SNR_RANGE_DB,
-    ledger_entries,
     partition_rows,
     receiver_counts,
+    unfinished_entries,
     unknown_receiver_ids,
 )
 from heimdall_pipeline.analytics.aggregates import day_bounds, hourly_mismatches, is_day_dropped
 from heimdall_pipeline.ingest.loader import ledger_summary
-from heimdall_pipeline.core.object_store import ObjectInfo, iter_metadata_objects, ledger_key
 
 SNR_RANGE_DB = PLAUSIBLE_SNR_RANGE_DB
 FINAL_STATUSES = ("loaded", "updated", "present", "conflict", "rejected", "missing", "failed")
@@ -245,73 +244,55 @@ def _no_conflicts(conn, start: datetime, end: datetime) -> AssetCheckResult:
     # pending object fails the run (a blocking check would skip the aggregates instead).
     additional_deps=[measurements_hourly],
     description=(
-        "Every metadata object uploaded on the day is in ingest_ledger with its current ETag and a final "
-        "status: nothing pending, nothing unlisted (ERROR; fails the run after measurements_hourly so the "
-        "sensor and run retries come back). Objects given up as 'failed' after repeated GET failures: WARN."
+        "Every metadata object of the day in ingest_ledger has a final status: nothing pending (ERROR; fails "
+        "the run after measurements_hourly so the sensor and run retries come back). Objects given up as "
+        "'failed' after repeated GET failures: WARN. Objects the ledger does not know yet are the "
+        "reconciliation pass's to find (the sensor), never listed here."
     ),
 )
-def no_object_unaccounted(
-    context: AssetCheckExecutionContext, timescale: TimescaleResource, s3: HeimdallS3Resource, buckets: HeimdallBuckets
-):
+def no_object_unaccounted(context: AssetCheckExecutionContext, timescale: TimescaleResource):
     start, end = context.partition_time_window
-    # One listing for the run's window, split by upload day.
-    in_bucket_by_day = by_upload_day(iter_metadata_objects(s3.get_client(), buckets.raw, start, end), start, end)
-    unaccounted_days: dict[date, tuple[int, int]] = {}
+    unaccounted_days: dict[date, int] = {}
 
     def evaluate(day: date, day_start: datetime, day_end: datetime) -> AssetCheckResult:
-        result, pending, unlisted = _objects_accounted_for(conn, in_bucket_by_day[day], day_start, day_end)
-        if pending or unlisted:
-            unaccounted_days[day] = (pending, unlisted)
+        result, pending = _objects_accounted_for(conn, day_start, day_end)
+        if pending:
+            unaccounted_days[day] = pending
         return result
 
     with timescale.connection() as conn:
         yield per_upload_day(context, evaluate)
     if unaccounted_days:
-        pending = sum(p for p, _ in unaccounted_days.values())
-        unlisted = sum(u for _, u in unaccounted_days.values())
+        pending = sum(unaccounted_days.values())
         raise Failure(
             description=(
-                f"{pending + unlisted} objects of {', '.join(map(str, unaccounted_days))} are not accounted for "
-                f"({pending} pending, {unlisted} not in the ledger): the rows that loaded are in and aggregated; "
-                "the sensor requests another run for the pending ones"
+                f"{pending} objects of {', '.join(map(str, unaccounted_days))} are still pending: the rows that "
+                "loaded are in and aggregated; the sensor requests another run for the pending ones"
             )
         )
 
 
-def _objects_accounted_for(
-    conn, in_bucket: list[ObjectInfo], start: datetime, end: datetime
-) -> tuple[AssetCheckResult, int, int]:
-    """The day's result, and how many of its objects are pending and not in the ledger."""
-    ledger = ledger_entries(conn, [o.key for o in in_bucket])
+def _objects_accounted_for(conn, start: datetime, end: datetime) -> tuple[AssetCheckResult, int]:
+    """The day's result from the ledger alone (no listing: what the bucket holds beyond the ledger is
+    the reconciliation pass's to find), and how many of its objects are still pending."""
     summary = ledger_summary(conn, start, end)
-    unlisted = [o.key for o in in_bucket if ledger.get(o.key, ("",))[0] != o.etag]
-    pending = [
-        o.key for o in in_bucket if ledger.get(o.key, ("",))[0] == o.etag and ledger[o.key][1] not in FINAL_STATUSES
-    ]
-    failed = [o.key for o in in_bucket if ledger.get(o.key, ("",)) == (o.etag, "failed")]
-    examples = "\n".join(
-        f"| `{ledger_key(key)}` | {why} |"
-        for why, keys in (("not in ledger", unlisted), ("pending", pending), ("failed", failed))
-        for key in keys[:LISTED_EXAMPLES]
-    )
-    unaccounted = len(unlisted) + len(pending)
+    objects = sum(count for count, _ in summary.values())
+    pending = sum(count for status, (count, _) in summary.items() if status not in FINAL_STATUSES)
+    failed = summary.get("failed", (0, 0))[0]
+    examples = "\n".join(f"| `{key}` | {status} |" for key, status in unfinished_entries(conn, start, end, LISTED_EXAMPLES))
     result = AssetCheckResult(
-        passed=not unaccounted and not failed,
-        severity=AssetCheckSeverity.ERROR if unaccounted else AssetCheckSeverity.WARN,
-        description=(
-            f"{len(unlisted)} not in the ledger, {len(pending)} pending, {len(failed)} failed (given up) "
-            f"of {len(in_bucket)} objects"
-        ),
+        passed=not pending and not failed,
+        severity=AssetCheckSeverity.ERROR if pending else AssetCheckSeverity.WARN,
+        description=f"{pending} pending, {failed} failed (given up) of {objects} objects in the ledger",
         metadata={
-            "objects in bucket": len(in_bucket),
-            "not in ledger": len(unlisted),
-            "pending": len(pending),
-            "failed": len(failed),
-            "missing (deleted after listing)": summary.get("missing", (0, 0))[0],
+            "objects in ledger": objects,
+            "pending": pending,
+            "failed": failed,
+            "missing (deleted)": summary.get("missing", (0, 0))[0],
             "examples": MetadataValue.md("| key | state |\n|---|---|\n" + (examples or "| (none) | |")),
         },
     )
-    return result, len(pending), len(unlisted)
+    return result, pending
 
 
 @asset_check(

@@ -1,7 +1,8 @@
 """`new_metadata_objects_sensor`: requests an ingest run for each upload day that has new objects.
 
-The discovery logic (a bounded slice of the listing per tick, the ledger, the in-flight set, the
-per-tick cap) is plain Python in heimdall_pipeline.ingest.discovery; this module wires it to Dagster.
+The discovery logic (the reconciliation's bounded slice of the listing, the entries the
+notification consumer recorded, retries of pending objects) is plain Python in
+heimdall_pipeline.ingest.discovery; this module wires it to Dagster.
 """
 
 from datetime import datetime, timezone
@@ -17,22 +18,22 @@ from dagster import (
     sensor,
 )
 
+from heimdall_pipeline.core.object_store import ledger_key
+from heimdall_pipeline.core.settings import EventSettings, reconcile_pages_per_tick
 from heimdall_pipeline.defs.ingest.assets import ingest_job, measurements_hourly
 from heimdall_pipeline.defs.partitions import daily_partitions
 from heimdall_pipeline.defs.resources import HeimdallBuckets, HeimdallS3Resource, TimescaleResource
-from heimdall_pipeline.core.object_store import ledger_key
 from heimdall_pipeline.ingest.discovery import (
-    DEFAULT_MAX_IN_FLIGHT,
-    DEFAULT_MAX_OBJECTS_PER_TICK,
-    DEFAULT_MAX_PAGES_PER_TICK,
     MAX_RETRY_DAYS_PER_TICK,
-    ScanCursor,
+    DiscoveryCursor,
     discover,
     pending_retries,
 )
 
-# Upload → queryable row is at most one interval plus a run (README, "The sensor"): 30 s keeps
-# that under a minute, and a tick is bounded work (one slice of the listing, a ledger query).
+# Without notifications, upload → queryable row is at most one interval plus a run: 30 s keeps that
+# under a minute, and a tick is bounded work (one slice of the listing, two ledger queries). With
+# them, the consumer has loaded the rows within seconds; the run this sensor requests then does the
+# day's checks and aggregates.
 SENSOR_INTERVAL_SECONDS = 30
 # measurements_hourly only needs this for hand-made materializations: once a minute is enough.
 AUTOMATION_INTERVAL_SECONDS = 60
@@ -41,23 +42,27 @@ AUTOMATION_INTERVAL_SECONDS = 60
 def build_new_metadata_objects_sensor(
     *,
     name: str = "new_metadata_objects_sensor",
-    max_pages_per_tick: int = DEFAULT_MAX_PAGES_PER_TICK,
-    max_objects_per_tick: int = DEFAULT_MAX_OBJECTS_PER_TICK,
-    max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
+    pages_per_tick: int | None = None,
+    events: bool | None = None,
     default_status: DefaultSensorStatus = DefaultSensorStatus.RUNNING,
 ) -> SensorDefinition:
+    """`pages_per_tick` (default HEIMDALL_RECONCILE_PAGES_PER_TICK) and `events` (default: whether a
+    notification source is configured) are read when the definitions load."""
+    pages = reconcile_pages_per_tick() if pages_per_tick is None else pages_per_tick
+    with_events = EventSettings.from_env().enabled if events is None else events
+
     @sensor(
         name=name,
         job=ingest_job,
         minimum_interval_seconds=SENSOR_INTERVAL_SECONDS,
         default_status=default_status,
         description=(
-            f"Every {SENSOR_INTERVAL_SECONDS} s, lists the next slice of sessions/ (at most "
-            f"{max_pages_per_tick * 1000} keys) and requests an ingest_job run per upload day for the "
-            f"metadata objects not yet in ingest_ledger with that ETag (at most {max_objects_per_tick} "
-            "objects per tick); successive ticks cover the whole bucket, again and again. Also requests "
-            f"one more run for each upload day (at most {MAX_RETRY_DAYS_PER_TICK} a tick) whose objects are "
-            "still pending 15 minutes after their listing or last failed GET."
+            f"Every {SENSOR_INTERVAL_SECONDS} s: reconciles the next slice of sessions/ with ingest_ledger "
+            f"({pages} LIST page(s), {pages * 1000} keys; successive ticks cover the whole bucket, again and "
+            "again) and requests an ingest_job run per upload day that got new or changed objects"
+            + ("; the same for the objects the notification consumer (heimdall-events) recorded" if with_events else "")
+            + f". Also requests one more run for each upload day (at most {MAX_RETRY_DAYS_PER_TICK} a tick) whose "
+            "objects are still pending 15 minutes after their listing or last failed GET."
         ),
     )
     def _sensor(
@@ -66,22 +71,15 @@ def build_new_metadata_objects_sensor(
         s3: HeimdallS3Resource,
         buckets: HeimdallBuckets,
     ) -> SensorResult:
-        cursor = ScanCursor.load(context.cursor)
+        cursor = DiscoveryCursor.load(context.cursor)
         now = datetime.now(timezone.utc)
+        first_day, last_day = daily_partitions.start.date(), now.date()
         with timescale.connection() as conn:
             plan = discover(
-                conn,
-                s3.get_client(),
-                buckets.raw,
-                cursor,
-                now=now,
-                first_day=daily_partitions.start.date(),
-                last_day=now.date(),
-                max_pages=max_pages_per_tick,
-                max_objects=max_objects_per_tick,
-                max_in_flight=max_in_flight,
+                conn, s3.get_client(), buckets.raw, cursor,
+                first_day=first_day, last_day=last_day, pages=pages, events=with_events,
             )
-            retries = pending_retries(conn, now=now, first_day=daily_partitions.start.date(), last_day=now.date())
+            retries = pending_retries(conn, now=now, first_day=first_day, last_day=last_day)
         requested_days = {request.day for request in plan.requests}
         retries = [r for r in retries if r.day not in requested_days]  # that day's run loads them anyway
         context.log.info(plan.summary())
@@ -96,7 +94,7 @@ def build_new_metadata_objects_sensor(
             RunRequest(
                 partition_key=request.day.isoformat(),
                 run_key=request.run_key,
-                tags={"heimdall/new_objects": str(len(request.objects))},
+                tags={"heimdall/new_objects": str(request.objects), "heimdall/discovered_by": request.source},
             )
             for request in plan.requests
         ]

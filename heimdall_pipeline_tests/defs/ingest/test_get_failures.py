@@ -11,10 +11,15 @@ from dagster import build_schedule_context
 from heimdall_pipeline.defs.resources import HeimdallS3Resource
 from heimdall_pipeline.defs.ingest.schedules import daily_ingest_schedule
 from heimdall_pipeline.defs.ingest.sensors import new_metadata_objects_sensor
-from heimdall_pipeline.ingest.discovery import ScanCursor
 from heimdall_pipeline.devtools.sample_data import generate_day
-from heimdall_pipeline_tests.defs.conftest import check_evaluations, materialization_metadata, put_uploaded_at, run_chain
-from heimdall_pipeline_tests.defs.ingest.test_sensors import record_listing, start_of_test_uploads, tick
+from heimdall_pipeline_tests.defs.conftest import (
+    check_evaluations,
+    discover_uploads,
+    materialization_metadata,
+    put_uploaded_at,
+    run_chain,
+)
+from heimdall_pipeline_tests.defs.ingest.test_sensors import start_of_test_uploads, tick
 from heimdall_pipeline_tests.faulty_s3_proxy import FaultyS3Proxy
 
 
@@ -92,7 +97,7 @@ def test_the_sensor_requests_a_run_for_a_day_whose_objects_stay_pending(resource
     day = uploaded_at.date().isoformat()
     objects = generate_day(uploaded_at.date(), sessions=2, seed=6)
     put_uploaded_at(s3, bucket, objects, uploaded_at)
-    record_listing(resources, [day])  # listed by a run that then failed: all pending
+    discover_uploads(resources)  # recorded by discovery; its run failed before loading: all pending
     settled = tick(new_metadata_objects_sensor, resources)
     assert settled.run_requests == []  # pending for less than 15 minutes: its run may still be going
 
@@ -121,14 +126,14 @@ def test_the_sensor_requests_a_missing_object_that_is_back(resources, s3, bucket
     found = tick(new_metadata_objects_sensor, resources)
 
     assert [(r.partition_key, r.tags["heimdall/new_objects"]) for r in found.run_requests] == [(day, "1")]
-    assert ScanCursor.load(found.cursor).in_flight
+    assert db.execute("SELECT status FROM ingest_ledger WHERE object_key = %s", (objects[0].key,)).fetchone() == ("pending",)
 
 
 def test_the_daily_schedule_also_retries_older_days_with_pending_objects(resources, s3, bucket, db):
     now = datetime.now(timezone.utc)
     older = (now - timedelta(days=5)).replace(hour=12, minute=0, second=0, microsecond=0)
     put_uploaded_at(s3, bucket, generate_day(older.date(), sessions=1, seed=9, miss_rate=0), older)
-    record_listing(resources, [older.date().isoformat()])  # listed, never loaded: pending
+    discover_uploads(resources)  # recorded, never loaded: pending
 
     tick_time = now.replace(hour=0, minute=15, second=0, microsecond=0)
     context = build_schedule_context(scheduled_execution_time=tick_time, resources={"timescale": resources["timescale"]})
@@ -143,22 +148,20 @@ def test_the_daily_schedule_also_retries_older_days_with_pending_objects(resourc
 
 
 def test_an_object_deleted_after_the_listing_no_longer_fails_its_day(resources, s3, bucket, db):
-    from heimdall_pipeline.defs.ingest.assets import minio_metadata
-
     uploaded_at = start_of_test_uploads()
     day = uploaded_at.date().isoformat()
     objects = generate_day(uploaded_at.date(), sessions=2, seed=10, miss_rate=0)
     put_uploaded_at(s3, bucket, objects, uploaded_at)
-    assert run_chain(resources, day, selection=[minio_metadata]).success  # listed ...
+    discover_uploads(resources)  # recorded ...
     s3.delete_object(Bucket=bucket, Key=objects[0].key)  # ... then deleted by Heimdall
 
-    result = run_chain(resources, day)
+    result = run_chain(resources, day, discover=False)
 
     assert result.success
     loading = materialization_metadata(result, "measurements")[0]
     assert (loading["missing"], loading["inserted"], loading["pending"]) == (1, len(objects) - 1, 0)
     check = check_evaluations(result)["no_object_unaccounted"]
-    assert check.passed and check.metadata["missing (deleted after listing)"].value == 1
+    assert check.passed and check.metadata["missing (deleted)"].value == 1
     assert db.execute("SELECT sum(measurement_count) FROM measurements_hourly").fetchone()[0] == len(objects) - 1
     assert statuses(db) == {"loaded": len(objects) - 1, "missing": 1}
-    assert run_chain(resources, day).success  # and on every later run
+    assert run_chain(resources, day, discover=False).success  # and on every later run
