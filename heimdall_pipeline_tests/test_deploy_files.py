@@ -74,7 +74,10 @@ THIRD_PARTY_IMAGE_VARIABLES = {
     "timescale/timescaledb": POSTGRES_IMAGE_VARIABLES
     | {"TIMESCALEDB_TELEMETRY", "NO_TS_TUNE", "TS_TUNE_MEMORY", "TS_TUNE_NUM_CPUS", "TS_TUNE_MAX_CONNS", "TS_TUNE_MAX_BG_WORKERS"},
     # the MinIO server
-    "quay.io/minio/minio": {"MINIO_ROOT_USER", "MINIO_ROOT_PASSWORD", "MINIO_BROWSER", "MINIO_DOMAIN", "MINIO_SERVER_URL"},
+    "quay.io/minio/minio": {"MINIO_ROOT_USER", "MINIO_ROOT_PASSWORD", "MINIO_BROWSER", "MINIO_DOMAIN", "MINIO_SERVER_URL"}
+    # its PostgreSQL notification target, per target name (docs/discovery.md)
+    | {f"MINIO_NOTIFY_POSTGRES_{field}_PRIMARY"
+       for field in ("ENABLE", "CONNECTION_STRING", "TABLE", "FORMAT", "QUEUE_DIR", "QUEUE_LIMIT", "MAX_OPEN_CONNECTIONS")},
     # the MinIO client reads none of ours (MC_HOST_<alias> only); the service's own script reads the rest
     "quay.io/minio/mc": set(),
 }
@@ -582,8 +585,12 @@ def test_compose_database_roles_match_the_init_script():
     created = set()
     for script in scripts:
         created |= set(re.findall(r"CREATE ROLE (\w+) LOGIN NOSUPERUSER", script.read_text(encoding="utf-8")))
-    assert created == {"heimdall_owner", "heimdall_pipeline", "heimdall_reader"}
+    assert created == {"heimdall_owner", "heimdall_pipeline", "heimdall_reader", "heimdall_minio"}
     assert service_environment(timescaledb)["POSTGRES_DB"] == "heimdall"
+    # MinIO's notification target connects as the role made for it, to the schema of our tables.
+    notify = service_environment(services()["minio"])["MINIO_NOTIFY_POSTGRES_CONNECTION_STRING_PRIMARY"]
+    assert "user=heimdall_minio " in notify and "dbname=heimdall " in notify and "search_path=" in notify
+    assert service_environment(services()["minio"])["MINIO_NOTIFY_POSTGRES_TABLE_PRIMARY"] == "s3_events"
     # Mounted as a file next to the image's own init scripts, after them (they create the extension).
     for script in scripts:
         assert re.match(r"0[1-9]\d_", script.name), f"{script.name} must sort after the image's 000_/001_ scripts"

@@ -18,11 +18,12 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
+from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFilter
 from dagster._core.storage.tags import PARTITION_NAME_TAG, ROOT_RUN_ID_TAG, SENSOR_NAME_TAG
 from dagster_graphql import DagsterGraphQLClient
 
 from heimdall_pipeline.core.db import connect
+from heimdall_pipeline.ingest.discovery import reconcile_all
 from heimdall_pipeline.schema.migrations import migrate
 from heimdall_pipeline.devtools.sample_data import bad_objects, generate_day
 from heimdall_pipeline_tests.conftest import TEST_DB_SCHEMA, _with_database
@@ -136,14 +137,18 @@ def _status(topology: Topology, run_id: str) -> DagsterRunStatus:
     return topology.instance.get_run_by_id(run_id).status
 
 
-def _upload_day(topology: Topology, s3, day: date, sessions: int, direct: bool = False):
+def _upload_day(topology: Topology, s3, day: date, sessions: int, direct: bool = False, discover: bool = True):
     """A day of objects (and two bad ones) uploaded at noon of `day`; `direct`: straight into the
-    in-process S3 server, for many objects."""
+    in-process S3 server, for many objects. `discover`: then recorded in the ledger, as the
+    sensor's reconciliation (or a notification) does before a run of the day is launched."""
     good, bad = generate_day(day, sessions=sessions, seed=day.toordinal()), bad_objects(day)[:2]
     if direct:
         store_uploaded_at(topology.bucket, good + bad, noon(day), spacing=0.01)
     else:
         put_uploaded_at(s3, topology.bucket, good + bad, noon(day), spacing=0.01)
+    if discover:
+        with connect(topology.database_url) as conn:
+            reconcile_all(conn, s3, topology.bucket)
     return good, bad
 
 
@@ -192,7 +197,7 @@ def test_a_partition_launched_over_graphql_loads_its_objects(topology, s3):
 
 def test_the_daemons_sensor_launches_a_run_for_new_uploads(topology, s3):
     day = datetime.now(timezone.utc).date() - timedelta(days=3)
-    good, bad = _upload_day(topology, s3, day, sessions=5)
+    good, bad = _upload_day(topology, s3, day, sessions=5, discover=False)  # the sensor finds them
 
     def sensor_run_succeeded():
         runs = topology.instance.get_runs(filters=RunsFilter(tags={
@@ -222,9 +227,13 @@ def test_killing_the_daemon_and_code_server_mid_run_loses_and_doubles_nothing(to
     time.sleep(2)
     assert _status(topology, queued_run_id) == DagsterRunStatus.QUEUED
 
-    # Mid-run (the listing is in the ledger, not every object loaded yet), the code server dies
-    # with its process group, the run's worker included: a killed container.
-    _wait(lambda: sum(_day_state(topology, day)[0].values()) > 0, 120, "the listing", interval=0.1)
+    # Mid-run (loading the day, not every object loaded yet), the code server dies with its process
+    # group, the run's worker included: a killed container.
+    def loading():
+        starts = topology.instance.all_logs(run_id, of_type=DagsterEventType.STEP_START)
+        return any(event.step_key == "measurements" for event in starts)
+
+    _wait(loading, 120, "the run to start loading", interval=0.1)
     os.killpg(topology.pid("code-server"), signal.SIGKILL)
     killed_at = time.monotonic()
     statuses, _ = _day_state(topology, day)

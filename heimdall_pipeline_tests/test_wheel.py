@@ -93,6 +93,11 @@ def test_installed_wheel_carries_its_sql_migrates_a_new_database_and_loads_a_par
     migrated = _run([str(installed_venv / "bin" / "heimdall-migrate")], tmp_path, env)
     assert "applied 0001_measurements.sql" in migrated
 
+    # Discovery first (what the sensor's reconciliation does a slice at a time): a run takes its
+    # day's objects from the ledger, never from a listing.
+    reconciled = _run([str(installed_venv / "bin" / "heimdall-reconcile")], tmp_path, env)
+    assert f"{len(good) + len(bad)} new and 0 changed" in reconciled
+
     _run(
         [
             str(installed_venv / "bin" / "dagster"), "asset", "materialize",

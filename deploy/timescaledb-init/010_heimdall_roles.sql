@@ -9,6 +9,7 @@
 \getenv owner_password HEIMDALL_OWNER_PASSWORD
 \getenv pipeline_password HEIMDALL_PIPELINE_PASSWORD
 \getenv reader_password HEIMDALL_READER_PASSWORD
+\getenv minio_events_password HEIMDALL_MINIO_EVENTS_PASSWORD
 
 \if :{?owner_password}
 \else
@@ -22,6 +23,10 @@ DO $$ BEGIN RAISE EXCEPTION 'HEIMDALL_PIPELINE_PASSWORD is not set in the Timesc
 \else
 DO $$ BEGIN RAISE EXCEPTION 'HEIMDALL_READER_PASSWORD is not set in the TimescaleDB container'; END $$;
 \endif
+\if :{?minio_events_password}
+\else
+DO $$ BEGIN RAISE EXCEPTION 'HEIMDALL_MINIO_EVENTS_PASSWORD is not set in the TimescaleDB container'; END $$;
+\endif
 
 -- None is a superuser. The owner owns the database and so the public schema (PostgreSQL 15:
 -- pg_database_owner) and runs the migrations (DDL); the pipeline role gets only the DML it needs,
@@ -29,8 +34,10 @@ DO $$ BEGIN RAISE EXCEPTION 'HEIMDALL_READER_PASSWORD is not set in the Timescal
 CREATE ROLE heimdall_owner LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD :'owner_password';
 CREATE ROLE heimdall_pipeline LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD :'pipeline_password';
 CREATE ROLE heimdall_reader LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD :'reader_password';
+-- MinIO's notification target (docs/discovery.md): heimdall-migrate grants it INSERT on s3_events only.
+CREATE ROLE heimdall_minio LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD :'minio_events_password';
 
 SELECT current_database() AS measurements_db \gset
 ALTER DATABASE :"measurements_db" OWNER TO heimdall_owner;
 REVOKE ALL ON DATABASE :"measurements_db" FROM PUBLIC;
-GRANT CONNECT ON DATABASE :"measurements_db" TO heimdall_pipeline, heimdall_reader;
+GRANT CONNECT ON DATABASE :"measurements_db" TO heimdall_pipeline, heimdall_reader, heimdall_minio;

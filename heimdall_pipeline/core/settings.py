@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 DEFAULT_BUCKET = "heimdall-raw-iq"
 DEFAULT_PIPELINE_ROLE = "heimdall_pipeline"
 DEFAULT_READER_ROLE = "heimdall_reader"
+DEFAULT_EVENTS_ROLE = "heimdall_minio"  # MinIO's notification target, when it writes into our database
 DEFAULT_PARTITIONS_START_DATE = "2025-01-01"
 DEFAULT_DB_SCHEMA = "public"
 # The schema holding TimescaleDB's functions (time_bucket, create_hypertable): searched after ours.
@@ -237,6 +238,7 @@ class MigrateSettings:
     pipeline_role: str
     reader_role: str
     db_schema: str = DEFAULT_DB_SCHEMA
+    events_role: str = DEFAULT_EVENTS_ROLE
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "MigrateSettings":
@@ -251,6 +253,7 @@ class MigrateSettings:
             pipeline_role=env.get("HEIMDALL_PIPELINE_ROLE") or DEFAULT_PIPELINE_ROLE,
             reader_role=env.get("HEIMDALL_READER_ROLE") or DEFAULT_READER_ROLE,
             db_schema=db_schema(env),
+            events_role=env.get("HEIMDALL_EVENTS_ROLE") or DEFAULT_EVENTS_ROLE,
         )
 
 

@@ -23,8 +23,10 @@ run counts an attempt per failed object, and after DEFAULT_MAX_LOAD_ATTEMPTS the
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
+import sys
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
@@ -255,3 +257,28 @@ def pending_retries(
         rows = cur.fetchall()
     slot = int(now.timestamp()) // max(1, int(retry_after.total_seconds()))
     return [RetryRequest(day, objects, attempts, f"retry:{day.isoformat()}:{slot}") for day, objects, attempts in rows]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`heimdall-reconcile`: one whole reconciliation pass now (a fresh install beside a bucket with
+    history, or after notifications were down): every metadata object recorded in the ledger."""
+    from heimdall_pipeline.core.db import connect
+    from heimdall_pipeline.core.object_store import s3_client_from_settings
+    from heimdall_pipeline.core.settings import Settings, exit_on_config_error
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--pages", type=int, default=100, help="LIST pages per ledger transaction (1,000 keys each)")
+    args = parser.parse_args(argv)
+    with exit_on_config_error("heimdall-reconcile"):
+        settings = Settings.from_env()
+    with connect(settings.database_url) as conn:
+        found = reconcile_all(conn, s3_client_from_settings(settings), settings.s3_bucket, pages=max(1, args.pages))
+    print(
+        f"reconciled s3://{settings.s3_bucket}/sessions/: {found.listed} metadata objects in {found.pages} LIST "
+        f"pages; {found.new} new and {found.changed} changed recorded as pending (the sensor requests their runs)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

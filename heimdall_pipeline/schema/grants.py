@@ -23,15 +23,25 @@ class RoleGrants:
     summary: str  # one line: what the role now holds, or why nothing was granted
 
 
-def apply_grants(conn: psycopg.Connection, pipeline_role: str, reader_role: str, schema: str | None = None) -> list[RoleGrants]:
+def apply_grants(
+    conn: psycopg.Connection,
+    pipeline_role: str,
+    reader_role: str,
+    schema: str | None = None,
+    events_role: str | None = None,
+) -> list[RoleGrants]:
     """Grant the pipeline role its DML and the reader role SELECT on the tables of `schema`
-    (default HEIMDALL_DB_SCHEMA, else public), and USAGE on it; one RoleGrants per role.
+    (default HEIMDALL_DB_SCHEMA, else public), and USAGE on it; one RoleGrants per role. With
+    `events_role` (MinIO's notification target), INSERT into s3_events and nothing else.
     Only that schema: another application's tables beside ours are not ours to grant."""
     schema = db_schema() if schema is None else schema
-    return [
+    grants = [
         _grant(conn, pipeline_role, "schema/grants/pipeline.sql", schema, functions=True),
         _grant(conn, reader_role, "schema/grants/reader.sql", schema, functions=False),
     ]
+    if events_role:
+        grants.append(_grant(conn, events_role, "schema/grants/events.sql", schema, functions=False))
+    return grants
 
 
 def _grant(conn: psycopg.Connection, role: str, sql_file: str, schema: str, functions: bool) -> RoleGrants:

@@ -297,7 +297,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         with connect(database_url, schema=settings.db_schema) as conn:
             edition = timescaledb_edition(conn)
-            grants = apply_grants(conn, settings.pipeline_role, settings.reader_role, settings.db_schema)
+            grants = apply_grants(
+                conn, settings.pipeline_role, settings.reader_role, settings.db_schema, settings.events_role
+            )
     except (MigrationError, DatabaseConnectionError) as error:
         print(f"heimdall-migrate: {error}", file=sys.stderr)
         return 1
