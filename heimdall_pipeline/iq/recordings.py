@@ -13,6 +13,7 @@ scipy's FFT and numpy's array loops release the GIL, so computing overlaps fetch
 
 from __future__ import annotations
 
+import ast
 import io
 import threading
 import time
@@ -97,41 +98,77 @@ def split_s3_path(s3_path: str, default_bucket: str) -> tuple[str, str]:
     return default_bucket, s3_path.lstrip("/")
 
 
+_HEADER_KEYS = {"descr", "fortran_order", "shape"}
+_MAGIC = b"\x93NUMPY"
+
+
+def read_npy_header(data: bytes, max_header_size: int = MAX_HEADER_SIZE) -> tuple[tuple[int, ...], bool, np.dtype, int]:
+    """(shape, fortran_order, dtype, offset of the data) from an `.npy` file's header, read with a
+    strict literal parser of our own, never numpy's (whose parser raises TokenError, IndexError or
+    TypeError on some malformed headers). Anything that is not exactly a dict of a plain dtype
+    string, a bool and a tuple of non-negative ints is RejectedRecording."""
+    if data[:6] != _MAGIC or len(data) < 10:
+        raise RejectedRecording("not_npy", "the file does not start with the .npy magic string")
+    major, minor = data[6], data[7]
+    if (major, minor) == (1, 0):
+        length, start, encoding = int.from_bytes(data[8:10], "little"), 10, "latin1"
+    elif (major, minor) == (2, 0):
+        length, start, encoding = int.from_bytes(data[8:12], "little"), 12, "latin1"
+    else:
+        raise RejectedRecording("not_npy", f"format version {major}.{minor} is not 1.0 or 2.0")
+    if length > max_header_size:
+        raise RejectedRecording("bad_header", f"a header of {length:,} bytes, over {max_header_size:,}")
+    if len(data) < start + length:
+        raise RejectedRecording("bad_header", "the file ends inside its header")
+    text = data[start : start + length].decode(encoding)
+    try:
+        header = ast.literal_eval(text)
+    except (SyntaxError, ValueError, TypeError, MemoryError, RecursionError) as error:
+        raise RejectedRecording("bad_header", f"not a Python literal: {type(error).__name__}: {str(error)[:120]}") from None
+    if not isinstance(header, dict) or set(header) != _HEADER_KEYS:
+        raise RejectedRecording("bad_header", f"not a dict of {sorted(_HEADER_KEYS)}: {text[:120]!r}")
+    descr, fortran_order, shape = header["descr"], header["fortran_order"], header["shape"]
+    if not isinstance(descr, str):
+        raise RejectedRecording("object_array" if "O" in repr(descr) else "wrong_dtype",
+                                f"descr {repr(descr)[:80]} is not a plain dtype string; never loaded")
+    if not isinstance(fortran_order, bool):
+        raise RejectedRecording("bad_header", f"fortran_order {repr(fortran_order)[:40]} is not a bool")
+    if not isinstance(shape, tuple) or not all(type(n) is int and n >= 0 for n in shape):
+        raise RejectedRecording("bad_header", f"shape {repr(shape)[:80]} is not a tuple of non-negative ints")
+    try:
+        dtype = np.dtype(descr)
+    except (TypeError, ValueError) as error:
+        raise RejectedRecording("wrong_dtype", f"descr {descr[:60]!r}: {str(error)[:100]}") from None
+    return shape, fortran_order, dtype, start + length
+
+
 def parse_npy(data: bytes, max_header_size: int = MAX_HEADER_SIZE) -> np.ndarray:
     """The 1-D complex samples of an `.npy` file's bytes, or RejectedRecording saying why not.
 
-    The header is read and checked first; `np.load` with allow_pickle=False runs only on a file
-    whose header says a plain 1-D complex array of exactly the bytes present.
+    The header is read and checked first (read_npy_header); `np.load` with allow_pickle=False runs
+    only on a file whose header says a plain 1-D complex array of exactly the bytes present. Any
+    other failure on the way is a rejection too: one bad recording never stops the others.
     """
-    stream = io.BytesIO(data)
     try:
-        version = np.lib.format.read_magic(stream)
-    except ValueError as error:
-        raise RejectedRecording("not_npy", str(error)[:200]) from None
-    try:
-        if version == (1, 0):
-            shape, fortran_order, dtype = np.lib.format.read_array_header_1_0(stream, max_header_size=max_header_size)
-        elif version == (2, 0):
-            shape, fortran_order, dtype = np.lib.format.read_array_header_2_0(stream, max_header_size=max_header_size)
-        else:
-            raise RejectedRecording("not_npy", f"format version {version[0]}.{version[1]} is not 1.0 or 2.0")
-    except ValueError as error:  # too long a header, a malformed one, or the file ends inside it
-        raise RejectedRecording("bad_header", " ".join(str(error).split())[:200]) from None
+        shape, fortran_order, dtype, offset = read_npy_header(data, max_header_size)
+    except RejectedRecording:
+        raise
+    except Exception as error:  # noqa: BLE001 - a backstop: whatever a header does, it is rejected
+        raise RejectedRecording("bad_header", describe_error(error)) from None
     if dtype.hasobject:
         raise RejectedRecording("object_array", f"dtype {dtype.str!r} holds Python objects (pickles); never loaded")
     if len(shape) != 1:
         raise RejectedRecording("not_1d", f"shape {shape} (fortran_order={fortran_order}); expected 1-D samples")
     if dtype.kind != "c" or dtype.name not in ACCEPTED_DTYPES:
         raise RejectedRecording("wrong_dtype", f"dtype {dtype.str!r}; expected complex64 (or complex128)")
-    expected = stream.tell() + shape[0] * dtype.itemsize
+    expected = offset + shape[0] * dtype.itemsize
     if len(data) < expected:
         raise RejectedRecording("truncated", f"{len(data)} bytes, the header announces {expected} ({shape[0]} samples)")
     if len(data) > expected:
         raise RejectedRecording("trailing_bytes", f"{len(data)} bytes, the header announces {expected}")
-    stream.seek(0)
     try:
-        samples = np.load(stream, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as error:
+        samples = np.load(io.BytesIO(data), allow_pickle=False)
+    except Exception as error:  # noqa: BLE001 - numpy's own reader disagreeing with ours: rejected, not raised
         raise RejectedRecording("unreadable", describe_error(error)) from None
     return samples
 

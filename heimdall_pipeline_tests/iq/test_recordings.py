@@ -119,3 +119,34 @@ def test_numpy_scalars_are_stored_as_plain_python_values():
     assert _plain(np.int32(7)) == 7 and type(_plain(np.int64(7))) is int
     assert type(_plain(np.float32(1.5))) is float
     assert _plain(float("nan")) is None and _plain(np.inf) is None and _plain(None) is None
+
+
+def _with_header(header: str, payload: bytes = b"") -> bytes:
+    """An .npy 1.0 file with exactly this header text (padded as numpy pads it)."""
+    text = header.encode("latin1")
+    padding = 64 - (10 + len(text) + 1) % 64
+    text += b" " * padding + b"\n"
+    return b"\x93NUMPY\x01\x00" + len(text).to_bytes(2, "little") + text + payload
+
+
+@pytest.mark.parametrize(
+    ("header", "code"),
+    [
+        # numpy's own header parser raised tokenize.TokenError, IndexError or TypeError on these.
+        ("{'descr': '<c8', 'fortran_order': False, 'shape': (3,", "bad_header"),
+        ("{'descr': (), 'fortran_order': False, 'shape': (3,), }", "wrong_dtype"),
+        ("{'descr': '<c8', 'fortran_order': False, 'shape': (True,), }", "bad_header"),
+        ("{'descr': '<c8', 'fortran_order': 'no', 'shape': (3,), }", "bad_header"),
+        ("{'descr': '<c8', 'fortran_order': False, 'shape': (-3,), }", "bad_header"),
+        ("{'descr': '<c8', 'fortran_order': False, 'shape': (3,), 'extra': 1}", "bad_header"),
+        ("{'descr': [('a', '<c8')], 'fortran_order': False, 'shape': (3,), }", "wrong_dtype"),
+        ("{'descr': [('a', 'O')], 'fortran_order': False, 'shape': (3,), }", "object_array"),
+        ("{'descr': 'not a dtype', 'fortran_order': False, 'shape': (3,), }", "wrong_dtype"),
+        ("__import__('os').system('touch /tmp/x')", "bad_header"),
+        ("[" * 5_000 + "]" * 5_000, "bad_header"),
+        ("{'descr': '<c8', 'fortran_order': False, 'shape': (3,), }\x00", "bad_header"),
+    ],
+)
+def test_every_malformed_header_is_a_rejection_never_an_exception(header, code):
+    caught = rejection(_with_header(header, bytes(24)))
+    assert caught.code == code and len(caught.reason) <= 300

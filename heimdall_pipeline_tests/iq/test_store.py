@@ -13,7 +13,7 @@ from heimdall_pipeline.iq.store import compute_day, day_reasons, day_summary
 from heimdall_pipeline.core.object_store import GetRetryPolicy, make_s3_client
 from heimdall_pipeline_tests.faulty_s3_proxy import FaultyS3Proxy
 from heimdall_pipeline_tests.iq_days import TEST_SAMPLES, ingest, npy_bytes, upload_day_with_recordings
-from heimdall_pipeline_tests.iq.test_recordings import hostile_recording
+from heimdall_pipeline_tests.iq.test_recordings import _with_header, hostile_recording
 
 FAST_RETRY = GetRetryPolicy(attempts=6, base_delay=0.01, max_delay=0.05)
 
@@ -95,6 +95,32 @@ def test_bad_recordings_are_each_accounted_for_with_a_reason_and_none_fails_the_
     }
     codes = {(status, code): count for status, code, count, _ in day_reasons(db, start, end)}
     assert codes == {("missing" if c in ("missing_object", "no_s3_path") else "rejected", c): 1 for c in expected.values()}
+
+
+def test_a_malformed_header_among_good_recordings_stalls_nothing(db, s3, bucket):
+    """Headers numpy's parser raised on (unbalanced syntax, descr (), shape (True,)): before, the
+    whole day's step failed on every run; now each is a rejection and every good recording has its row."""
+    recordings = upload_day_with_recordings(s3, bucket, sessions=1)
+    broken = {
+        recordings[0]: "{'descr': '<c8', 'fortran_order': False, 'shape': (3,",
+        recordings[1]: "{'descr': (), 'fortran_order': False, 'shape': (3,), }",
+        recordings[2]: "{'descr': '<c8', 'fortran_order': False, 'shape': (True,), }",
+    }
+    for recording, header in broken.items():
+        s3.put_object(Bucket=bucket, Key=recording.key, Body=_with_header(header, bytes(24)))
+    start, end = ingest(db, s3, bucket)
+
+    result = compute_day(db, s3, bucket, start, end, concurrency=2)
+
+    stored = rows(db)
+    assert len(stored) == len(recordings)
+    for recording in recordings:
+        status, reason, *_ = stored[(recording.task_id, recording.websdr_id)]
+        if recording in broken:
+            assert status == "rejected" and reason.split(":")[0] in ("bad_header", "wrong_dtype"), reason
+        else:
+            assert (status, reason) == ("computed", None)
+    assert result.outcomes["computed"] == len(recordings) - len(broken)
 
 
 def test_re_running_a_day_reads_nothing_already_computed(db, s3, bucket):
