@@ -159,6 +159,8 @@ class Settings:
         bucket = env.get("HEIMDALL_S3_BUCKET") or DEFAULT_BUCKET
         partitions_start_date(env)
         reconcile_pages_per_tick(env)
+        iq_concurrency(env, IQ_CONCURRENCY_RANGE[0])
+        iq_max_recording_bytes(env, IQ_MAX_RECORDING_BYTES_RANGE[0])
         EventSettings.from_env(env)
         return cls(
             database_url=database_url,
@@ -173,6 +175,10 @@ class Settings:
         )
 
 
+# The IQ stage's two knobs (heimdall_pipeline.iq.recordings has the defaults): memory is bounded by
+# concurrency × max recording bytes, so both are bounded too.
+IQ_CONCURRENCY_RANGE = (1, 64)
+IQ_MAX_RECORDING_BYTES_RANGE = (1024, 256 * 1024 * 1024)
 DEFAULT_RECONCILE_PAGES_PER_TICK = 10  # LIST requests of 1,000 keys per sensor tick
 MAX_RECONCILE_PAGES_PER_TICK = 1_000
 
@@ -197,6 +203,16 @@ def reconcile_pages_per_tick(env: Mapping[str, str] | None = None) -> int:
     return bounded_int(
         env, "HEIMDALL_RECONCILE_PAGES_PER_TICK", DEFAULT_RECONCILE_PAGES_PER_TICK, 0, MAX_RECONCILE_PAGES_PER_TICK
     )
+
+
+def iq_concurrency(env: Mapping[str, str], default: int) -> int:
+    """HEIMDALL_IQ_CONCURRENCY: recordings read and measured at once, 1–64."""
+    return bounded_int(env, "HEIMDALL_IQ_CONCURRENCY", default, *IQ_CONCURRENCY_RANGE)
+
+
+def iq_max_recording_bytes(env: Mapping[str, str], default: int) -> int:
+    """HEIMDALL_IQ_MAX_RECORDING_BYTES: larger recordings are rejected unread, 1 KiB–256 MiB."""
+    return bounded_int(env, "HEIMDALL_IQ_MAX_RECORDING_BYTES", default, *IQ_MAX_RECORDING_BYTES_RANGE)
 
 
 @dataclass(frozen=True)

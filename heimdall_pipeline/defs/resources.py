@@ -17,7 +17,7 @@ from heimdall_pipeline.ingest.measurement import MAX_OBJECT_BYTES
 from heimdall_pipeline.schema.migrations import require_current_schema_once
 from heimdall_pipeline.core.object_store import s3_client_config
 from heimdall_pipeline.iq.recordings import DEFAULT_IQ_CONCURRENCY, DEFAULT_MAX_RECORDING_BYTES
-from heimdall_pipeline.core.settings import DEFAULT_BUCKET, DEFAULT_DB_SCHEMA, db_schema
+from heimdall_pipeline.core.settings import DEFAULT_BUCKET, DEFAULT_DB_SCHEMA, IQ_CONCURRENCY_RANGE, db_schema
 
 
 class TimescaleResource(ConfigurableResource):
@@ -81,13 +81,20 @@ class HeimdallBuckets(ConfigurableResource):
 
 class IQRecordingsResource(ConfigurableResource):
     """How the iq_metrics asset reads the IQ recordings: memory is bounded by
-    concurrency × max_recording_bytes (plus the samples being measured), whatever the day's size."""
+    concurrency × max_recording_bytes (plus the samples being measured), whatever the day's size.
+
+    The bounds are checked where the values are known: the settings check at load
+    (HEIMDALL_IQ_CONCURRENCY, HEIMDALL_IQ_MAX_RECORDING_BYTES) and the library call. Not as
+    pydantic bounds: Dagster validates an EnvVar field before it has its value, so `ge=1` refused
+    every value set through the environment, the default included."""
 
     concurrency: int = Field(
-        default=DEFAULT_IQ_CONCURRENCY, ge=1, description="recordings read and measured at once (threads)"
+        default=DEFAULT_IQ_CONCURRENCY,
+        description=f"recordings read and measured at once (threads), {IQ_CONCURRENCY_RANGE[0]}–{IQ_CONCURRENCY_RANGE[1]}",
     )
     max_recording_bytes: int = Field(
-        default=DEFAULT_MAX_RECORDING_BYTES, ge=1, description="larger recordings are rejected as too_large, unread"
+        default=DEFAULT_MAX_RECORDING_BYTES,
+        description="larger recordings are rejected as too_large, unread (1 KiB–256 MiB)",
     )
 
 

@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 import numpy as np
 from botocore.exceptions import ClientError
 
+from heimdall_pipeline.core.settings import IQ_CONCURRENCY_RANGE, IQ_MAX_RECORDING_BYTES_RANGE
 from heimdall_pipeline.iq.metrics import InvalidRecording, IQMetrics, compute_iq_metrics
 from heimdall_pipeline.core.object_store import (
     DEFAULT_GET_RETRY,
@@ -302,8 +303,12 @@ def read_recordings(
     At most `concurrency` bodies are held at once (one per thread); at most 2 × `concurrency`
     requests are queued, so the requests may be a lazy iterable of any length.
     """
-    if concurrency < 1:
-        raise ValueError("concurrency must be at least 1")
+    low, high = IQ_CONCURRENCY_RANGE
+    if not low <= concurrency <= high:
+        raise ValueError(f"concurrency must be from {low} to {high}, got {concurrency}")
+    low, high = IQ_MAX_RECORDING_BYTES_RANGE
+    if not low <= max_bytes <= high:
+        raise ValueError(f"max_bytes must be from {low} to {high}, got {max_bytes}")
     stats = stats if stats is not None else ReadStats()
     gauge = InFlightGauge()
     started = time.perf_counter()

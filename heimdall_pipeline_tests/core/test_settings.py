@@ -208,3 +208,55 @@ def test_serve_stops_with_one_line_on_a_bad_instance_url(tmp_path):
         HEIMDALL_SERVE_ENVFILE=str(tmp_path / "env"),
     )
     _assert_one_clean_line(done, "DAGSTER_POSTGRES_URL")
+
+
+@pytest.mark.parametrize(
+    ("concurrency", "max_bytes"),
+    [("8", "16777216"), ("1", "1024"), ("64", "268435456")],  # the defaults, the low bounds, the high bounds
+)
+def test_the_iq_settings_load_when_set_to_their_defaults_and_bounds(concurrency, max_bytes):
+    """Before: setting either at all took the code location down (pydantic's ge=1 saw the EnvVar, not its value)."""
+    done = _entry_point(
+        [str(BIN / "dagster"), "definitions", "validate", "-m", "heimdall_pipeline.definitions"],
+        **VALID, HEIMDALL_IQ_CONCURRENCY=concurrency, HEIMDALL_IQ_MAX_RECORDING_BYTES=max_bytes,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    from heimdall_pipeline.defs.resources import resources_from_env
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HEIMDALL_IQ_CONCURRENCY", concurrency)
+        patch.setenv("HEIMDALL_IQ_MAX_RECORDING_BYTES", max_bytes)
+        resource = resources_from_env()["iq_recordings"].process_config_and_initialize()
+    assert (resource.concurrency, resource.max_recording_bytes) == (int(concurrency), int(max_bytes))
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("HEIMDALL_IQ_CONCURRENCY", "0"),
+        ("HEIMDALL_IQ_CONCURRENCY", "100000"),
+        ("HEIMDALL_IQ_CONCURRENCY", "eight"),
+        ("HEIMDALL_IQ_MAX_RECORDING_BYTES", "1023"),
+        ("HEIMDALL_IQ_MAX_RECORDING_BYTES", "268435457"),
+        ("HEIMDALL_RECONCILE_PAGES_PER_TICK", "-1"),
+        ("HEIMDALL_RECONCILE_PAGES_PER_TICK", "1001"),
+    ],
+)
+def test_numeric_settings_out_of_range_are_refused_in_one_line(variable, value):
+    with pytest.raises(ConfigError) as refused:
+        Settings.from_env({**VALID, variable: value})
+    assert str(refused.value).startswith(f"{variable} must ") and "\n" not in str(refused.value)
+
+
+def test_an_out_of_range_concurrency_stops_the_definitions_with_one_line():
+    done = _entry_point(
+        [sys.executable, "-c", "import heimdall_pipeline.definitions"], **VALID, HEIMDALL_IQ_CONCURRENCY="100000"
+    )
+    _assert_one_clean_line(done, "HEIMDALL_IQ_CONCURRENCY")
+
+
+def test_the_library_refuses_an_unbounded_concurrency():
+    from heimdall_pipeline.iq.recordings import read_recordings
+
+    with pytest.raises(ValueError, match="concurrency must be from 1 to 64"):
+        list(read_recordings(None, "bucket", [], concurrency=100_000))
