@@ -36,7 +36,7 @@ def apply_grants(
     Only that schema: another application's tables beside ours are not ours to grant."""
     schema = db_schema() if schema is None else schema
     grants = [
-        _grant(conn, pipeline_role, "schema/grants/pipeline.sql", schema, functions=True),
+        _grant(conn, pipeline_role, "schema/grants/pipeline.sql", schema, functions=True, read_only_owner_tables=True),
         _grant(conn, reader_role, "schema/grants/reader.sql", schema, functions=False),
     ]
     if events_role:
@@ -44,7 +44,10 @@ def apply_grants(
     return grants
 
 
-def _grant(conn: psycopg.Connection, role: str, sql_file: str, schema: str, functions: bool) -> RoleGrants:
+def _grant(
+    conn: psycopg.Connection, role: str, sql_file: str, schema: str, functions: bool, read_only_owner_tables: bool = False
+) -> RoleGrants:
+    """Role names are identifiers (sql.Identifier), never pasted into SQL text or literals."""
     if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone():
         return RoleGrants(role, False, f"{role}: no such role, nothing granted (README, 'Database roles')")
     if role == conn.info.user:
@@ -56,6 +59,10 @@ def _grant(conn: psycopg.Connection, role: str, sql_file: str, schema: str, func
     executed = []
     with conn.transaction():
         conn.execute(statements)
+        if read_only_owner_tables:
+            for (table,) in conn.execute(read_sql("schema/grants/owner_tables.sql"), {"schema": schema}).fetchall():
+                conn.execute(sql.SQL("REVOKE INSERT, UPDATE, DELETE ON {} FROM {}").format(
+                    sql.Identifier(schema, table), sql.Identifier(role)))
         if functions:
             for (function,) in conn.execute(read_sql("schema/grants/own_functions.sql"), {"schema": schema}).fetchall():
                 conn.execute(sql.SQL("GRANT EXECUTE ON FUNCTION {} TO {}").format(sql.SQL(function), sql.Identifier(role)))

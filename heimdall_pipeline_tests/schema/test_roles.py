@@ -10,10 +10,11 @@ from __future__ import annotations
 import shutil
 import uuid
 from datetime import date
+from urllib.parse import urlsplit
 
 import psycopg
 import pytest
-from psycopg import errors
+from psycopg import errors, sql
 
 from heimdall_pipeline.core.db import connect
 from heimdall_pipeline.defs.resources import TimescaleResource
@@ -221,3 +222,27 @@ def test_heimdall_migrate_without_a_url_says_which_variables_to_set(monkeypatch)
     message = str(stopped.value)
     assert message.startswith("heimdall-migrate: configuration error: HEIMDALL_DATABASE_URL is not set")
     assert "HEIMDALL_MIGRATE_DATABASE_URL" in message and "\n" not in message
+
+
+def test_a_hostile_role_name_is_quoted_as_an_identifier_never_run(admin_database_url, owner_database_url, split_roles):
+    """Before: HEIMDALL_PIPELINE_ROLE went into a string literal of a DO block; a plain ' broke it and
+    a crafted name ran its own SQL as the owner (it created a table)."""
+    database = urlsplit(owner_database_url).path.lstrip("/")
+    hostile = "x'); CREATE TABLE pwned_by_role (a int); --\"'"
+    role = sql.Identifier(hostile)
+    with connect(_with_database(admin_database_url, database), autocommit=True) as admin:
+        admin.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(role))
+        admin.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(role))
+        try:
+            with connect(owner_database_url) as owner:
+                pipeline, reader = apply_grants(owner, hostile, _user(split_roles.reader))
+            assert pipeline.granted and reader.granted
+            assert admin.execute("SELECT to_regclass('pwned_by_role'), to_regclass('public.pwned_by_role')").fetchone() == (None, None)
+            can = admin.execute(
+                "SELECT has_table_privilege(%s, 'schema_migrations', 'SELECT'), "
+                "has_table_privilege(%s, 'schema_migrations', 'INSERT'), has_table_privilege(%s, 'measurements', 'INSERT')",
+                (hostile, hostile, hostile)).fetchone()
+            assert can == (True, False, True)  # the owner's tables read-only, the data writable
+        finally:
+            admin.execute(sql.SQL("DROP OWNED BY {}").format(role))
+            admin.execute(sql.SQL("DROP ROLE {}").format(role))
