@@ -208,10 +208,12 @@ def s3(s3_endpoint_url):
 
 
 @pytest.fixture
-def bucket(s3) -> str:
-    """A new empty bucket for one test."""
+def bucket(s3, monkeypatch) -> str:
+    """A new empty bucket for one test, the configured raw bucket (HEIMDALL_S3_BUCKET) while it runs:
+    the worker API accepts recordings only there."""
     name = f"heimdall-test-{uuid.uuid4().hex[:12]}"
     s3.create_bucket(Bucket=name)
+    monkeypatch.setenv("HEIMDALL_S3_BUCKET", name)
     return name
 
 

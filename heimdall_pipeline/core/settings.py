@@ -119,6 +119,12 @@ def db_schema(env: Mapping[str, str] | None = None) -> str:
     return value
 
 
+def raw_bucket(env: Mapping[str, str] | None = None) -> str:
+    """HEIMDALL_S3_BUCKET: the bucket Heimdall writes sessions/ to (default heimdall-raw-iq)."""
+    env = os.environ if env is None else env
+    return (env.get("HEIMDALL_S3_BUCKET") or DEFAULT_BUCKET).strip()
+
+
 def search_path(schema: str) -> str:
     """The search_path of every connection: our schema first, then TimescaleDB's functions.
     Nothing of ours is schema-qualified in sql/, so this alone decides where our tables are."""
@@ -156,7 +162,7 @@ class Settings:
         )
         if (env.get("HEIMDALL_READER_DATABASE_URL") or "").strip():
             postgres_url(env, "HEIMDALL_READER_DATABASE_URL")  # optional, but checked when given
-        bucket = env.get("HEIMDALL_S3_BUCKET") or DEFAULT_BUCKET
+        bucket = raw_bucket(env)
         partitions_start_date(env)
         reconcile_pages_per_tick(env)
         iq_concurrency(env, IQ_CONCURRENCY_RANGE[0])

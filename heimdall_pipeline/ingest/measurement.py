@@ -286,6 +286,36 @@ def _check_strings(document: Any) -> None:
             _check_text("a string", value)
 
 
+MAX_RECORDING_PATH_CHARS = 1024  # an S3 key is at most 1,024 bytes; with s3://bucket/ a path stays near it
+
+
+def recording_location(s3_path: str, bucket: str, task_id: str) -> tuple[str, str]:
+    """(bucket, key) of a measurement's recording, which must be this acquisition's: in `bucket`
+    (the configured raw bucket) under `sessions/<task_id>/`, with no empty, `.` or `..` segment and
+    at most MAX_RECORDING_PATH_CHARS characters. Anything else is RejectedObject, before any GET, so
+    a stored path never makes the pipeline read another bucket or another acquisition."""
+    if len(s3_path) > MAX_RECORDING_PATH_CHARS:
+        raise RejectedObject(
+            "path_too_long", f"iq_data_path has {len(s3_path):,} characters, over {MAX_RECORDING_PATH_CHARS:,}"
+        )
+    if s3_path.startswith("s3://"):
+        path_bucket, _, key = s3_path[5:].partition("/")
+    elif "://" in s3_path:
+        raise RejectedObject("bad_s3_path", f"iq_data_path {_show(s3_path)} is not an s3:// path")
+    else:
+        path_bucket, key = bucket, s3_path.lstrip("/")
+    if path_bucket != bucket:
+        raise RejectedObject("foreign_bucket", f"iq_data_path names bucket {path_bucket[:63]!r}, not {bucket!r}")
+    segments = key.split("/")
+    if any(segment in ("", ".", "..") for segment in segments):
+        raise RejectedObject("bad_s3_path", f"iq_data_path {_show(s3_path)} has an empty, '.' or '..' segment")
+    if len(segments) < 3 or segments[0] != "sessions":
+        raise RejectedObject("task_mismatch", f"iq_data_path {_show(s3_path)} is not under sessions/<task_id>/ (Heimdall's layout)")
+    if segments[1] != task_id:
+        raise RejectedObject("task_mismatch", f"iq_data_path names task {segments[1][:80]!r}, not this acquisition's {task_id[:80]!r}")
+    return path_bucket, key
+
+
 def _check_text(name: str, value: str) -> None:
     if "\x00" in value:
         raise RejectedObject("nul_character", f"{name} {_show(value)} contains a NUL character")

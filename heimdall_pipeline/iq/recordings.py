@@ -21,12 +21,12 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime
-from urllib.parse import urlsplit
 
 import numpy as np
 from botocore.exceptions import ClientError
 
 from heimdall_pipeline.core.settings import IQ_CONCURRENCY_RANGE, IQ_MAX_RECORDING_BYTES_RANGE
+from heimdall_pipeline.ingest.measurement import RejectedObject, recording_location
 from heimdall_pipeline.iq.metrics import InvalidRecording, IQMetrics, compute_iq_metrics
 from heimdall_pipeline.core.object_store import (
     DEFAULT_GET_RETRY,
@@ -84,19 +84,6 @@ class RecordingResult:
     metrics: IQMetrics | None = None
     recording_bytes: int | None = None
     retries: int = 0
-
-
-def split_s3_path(s3_path: str, default_bucket: str) -> tuple[str, str]:
-    """(bucket, key) of `s3://bucket/key`; a bare key is in `default_bucket`."""
-    if s3_path.startswith("s3://"):
-        parts = urlsplit(s3_path)
-        key = parts.path.lstrip("/")
-        if not parts.netloc or not key:
-            raise RejectedRecording("bad_s3_path", f"{s3_path[:200]!r} names no bucket and key")
-        return parts.netloc, key
-    if "://" in s3_path:
-        raise RejectedRecording("bad_s3_path", f"{s3_path[:200]!r} is not an s3:// path")
-    return default_bucket, s3_path.lstrip("/")
 
 
 _HEADER_KEYS = {"descr", "fortran_order", "shape"}
@@ -256,9 +243,9 @@ def read_and_compute(
     """One recording: GET, validate, load, compute. Never raises; the body is dropped on return."""
     if not request.s3_path:
         return RecordingResult(request, MISSING, "no_s3_path: the measurement names no recording")
-    try:
-        bucket, key = split_s3_path(request.s3_path, default_bucket)
-    except RejectedRecording as rejected:
+    try:  # only this acquisition's recording, in the configured bucket: checked before any GET
+        bucket, key = recording_location(request.s3_path, default_bucket, request.task_id)
+    except RejectedObject as rejected:
         return RecordingResult(request, REJECTED, rejected.reason)
     with gauge or InFlightGauge():
         fetched = get_recording(s3, bucket, key, max_bytes, retry)

@@ -9,16 +9,15 @@ The Celery task that wraps it is heimdall_pipeline/worker/celery_app.py.
 from __future__ import annotations
 
 import logging
-import re
 from typing import Any
 
 import psycopg
 
 from heimdall_pipeline.core.db import DatabaseConnectionError, connect
 from heimdall_pipeline.ingest.loader import load_measurements
-from heimdall_pipeline.ingest.measurement import Measurement, RejectedObject, internal_error_reason
+from heimdall_pipeline.ingest.measurement import Measurement, RejectedObject, internal_error_reason, recording_location
 from heimdall_pipeline.schema.migrations import SchemaBehindError, require_current_schema_once
-from heimdall_pipeline.core.settings import ConfigError, Settings, redact
+from heimdall_pipeline.core.settings import ConfigError, Settings, raw_bucket, redact
 
 logger = logging.getLogger(__name__)
 
@@ -27,7 +26,6 @@ PARTIAL = "PARTIAL"  # some stored, some rejected or conflicting: retrying canno
 FAILED = "FAILED"  # nothing stored; `retryable` says whether the same call may succeed later
 
 # The key of an acquisition's objects, `sessions/<task_id>/...`, bare or as s3://<bucket>/sessions/...
-_SESSION_PATH = re.compile(r"^(?:s3://[^/]+/)?sessions/(?P<task_id>[^/]+)/")
 
 # SQLSTATEs after which the same statements may succeed later: the server went away or is starting
 # or shutting down (class 08, 57P01-57P03), the transaction lost a race (class 40: serialization
@@ -64,17 +62,20 @@ def save_measurements_to_timescaledb(
       reached or failed transiently (is_transient_database_error), false for invalid input (every
       dict rejected, a task_id PostgreSQL cannot hold, `measurements` not a list), configuration,
       or every valid dict conflicting with a stored row.
-    Never raises. A dict whose `iq_data_path` names another acquisition than `task_id`
-    (`sessions/<task_id>/...`) is rejected as `task_mismatch`.
+    Never raises. A dict whose `iq_data_path` is not this acquisition's recording in the raw bucket
+    (HEIMDALL_S3_BUCKET, `sessions/<task_id>/...`) is rejected: `foreign_bucket`, `task_mismatch`,
+    `bad_s3_path` (a `.` or `..` segment) or `path_too_long` (over 1,024 characters).
     """
     if not isinstance(measurements, (list, tuple)):
         return _failed(f"measurements must be a list of dicts, not {type(measurements).__name__}", retryable=False)
+    bucket = raw_bucket()
     valid: list[Measurement] = []
     rejected: list[dict[str, Any]] = []
     for index, measurement in enumerate(measurements):
         try:
             parsed = Measurement.from_measurement_dict(task_id, measurement)
-            _check_session_path(task_id, parsed.s3_path)
+            if parsed.s3_path is not None:  # the recording must be this acquisition's, in our bucket
+                recording_location(parsed.s3_path, bucket, task_id)
             valid.append(parsed)
         except RejectedObject as error:
             rejected.append({"index": index, "reason": error.reason})
@@ -141,22 +142,6 @@ def _failed(error: str, *, retryable: bool, rejected: list[dict[str, Any]] | Non
         "conflicts": [],
         "rejected": rejected or [],
     }
-
-
-def _check_session_path(task_id: str, s3_path: str | None) -> None:
-    """The recording's path must be this acquisition's: `sessions/<task_id>/` in MinIO. A dict
-    without a path has nothing to contradict it (its row then has no s3_path)."""
-    if s3_path is None:
-        return
-    match = _SESSION_PATH.match(s3_path)
-    if match is None:
-        raise RejectedObject(
-            "task_mismatch", f"iq_data_path {s3_path[:120]!r} is not under sessions/<task_id>/ (Heimdall's layout)"
-        )
-    if match["task_id"] != task_id:
-        raise RejectedObject(
-            "task_mismatch", f"iq_data_path names task {match['task_id'][:80]!r}, not this call's {task_id[:80]!r}"
-        )
 
 
 def shown_task_id(task_id: Any) -> str:

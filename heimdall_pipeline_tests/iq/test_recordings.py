@@ -10,7 +10,8 @@ import struct
 import numpy as np
 import pytest
 
-from heimdall_pipeline.iq.recordings import MAX_HEADER_SIZE, RejectedRecording, parse_npy, split_s3_path
+from heimdall_pipeline.ingest.measurement import RejectedObject, recording_location
+from heimdall_pipeline.iq.recordings import MAX_HEADER_SIZE, RejectedRecording, parse_npy
 from heimdall_pipeline_tests.iq_days import npy_bytes
 
 
@@ -105,11 +106,28 @@ def test_files_that_are_not_npy_are_rejected():
 
 
 def test_s3_paths_name_their_bucket_or_the_default_one():
-    assert split_s3_path("s3://raw/sessions/t/websdr_1.npy", "other") == ("raw", "sessions/t/websdr_1.npy")
-    assert split_s3_path("sessions/t/websdr_1.npy", "raw") == ("raw", "sessions/t/websdr_1.npy")
-    for bad in ("s3://bucket-only", "https://example.invalid/x.npy"):
-        with pytest.raises(RejectedRecording, match="bad_s3_path"):
-            split_s3_path(bad, "raw")
+    assert recording_location("s3://raw/sessions/t/websdr_1.npy", "raw", "t") == ("raw", "sessions/t/websdr_1.npy")
+    assert recording_location("sessions/t/websdr_1.npy", "raw", "t") == ("raw", "sessions/t/websdr_1.npy")
+
+
+@pytest.mark.parametrize(
+    ("path", "code"),
+    [
+        ("s3://someone-elses-bucket/sessions/t/websdr_1_iq.npy", "foreign_bucket"),  # was read with our credentials
+        ("s3://raw/sessions/t/../other/websdr_1_iq.npy", "bad_s3_path"),
+        ("s3://raw/sessions/t/./websdr_1_iq.npy", "bad_s3_path"),
+        ("s3://raw/sessions/t//websdr_1_iq.npy", "bad_s3_path"),
+        ("s3://raw/sessions/other-task/websdr_1_iq.npy", "task_mismatch"),
+        ("s3://raw/elsewhere/websdr_1_iq.npy", "task_mismatch"),
+        ("s3://bucket-only", "foreign_bucket"),
+        ("https://example.invalid/x.npy", "bad_s3_path"),
+        ("s3://raw/sessions/t/" + "a" * 10_000_000, "path_too_long"),
+    ],
+)
+def test_a_recording_is_read_only_from_its_own_acquisition_in_the_raw_bucket(path, code):
+    with pytest.raises(RejectedObject) as rejected:
+        recording_location(path, "raw", "t")
+    assert rejected.value.code == code and len(rejected.value.reason) <= 300
 
 
 def test_numpy_scalars_are_stored_as_plain_python_values():

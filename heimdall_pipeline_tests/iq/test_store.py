@@ -123,6 +123,33 @@ def test_a_malformed_header_among_good_recordings_stalls_nothing(db, s3, bucket)
     assert result.outcomes["computed"] == len(recordings) - len(broken)
 
 
+def test_a_stored_path_into_another_bucket_is_never_read(db, s3, bucket):
+    """A row stored before the worker checked its paths may name another bucket, or `..`: the reader
+    rejects it before any GET, even when the other bucket holds a perfectly good recording."""
+    recordings = upload_day_with_recordings(s3, bucket, sessions=1)
+    start, end = ingest(db, s3, bucket)
+    other = f"{bucket}-other"
+    s3.create_bucket(Bucket=other)
+    first, second = recordings[0], recordings[1]
+    s3.put_object(Bucket=other, Key=first.key, Body=npy_bytes(np.ones(TEST_SAMPLES, dtype=np.complex64)))
+    with db.transaction():
+        db.execute("UPDATE measurements SET s3_path = %s WHERE task_id = %s AND websdr_id = %s",
+                   (f"s3://{other}/{first.key}", first.task_id, first.websdr_id))
+        db.execute("UPDATE measurements SET s3_path = %s WHERE task_id = %s AND websdr_id = %s",
+                   (f"s3://{bucket}/sessions/{second.task_id}/../x/{second.key.rsplit('/', 1)[1]}",
+                    second.task_id, second.websdr_id))
+    gets = []
+    s3.meta.events.register("before-call.s3.GetObject", lambda params, **kwargs: gets.append(params["Bucket"]))
+
+    compute_day(db, s3, bucket, start, end, concurrency=2)
+
+    stored = rows(db)
+    assert tuple(stored[(first.task_id, first.websdr_id)][:2]) == (
+        "rejected", f"foreign_bucket: iq_data_path names bucket {other!r}, not {bucket!r}")
+    assert stored[(second.task_id, second.websdr_id)][1].startswith("bad_s3_path:")
+    assert other not in gets
+
+
 def test_re_running_a_day_reads_nothing_already_computed(db, s3, bucket):
     upload_day_with_recordings(s3, bucket, sessions=3)
     start, end = ingest(db, s3, bucket)

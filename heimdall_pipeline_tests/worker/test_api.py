@@ -110,12 +110,19 @@ def test_an_empty_call_succeeds_with_nothing_stored(clean_database_url):
     ("path", "reason"),
     [
         ("s3://heimdall-raw-iq/sessions/task-other/websdr_3.npy",
-         "task_mismatch: iq_data_path names task 'task-other', not this call's 'task-7'"),
-        ("sessions/task-other/websdr_3.npy", "task_mismatch: iq_data_path names task 'task-other', not this call's 'task-7'"),
+         "task_mismatch: iq_data_path names task 'task-other', not this acquisition's 'task-7'"),
+        ("sessions/task-other/websdr_3.npy", "task_mismatch: iq_data_path names task 'task-other', not this acquisition's 'task-7'"),
         ("s3://heimdall-raw-iq/websdr_3.npy",
          "task_mismatch: iq_data_path 's3://heimdall-raw-iq/websdr_3.npy' is not under sessions/<task_id>/ (Heimdall's layout)"),
         ("s3://heimdall-raw-iq/sessions/task-7-b/websdr_3.npy",
-         "task_mismatch: iq_data_path names task 'task-7-b', not this call's 'task-7'"),
+         "task_mismatch: iq_data_path names task 'task-7-b', not this acquisition's 'task-7'"),
+        # Another bucket was accepted and then read with the pipeline's credentials; so were '..' and 10 MB.
+        ("s3://someone-elses-bucket/sessions/task-7/websdr_3.npy",
+         "foreign_bucket: iq_data_path names bucket 'someone-elses-bucket', not 'heimdall-raw-iq'"),
+        ("s3://heimdall-raw-iq/sessions/task-7/../task-8/websdr_3.npy",
+         "bad_s3_path: iq_data_path 's3://heimdall-raw-iq/sessions/task-7/../task-8/websdr_3.npy' has an empty, '.' or '..' segment"),
+        ("s3://heimdall-raw-iq/sessions/task-7/" + "x" * 10_000_000,
+         "path_too_long: iq_data_path has 10,000,037 characters, over 1,024"),
     ],
 )
 def test_a_measurement_whose_recording_is_another_acquisitions_is_rejected(clean_database_url, path, reason):

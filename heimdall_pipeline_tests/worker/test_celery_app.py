@@ -232,7 +232,7 @@ def test_a_measurement_of_another_acquisition_is_rejected_and_the_rest_stored(he
     result = _result(_send(heimdall, worker, task_id, measurements), worker)
     assert (result["status"], result["retryable"], result["inserted"], result["retries"]) == ("PARTIAL", False, 6, 0)
     assert result["rejected"] == [
-        {"index": 2, "reason": f"task_mismatch: iq_data_path names task {other!r}, not this call's {task_id!r}"}
+        {"index": 2, "reason": f"task_mismatch: iq_data_path names task {other!r}, not this acquisition's {task_id!r}"}
     ]
     assert _rows(clean_database_url, task_id) == [1, 2, 4, 5, 6, 7]
 
