@@ -111,10 +111,11 @@ def db_schema(env: Mapping[str, str] | None = None) -> str:
     creates, checked to be a plain lower-case identifier that names no system schema."""
     env = os.environ if env is None else env
     value = (env.get("HEIMDALL_DB_SCHEMA") or DEFAULT_DB_SCHEMA).strip()
-    if not _SCHEMA_NAME.fullmatch(value) or value.startswith("pg_") or value == "information_schema":
+    system = value.startswith(("pg_", "_timescaledb", "timescaledb_")) or value in ("information_schema", "toolkit_experimental")
+    if not _SCHEMA_NAME.fullmatch(value) or system:
         raise ConfigError(
-            "HEIMDALL_DB_SCHEMA must be a plain lower-case identifier (a-z, 0-9, _; at most 63; "
-            f"not pg_* or information_schema), got {value!r}"
+            "HEIMDALL_DB_SCHEMA must be a plain lower-case identifier (a-z, 0-9, _; at most 63; not a system "
+            f"schema: pg_*, information_schema, _timescaledb*, timescaledb_*), got {value[:80]!r}"
         )
     return value
 

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
+from heimdall_pipeline.schema.migration_record import MigrationError, record_applied
+
 # 0001's columns and their types (format_type), the loader writes all of them but `id`.
 SEED_COLUMNS: dict[str, str] = {
     "id": "bigint",
@@ -186,11 +188,19 @@ def adopt_measurements(conn: psycopg.Connection, schema: str, found: ForeignMeas
     row of one (task_id, websdr_id, timestamp_utc), or a row with a NULL in the key, is moved to
     measurements_set_aside (the lowest id, or the first stored row, stays). Raises MigrationError
     when the table cannot be adopted (the reason), changing nothing."""
-    from heimdall_pipeline.schema.migrations import MigrationError, record_applied
-
     reason = found.adoptable()
     if reason is not None:
         raise MigrationError(f"cannot adopt {schema}.measurements: {reason}. Found: {found.describe()}.")
+    try:
+        return _adopt(conn, schema, found, migrations)
+    except psycopg.Error as error:  # the server refused a step: one line, and the transaction rolls back
+        detail = " ".join(str(error).split())[:300]
+        raise MigrationError(
+            f"cannot adopt {schema}.measurements, nothing was changed: {detail}. Found: {found.describe()}."
+        ) from None
+
+
+def _adopt(conn: psycopg.Connection, schema: str, found: ForeignMeasurements, migrations) -> Adoption:
     (creating,) = [m for m in migrations if m.name == "measurements"]
     table = _measurements(schema)
     names = [name for name, _, _ in found.columns]

@@ -16,11 +16,9 @@ runner stops and describes it (heimdall_pipeline.schema.adoption, `--adopt-measu
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import re
 import sys
-from dataclasses import dataclass
 from importlib.resources.abc import Traversable
 
 import psycopg
@@ -28,31 +26,20 @@ from psycopg import sql
 
 from heimdall_pipeline.core.db import SQL_DIR, connect
 from heimdall_pipeline.core.settings import TIMESCALEDB_SCHEMA, db_schema, search_path
+from heimdall_pipeline.schema.adoption import adopt_measurements as adopt, foreign_measurements
+from heimdall_pipeline.schema.migration_record import (  # noqa: F401 - MigrationError and Migration are this module's API too
+    Migration,
+    MigrationError,
+    create_ledger,
+    ledger,
+    record_applied,
+)
 
 MIGRATIONS_DIR = SQL_DIR / "schema" / "migrations"
 EDITIONS = ("apache", "timescale")
 _FILE_NAME = re.compile(r"^(?P<version>\d{4})_(?P<name>[a-z0-9_]+?)(?:\.(?P<edition>apache|timescale))?\.sql$")
 # Two runners starting at once (parallel Dagster runs) must not both apply a migration.
 _ADVISORY_LOCK_ID = 0x4E1D_A11
-
-
-class MigrationError(RuntimeError):
-    pass
-
-
-@dataclass(frozen=True)
-class Migration:
-    version: int
-    name: str
-    edition: str | None
-    path: Traversable  # a pathlib.Path in an editable install or a test's tmp_path
-
-    @property
-    def checksum(self) -> str:
-        return hashlib.sha256(self.path.read_bytes()).hexdigest()
-
-    def applies_to(self, edition: str) -> bool:
-        return self.edition is None or self.edition == edition
 
 
 def discover(directory: Traversable = MIGRATIONS_DIR) -> list[Migration]:
@@ -118,8 +105,6 @@ def migrate(
     """Apply the pending migrations in `schema` (default HEIMDALL_DB_SCHEMA, else public); return
     those applied now (empty when up to date). With adopt_measurements, a foreign `measurements`
     table with the seed's columns is first made ours (heimdall_pipeline.schema.adoption) and recorded as 0001."""
-    from heimdall_pipeline.schema.adoption import adopt_measurements as adopt, foreign_measurements
-
     schema = db_schema() if schema is None else schema
     migrations = discover(directory)
     with connect(database_url, autocommit=True, schema=schema) as conn:
@@ -129,19 +114,18 @@ def migrate(
             foreign = foreign_measurements(conn, schema, migrations)
             if foreign is not None and not adopt_measurements:
                 raise MigrationError(foreign.refusal())  # before our record exists: nothing changed
-            create_ledger(conn, schema)
-            if foreign is not None:
-                adoption = adopt(conn, schema, foreign, migrations)
+            if foreign is None:
+                create_ledger(conn, schema)
+            else:
+                # One transaction: a refused adoption leaves no schema_migrations behind either.
+                with conn.transaction():
+                    create_ledger(conn, schema)
+                    adoption = adopt(conn, schema, foreign, migrations)
                 if on_adopted is not None:
                     on_adopted(adoption)
             return _apply_pending(conn, schema, edition, migrations)
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (_ADVISORY_LOCK_ID,))
-
-
-def ledger(schema: str) -> sql.Composed:
-    """The migration record, qualified: a bare name could fall through the search_path to public."""
-    return sql.SQL("{}.schema_migrations").format(sql.Identifier(schema))
 
 
 def prepare_schema(conn: psycopg.Connection, schema: str) -> str:
@@ -163,29 +147,6 @@ def prepare_schema(conn: psycopg.Connection, schema: str) -> str:
     if current != schema:  # e.g. no USAGE on it: CREATE would land in the next schema of the path
         raise MigrationError(f"this role cannot use schema {schema} (it creates in {current}); grant it USAGE, CREATE on {schema}")
     return edition
-
-
-def create_ledger(conn: psycopg.Connection, schema: str) -> None:
-    conn.execute(
-        sql.SQL(
-            """
-            CREATE TABLE IF NOT EXISTS {} (
-                version INTEGER PRIMARY KEY,
-                name TEXT NOT NULL,
-                edition TEXT,
-                checksum TEXT NOT NULL,
-                applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
-            )
-            """
-        ).format(ledger(schema))
-    )
-
-
-def record_applied(conn: psycopg.Connection, schema: str, migration: Migration) -> None:
-    conn.execute(
-        sql.SQL("INSERT INTO {} (version, name, edition, checksum) VALUES (%s, %s, %s, %s)").format(ledger(schema)),
-        (migration.version, migration.name, migration.edition, migration.checksum),
-    )
 
 
 def _apply_pending(conn: psycopg.Connection, schema: str, edition: str, migrations: list[Migration]) -> list[Migration]:

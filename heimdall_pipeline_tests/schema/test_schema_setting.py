@@ -53,7 +53,8 @@ def test_the_schema_setting_is_a_plain_identifier_defaulting_to_public():
     assert db_schema({"HEIMDALL_DB_SCHEMA": " heimdall "}) == "heimdall"
     assert search_path("public") == "public"
     assert search_path("heimdall") == '"heimdall",public'
-    for bad in ("Heimdall", "heimdall; DROP TABLE x", "pg_catalog", "information_schema", "1st", "a-b", "x" * 64):
+    for bad in ("Heimdall", "heimdall; DROP TABLE x", "pg_catalog", "information_schema", "1st", "a-b", "x" * 64,
+                "_timescaledb_internal", "_timescaledb_catalog", "timescaledb_information", "timescaledb_experimental"):
         with pytest.raises(ConfigError) as raised:
             db_schema({"HEIMDALL_DB_SCHEMA": bad})
         message = str(raised.value)
@@ -161,8 +162,36 @@ def test_a_foreign_table_without_the_seed_columns_is_refused_and_cannot_be_adopt
         migrate(owner_url, schema=TEST_DB_SCHEMA)
     with pytest.raises(MigrationError, match=r"^cannot adopt .*measurements: it lacks the seed's columns task_id text"):
         migrate(owner_url, schema=TEST_DB_SCHEMA, adopt_measurements=True)
-    with connect(owner_url, schema=TEST_DB_SCHEMA) as owner:
-        assert owner.execute("SELECT count(*) FROM schema_migrations").fetchone()[0] == 0
+    with connect(owner_url, schema=TEST_DB_SCHEMA) as owner:  # a refusal leaves no migration record behind
+        assert owner.execute("SELECT to_regclass('schema_migrations')").fetchone()[0] is None
+
+
+@pytest.mark.parametrize(
+    "obstacle",
+    [
+        "CREATE VIEW heimdall_tasks AS SELECT DISTINCT task_id FROM measurements",
+        "CREATE RULE keep_rows AS ON DELETE TO measurements DO INSTEAD NOTHING",
+    ],
+)
+def test_an_adoption_the_server_refuses_is_one_line_and_leaves_nothing_behind(new_database, monkeypatch, capsys, obstacle):
+    """Before: a traceback, and an empty schema_migrations left behind by every refusal."""
+    owner_url, _, _ = new_database
+    with connect(owner_url) as owner:
+        _create_heimdall_tables(owner, TEST_DB_SCHEMA)
+        owner.execute(sql.SQL("SET search_path = {}").format(sql.Identifier(TEST_DB_SCHEMA)))
+        owner.execute(obstacle)
+        before = _contents(owner, f'"{TEST_DB_SCHEMA}".measurements')
+    monkeypatch.setenv("HEIMDALL_DB_SCHEMA", TEST_DB_SCHEMA)
+
+    assert migrations.main(["--database-url", owner_url, "--adopt-measurements"]) == 1
+
+    err = capsys.readouterr().err
+    assert err.startswith(f"heimdall-migrate: cannot adopt {TEST_DB_SCHEMA}.measurements") and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1 and "postgresql://" not in err
+    with connect(owner_url) as owner:
+        assert _contents(owner, f'"{TEST_DB_SCHEMA}".measurements') == before
+        assert owner.execute("SELECT to_regclass(%s)", (f'"{TEST_DB_SCHEMA}".schema_migrations',)).fetchone()[0] is None
+        assert _primary_key(owner, f'"{TEST_DB_SCHEMA}".measurements') == ["id"]
 
 
 def test_adopting_heimdalls_measurements_keeps_every_row_and_the_pipeline_loads_into_it(new_database, edition, capsys, monkeypatch):
