@@ -138,6 +138,8 @@ class Measurement:
         """
         if not isinstance(task_id, str) or not task_id:
             raise RejectedObject("missing_field", "task_id must be a non-empty string")
+        if len(task_id) > MAX_TASK_ID_CHARS:  # Heimdall's are UUIDs; a long one would not fit the key's index
+            raise RejectedObject("task_id_too_long", f"task_id has {len(task_id):,} characters, over {MAX_TASK_ID_CHARS}")
         _check_text("task_id", task_id)
         if not isinstance(measurement, dict):
             raise RejectedObject("not_an_object", f"the measurement is {_a(_json_type(measurement))}, not an object")
@@ -286,6 +288,7 @@ def _check_strings(document: Any) -> None:
             _check_text("a string", value)
 
 
+MAX_TASK_ID_CHARS = 200
 MAX_RECORDING_PATH_CHARS = 1024  # an S3 key is at most 1,024 bytes; with s3://bucket/ a path stays near it
 
 

@@ -3,6 +3,7 @@ PARTIAL / FAILED, and `retryable` only where a later call may succeed."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
 from fractions import Fraction
 
@@ -36,7 +37,7 @@ def test_success_returns_the_count_and_stores_power(clean_database_url):
     result = save_measurements_to_timescaledb("task-1", _measurements("task-1"), clean_database_url)
     assert result == {
         "status": "SUCCESS", "retryable": False, "measurements_count": 7, "inserted": 7, "duplicate": 0,
-        "present": 0, "conflicts": [], "rejected": [],
+        "present": 0, "conflicts": [], "rejected": [], "rejected_count": 0,
     }
     with connect(clean_database_url, autocommit=False) as conn:
         rows = conn.execute("SELECT websdr_id, power_dbm, s3_path FROM measurements ORDER BY websdr_id").fetchall()
@@ -232,12 +233,17 @@ def test_measurements_that_are_not_a_list_fail_without_raising(clean_database_ur
     assert (result["status"], result["retryable"]) == ("FAILED", False) and "list" in result["error"]
 
 
-@pytest.mark.parametrize("task_id", ["task\x00nul", "\ud800"])
+@pytest.mark.parametrize("task_id", ["task\x00nul", "\ud800", "t" * 10_000])
 def test_a_task_id_postgresql_cannot_hold_fails_the_call_without_raising(clean_database_url, task_id):
-    result = save_measurements_to_timescaledb(task_id, _measurements("task-x"), clean_database_url)
+    """A 10 KB task_id answered FAILED with an empty `rejected` (the index refused it): now each dict says why."""
+    measurements = _measurements("task-x")
+    for measurement in measurements:
+        del measurement["iq_data_path"]
+    result = save_measurements_to_timescaledb(task_id, measurements, clean_database_url)
     assert (result["status"], result["retryable"], result["measurements_count"], result["inserted"]) == ("FAILED", False, 0, 0)
-    assert [r["index"] for r in result["rejected"]] == list(range(7))
-    assert all(r["reason"].startswith(("nul_character: task_id", "not_utf8: task_id")) for r in result["rejected"])
+    assert [r["index"] for r in result["rejected"]] == list(range(7)) and result["rejected_count"] == 7
+    assert all(r["reason"].startswith(("nul_character: task_id", "not_utf8: task_id", "task_id_too_long: task_id has 10,000"))
+               for r in result["rejected"])
     with connect(clean_database_url, autocommit=False) as conn:
         assert conn.execute("SELECT count(*) FROM measurements").fetchone()[0] == 0
 
@@ -262,3 +268,10 @@ def test_numpy_numbers_are_accepted_and_numpy_booleans_are_not(clean_database_ur
     assert _stored(clean_database_url, "task-np") == [
         (websdr_id, 145.5, 12.5, 125_000, 10.25 + websdr_id - 1, -1.5, -55.0) for websdr_id in range(1, 6)
     ]
+
+
+def test_the_answer_lists_the_first_hundred_rejections_and_counts_them_all(clean_database_url):
+    """100,000 invalid dicts made a 6.5 MB answer in the result backend."""
+    result = save_measurements_to_timescaledb("task-big", [{"websdr_id": "x"}] * 5_000, clean_database_url)
+    assert (result["status"], result["rejected_count"], len(result["rejected"])) == ("FAILED", 5_000, 100)
+    assert len(json.dumps(result)) < 20_000

@@ -206,7 +206,7 @@ def test_a_task_sent_by_name_stores_the_rows(heimdall, worker, clean_database_ur
     result = _result(_send(heimdall, worker, task_id, _measurements(task_id)), worker)
     assert result == {
         "status": "SUCCESS", "retryable": False, "measurements_count": 7, "inserted": 7, "duplicate": 0,
-        "present": 0, "conflicts": [], "rejected": [], "retries": 0,
+        "present": 0, "conflicts": [], "rejected": [], "rejected_count": 0, "retries": 0,
     }
     assert _rows(clean_database_url, task_id) == list(range(1, 8))
 
