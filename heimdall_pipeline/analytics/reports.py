@@ -96,7 +96,7 @@ class Report:
         return f"reports/{self.name}/{self.day}/{self.name}.png"
 
     def csv_bytes(self) -> bytes:
-        return self.rows.to_csv(index=False, date_format="%Y-%m-%dT%H:%M:%SZ").encode("utf-8")
+        return spreadsheet_safe_csv(self.rows, date_format="%Y-%m-%dT%H:%M:%SZ")
 
     def markdown(self) -> str:
         return markdown_table(self.summary)
@@ -104,6 +104,22 @@ class Report:
     def png_markdown(self) -> str:
         """The plot as a markdown image with a data URI: it shows in the Dagster UI as is."""
         return f"![{self.name}](data:image/png;base64,{base64.b64encode(self.png).decode('ascii')})"
+
+
+# A cell starting with one of these is a formula to a spreadsheet (=cmd|' /C calc'!A0): a station
+# name from the receiver list could be one. OWASP's advice: prefix such text with a quote.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe_csv(frame: pd.DataFrame, date_format: str) -> bytes:
+    """The frame as CSV, every text cell that a spreadsheet would run as a formula quoted with '."""
+    safe = frame.copy()
+    for column in safe.columns:
+        if safe[column].dtype == object or pd.api.types.is_string_dtype(safe[column]):
+            safe[column] = safe[column].map(
+                lambda v: "'" + v if isinstance(v, str) and v.startswith(_FORMULA_START) else v
+            )
+    return safe.to_csv(index=False, date_format=date_format).encode("utf-8")
 
 
 def run_query(

@@ -24,7 +24,7 @@ import re
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields, replace
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import psycopg
@@ -43,6 +43,16 @@ _FILE_FIELDS = {"key", "websdr_id", "active", *STATION_FIELDS}
 _REQUIRED = ("name", "url", "location", "latitude", "longitude", "bands")
 # One sync at a time: the ids are computed from the whole list.
 _SYNC_LOCK = "heimdall-stations sync"
+# A station list is a few kilobytes for a handful of receivers: anything far past that is not one.
+MAX_FILE_BYTES = 1024 * 1024
+MAX_STATIONS = 1_000
+MAX_YAML_DEPTH = 20
+MAX_TEXT_CHARS = {"name": 200, "url": 2_048, "location": 200, "key": 100}
+MAX_TIMEOUT_SECONDS = 3_600
+MAX_RETRY_COUNT = 100
+# When a change may take effect: Heimdall's history starts after 2000, and planning ahead stays within a year.
+EARLIEST_EFFECTIVE = datetime(2000, 1, 1, tzinfo=timezone.utc)
+LATEST_EFFECTIVE_AHEAD = timedelta(days=366)
 
 
 class StationFileError(ValueError):
@@ -107,21 +117,61 @@ def load_station_file(path: str | os.PathLike) -> list[Station]:
     if suffix not in (".yaml", ".yml", ".csv"):
         raise StationFileError(f"{path}: unknown file type {suffix or '(none)'}: use .yaml, .yml or .csv")
     try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise StationFileError(f"{path}: {size:,} bytes, over the {MAX_FILE_BYTES:,}-byte limit of a station list")
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         reason = error.strerror if isinstance(error, OSError) and error.strerror else error
         raise StationFileError(f"{path}: cannot read the file: {reason}") from None
     entries = _csv_entries(path, text) if suffix == ".csv" else _yaml_entries(path, text)
+    if len(entries) > MAX_STATIONS:
+        raise StationFileError(f"{path}: {len(entries):,} stations, over the limit of {MAX_STATIONS:,}")
     return number_stations(path, [_station(path, where, entry) for where, entry in entries])
+
+
+def _strict_yaml_loader():
+    """yaml.SafeLoader without aliases (a billion laughs grows 1.6 KB into gigabytes), nested at most
+    MAX_YAML_DEPTH deep, and refusing a key given twice in one mapping (PyYAML keeps the last)."""
+    import yaml
+
+    class StrictLoader(yaml.SafeLoader):
+        depth = 0
+
+        def compose_node(self, parent, index):
+            if self.check_event(yaml.AliasEvent):
+                raise yaml.constructor.ConstructorError(None, None, "aliases (*name) are not allowed", self.peek_event().start_mark)
+            self.depth += 1
+            try:
+                if self.depth > MAX_YAML_DEPTH:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"nested more than {MAX_YAML_DEPTH} deep", self.peek_event().start_mark)
+                return super().compose_node(parent, index)
+            finally:
+                self.depth -= 1
+
+        def construct_mapping(self, node, deep=False):
+            seen = set()
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=deep)
+                if isinstance(key, str) and key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"field {key!r} given twice in one mapping", key_node.start_mark)
+                seen.add(key)
+            return super().construct_mapping(node, deep=deep)
+
+    return StrictLoader
 
 
 def _yaml_entries(path: Path, text: str) -> list[tuple[str, dict]]:
     import yaml
 
     try:
-        document = yaml.safe_load(text)
+        document = yaml.load(text, Loader=_strict_yaml_loader())  # noqa: S506 - a SafeLoader, stricter still
     except yaml.YAMLError as error:
-        raise StationFileError(f"{path}: not valid YAML: {' '.join(str(error).split())}") from None
+        raise StationFileError(f"{path}: not valid YAML: {' '.join(str(error).split())[:300]}") from None
+    except RecursionError:
+        raise StationFileError(f"{path}: not valid YAML: nested too deep") from None
     if not isinstance(document, dict) or not isinstance(document.get("stations"), list):
         raise StationFileError(f"{path}: expected a mapping with a list under 'stations:'")
     unknown = set(document) - {"stations"}
@@ -140,19 +190,26 @@ def _csv_entries(path: Path, text: str) -> list[tuple[str, dict]]:
     if not reader.fieldnames:
         raise StationFileError(f"{path}: the CSV file has no header line")
     entries = []
-    for row in reader:
-        if None in row:
-            raise StationFileError(f"{path}: line {reader.line_num}: more values than header columns")
-        # Empty cells are absent values; bands are ';'-separated, as in Heimdall's receivers.csv.
-        entry = {name: value for name, value in row.items() if value is not None and value.strip() != ""}
-        entries.append((f"line {reader.line_num}", entry))
+    try:
+        for row in reader:
+            if None in row:
+                raise StationFileError(f"{path}: line {reader.line_num}: more values than header columns")
+            if len(entries) >= MAX_STATIONS:
+                raise StationFileError(f"{path}: more than {MAX_STATIONS:,} stations")
+            # Empty cells are absent values; bands are ';'-separated, as in Heimdall's receivers.csv.
+            entry = {name: value for name, value in row.items() if value is not None and value.strip() != ""}
+            entries.append((f"line {reader.line_num}", entry))
+    except csv.Error as error:  # e.g. a field over the csv module's 128 KB limit
+        raise StationFileError(f"{path}: line {reader.line_num}: not valid CSV: {str(error)[:200]}") from None
     return entries
 
 
 def _station(path: Path, where: str, entry: dict) -> Station:
     def fail(message: str) -> StationFileError:
         name = entry.get("name")
-        return StationFileError(f"{path}: {where}{f' ({name})' if isinstance(name, str) else ''}: {message}")
+        # Shown as text a terminal can print: a lone surrogate or a NUL in the name is escaped, a long one cut.
+        shown = name[:80].encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\0") if isinstance(name, str) else None
+        return StationFileError(f"{path}: {where}{f' ({shown})' if shown is not None else ''}: {message}")
 
     values = {}
     for raw_name, value in entry.items():
@@ -182,15 +239,22 @@ def _station(path: Path, where: str, entry: dict) -> Station:
         longitude=longitude,
         bands=_bands(fail, values["bands"]),
         active=_boolean(fail, values.get("active", True)),
-        timeout_seconds=_integer(fail, "timeout_seconds", values.get("timeout_seconds", DEFAULT_TIMEOUT_SECONDS), 1),
-        retry_count=_integer(fail, "retry_count", values.get("retry_count", DEFAULT_RETRY_COUNT), 0),
-        websdr_id=_integer(fail, "websdr_id", values["websdr_id"], 1) if values.get("websdr_id") is not None else None,
+        timeout_seconds=_integer(fail, "timeout_seconds", values.get("timeout_seconds", DEFAULT_TIMEOUT_SECONDS), 1,
+                                 MAX_TIMEOUT_SECONDS),
+        retry_count=_integer(fail, "retry_count", values.get("retry_count", DEFAULT_RETRY_COUNT), 0, MAX_RETRY_COUNT),
+        websdr_id=(_integer(fail, "websdr_id", values["websdr_id"], 1, MAX_STATIONS)
+                   if values.get("websdr_id") is not None else None),
     )
 
 
 def _text(fail, name: str, value) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise fail(f"{name} must be a non-empty text, got {value!r}")
+        raise fail(f"{name} must be a non-empty text, got {repr(value)[:80]}")
+    limit = MAX_TEXT_CHARS.get(name, 200)
+    if len(value) > limit:
+        raise fail(f"{name} has {len(value):,} characters, over {limit:,}")
+    if "\x00" in value or any(0xD800 <= ord(c) <= 0xDFFF for c in value):
+        raise fail(f"{name} holds a NUL or a lone surrogate, which the database cannot store")
     return value.strip()
 
 
@@ -206,13 +270,13 @@ def _number(fail, name: str, value, low: float, high: float) -> float:
     return number
 
 
-def _integer(fail, name: str, value, low: int) -> int:
-    if isinstance(value, str) and re.fullmatch(r"\s*-?\d+\s*", value):
+def _integer(fail, name: str, value, low: int, high: int) -> int:
+    if isinstance(value, str) and re.fullmatch(r"\s*-?\d{1,12}\s*", value):
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
-        raise fail(f"{name} must be a whole number, got {value!r}")
-    if value < low:
-        raise fail(f"{name} must be at least {low}, got {value}")
+        raise fail(f"{name} must be a whole number, got {repr(value)[:80]}")
+    if not low <= value <= high:
+        raise fail(f"{name} must be from {low} to {high}, got {value}")
     return value
 
 
@@ -360,6 +424,13 @@ def sync_stations(
     changed station's version there, open its new one, log each change. A dry run rolls back."""
     if effective_at.tzinfo is None:
         raise StationSyncError("the effective time must be timezone-aware")
+    latest = datetime.now(timezone.utc) + LATEST_EFFECTIVE_AHEAD
+    if not EARLIEST_EFFECTIVE <= effective_at <= latest:
+        # A far date was written, then crashed every later show/log/sync, or refused every later sync.
+        raise StationSyncError(
+            f"effective time {effective_at.isoformat()} is outside {EARLIEST_EFFECTIVE.date()} .. {latest.date()} "
+            "(a year ahead at most)"
+        )
 
     class _DryRun(Exception):
         pass
@@ -458,8 +529,12 @@ def _parse_time(text: str) -> datetime:
     try:
         parsed = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r} (e.g. 2026-11-29T10:00:00Z)") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text[:60]!r} (e.g. 2026-11-29T10:00:00Z)") from None
+    parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    try:
+        return parsed.astimezone(timezone.utc)
+    except OverflowError:  # 9999-12-31T23:59:59-05:00 is past year 9999 in UTC: no database holds it
+        raise argparse.ArgumentTypeError(f"{text[:60]!r} is outside any plausible effective time") from None
 
 
 def _database_url(argument: str | None) -> str:

@@ -196,3 +196,18 @@ def test_snr_reports_show_the_recomputed_snr_where_there_is_one_unless_told_stor
     assert build_report(loaded, "coverage", END, HOURS).snr_source is None
     with pytest.raises(ValueError, match="snr_source"):
         build_report(loaded, "snr_trends", END, HOURS, snr_source="heimdall")
+
+
+def test_a_station_name_that_is_a_formula_is_quoted_in_every_csv():
+    """A station named =cmd|' /C calc'!A0 reached receiver_performance's CSV verbatim: a spreadsheet runs it."""
+    import csv
+    import io
+
+    import pandas as pd
+
+    from heimdall_pipeline.analytics.reports import spreadsheet_safe_csv
+
+    frame = pd.DataFrame({"station": ["=cmd|' /C calc'!A0", "+1", "-2", "@SUM(A1)", "Torino"], "snr_db": [1.0, -2.5, 3.0, 4.0, 5.0]})
+    rows = list(csv.DictReader(io.StringIO(spreadsheet_safe_csv(frame, "%Y").decode())))
+    assert [r["station"] for r in rows] == ["'=cmd|' /C calc'!A0", "'+1", "'-2", "'@SUM(A1)", "Torino"]
+    assert [r["snr_db"] for r in rows] == ["1.0", "-2.5", "3.0", "4.0", "5.0"]  # numbers stay numbers

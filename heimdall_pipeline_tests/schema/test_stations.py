@@ -397,3 +397,65 @@ def test_the_check_expects_the_receivers_active_that_day(deactivated_at_t):
     )
     assert counted(T, T + timedelta(hours=12)) == after
     assert unknown_receiver_ids(db, T, T + timedelta(hours=12)) == {7: 1}
+
+
+# --- hostile files ([security] #5, #6): each a one-line refusal naming the file, never a traceback ---
+
+BILLION_LAUGHS = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, "
+    f"*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}]\n" for i in range(8)
+) + "stations: *i\n"
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("laughs.yaml", BILLION_LAUGHS, r"not valid YAML: aliases \(\*name\) are not allowed"),
+        ("deep.yaml", "stations: " + "[" * 20_000 + "]" * 20_000 + "\n", r"not valid YAML: .*nested"),
+        ("twice.yaml", None, r"not valid YAML: field 'latitude' given twice in one mapping"),
+        ("nul.yaml", None, r"station 1 \(.*\): name holds a NUL or a lone surrogate"),
+        ("surrogate.yaml", None, r"station 1 \(Aquila \\ud800\): name holds a NUL or a lone surrogate"),
+        ("timeout.yaml", None, r"station 1 \(Aquila di Giaveno\): timeout_seconds must be from 1 to 3600, got 2147483648"),
+        ("field.csv", "name,url\n" + "x" * 200_000 + ",http://a/\n", r"line \d+: not valid CSV: field larger than field limit"),
+        ("many.csv", None, r"more than 1,000 stations"),
+        ("huge.yaml", "stations: []\n" + "#" * (1024 * 1024 + 1), r"over the 1,048,576-byte limit"),
+        ("longname.yaml", None, r"name has 5,000 characters, over 200"),
+    ],
+)
+def test_a_hostile_station_file_is_refused_in_one_line(tmp_path, capsys, name, content, message):
+    shipped = SHIPPED.read_text(encoding="utf-8")
+    if content is None:
+        content = {
+            "twice.yaml": lambda: shipped.replace("    latitude: 45.234\n", "    latitude: 45.234\n    latitude: 1.0\n", 1),
+            "nul.yaml": lambda: shipped.replace("name: Aquila di Giaveno", 'name: "Aquila\\0di Giaveno"', 1),
+            "surrogate.yaml": lambda: shipped.replace("name: Aquila di Giaveno", 'name: "Aquila \\ud800"', 1),
+            "timeout.yaml": lambda: shipped.replace("timeout_seconds: 30", "timeout_seconds: 2147483648", 3),
+            "many.csv": lambda: HEIMDALL_CSV.splitlines()[0] + "\n" + "".join(
+                f"{n},Station {n},http://s{n}/,Here,45,7,144-146,true,30,3\n" for n in range(1, 1002)),
+            "longname.yaml": lambda: shipped.replace("name: Aquila di Giaveno", "name: " + "A" * 5_000, 1),
+        }[name]()
+    path = tmp_path / name
+    path.write_text(content, encoding="utf-8", errors="surrogatepass")
+    with pytest.raises(StationFileError, match=message) as raised:
+        load_station_file(path)
+    assert str(raised.value).startswith(f"{path}: ") and "\n" not in str(raised.value)
+    assert stations.main(["--database-url", "postgresql://nobody@127.0.0.1:1/none", "sync", str(path), "--dry-run"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"heimdall-stations: {path}: ") and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("when", ["9999-12-31T23:59:59-05:00", "0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59Z",
+                                  "1999-12-31T23:59:59Z"])
+def test_an_implausible_effective_time_is_refused_and_writes_nothing(stations_restored, tmp_path, capsys, when):
+    """Before: accepted and written, after which show, log and every sync crashed or were refused."""
+    before = table_state(stations_restored)
+    try:
+        code = stations.main(["--database-url", stations_restored, "sync", str(torino_deactivated(tmp_path)),
+                              "--effective-at", when])
+    except SystemExit as exit_:  # argparse: its usage line and the error line
+        code = exit_.code
+    err = capsys.readouterr().err
+    last = err.strip().splitlines()[-1]  # argparse prints its usage first
+    assert code != 0 and "Traceback" not in err and ("outside" in last and "effective" in last)
+    assert table_state(stations_restored) == before
+    assert stations.main(["--database-url", stations_restored, "log"]) == 0

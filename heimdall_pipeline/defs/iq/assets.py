@@ -151,13 +151,13 @@ def iq_metrics(
 
 def _comparison_day(conn, client, bucket: str, day: date) -> dict:
     from heimdall_pipeline.iq.reports import agreement, comparison_markdown, comparison_plot, comparison_rows, per_receiver
-    from heimdall_pipeline.analytics.reports import REPORT_LINK_SECONDS, presigned_link
+    from heimdall_pipeline.analytics.reports import REPORT_LINK_SECONDS, presigned_link, spreadsheet_safe_csv
 
     rows = comparison_rows(conn, *upload_day_bounds(day))
     summary = per_receiver(rows)
     png = comparison_plot(rows, day)
     prefix = f"reports/{COMPARISON_REPORT}/{day.isoformat()}/{COMPARISON_REPORT}"
-    csv = rows.to_csv(index=False, date_format="%Y-%m-%dT%H:%M:%S.%fZ").encode("utf-8")
+    csv = spreadsheet_safe_csv(rows, date_format="%Y-%m-%dT%H:%M:%S.%fZ")
     client.put_object(Bucket=bucket, Key=f"{prefix}.csv", Body=csv, ContentType="text/csv")
     client.put_object(Bucket=bucket, Key=f"{prefix}.png", Body=png, ContentType="image/png")
     found = agreement(rows)
