@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 DEFAULT_BUCKET = "heimdall-raw-iq"
 DEFAULT_PIPELINE_ROLE = "heimdall_pipeline"
@@ -50,21 +50,58 @@ def redact_url(text: str) -> str:
 
 
 def redact(text: str, *urls: str | None) -> str:
-    """An error message with every password masked: those of `urls` wherever they appear, and any
-    URL or conninfo password in it."""
+    """An error message with every password masked: those of `urls`, parsed from each URL (not
+    guessed by a pattern), wherever they appear (as written and percent-decoded), and any URL or
+    conninfo password in it. A short password is masked only where it stands as a token of its own,
+    so masking never changes a word that merely contains it ("does not exist" stays whole)."""
     for url in urls:
-        password = _password_of(url) if url else None
-        if password:
-            text = text.replace(password, MASK)
+        password = password_of(url) if url else None
+        if not password:
+            continue
+        for form in {password, unquote(password)}:
+            if len(form) >= 6:
+                text = text.replace(form, MASK)
+            else:
+                text = re.sub(rf"(?<![\w]){re.escape(form)}(?![\w])", MASK, text)
     return redact_url(text)
 
 
-def _password_of(url: str) -> str | None:
-    match = _URL_PASSWORD.search(url) or _SCHEMELESS_PASSWORD.search(url)
-    if match and match[3]:
-        return match[3]
+def password_of(url: str) -> str | None:
+    """The password of a postgresql:// URL (everything between the first ':' of the userinfo and
+    the last '@' of the authority, whatever characters it holds) or of a keyword conninfo string."""
     match = _KEYWORD_PASSWORD.search(url)
-    return match[2].strip("'") if match else None
+    if match:
+        return match[2].strip("'") or None
+    if "://" not in url:
+        match = _SCHEMELESS_PASSWORD.search(url)
+        return match[3] if match and match[3] else None
+    rest = url.split("://", 1)[1]
+    at = rest.rfind("@")
+    if at < 0:
+        return None
+    userinfo = rest[:at]
+    return userinfo.split(":", 1)[1] or None if ":" in userinfo else None
+
+
+# What a URL's userinfo may hold as written (RFC 3986: unreserved, %XX, sub-delims but the quote).
+_USERINFO_SAFE = re.compile(r"(?:[A-Za-z0-9._~!$&()*+,;=:-]|%[0-9A-Fa-f]{2})*")
+
+
+def _check_userinfo(name: str, value: str) -> None:
+    """Refuse a password a URL parser would misread (an unencoded / # ? @ space quote ...) before
+    any parser sees it: their errors quote the password ("Port could not be cast to integer value
+    as '<password>'"). The message says how to encode it and never shows it."""
+    rest = value.split("://", 1)[1]
+    at = rest.rfind("@")
+    if at < 0:
+        return
+    userinfo = rest[:at]
+    if not _USERINFO_SAFE.fullmatch(userinfo):
+        raise ConfigError(
+            f"{name}: the user name or password holds characters a URL must percent-encode (e.g. / as %2F, "
+            "@ as %40, # as %23, ? as %3F, a space as %20, ' as %27); encode them, e.g. with "
+            "python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=\"\"))' '<password>'"
+        )
 
 
 def postgres_url(env: Mapping[str, str], name: str, *, hint: str = "") -> str:
@@ -72,10 +109,13 @@ def postgres_url(env: Mapping[str, str], name: str, *, hint: str = "") -> str:
     value = (env.get(name) or "").strip()
     if not value:
         raise ConfigError(f"{name} is not set{': ' + hint if hint else ''}")
-    shown = redact_url(value)
     scheme, _, _ = value.partition("://")
     if "://" not in value or scheme.split("+")[0] not in _POSTGRES_SCHEMES:
-        raise ConfigError(f"{name} must be a postgresql:// URL (postgresql://user:password@host:port/database), got {shown}")
+        raise ConfigError(
+            f"{name} must be a postgresql:// URL (postgresql://user:password@host:port/database), got {redact(value, value)}"
+        )
+    _check_userinfo(name, value)
+    shown = redact(value, value)
     try:
         parts = urlsplit(value)
         parts.port  # noqa: B018 - raises ValueError on a port that is not a number

@@ -262,8 +262,8 @@ def pending_retries(
 def main(argv: list[str] | None = None) -> int:
     """`heimdall-reconcile`: one whole reconciliation pass now (a fresh install beside a bucket with
     history, or after notifications were down): every metadata object recorded in the ledger."""
-    from heimdall_pipeline.core.db import connect
-    from heimdall_pipeline.core.object_store import s3_client_from_settings
+    from heimdall_pipeline.core.db import DatabaseConnectionError, connect
+    from heimdall_pipeline.core.object_store import describe_error, s3_client_from_settings
     from heimdall_pipeline.core.settings import Settings, exit_on_config_error
 
     parser = argparse.ArgumentParser(description=main.__doc__)
@@ -271,8 +271,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with exit_on_config_error("heimdall-reconcile"):
         settings = Settings.from_env()
-    with connect(settings.database_url) as conn:
-        found = reconcile_all(conn, s3_client_from_settings(settings), settings.s3_bucket, pages=max(1, args.pages))
+    try:
+        with connect(settings.database_url) as conn:
+            found = reconcile_all(conn, s3_client_from_settings(settings), settings.s3_bucket, pages=max(1, args.pages))
+    except DatabaseConnectionError as error:
+        print(f"heimdall-reconcile: {error}", file=sys.stderr)
+        return 1
+    except Exception as error:  # noqa: BLE001 - the store refused or is unreachable: one line, no secret
+        print(f"heimdall-reconcile: listing s3://{settings.s3_bucket} failed: {describe_error(error)}", file=sys.stderr)
+        return 1
     print(
         f"reconciled s3://{settings.s3_bucket}/sessions/: {found.listed} metadata objects in {found.pages} LIST "
         f"pages; {found.new} new and {found.changed} changed recorded as pending (the sensor requests their runs)"

@@ -24,7 +24,7 @@ from datetime import date, timedelta
 
 import psycopg
 
-from heimdall_pipeline.core.db import connect
+from heimdall_pipeline.core.db import DatabaseConnectionError, connect
 from heimdall_pipeline.core.object_store import s3_client_from_settings
 from heimdall_pipeline.core.settings import ConfigError, EventSettings, Settings, exit_on_config_error
 from heimdall_pipeline.ingest.event_sources import EventSource, MinioEventTable, SqsQueue
@@ -133,7 +133,11 @@ def run(settings: Settings, events: EventSettings, *, once: bool = False, idle_s
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     s3 = s3_client_from_settings(settings)
-    conn = connect(settings.database_url)
+    try:
+        conn = connect(settings.database_url)
+    except DatabaseConnectionError as error:  # one line, password masked; a supervisor restarts us
+        print(f"heimdall-events: {error}", file=sys.stderr)
+        return 1
     source = build_source(events, conn, settings)
     logger.info("consuming %s for bucket %s", source.name, settings.s3_bucket)
     deferred: set[date] = set()
