@@ -84,11 +84,15 @@ $(BENCH_STAMP): pyproject.toml $(STAMP)
 # Then upload → row: the library call against a sensor-launched run of the `make serve` topology
 # (its own processes, databases and bucket; bounded by its --timeout).
 UPLOAD_TO_ROW_ARGS ?=
+# Then the cost against the bucket's history (bench/scale.py): 10k, 100k and 1M keys by default.
+SCALE_ARGS ?=
 bench: up $(BENCH_STAMP)
 	$(WITH_ENV) bash -c 'HEIMDALL_DATABASE_URL=$${HEIMDALL_TEST_ADMIN_DATABASE_URL:-$$HEIMDALL_DATABASE_URL} exec "$$@"' _ \
 	    $(VENV)/bin/python bench/run.py $(BENCH_ARGS)
 	$(WITH_ENV) bash -c 'HEIMDALL_DATABASE_URL=$${HEIMDALL_TEST_ADMIN_DATABASE_URL:-$$HEIMDALL_DATABASE_URL} exec "$$@"' _ \
 	    $(VENV)/bin/python bench/upload_to_row.py $(UPLOAD_TO_ROW_ARGS)
+	$(WITH_ENV) bash -c 'HEIMDALL_DATABASE_URL=$${HEIMDALL_TEST_ADMIN_DATABASE_URL:-$$HEIMDALL_DATABASE_URL} exec "$$@"' _ \
+	    $(VENV)/bin/python bench/scale.py $(SCALE_ARGS)
 
 clean:
 	scripts/serve.sh down

@@ -13,6 +13,7 @@ from heimdall_pipeline.core.object_store import ObjectInfo
 from heimdall_pipeline.devtools.notifications import configure_sqs_notifications, sqs_client
 from heimdall_pipeline.devtools.sample_data import generate_day, upload
 from heimdall_pipeline.ingest import events as events_module
+from heimdall_pipeline.ingest.discovery import DiscoveryCursor, reconcile_slice
 from heimdall_pipeline.ingest.event_consumer import consume_round
 from heimdall_pipeline.ingest.event_sources import MinioEventTable, SqsQueue
 from heimdall_pipeline.ingest.events import CREATED, REMOVED, ObjectEvent, apply_events, parse_body
@@ -239,3 +240,17 @@ def test_a_round_that_fails_before_its_ledger_commit_gives_everything_back(db, s
     monkeypatch.undo()
     assert consume_round(db, s3, bucket, MinioEventTable(db)).applied.new == len(objects)
     assert db.execute("SELECT count(*) FROM measurements").fetchone()[0] == len(objects)
+
+
+def test_the_reconciliation_finds_an_object_whose_notification_was_lost(db, s3, notified_bucket):
+    bucket, source = notified_bucket
+    objects = generate_day(datetime.now(timezone.utc).date(), sessions=1, seed=6, miss_rate=0)[:3]
+    upload(s3, bucket, objects)
+    source.sqs.purge_queue(QueueUrl=source.queue_url)  # the notifications are lost
+    assert consume_round(db, s3, bucket, source, wait_seconds=0).events == 0
+
+    window = {"first_day": date(2025, 1, 1), "last_day": datetime.now(timezone.utc).date()}
+    plan = reconcile_slice(db, s3, bucket, DiscoveryCursor(), **window)
+    assert (plan.new, plan.cursor.passes, plan.cursor.found_last_pass) == (3, 1, 3)  # what the pass found
+    assert [(r.objects, r.source) for r in plan.requests] == [(3, "reconciliation")]
+    assert db.execute("SELECT DISTINCT status, listed_by FROM ingest_ledger").fetchall() == [("pending", "listing")]
