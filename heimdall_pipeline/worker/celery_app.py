@@ -8,8 +8,9 @@ and gets back the answer of worker_api.save_measurements_to_timescaledb (status 
 FAILED, `retryable`, counts, rejections) plus `retries`. A FAILED answer that is retryable (the
 database unreachable or failing transiently) is retried with exponential backoff and jitter, up to
 HEIMDALL_CELERY_MAX_RETRIES times; nothing else is. The message is acknowledged after the task
-ran (acks_late) and given back if the worker dies mid-task: the load is idempotent, so running a
-message twice inserts nothing twice.
+ran (acks_late) and given back if the worker dies mid-task; a task whose broker restarts under it
+runs to its end instead of being cancelled. The load is idempotent, so running a message twice
+inserts nothing twice.
 
 Start a worker with `heimdall-celery-worker [celery worker options]`, or
 `celery -A heimdall_pipeline.worker.celery_app worker`. Importing this module does not import Dagster,
@@ -115,8 +116,11 @@ def _celery_config() -> dict[str, Any]:
         "accept_content": ["json"],
         # acks_late: a worker holds only the message it runs, so a dead worker gives back one.
         "worker_prefetch_multiplier": 1,
-        # A task whose broker connection is lost is cancelled; its unacknowledged message comes back.
-        "worker_cancel_long_running_tasks_on_connection_loss": True,
+        # A task whose broker connection is lost runs to its end. Cancelling it (True) marked its id
+        # revoked in the worker, which then discarded the very message the broker gave back after a
+        # restart: the acquisition was lost. Running on, its rows are stored; if the broker still
+        # redelivers the message (its ack went to the lost connection), the load is idempotent.
+        "worker_cancel_long_running_tasks_on_connection_loss": False,
         "broker_connection_retry_on_startup": True,
     }
 

@@ -135,9 +135,11 @@ def heimdall() -> Celery:
     app.close()
 
 
-def _start_worker(heimdall: Celery, database_url: str, log: Path, proxy: TcpProxy | None, *pool: str) -> Worker:
+def _start_worker(
+    heimdall: Celery, database_url: str, log: Path, proxy: TcpProxy | None, *pool: str, broker_urls: tuple[str, str] | None = None
+) -> Worker:
     """`heimdall-celery-worker` in a process of its own, on a queue of its own, once it answers a ping."""
-    broker, backend = _broker_urls()
+    broker, backend = broker_urls or _broker_urls()
     suffix = uuid.uuid4().hex[:10]
     queue, nodename = f"heimdall-test-{suffix}", f"heimdall-test-{suffix}@localhost"
     env = {
@@ -308,3 +310,79 @@ def test_a_pool_process_killed_mid_task_gives_its_message_back_and_the_rows_land
     assert "signal 9 (SIGKILL)" in log
     assert log.count(f"Task {TASK_NAME}[{sent.id}] received") == 2
     assert log.count(f"Task {TASK_NAME}[{sent.id}] succeeded") == 1
+
+
+class PersistentRedis:
+    """A Redis of this test's own, as Heimdall runs its broker: an append-only file fsynced on
+    every write, so a SIGKILL loses nothing Redis had acknowledged."""
+
+    def __init__(self, directory: Path):
+        import socket
+
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        self.directory, self.process = directory, None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.directory),
+             "--appendonly", "yes", "--appendfsync", "always", "--save", ""],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        import redis
+
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                if redis.Redis(port=self.port, socket_timeout=0.5).ping():
+                    return
+            except redis.exceptions.RedisError:
+                pass
+            assert time.monotonic() < deadline, "redis-server did not start"
+            time.sleep(0.1)
+
+    def kill(self) -> None:
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+
+def test_a_broker_killed_and_restarted_mid_task_loses_no_message(clean_database_url, owner_database_url, tmp_path):
+    """Before: the worker cancelled the task on losing the broker and remembered its id as revoked,
+    so the message Redis gave back was discarded: 0 of 50 rows stored, task REVOKED."""
+    broker = PersistentRedis(tmp_path)
+    broker.start()
+    urls = (f"{broker.url}/0", f"{broker.url}/1")
+    heimdall = Celery("heimdall_backend", broker=urls[0], backend=urls[1], set_as_current=False)
+    heimdall.conf.update(task_serializer="json", result_serializer="json", accept_content=["json"])
+    # prefork, as Heimdall runs workers: the main process sees the broker go while a child runs the task.
+    worker = _start_worker(heimdall, clean_database_url, tmp_path / "worker.log", None, "--pool", "prefork",
+                           "--concurrency", "1", broker_urls=urls)
+    task_id = str(uuid.uuid4())
+    try:
+        with connect(owner_database_url, autocommit=False) as lock:  # the task's INSERT waits on this
+            lock.execute("LOCK TABLE measurements IN SHARE MODE")
+            fifty = [{**_measurements(task_id)[i % 7], "timestamp_utc": f"2025-10-22T10:{i // 60:02d}:{i % 60:02d}Z"}
+                     for i in range(50)]
+            sent = _send(heimdall, worker, task_id, fifty)
+            deadline = time.monotonic() + 30
+            waiting = "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'measurements'::regclass"
+            while lock.execute(waiting).fetchone()[0] == 0:
+                assert time.monotonic() < deadline, worker.log_text()[-5000:]
+                time.sleep(0.1)
+            broker.kill()
+            time.sleep(1)
+            broker.start()
+        result = _result(heimdall.AsyncResult(sent.id), worker, timeout=60)
+        time.sleep(2)  # were the message given back and run again, it would have run by now
+    finally:
+        _stop_worker(worker)
+        heimdall.close()
+        broker.kill()
+    assert result["status"] == "SUCCESS" and result["measurements_count"] == 50
+    assert len(_rows(clean_database_url, task_id)) == 50
+    assert "revoked" not in worker.log_text().lower()
