@@ -35,7 +35,7 @@ from datetime import date, datetime, time, timedelta, timezone
 import psycopg
 
 from heimdall_pipeline.core.db import read_sql
-from heimdall_pipeline.core.object_store import ObjectInfo, ledger_key, list_slice
+from heimdall_pipeline.core.object_store import ObjectInfo, list_slice
 from heimdall_pipeline.core.settings import DEFAULT_RECONCILE_PAGES_PER_TICK
 from heimdall_pipeline.ingest.loader import LISTED_BY_LISTING, record_listed
 
@@ -119,9 +119,11 @@ def _run_key(prefix: str, day: date, objects: Iterable[tuple[str, str]]) -> str:
     return f"{prefix}:{day.isoformat()}:{hashlib.sha1(names.encode()).hexdigest()[:16]}"
 
 
-def _by_partition_day(
-    infos: Iterable[ObjectInfo], first_day: date, last_day: date, plan: DiscoveryPlan
-) -> dict[date, list[ObjectInfo]]:
+def _request_days(
+    plan: DiscoveryPlan, infos: Iterable[ObjectInfo], first_day: date, last_day: date, source: str, prefix: str
+) -> None:
+    """One run request per partition day of `infos` (ledger entries); days outside the partitions
+    are counted in the plan instead."""
     by_day: dict[date, list[ObjectInfo]] = defaultdict(list)
     for info in infos:
         day = info.last_modified.astimezone(timezone.utc).date()
@@ -131,7 +133,9 @@ def _by_partition_day(
             plan.future += 1  # pending in the ledger: pending_retries requests it once its day exists
         else:
             by_day[day].append(info)
-    return by_day
+    for day, day_infos in sorted(by_day.items()):
+        run_key = _run_key(prefix, day, [(i.key, i.etag) for i in day_infos])
+        plan.requests.append(DayRequest(day, len(day_infos), run_key, source))
 
 
 def reconcile_slice(
@@ -143,19 +147,16 @@ def reconcile_slice(
     first_day: date,
     last_day: date,
     pages: int = DEFAULT_RECONCILE_PAGES_PER_TICK,
-    plan: DiscoveryPlan | None = None,
 ) -> DiscoveryPlan:
     """List the next `pages` pages after the cursor, record them in the ledger, request their days."""
-    plan = plan or DiscoveryPlan(cursor=cursor)
+    plan = DiscoveryPlan(cursor=cursor)
     if pages <= 0:
         return plan
     listing = list_slice(s3, bucket, cursor.start_after, pages)
     recorded = record_listed(conn, listing.objects, listed_by=LISTED_BY_LISTING)
     plan.listed, plan.pages = len(listing.objects), listing.pages
     plan.new, plan.changed = recorded.new, recorded.changed
-    for day, infos in sorted(_by_partition_day(recorded.recorded, first_day, last_day, plan).items()):
-        objects = [(ledger_key(i.key), i.etag) for i in infos]
-        plan.requests.append(DayRequest(day, len(infos), _run_key("listed", day, objects), "reconciliation"))
+    _request_days(plan, recorded.recorded, first_day, last_day, "reconciliation", "listed")
     found = cursor.found_this_pass + recorded.new
     if listing.reached_end:
         plan.cursor = replace(plan.cursor, start_after="", passes=cursor.passes + 1, found_this_pass=0, found_last_pass=found)
@@ -174,9 +175,7 @@ def event_requests(
         cur.execute(read_sql("ingest/ledger/listed_by_events.sql"), {"since": since, "until": until})
         infos = [ObjectInfo(*row) for row in cur.fetchall()]
     plan.from_events = len(infos)
-    for day, day_infos in sorted(_by_partition_day(infos, first_day, last_day, plan).items()):
-        objects = [(i.key, i.etag) for i in day_infos]
-        plan.requests.append(DayRequest(day, len(day_infos), _run_key("events", day, objects), "events"))
+    _request_days(plan, infos, first_day, last_day, "events", "events")
     plan.cursor = replace(plan.cursor, events_until=until.isoformat())
     return plan
 
