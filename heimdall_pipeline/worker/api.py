@@ -22,7 +22,7 @@ from heimdall_pipeline.core.settings import ConfigError, Settings, raw_bucket, r
 logger = logging.getLogger(__name__)
 
 SUCCESS = "SUCCESS"  # every dict valid and now stored (inserted, or already there with its values)
-PARTIAL = "PARTIAL"  # some stored, some rejected or conflicting: retrying cannot help those
+PARTIAL = "PARTIAL_FAILURE"  # some stored, some rejected or conflicting (Heimdall's own word for it)
 FAILED = "FAILED"  # nothing stored; `retryable` says whether the same call may succeed later
 # The answer lists the first rejections and counts them all: 100,000 invalid dicts made a 6.5 MB
 # answer in the result backend. Conflicts are capped by the loader (MAX_REPORTED_CONFLICTS).
@@ -50,17 +50,31 @@ def is_transient_database_error(error: BaseException) -> bool:
 
 
 
+MAX_S3_PATHS = 1_000  # Heimdall's s3_paths has one entry per receiver
+
+
 def save_measurements_to_timescaledb(
-    task_id: str, measurements: list[dict[str, Any]], database_url: str | None = None
+    task_id: str,
+    measurements: list[dict[str, Any]],
+    s3_paths: dict[int | str, str] | None = None,
+    *,
+    database_url: str | None = None,
 ) -> dict[str, Any]:
     """Save one acquisition's measurement dicts to the `measurements` hypertable.
+
+    The arguments are Heimdall's own task's (`save_measurements_to_timescaledb(task_id, measurements,
+    s3_paths=None)`): `s3_paths` maps a receiver's websdr_id (an int, or its string once through
+    JSON) to its recording, and gives the `iq_data_path` of each dict that has none; a dict whose
+    own path differs from it is rejected as `path_conflict`.
 
     Every answer has `status`, `retryable`, `measurements_count` (valid measurements now stored),
     `inserted`, `duplicate` (key already there: `present` with the same values, or a conflict),
     `present`, `conflicts` (`[{'websdr_id', 'timestamp_utc', 'reason'}]`: the stored row holds other
-    values and is kept) and `rejected` (`[{'index': k, 'reason': ...}]`):
+    values and is kept), `rejected` (`[{'index': k, 'reason': ...}]`, the first 100) and
+    `rejected_count`, and Heimdall's own fields `successful`, `failed`, `message`, `task_id`:
     - SUCCESS: every dict valid and stored;
-    - PARTIAL: some stored, the others listed under `rejected` or `conflicts`; not retryable;
+    - PARTIAL_FAILURE (Heimdall's word): some stored, the others listed under `rejected` or
+      `conflicts`; not retryable;
     - FAILED (with `error`): nothing stored. `retryable` is true when the database could not be
       reached or failed transiently (is_transient_database_error), false for invalid input (every
       dict rejected, a task_id PostgreSQL cannot hold, `measurements` not a list), configuration,
@@ -69,13 +83,22 @@ def save_measurements_to_timescaledb(
     (HEIMDALL_S3_BUCKET, `sessions/<task_id>/...`) is rejected: `foreign_bucket`, `task_mismatch`,
     `bad_s3_path` (a `.` or `..` segment) or `path_too_long` (over 1,024 characters).
     """
+    answer = _save(task_id, measurements, s3_paths, database_url)
+    count = len(measurements) if isinstance(measurements, (list, tuple)) else 0
+    return {**answer, **_heimdall_fields(task_id, count, answer["measurements_count"])}
+
+
+def _save(task_id: str, measurements, s3_paths, database_url: str | None) -> dict[str, Any]:
     if not isinstance(measurements, (list, tuple)):
         return _failed(f"measurements must be a list of dicts, not {type(measurements).__name__}", retryable=False)
+    if s3_paths is not None and (not isinstance(s3_paths, dict) or len(s3_paths) > MAX_S3_PATHS):
+        return _failed(f"s3_paths must be a dict of at most {MAX_S3_PATHS} websdr_id -> path entries", retryable=False)
     bucket = raw_bucket()
     valid: list[Measurement] = []
     rejected: list[dict[str, Any]] = []
     for index, measurement in enumerate(measurements):
         try:
+            measurement = _with_recording_path(measurement, s3_paths)
             parsed = Measurement.from_measurement_dict(task_id, measurement)
             if parsed.s3_path is not None:  # the recording must be this acquisition's, in our bucket
                 recording_location(parsed.s3_path, bucket, task_id)
@@ -132,6 +155,32 @@ def save_measurements_to_timescaledb(
     if stored == 0 and result.conflicts:  # every valid dict met a stored row with other values
         answer.update(status=FAILED, error=f"all {result.conflicts} measurements conflict with stored rows (kept)")
     return answer
+
+
+def _with_recording_path(measurement: Any, s3_paths: dict[int | str, str] | None) -> Any:
+    """The dict with its recording's path from Heimdall's `s3_paths` (by websdr_id) when it has none."""
+    if not s3_paths or not isinstance(measurement, dict):
+        return measurement
+    websdr_id = measurement.get("websdr_id")
+    if isinstance(websdr_id, bool) or not isinstance(websdr_id, (int, str)):
+        return measurement
+    path = s3_paths.get(websdr_id, s3_paths.get(str(websdr_id)))
+    if path is None:
+        return measurement
+    own = measurement.get("iq_data_path")
+    if own is not None and own != path:
+        raise RejectedObject("path_conflict", f"iq_data_path {str(own)[:120]!r} differs from s3_paths' {str(path)[:120]!r}")
+    return {**measurement, "iq_data_path": path}
+
+
+def _heimdall_fields(task_id: Any, count: int, stored: int) -> dict[str, Any]:
+    """The fields Heimdall's own task answers with, beside ours, so its callers read either."""
+    return {
+        "successful": stored,
+        "failed": count - stored,
+        "message": f"Stored {stored}/{count} measurements",
+        "task_id": task_id if isinstance(task_id, str) and len(task_id) <= 200 else None,
+    }
 
 
 def _failed(error: str, *, retryable: bool, rejected: list[dict[str, Any]] | None = None) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 Heimdall sends it by name, without importing this package:
 
-    app.send_task("heimdall_pipeline.save_measurements", args=[task_id, measurements])
+    app.send_task("heimdall_pipeline.save_measurements", args=[task_id, measurements, s3_paths])
 
 and gets back the answer of worker_api.save_measurements_to_timescaledb (status SUCCESS / PARTIAL /
 FAILED, `retryable`, counts, rejections) plus `retries`. A FAILED answer that is retryable (the
@@ -130,9 +130,12 @@ app.add_defaults(_celery_config)  # read when the configuration is first used, n
 
 
 @app.task(name=TASK_NAME, bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
-def save_measurements(self, task_id: str, measurements: list[dict[str, Any]]) -> dict[str, Any]:
-    """Heimdall's call by name: worker_api's answer plus `retries` (how many retries it took)."""
-    result = save_measurements_to_timescaledb(task_id, measurements)
+def save_measurements(
+    self, task_id: str, measurements: list[dict[str, Any]], s3_paths: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """Heimdall's call by name, with its own task's arguments (task_id, measurements, s3_paths):
+    worker_api's answer plus `retries` (how many retries it took)."""
+    result = save_measurements_to_timescaledb(task_id, measurements, s3_paths)
     retries = self.request.retries
     if result["status"] == FAILED and result["retryable"]:
         settings = celery_settings()

@@ -81,16 +81,16 @@ def test_a_sweep_after_failing_runs_and_clis_finds_the_password_nowhere(dagster_
         run_id = result.run_id
 
     # The worker API, and every CLI that takes a database URL, failing against it.
-    outputs.append(str(save_measurements_to_timescaledb("task-s", [{"websdr_id": 1}], url)))
+    outputs.append(str(save_measurements_to_timescaledb("task-s", [{"websdr_id": 1}], database_url=url)))
     outputs.append(str(save_measurements_to_timescaledb("task-s", [
         {"websdr_id": 1, "frequency_mhz": 145.5, "sample_rate_khz": 12.5, "samples_count": 1,
-         "timestamp_utc": "2025-06-10T12:00:00Z", "metrics": {"snr_db": 1.0}}], url)))
+         "timestamp_utc": "2025-06-10T12:00:00Z", "metrics": {"snr_db": 1.0}}], database_url=url)))
     env = {k: v for k, v in os.environ.items() if not k.startswith("HEIMDALL_")}
     env.update(HEIMDALL_DATABASE_URL=url, HEIMDALL_MIGRATE_DATABASE_URL=url, HEIMDALL_EVENTS_MINIO_TABLE="on",
                HEIMDALL_S3_ENDPOINT_URL="http://127.0.0.1:1")
     # The same password with characters a URL must encode: refused before any parser can quote it.
     special = f"postgresql://heimdall_pipeline:{SWEPT} '/#?@127.0.0.1:{_closed_port()}/heimdall"
-    outputs.append(str(save_measurements_to_timescaledb("task-s", [{"websdr_id": 1}], special)))
+    outputs.append(str(save_measurements_to_timescaledb("task-s", [{"websdr_id": 1}], database_url=special)))
     for database_url in (url, special):
         env.update(HEIMDALL_DATABASE_URL=database_url, HEIMDALL_MIGRATE_DATABASE_URL=database_url)
         for command in (["heimdall-migrate"], ["heimdall-stations", "log"], ["heimdall-reconcile"],

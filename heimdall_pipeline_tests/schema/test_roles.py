@@ -173,7 +173,7 @@ def test_the_runtime_never_migrates_and_says_to_run_heimdall_migrate(database_on
         with TimescaleResource(database_url=pipeline_url, db_schema=TEST_DB_SCHEMA).connection():
             pass
     assert str(raised.value) == expected
-    result = save_measurements_to_timescaledb("task-behind", [], pipeline_url)
+    result = save_measurements_to_timescaledb("task-behind", [], database_url=pipeline_url)
     assert (result["status"], result["retryable"], result["error"]) == ("FAILED", False, expected)
     with connect(owner_url, autocommit=False) as owner:  # nothing was applied by either
         assert owner.execute("SELECT max(version) FROM schema_migrations").fetchone()[0] == versions[-2]

@@ -34,10 +34,12 @@ def _measurements(task_id: str) -> list[dict]:
 
 
 def test_success_returns_the_count_and_stores_power(clean_database_url):
-    result = save_measurements_to_timescaledb("task-1", _measurements("task-1"), clean_database_url)
+    result = save_measurements_to_timescaledb("task-1", _measurements("task-1"), database_url=clean_database_url)
     assert result == {
         "status": "SUCCESS", "retryable": False, "measurements_count": 7, "inserted": 7, "duplicate": 0,
         "present": 0, "conflicts": [], "rejected": [], "rejected_count": 0,
+        # Heimdall's own task answers with these; its callers read them.
+        "successful": 7, "failed": 0, "message": "Stored 7/7 measurements", "task_id": "task-1",
     }
     with connect(clean_database_url, autocommit=False) as conn:
         rows = conn.execute("SELECT websdr_id, power_dbm, s3_path FROM measurements ORDER BY websdr_id").fetchall()
@@ -47,19 +49,19 @@ def test_success_returns_the_count_and_stores_power(clean_database_url):
 
 
 def test_a_retried_task_inserts_nothing_twice(clean_database_url):
-    save_measurements_to_timescaledb("task-2", _measurements("task-2"), clean_database_url)
-    result = save_measurements_to_timescaledb("task-2", _measurements("task-2"), clean_database_url)
+    save_measurements_to_timescaledb("task-2", _measurements("task-2"), database_url=clean_database_url)
+    result = save_measurements_to_timescaledb("task-2", _measurements("task-2"), database_url=clean_database_url)
     assert (result["status"], result["measurements_count"], result["inserted"], result["duplicate"]) == (
         "SUCCESS", 7, 0, 7,
     )
 
 
 def test_a_row_stored_with_other_values_is_a_conflict_and_kept(clean_database_url):
-    save_measurements_to_timescaledb("task-c", _measurements("task-c"), clean_database_url)
+    save_measurements_to_timescaledb("task-c", _measurements("task-c"), database_url=clean_database_url)
     changed = _measurements("task-c")
     changed[1]["metrics"]["snr_db"] = 3.25
-    result = save_measurements_to_timescaledb("task-c", changed, clean_database_url)
-    assert (result["status"], result["retryable"], result["measurements_count"]) == ("PARTIAL", False, 6)
+    result = save_measurements_to_timescaledb("task-c", changed, database_url=clean_database_url)
+    assert (result["status"], result["retryable"], result["measurements_count"]) == ("PARTIAL_FAILURE", False, 6)
     assert (result["inserted"], result["duplicate"], result["present"]) == (0, 7, 6)
     [conflict] = result["conflicts"]
     assert (conflict["websdr_id"], conflict["timestamp_utc"]) == (2, "2025-10-22T10:30:42.123456+00:00")
@@ -67,7 +69,7 @@ def test_a_row_stored_with_other_values_is_a_conflict_and_kept(clean_database_ur
     with connect(clean_database_url, autocommit=False) as conn:
         assert conn.execute("SELECT snr_db FROM measurements WHERE websdr_id = 2").fetchone() == (12.0,)
 
-    only_conflicts = save_measurements_to_timescaledb("task-c", changed[1:2], clean_database_url)
+    only_conflicts = save_measurements_to_timescaledb("task-c", changed[1:2], database_url=clean_database_url)
     assert (only_conflicts["status"], only_conflicts["retryable"], only_conflicts["measurements_count"]) == ("FAILED", False, 0)
     assert "conflict" in only_conflicts["error"] and len(only_conflicts["conflicts"]) == 1
 
@@ -76,8 +78,8 @@ def test_invalid_measurements_are_reported_and_the_rest_saved(clean_database_url
     measurements = _measurements("task-3")
     measurements[2]["metrics"]["snr_db"] = float("nan")
     del measurements[4]["frequency_mhz"]
-    result = save_measurements_to_timescaledb("task-3", measurements, clean_database_url)
-    assert (result["status"], result["retryable"]) == ("PARTIAL", False)
+    result = save_measurements_to_timescaledb("task-3", measurements, database_url=clean_database_url)
+    assert (result["status"], result["retryable"]) == ("PARTIAL_FAILURE", False)
     assert (result["measurements_count"], result["inserted"]) == (5, 5)
     assert result["rejected"] == [
         {"index": 2, "reason": "not_finite: metrics.snr_db is nan"},
@@ -87,7 +89,7 @@ def test_invalid_measurements_are_reported_and_the_rest_saved(clean_database_url
 
 def test_an_unreachable_database_is_a_retryable_failure(clean_database_url):
     unreachable = "postgresql://nobody:wrong@127.0.0.1:1/none?connect_timeout=2"
-    result = save_measurements_to_timescaledb("task-4", _measurements("task-4"), unreachable)
+    result = save_measurements_to_timescaledb("task-4", _measurements("task-4"), database_url=unreachable)
     assert (result["status"], result["retryable"], result["measurements_count"], result["inserted"]) == ("FAILED", True, 0, 0)
     assert "connection" in result["error"].lower() and "wrong" not in result["error"]
 
@@ -96,14 +98,14 @@ def test_a_call_whose_every_measurement_is_rejected_fails_and_is_not_retryable(c
     measurements = _measurements("task-5")
     for document in measurements:
         del document["frequency_mhz"]
-    result = save_measurements_to_timescaledb("task-5", measurements, clean_database_url)
+    result = save_measurements_to_timescaledb("task-5", measurements, database_url=clean_database_url)
     assert (result["status"], result["retryable"], result["measurements_count"]) == ("FAILED", False, 0)
     assert result["error"] == "all 7 measurements were rejected (the first: missing_field: frequency_mhz is missing)"
     assert [r["index"] for r in result["rejected"]] == list(range(7))
 
 
 def test_an_empty_call_succeeds_with_nothing_stored(clean_database_url):
-    result = save_measurements_to_timescaledb("task-6", [], clean_database_url)
+    result = save_measurements_to_timescaledb("task-6", [], database_url=clean_database_url)
     assert (result["status"], result["retryable"], result["measurements_count"], result["rejected"]) == ("SUCCESS", False, 0, [])
 
 
@@ -132,9 +134,9 @@ def test_a_measurement_whose_recording_is_another_acquisitions_is_rejected(clean
     measurements[4]["iq_data_path"] = "sessions/task-7/websdr_5.npy"  # a bare key of this task is fine
     del measurements[5]["iq_data_path"]  # no path: nothing to contradict the task id
 
-    result = save_measurements_to_timescaledb("task-7", measurements, clean_database_url)
+    result = save_measurements_to_timescaledb("task-7", measurements, database_url=clean_database_url)
 
-    assert (result["status"], result["inserted"], result["rejected"]) == ("PARTIAL", 6, [{"index": 2, "reason": reason}])
+    assert (result["status"], result["inserted"], result["rejected"]) == ("PARTIAL_FAILURE", 6, [{"index": 2, "reason": reason}])
     assert [row[0] for row in _stored(clean_database_url, "task-7")] == [1, 2, 4, 5, 6, 7]
 
 
@@ -209,9 +211,9 @@ def test_a_hostile_dict_is_rejected_and_the_six_valid_ones_stored(clean_database
     else:
         measurements[3].update(hostile)
 
-    result = save_measurements_to_timescaledb("task-h", measurements, clean_database_url)
+    result = save_measurements_to_timescaledb("task-h", measurements, database_url=clean_database_url)
 
-    assert (result["status"], result["measurements_count"], result["inserted"]) == ("PARTIAL", 6, 6)
+    assert (result["status"], result["measurements_count"], result["inserted"]) == ("PARTIAL_FAILURE", 6, 6)
     [rejection] = result["rejected"]
     assert rejection["index"] == 3 and rejection["reason"].startswith(f"{code}: "), rejection
     assert len(rejection["reason"]) <= MAX_REASON_CHARS
@@ -220,8 +222,8 @@ def test_a_hostile_dict_is_rejected_and_the_six_valid_ones_stored(clean_database
 
 def test_other_hostile_items_in_the_list_are_rejected(clean_database_url):
     measurements = [*_measurements("task-l")[:6], None, "text", [1, 2], {"websdr_id": 7}]
-    result = save_measurements_to_timescaledb("task-l", measurements, clean_database_url)
-    assert (result["status"], result["inserted"]) == ("PARTIAL", 6)
+    result = save_measurements_to_timescaledb("task-l", measurements, database_url=clean_database_url)
+    assert (result["status"], result["inserted"]) == ("PARTIAL_FAILURE", 6)
     assert [(r["index"], r["reason"].split(":")[0]) for r in result["rejected"]] == [
         (6, "not_an_object"), (7, "not_an_object"), (8, "not_an_object"), (9, "missing_field"),
     ]
@@ -229,7 +231,7 @@ def test_other_hostile_items_in_the_list_are_rejected(clean_database_url):
 
 @pytest.mark.parametrize("measurements", [None, 42, "not a list", {"websdr_id": 1}])
 def test_measurements_that_are_not_a_list_fail_without_raising(clean_database_url, measurements):
-    result = save_measurements_to_timescaledb("task-n", measurements, clean_database_url)
+    result = save_measurements_to_timescaledb("task-n", measurements, database_url=clean_database_url)
     assert (result["status"], result["retryable"]) == ("FAILED", False) and "list" in result["error"]
 
 
@@ -239,7 +241,7 @@ def test_a_task_id_postgresql_cannot_hold_fails_the_call_without_raising(clean_d
     measurements = _measurements("task-x")
     for measurement in measurements:
         del measurement["iq_data_path"]
-    result = save_measurements_to_timescaledb(task_id, measurements, clean_database_url)
+    result = save_measurements_to_timescaledb(task_id, measurements, database_url=clean_database_url)
     assert (result["status"], result["retryable"], result["measurements_count"], result["inserted"]) == ("FAILED", False, 0, 0)
     assert [r["index"] for r in result["rejected"]] == list(range(7)) and result["rejected_count"] == 7
     assert all(r["reason"].startswith(("nul_character: task_id", "not_utf8: task_id", "task_id_too_long: task_id has 10,000"))
@@ -260,9 +262,9 @@ def test_numpy_numbers_are_accepted_and_numpy_booleans_are_not(clean_database_ur
     measurements[5]["metrics"]["snr_db"] = np.bool_(True)
     measurements[6]["samples_count"] = np.bool_(True)
 
-    result = save_measurements_to_timescaledb("task-np", measurements, clean_database_url)
+    result = save_measurements_to_timescaledb("task-np", measurements, database_url=clean_database_url)
 
-    assert (result["status"], result["inserted"]) == ("PARTIAL", 5)
+    assert (result["status"], result["inserted"]) == ("PARTIAL_FAILURE", 5)
     assert [(r["index"], r["reason"].split(":")[0]) for r in result["rejected"]] == [(5, "wrong_type"), (6, "wrong_type")]
     assert "boolean" in result["rejected"][0]["reason"]
     assert _stored(clean_database_url, "task-np") == [
@@ -272,6 +274,28 @@ def test_numpy_numbers_are_accepted_and_numpy_booleans_are_not(clean_database_ur
 
 def test_the_answer_lists_the_first_hundred_rejections_and_counts_them_all(clean_database_url):
     """100,000 invalid dicts made a 6.5 MB answer in the result backend."""
-    result = save_measurements_to_timescaledb("task-big", [{"websdr_id": "x"}] * 5_000, clean_database_url)
+    result = save_measurements_to_timescaledb("task-big", [{"websdr_id": "x"}] * 5_000, database_url=clean_database_url)
     assert (result["status"], result["rejected_count"], len(result["rejected"])) == ("FAILED", 5_000, 100)
     assert len(json.dumps(result)) < 20_000
+
+
+def test_heimdalls_three_arguments_fill_the_recording_paths_and_its_callers_read_the_answer(clean_database_url):
+    """Heimdall calls save_measurements_to_timescaledb(task_id, measurements, s3_paths) with s3_paths
+    mapping websdr_id to the recording (string keys once through JSON); its callers read `status`
+    (SUCCESS / PARTIAL_FAILURE / FAILED), `successful` and `failed`."""
+    measurements = _measurements("task-h3")
+    for measurement in measurements:
+        del measurement["iq_data_path"]
+    s3_paths = {str(m["websdr_id"]): f"s3://heimdall-raw-iq/sessions/task-h3/websdr_{m['websdr_id']}.npy"
+                for m in measurements}
+    measurements[6]["iq_data_path"] = "s3://heimdall-raw-iq/sessions/task-h3/other.npy"  # contradicts s3_paths
+
+    result = save_measurements_to_timescaledb("task-h3", measurements, s3_paths, database_url=clean_database_url)
+
+    assert (result["status"], result["successful"], result["failed"]) == ("PARTIAL_FAILURE", 6, 1)
+    assert result["message"] == "Stored 6/7 measurements" and result["task_id"] == "task-h3"
+    assert result["rejected"][0]["reason"].startswith("path_conflict: iq_data_path")
+    with connect(clean_database_url, autocommit=False) as conn:
+        paths = [p for (p,) in conn.execute("SELECT s3_path FROM measurements WHERE task_id = 'task-h3' ORDER BY websdr_id")]
+    assert paths == [f"s3://heimdall-raw-iq/sessions/task-h3/websdr_{n}.npy" for n in range(1, 7)]
+    assert save_measurements_to_timescaledb("task-h3", [], "not a dict", database_url=clean_database_url)["status"] == "FAILED"

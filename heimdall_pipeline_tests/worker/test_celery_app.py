@@ -209,7 +209,21 @@ def test_a_task_sent_by_name_stores_the_rows(heimdall, worker, clean_database_ur
     assert result == {
         "status": "SUCCESS", "retryable": False, "measurements_count": 7, "inserted": 7, "duplicate": 0,
         "present": 0, "conflicts": [], "rejected": [], "rejected_count": 0, "retries": 0,
+        "successful": 7, "failed": 0, "message": "Stored 7/7 measurements", "task_id": task_id,
     }
+    assert _rows(clean_database_url, task_id) == list(range(1, 8))
+
+
+def test_a_message_shaped_exactly_like_heimdalls_call_is_stored_and_answered(heimdall, worker, clean_database_url):
+    """Heimdall's chain sends (task_id, measurements, s3_paths): three arguments, s3_paths keyed by
+    websdr_id (strings, through JSON). Before, the two-argument task raised TypeError."""
+    task_id = str(uuid.uuid4())
+    measurements = _measurements(task_id)
+    s3_paths = {str(m["websdr_id"]): m.pop("iq_data_path") for m in measurements}
+    sent = heimdall.send_task(TASK_NAME, args=[task_id, measurements, s3_paths], queue=worker.queue)
+    result = _result(sent, worker)
+    assert (result["status"], result["successful"], result["failed"]) == ("SUCCESS", 7, 0)
+    assert result["message"] == "Stored 7/7 measurements" and result["task_id"] == task_id
     assert _rows(clean_database_url, task_id) == list(range(1, 8))
 
 
@@ -232,7 +246,7 @@ def test_a_measurement_of_another_acquisition_is_rejected_and_the_rest_stored(he
     measurements = _measurements(task_id)
     measurements[2]["iq_data_path"] = f"s3://heimdall-raw-iq/sessions/{other}/websdr_3.npy"
     result = _result(_send(heimdall, worker, task_id, measurements), worker)
-    assert (result["status"], result["retryable"], result["inserted"], result["retries"]) == ("PARTIAL", False, 6, 0)
+    assert (result["status"], result["retryable"], result["inserted"], result["retries"]) == ("PARTIAL_FAILURE", False, 6, 0)
     assert result["rejected"] == [
         {"index": 2, "reason": f"task_mismatch: iq_data_path names task {other!r}, not this acquisition's {task_id!r}"}
     ]

@@ -46,7 +46,7 @@ def worker_saves(database_url: str, bucket: str, objects: list[SampleObject], ch
         if change:
             change(obj.key, measurement)
         by_task[task_and_receiver(obj)[0]].append(measurement)
-    return [save_measurements_to_timescaledb(task_id, dicts, database_url) for task_id, dicts in by_task.items()]
+    return [save_measurements_to_timescaledb(task_id, dicts, database_url=database_url) for task_id, dicts in by_task.items()]
 
 
 def odd_object(task_id: str, websdr_id: int, **metrics) -> SampleObject:

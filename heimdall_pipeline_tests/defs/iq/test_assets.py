@@ -92,7 +92,7 @@ def test_rows_heimdalls_worker_stored_first_have_their_recordings_computed(resou
         document = json.loads(s3.get_object(Bucket=bucket, Key=metadata_key)["Body"].read())
         by_task[recording.task_id].append({**document, "iq_data_path": f"s3://{bucket}/{recording.key}"})
     for task_id, dicts in by_task.items():
-        assert save_measurements_to_timescaledb(task_id, dicts, clean_database_url)["inserted"] == len(dicts)
+        assert save_measurements_to_timescaledb(task_id, dicts, database_url=clean_database_url)["inserted"] == len(dicts)
     partition = today()
     assert run_chain(resources, partition).success
     assert db.execute("SELECT DISTINCT status FROM ingest_ledger").fetchall() == [("present",)]
