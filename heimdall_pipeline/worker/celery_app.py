@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import os
 import random
 import sys
@@ -43,6 +44,10 @@ TASK_NAME = "heimdall_pipeline.save_measurements"
 DEFAULT_MAX_RETRIES = 10
 DEFAULT_RETRY_BACKOFF_SECONDS = 2.0
 DEFAULT_RETRY_BACKOFF_MAX_SECONDS = 300.0
+# Our own queue: on Heimdall's broker, a worker consuming Heimdall's default `celery` queue would
+# receive Heimdall's tasks, which it does not know, and discard them (and Heimdall's worker ours).
+DEFAULT_QUEUE = "heimdall-pipeline"
+_QUEUE_NAME = re.compile(r"[A-Za-z0-9._:-]{1,200}")
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +58,7 @@ class CelerySettings:
 
     broker_url: str
     result_backend: str | None
+    queue: str
     max_retries: int
     retry_backoff_seconds: float
     retry_backoff_max_seconds: float
@@ -70,9 +76,13 @@ class CelerySettings:
         for name, url in (("HEIMDALL_CELERY_BROKER_URL", broker_url), ("HEIMDALL_CELERY_RESULT_BACKEND", result_backend)):
             if url is not None and "://" not in url:
                 raise ConfigError(f"{name} must be a URL such as redis://host:6379/0, got {redact_url(url)!r}")
+        queue = (env.get("HEIMDALL_CELERY_QUEUE") or DEFAULT_QUEUE).strip()
+        if not _QUEUE_NAME.fullmatch(queue):
+            raise ConfigError(f"HEIMDALL_CELERY_QUEUE must be a queue name (letters, digits, . _ : -), got {queue[:60]!r}")
         return cls(
             broker_url=broker_url,
             result_backend=result_backend,
+            queue=queue,
             max_retries=_number(env, "HEIMDALL_CELERY_MAX_RETRIES", DEFAULT_MAX_RETRIES, int),
             retry_backoff_seconds=_number(env, "HEIMDALL_CELERY_RETRY_BACKOFF_SECONDS", DEFAULT_RETRY_BACKOFF_SECONDS, float),
             retry_backoff_max_seconds=_number(
@@ -111,6 +121,10 @@ def _celery_config() -> dict[str, Any]:
     return {
         "broker_url": settings.broker_url,
         "result_backend": settings.result_backend,
+        # The worker consumes this queue unless -Q says otherwise; Heimdall routes the task here with
+        # task_routes = {"heimdall_pipeline.save_measurements": {"queue": "heimdall-pipeline"}}.
+        "task_default_queue": settings.queue,
+        "task_routes": {TASK_NAME: {"queue": settings.queue}},
         "task_serializer": "json",
         "result_serializer": "json",
         "accept_content": ["json"],

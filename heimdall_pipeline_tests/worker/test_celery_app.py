@@ -400,3 +400,52 @@ def test_a_broker_killed_and_restarted_mid_task_loses_no_message(clean_database_
     assert result["status"] == "SUCCESS" and result["measurements_count"] == 50
     assert len(_rows(clean_database_url, task_id)) == 50
     assert "revoked" not in worker.log_text().lower()
+
+
+def test_our_worker_and_heimdalls_share_one_broker_and_lose_no_message(clean_database_url, tmp_path):
+    """Each worker consumes its own default queue: ours HEIMDALL_CELERY_QUEUE (heimdall-pipeline),
+    Heimdall's `celery`. On one queue each would discard the other's tasks as unknown (Celery 5.7)."""
+    broker, backend = _broker_urls()
+    suffix = uuid.uuid4().hex[:8]
+    ours_queue, theirs_queue = f"heimdall-pipeline-{suffix}", f"celery-{suffix}"
+    env = {**os.environ, "HEIMDALL_DATABASE_URL": clean_database_url, "HEIMDALL_CELERY_BROKER_URL": broker,
+           "HEIMDALL_CELERY_RESULT_BACKEND": backend, "HEIMDALL_CELERY_QUEUE": ours_queue,
+           "HEIMDALL_STANDIN_BROKER_URL": broker, "HEIMDALL_STANDIN_BACKEND": backend, "HEIMDALL_STANDIN_QUEUE": theirs_queue}
+    # Heimdall's app, configured as docs/integrating.md says: our task routed to our queue, its own
+    # tasks to its default queue.
+    heimdall = Celery("heimdall_backend", broker=broker, backend=backend, set_as_current=False)
+    heimdall.conf.update(task_serializer="json", result_serializer="json", accept_content=["json"],
+                         task_default_queue=theirs_queue, task_routes={TASK_NAME: {"queue": ours_queue}})
+    ours_log, theirs_log = tmp_path / "ours.log", tmp_path / "theirs.log"
+    common = ["--loglevel", "INFO", "--pool", "solo", "--without-gossip", "--without-mingle", "--without-heartbeat"]
+    with open(ours_log, "wb") as out1, open(theirs_log, "wb") as out2:
+        ours = subprocess.Popen([str(WORKER_COMMAND), *common, "-n", f"ours-{suffix}@localhost"],  # no -Q: its default
+                                env=env, stdout=out1, stderr=subprocess.STDOUT, cwd=REPO)
+        theirs = subprocess.Popen([sys.executable, "-m", "celery", "-A", "heimdall_pipeline_tests.heimdall_standin",
+                                   "worker", *common, "-n", f"theirs-{suffix}@localhost"],
+                                  env=env, stdout=out2, stderr=subprocess.STDOUT, cwd=REPO)
+    try:
+        deadline = time.monotonic() + 60
+        while not heimdall.control.ping(destination=[f"ours-{suffix}@localhost", f"theirs-{suffix}@localhost"], timeout=0.5) \
+                or len(heimdall.control.ping(destination=[f"ours-{suffix}@localhost", f"theirs-{suffix}@localhost"], timeout=0.5)) < 2:
+            assert time.monotonic() < deadline and ours.poll() is None and theirs.poll() is None, (
+                ours_log.read_text(errors="replace")[-2000:] + theirs_log.read_text(errors="replace")[-2000:])
+        sent_ours, sent_theirs = [], []
+        for n in range(10):
+            task_id = str(uuid.uuid4())
+            sent_ours.append((task_id, heimdall.send_task(TASK_NAME, args=[task_id, _measurements(task_id)])))
+            sent_theirs.append(heimdall.send_task("src.tasks.acquire_iq.health_check_websdrs"))
+        for task_id, sent in sent_ours:
+            assert sent.get(timeout=60)["status"] == "SUCCESS"
+            assert _rows(clean_database_url, task_id) == list(range(1, 8))
+        assert [sent.get(timeout=60) for sent in sent_theirs] == [{"heimdall": "ran"}] * 10
+    finally:
+        heimdall.close()
+        for process in (ours, theirs):
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+    for log in (ours_log, theirs_log):
+        assert "unregistered task" not in log.read_text(errors="replace").lower()
