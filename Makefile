@@ -14,9 +14,9 @@ BENCH_STAMP := $(PEER_VENV)/.installed-bench
 WITH_ENV := scripts/with_env.sh
 
 PYTEST_ARGS ?=
-# `make test` runs the whole suite with our tables in schema `heimdall` (beside public, as beside
+# `make test` runs the whole suite with our tables in schema `heimdall_pipeline` (beside public, as beside
 # Heimdall's database): public is the trivial case. `make test HEIMDALL_DB_SCHEMA=public` runs it there.
-TEST_DB_SCHEMA := $(or $(HEIMDALL_DB_SCHEMA),heimdall)
+TEST_DB_SCHEMA := $(or $(HEIMDALL_DB_SCHEMA),heimdall_pipeline)
 # The persistent Dagster instance (dagster.yaml, storage in DAGSTER_POSTGRES_URL) of dev, demo, serve.
 DAGSTER_HOME ?= $(CURDIR)/.devstack/dagster_home
 export DAGSTER_HOME

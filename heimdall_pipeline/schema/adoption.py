@@ -97,7 +97,7 @@ class ForeignMeasurements:
             f"(no migration recorded it), so nothing was changed. Found: {self.describe()}. "
         )
         keep_apart = (
-            f"To keep it untouched, set HEIMDALL_DB_SCHEMA to a schema of ours (e.g. heimdall) and run heimdall-migrate "
+            f"To keep it untouched, set HEIMDALL_DB_SCHEMA to a schema of ours (e.g. heimdall_pipeline) and run heimdall-migrate "
             "again: our tables go there, beside it"
         )
         reason = self.adoptable()

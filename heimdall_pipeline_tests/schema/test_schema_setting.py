@@ -144,7 +144,7 @@ def test_a_foreign_measurements_table_stops_the_runner_which_says_what_it_found_
                           "heimdall-pipeline did not create (no migration recorded it), so nothing was changed. ")
     assert "columns id bigint NOT NULL, task_id character varying NOT NULL, websdr_id integer NOT NULL" in err
     assert "primary key (id); not a hypertable; 300 rows" in err
-    assert "set HEIMDALL_DB_SCHEMA to a schema of ours (e.g. heimdall)" in err
+    assert "set HEIMDALL_DB_SCHEMA to a schema of ours (e.g. heimdall_pipeline)" in err
     assert "run heimdall-migrate --adopt-measurements" in err
     assert "postgresql://" not in err
     with connect(owner_url) as owner:
@@ -276,7 +276,7 @@ def test_the_default_public_schema_migrates_loads_and_reports(new_database, role
 
 def test_beside_heimdalls_public_tables_ours_live_in_our_schema_and_neither_touches_the_other(new_database, role_urls, edition):
     owner_url, pipeline_url, reader_url = new_database
-    ours = TEST_DB_SCHEMA if TEST_DB_SCHEMA != "public" else "heimdall"
+    ours = TEST_DB_SCHEMA if TEST_DB_SCHEMA != "public" else "heimdall_pipeline"
     with connect(owner_url, schema="public") as owner:
         _create_heimdall_tables(owner, "public")
         heimdall_before = (_contents(owner, "public.measurements"),
@@ -381,3 +381,74 @@ def test_heimdalls_websdr_stations_in_our_schema_stops_the_migration_that_create
     with connect(owner_url, schema=TEST_DB_SCHEMA) as owner:
         assert owner.execute("SELECT name, url, is_active FROM websdr_stations").fetchall() == [("Heimdall one", "http://one/", True)]
         assert [v for (v,) in owner.execute("SELECT version FROM schema_migrations")] == [1]  # stopped at 0002
+
+
+# Heimdall's own schema as its init script (db/01-init.sql) lays it out: UUID keys, its stations.
+HEIMDALL_INIT = """
+CREATE SCHEMA heimdall;
+CREATE TABLE heimdall.websdr_stations (
+    id UUID PRIMARY KEY DEFAULT gen_random_uuid(),
+    name VARCHAR(255) NOT NULL UNIQUE,
+    url VARCHAR(512) NOT NULL,
+    location_description TEXT,
+    latitude DOUBLE PRECISION NOT NULL,
+    longitude DOUBLE PRECISION NOT NULL,
+    altitude_asl INTEGER,
+    country VARCHAR(100),
+    is_active BOOLEAN NOT NULL DEFAULT TRUE,
+    timeout_seconds INTEGER DEFAULT 30,
+    retry_count INTEGER DEFAULT 3,
+    created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    updated_at TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+CREATE TABLE heimdall.measurements (
+    id UUID PRIMARY KEY DEFAULT gen_random_uuid(),
+    websdr_station_id UUID REFERENCES heimdall.websdr_stations (id),
+    frequency_hz BIGINT NOT NULL,
+    timestamp TIMESTAMPTZ NOT NULL,
+    snr_db DOUBLE PRECISION,
+    frequency_offset_hz INTEGER,
+    signal_strength_db DOUBLE PRECISION,
+    iq_data_location TEXT,
+    iq_sample_rate INTEGER,
+    iq_samples_count INTEGER,
+    recording_session_id UUID,
+    created_at TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+INSERT INTO heimdall.websdr_stations (name, url, latitude, longitude)
+SELECT 'Station ' || n, 'http://s' || n || '/', 45 + n / 100.0, 7 + n / 100.0 FROM generate_series(1, 7) AS n;
+INSERT INTO heimdall.measurements (websdr_station_id, frequency_hz, timestamp, snr_db, iq_data_location)
+SELECT s.id, 145500000, '2025-03-10 12:00+00'::timestamptz + n * interval '1 minute', 10 + n % 7, 'sessions/x/' || n || '.npy'
+FROM heimdall.websdr_stations s, generate_series(1, 20) AS n;
+"""
+
+
+def _heimdall_schema_contents(conn) -> tuple:
+    return tuple(
+        conn.execute(f"SELECT count(*), md5(string_agg(t::text, '|' ORDER BY t.id)) FROM heimdall.{table} t").fetchone()
+        for table in ("websdr_stations", "measurements")
+    )
+
+
+def test_the_recommended_schema_runs_beside_heimdalls_own_heimdall_schema(new_database, role_urls, edition):
+    """The README recommended HEIMDALL_DB_SCHEMA=heimdall, which is Heimdall's own schema: our guard
+    would refuse its UUID-keyed measurements. The recommendation is now heimdall_pipeline."""
+    owner_url, pipeline_url, reader_url = new_database
+    with connect(owner_url, schema="public") as owner:
+        owner.execute(HEIMDALL_INIT)
+        before = _heimdall_schema_contents(owner)
+    # The old advice: our migrations in Heimdall's schema are refused, and change nothing.
+    with pytest.raises(MigrationError, match="schema heimdall already has a measurements table"):
+        migrate(owner_url, schema="heimdall")
+
+    ours = "heimdall_pipeline"
+    migrate(owner_url, schema=ours)
+    with connect(owner_url, schema=ours) as owner:
+        apply_grants(owner, _user(role_urls.pipeline), _user(role_urls.reader), ours)
+    inserted, _ = _load_and_report(pipeline_url, reader_url, ours)
+
+    with connect(owner_url, schema="public") as owner:
+        assert _heimdall_schema_contents(owner) == before  # Heimdall's, untouched
+        assert owner.execute(sql.SQL("SELECT count(*) FROM {}.measurements").format(sql.Identifier(ours))).fetchone()[0] == inserted > 0
+        for role in {_user(role_urls.pipeline), _user(role_urls.reader)} - {_user(role_urls.owner)}:
+            assert not owner.execute("SELECT has_table_privilege(%s, 'heimdall.measurements', 'SELECT')", (role,)).fetchone()[0]
