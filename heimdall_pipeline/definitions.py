@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import warnings
 
-from dagster import BetaWarning, Definitions, PreviewWarning
+from dagster import BetaWarning, Definitions, PreviewWarning, in_process_executor
 
 # Two features we rely on knowingly, with the Dagster family pinned: BackfillPolicy (beta) and
 # partitioned asset checks (preview). Without this, every process that loads the code location
@@ -34,4 +34,9 @@ defs = Definitions(
     schedules=[*INGEST_SCHEDULES, *ANALYTICS_SCHEDULES, *LIFECYCLE_SCHEDULES],
     sensors=[*INGEST_SENSORS, *IQ_SENSORS],
     resources=resources_from_env(),
+    # Every job without an executor of its own runs in one process, as ingest_job does: the UI's
+    # "Materialize" / "Materialize all" (__ASSET_JOB), backfills and automation-condition runs. The
+    # default executor starts a process per step, each importing the code location again (49 s
+    # against 4.3 s for the same day under make serve).
+    executor=in_process_executor,
 )

@@ -104,9 +104,6 @@ def test_installed_wheel_carries_its_sql_migrates_a_new_database_and_loads_a_par
             "-m", "heimdall_pipeline.definitions",
             "--select", "minio_metadata,measurements,measurements_hourly",
             "--partition", today.isoformat(),
-            # One process: the default executor starts a process per step, each importing the
-            # code location again; what this test checks is the installed package, not that.
-            "--config-json", '{"execution": {"config": {"in_process": {}}}}',
         ],
         tmp_path,
         env,

@@ -264,6 +264,15 @@ def main(argv: list[str] | None = None) -> int:
     except (MigrationError, DatabaseConnectionError) as error:
         print(f"heimdall-migrate: {error}", file=sys.stderr)
         return 1
+    except psycopg.errors.InsufficientPrivilege as error:
+        # E.g. the pipeline role's URL: one line naming the setting, not a traceback.
+        detail = " ".join(str(error).split())[:200]
+        print(
+            f"heimdall-migrate: this role may not change the schema ({detail}): set HEIMDALL_MIGRATE_DATABASE_URL "
+            "to the owner role's URL (README, 'Database roles')",
+            file=sys.stderr,
+        )
+        return 1
     if applied:
         for migration in applied:
             print(f"applied {migration.path.name}")

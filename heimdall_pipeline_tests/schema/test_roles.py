@@ -21,6 +21,7 @@ from heimdall_pipeline.defs.resources import TimescaleResource
 from heimdall_pipeline.schema.grants import apply_grants
 from heimdall_pipeline.lifecycle.retention import archive_day
 from heimdall_pipeline.ingest.loader import load_measurements
+from heimdall_pipeline.schema import migrations as migrations_module
 from heimdall_pipeline.schema.migrations import MIGRATIONS_DIR, SchemaBehindError, discover, migrate
 from heimdall_pipeline.core.settings import redact
 from heimdall_pipeline.worker.api import save_measurements_to_timescaledb
@@ -249,3 +250,13 @@ def test_a_hostile_role_name_is_quoted_as_an_identifier_never_run(admin_database
         finally:
             admin.execute(sql.SQL("DROP OWNED BY {}").format(role))
             admin.execute(sql.SQL("DROP ROLE {}").format(role))
+
+
+def test_heimdall_migrate_with_the_pipeline_role_says_which_variable_to_set(database_one_migration_behind, capsys, monkeypatch):
+    """Before: a 16-line traceback ending in InsufficientPrivilege."""
+    pipeline_url, _ = database_one_migration_behind
+    monkeypatch.setenv("HEIMDALL_DB_SCHEMA", TEST_DB_SCHEMA)
+    assert migrations_module.main(["--database-url", pipeline_url]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("heimdall-migrate: this role may not change the schema (permission denied")
+    assert "HEIMDALL_MIGRATE_DATABASE_URL" in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err

@@ -29,6 +29,8 @@ from heimdall_pipeline.defs.run_config import utc_or_now
 from heimdall_pipeline.lifecycle.health import read_health
 
 MEASUREMENTS = AssetKey("measurements")
+# The SNR reports read iq_metrics too (snr_source "recomputed"): the lineage shows that edge.
+IQ_METRICS = AssetKey("iq_metrics")
 REPORTS_GROUP = "reports"
 
 
@@ -97,7 +99,7 @@ def _materialize_report(
     )
 
 
-@asset(group_name=REPORTS_GROUP, deps=[MEASUREMENTS])
+@asset(group_name=REPORTS_GROUP, deps=[MEASUREMENTS, IQ_METRICS])
 def snr_trends(
     config: SnrReportConfig, reader: TimescaleResource, s3: HeimdallS3Resource, buckets: HeimdallBuckets
 ) -> MaterializeResult:
@@ -115,7 +117,7 @@ def frequency_drift(
     return _materialize_report("frequency_drift", config, reader, s3, buckets)
 
 
-@asset(group_name=REPORTS_GROUP, deps=[MEASUREMENTS])
+@asset(group_name=REPORTS_GROUP, deps=[MEASUREMENTS, IQ_METRICS])
 def receiver_performance(
     config: SnrReportConfig, reader: TimescaleResource, s3: HeimdallS3Resource, buckets: HeimdallBuckets
 ) -> MaterializeResult:
@@ -131,7 +133,7 @@ def coverage(
     return _materialize_report("coverage", config, reader, s3, buckets)
 
 
-@asset(group_name=REPORTS_GROUP, deps=[MEASUREMENTS])
+@asset(group_name=REPORTS_GROUP, deps=[MEASUREMENTS, IQ_METRICS])
 def recent_measurements(
     config: RecentMeasurementsConfig, reader: TimescaleResource, s3: HeimdallS3Resource, buckets: HeimdallBuckets
 ) -> MaterializeResult:
