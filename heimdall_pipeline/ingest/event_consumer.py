@@ -25,8 +25,8 @@ from datetime import date, timedelta
 import psycopg
 
 from heimdall_pipeline.core.db import DatabaseConnectionError, connect
-from heimdall_pipeline.core.object_store import s3_client_from_settings
-from heimdall_pipeline.core.settings import ConfigError, EventSettings, Settings, exit_on_config_error
+from heimdall_pipeline.core.object_store import describe_error, s3_client_from_settings
+from heimdall_pipeline.core.settings import ConfigError, EventSettings, Settings, exit_on_config_error, redact
 from heimdall_pipeline.ingest.event_sources import EventSource, MinioEventTable, SqsQueue
 from heimdall_pipeline.ingest.events import AppliedEvents, parse_body, apply_events, record_dropped
 from heimdall_pipeline.ingest.ledger import LockWaitTimeout, advisory_locks
@@ -130,8 +130,15 @@ def run(settings: Settings, events: EventSettings, *, once: bool = False, idle_s
         nonlocal stopping
         stopping = True
 
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        return _consume_until_stopped(settings, events, once, idle_sleep, lambda: stopping)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _consume_until_stopped(settings: Settings, events: EventSettings, once: bool, idle_sleep: float, stopping) -> int:
     s3 = s3_client_from_settings(settings)
     try:
         conn = connect(settings.database_url)
@@ -141,14 +148,16 @@ def run(settings: Settings, events: EventSettings, *, once: bool = False, idle_s
     source = build_source(events, conn, settings)
     logger.info("consuming %s for bucket %s", source.name, settings.s3_bucket)
     deferred: set[date] = set()
-    while not stopping:
+    while not stopping():
         try:
             result = consume_round(conn, s3, settings.s3_bucket, source, retry_days=deferred, wait_seconds=1.0)
-        except (psycopg.OperationalError, OSError) as error:
-            # The database or the store had a bad moment: nothing was acknowledged, so it all comes back.
-            logger.warning("round failed, retrying in 2 s: %s", str(error).splitlines()[0][:300])
+        except Exception as error:  # noqa: BLE001 - a long-running consumer outlives a bad moment
+            # The database, the store or the queue failed (a refused HEAD, an unreachable endpoint):
+            # nothing was acknowledged, so it all comes back on a later round.
+            logger.warning("round failed, retrying in 2 s: %s", redact(describe_error(error), settings.database_url))
             time.sleep(2)
-            conn = _reconnect(conn, settings)
+            if conn.closed or isinstance(error, psycopg.Error):
+                conn = _reconnect(conn, settings)
             source = build_source(events, conn, settings)
             continue
         deferred = result.deferred

@@ -254,3 +254,26 @@ def test_the_reconciliation_finds_an_object_whose_notification_was_lost(db, s3, 
     assert (plan.new, plan.cursor.passes, plan.cursor.found_last_pass) == (3, 1, 3)  # what the pass found
     assert [(r.objects, r.source) for r in plan.requests] == [(3, "reconciliation")]
     assert db.execute("SELECT DISTINCT status, listed_by FROM ingest_ledger").fetchall() == [("pending", "listing")]
+
+
+def test_the_consumer_outlives_a_failing_round(database_url, s3_endpoint_url, monkeypatch, caplog):
+    """A refused HEAD or an unreachable queue fails one round, not the long-running consumer."""
+    from botocore.exceptions import EndpointConnectionError
+
+    from heimdall_pipeline.core.settings import EventSettings, Settings
+    from heimdall_pipeline.ingest import event_consumer
+
+    rounds = []
+
+    def flaky_round(*args, **kwargs):
+        rounds.append(1)
+        if len(rounds) == 1:
+            raise EndpointConnectionError(endpoint_url="http://127.0.0.1:1")
+        return event_consumer.RoundResult()
+
+    monkeypatch.setattr(event_consumer, "consume_round", flaky_round)
+    monkeypatch.setattr(event_consumer.time, "sleep", lambda seconds: None)
+    settings = Settings.from_env({"HEIMDALL_DATABASE_URL": database_url, "HEIMDALL_S3_ENDPOINT_URL": s3_endpoint_url})
+    with caplog.at_level("WARNING", logger=event_consumer.__name__):
+        assert event_consumer.run(settings, EventSettings(minio_table=True), once=True) == 0
+    assert len(rounds) == 2 and "round failed, retrying in 2 s: EndpointConnectionError" in caplog.text
