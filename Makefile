@@ -58,7 +58,7 @@ test: up
 	HEIMDALL_DB_SCHEMA=$(TEST_DB_SCHEMA) $(WITH_ENV) $(VENV)/bin/python -m pytest -n 2 --dist loadgroup heimdall_pipeline_tests $(PYTEST_ARGS)
 
 demo: up
-	$(WITH_ENV) $(VENV)/bin/python -m heimdall_pipeline.devtools.demo
+	$(WITH_ENV) $(VENV)/bin/python scripts/demo.py
 
 # One process for development: `dagster dev` (webserver, daemon, code server) on port 3000 if free,
 # else a free one, or HEIMDALL_WEBSERVER_PORT.

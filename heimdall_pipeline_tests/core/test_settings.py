@@ -193,7 +193,7 @@ def test_the_code_server_does_not_start_with_a_missing_database_url():
 
 
 def test_the_demo_stops_with_one_line_without_an_instance():
-    done = _entry_point([sys.executable, "-m", "heimdall_pipeline.devtools.demo"], **VALID)
+    done = _entry_point([sys.executable, str(REPO / "scripts" / "demo.py")], **VALID)
     _assert_one_clean_line(done, "DAGSTER_HOME")
 
 

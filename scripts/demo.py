@@ -1,5 +1,8 @@
 """`make demo`: a realistic day through the Dagster ingest chain, then what landed in the database.
 
+A script beside the package, not a module of it: it drives the Dagster layer (defs/), and nothing
+in the package imports that layer but definitions.py (docs/developing.md, "Imports run one way").
+
 Uploads today's objects up to now (of 200 sessions spread over the whole day, each heard by up to
 7 receivers; the bad-object zoo; `.npy` siblings) to the configured bucket, records them in the
 ingest ledger with one reconciliation pass (what the sensor does slice by slice), materializes
