@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -16,9 +16,7 @@ from typing import Any
 import psycopg
 
 from heimdall_pipeline.core.db import read_sql
-from heimdall_pipeline.core.object_store import ledger_key
 
-LEDGER_QUERY_CHUNK = 10_000
 # How long a run waits for another run's lock on the same day before it fails, naming the lock:
 # far longer than a day's load (seconds to minutes), short enough that a stuck holder is noticed.
 DEFAULT_LOCK_WAIT = timedelta(minutes=10)
@@ -49,20 +47,6 @@ def unfinished_entries(conn: psycopg.Connection, start: datetime, end: datetime,
     with conn.cursor() as cur:
         cur.execute(read_sql("ingest/ledger/unfinished_entries.sql"), {"start": start, "end": end, "limit": limit})
         return cur.fetchall()
-
-
-def ledger_entries(conn: psycopg.Connection, keys: Sequence[str]) -> dict[str, tuple[str, str]]:
-    """`{key: (etag, status)}` for those of the S3 `keys` the ledger has (an unstorable key is looked
-    up under its escaped form, and answered under the S3 key); one query per 10k keys."""
-    entries: dict[str, tuple[str, str]] = {}
-    s3_key_of = {ledger_key(key): key for key in keys}
-    stored = list(s3_key_of)
-    with conn.cursor() as cur:
-        for offset in range(0, len(stored), LEDGER_QUERY_CHUNK):
-            chunk = stored[offset : offset + LEDGER_QUERY_CHUNK]
-            cur.execute(read_sql("ingest/ledger/ledger_entries_for_keys.sql"), {"keys": chunk})
-            entries.update((s3_key_of[key], (etag, status)) for key, etag, status in cur.fetchall())
-    return entries
 
 
 @contextmanager

@@ -134,24 +134,6 @@ def upload_day_bounds(day: date) -> tuple[datetime, datetime]:
     return start, start + timedelta(days=1)
 
 
-def list_uploads_by_day(
-    conn: psycopg.Connection, s3, bucket: str, start: datetime, end: datetime
-) -> dict[date, tuple[list[ObjectInfo], ListingResult]]:
-    """Like list_uploads, with one listing of the bucket for the whole window, but recorded and
-    reported per upload day: `{day: (objects uploaded that day, what recording them changed)}`,
-    every day of the window included, empty ones too."""
-    by_day = by_upload_day(iter_metadata_objects(s3, bucket, start, end), start, end)
-    return {day: (infos, record_listed(conn, infos)) for day, infos in by_day.items()}
-
-
-def by_upload_day(infos: Iterable[ObjectInfo], start: datetime, end: datetime) -> dict[date, list[ObjectInfo]]:
-    """Objects uploaded in [start, end) by their UTC upload day; every day of the window is a key."""
-    by_day: dict[date, list[ObjectInfo]] = {day: [] for day in upload_days(start, end)}
-    for info in infos:
-        by_day[info.last_modified.astimezone(timezone.utc).date()].append(info)
-    return by_day
-
-
 def load_pending_by_day(
     conn: psycopg.Connection,
     s3,

@@ -2,7 +2,7 @@
 heimdall_pipeline.analytics.reports or heimdall_pipeline.lifecycle.health; nothing here computes
 anything itself. Reports read through the `reader` resource (the read-only role)."""
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Literal, Optional
 
 from dagster import (
@@ -15,12 +15,9 @@ from dagster import (
     DefaultScheduleStatus,
     MaterializeResult,
     MetadataValue,
-    OpExecutionContext,
     ScheduleDefinition,
     asset,
     define_asset_job,
-    job,
-    op,
 )
 from pydantic import Field
 

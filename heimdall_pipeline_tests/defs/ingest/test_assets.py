@@ -35,11 +35,11 @@ def test_window_days_of_one_and_several_partitions():
     assert window_days(start, start + timedelta(days=3)) == [DAY, DAY + timedelta(days=1), DAY + timedelta(days=2)]
 
 
-def test_objects_are_split_by_their_utc_upload_day_and_every_day_is_kept():
+def test_objects_are_requested_by_their_utc_upload_day():
     from datetime import timezone
 
-    from heimdall_pipeline.ingest.uploads import by_upload_day
     from heimdall_pipeline.core.object_store import ObjectInfo
+    from heimdall_pipeline.ingest.discovery import DiscoveryCursor, DiscoveryPlan, _request_days
 
     start = noon(DAY).replace(hour=0)
     # 23:30 UTC, given at UTC+02:00 (01:30 the next day there): the UTC day counts.
@@ -47,12 +47,10 @@ def test_objects_are_split_by_their_utc_upload_day_and_every_day_is_kept():
     next_midnight = ObjectInfo("b", "e2", 1, start + timedelta(days=1))
     third_day = ObjectInfo("c", "e3", 1, start + timedelta(days=2, hours=5))
 
-    assert by_upload_day([late_evening, next_midnight, third_day], start, start + timedelta(days=3)) == {
-        DAY: [late_evening],
-        DAY + timedelta(days=1): [next_midnight],
-        DAY + timedelta(days=2): [third_day],
-    }
-    assert by_upload_day([], start, start + timedelta(days=2)) == {DAY: [], DAY + timedelta(days=1): []}
+    plan = DiscoveryPlan(cursor=DiscoveryCursor())
+    _request_days(plan, [late_evening, next_midnight, third_day], DAY, DAY + timedelta(days=1), "reconciliation", "listed")
+    assert [(r.day, r.objects) for r in plan.requests] == [(DAY, 1), (DAY + timedelta(days=1), 1)]
+    assert plan.future == 1  # the third day is not a partition yet
 
 
 def test_chain_loads_a_realistic_day_with_bad_objects(resources, s3, bucket, db):
