@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 # The heimdall-pipeline image: ONE image for the code server (default command), the webserver,
-# the daemon, `heimdall-migrate` and the runs (subprocesses of the code server under compose,
+# the daemon, `heimdall-migrate`, `heimdall-events`, the Celery worker (the `worker` extra) and the runs (subprocesses of the code server under compose,
 # Kubernetes Jobs under Helm). Both stages install with scripts/install_wheel.sh, the very commands
 # the wheel test (heimdall_pipeline_tests/test_wheel.py) runs outside the checkout.
 #
@@ -31,7 +31,7 @@ RUN groupadd --system --gid 10001 heimdall \
 COPY --from=builder /src/dist /src/dist
 COPY scripts/install_wheel.sh /src/scripts/install_wheel.sh
 RUN PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHON=python3 \
-        /src/scripts/install_wheel.sh install /src/dist /opt/venv \
+        /src/scripts/install_wheel.sh install /src/dist /opt/venv worker \
  && rm -rf /src
 
 # Set after the install, so pip still compiled the bytecode into the image; at run time nothing

@@ -1,5 +1,5 @@
-# Local development for heimdall-pipeline. `make up` starts TimescaleDB, a moto S3 server and
-# Redis for this checkout (scripts/devstack.sh); settings land in .devstack/env.
+# Local development for heimdall-pipeline. `make up` starts TimescaleDB, a moto S3 server, RabbitMQ
+# and Redis for this checkout (scripts/devstack.sh); settings land in .devstack/env.
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 
@@ -70,7 +70,7 @@ serve: up
 	$(WITH_ENV) scripts/serve.sh up
 
 # A Celery worker running Heimdall's task `heimdall_pipeline.save_measurements` against the local
-# stack (its Redis as broker and result backend), in the foreground. WORKER_ARGS go to `celery worker`.
+# stack (its RabbitMQ as broker, its Redis as result backend), in the foreground. WORKER_ARGS go to `celery worker`.
 WORKER_ARGS ?= --loglevel INFO
 worker: up
 	$(WITH_ENV) $(VENV)/bin/heimdall-celery-worker $(WORKER_ARGS)

@@ -50,6 +50,7 @@ HELM_VALUES = HELM_DIR / "values.yaml"
 HELM_CONFIGMAP = HELM_DIR / "heimdall-config.yaml"
 HELM_SECRETS = HELM_DIR / "secrets.example.yaml"
 HELM_MIGRATE_JOB = HELM_DIR / "migrate-job.yaml"
+HELM_CELERY_WORKER = HELM_DIR / "celery-worker.yaml"
 INSTALL_SCRIPT = "scripts/install_wheel.sh"
 
 ENV_NAME = re.compile(r"[A-Z][A-Z0-9_]*")
@@ -78,6 +79,10 @@ THIRD_PARTY_IMAGE_VARIABLES = {
     # its PostgreSQL notification target, per target name (docs/discovery.md)
     | {f"MINIO_NOTIFY_POSTGRES_{field}_PRIMARY"
        for field in ("ENABLE", "CONNECTION_STRING", "TABLE", "FORMAT", "QUEUE_DIR", "QUEUE_LIMIT", "MAX_OPEN_CONNECTIONS")},
+    # the official RabbitMQ image's entrypoint (the broker of the Celery worker)
+    "rabbitmq": {"RABBITMQ_DEFAULT_USER", "RABBITMQ_DEFAULT_PASS", "RABBITMQ_DEFAULT_VHOST"},
+    # the official Redis image reads none; its service's own command reads the rest
+    "redis": set(),
     # the MinIO client reads none of ours (MC_HOST_<alias> only); the service's own script reads the rest
     "quay.io/minio/mc": set(),
 }
@@ -741,7 +746,7 @@ def k8s_run_launcher() -> dict:
 @cache
 def kubernetes_objects() -> dict[tuple[str, str], dict]:
     objects = {}
-    for path in (HELM_CONFIGMAP, HELM_SECRETS, HELM_MIGRATE_JOB):
+    for path in (HELM_CONFIGMAP, HELM_SECRETS, HELM_MIGRATE_JOB, HELM_CELERY_WORKER):
         for document in load_yaml_documents(path):
             objects[(document["kind"], document["metadata"]["name"])] = document
     return objects
@@ -916,8 +921,36 @@ def test_helm_migration_job_runs_the_owner_role_with_the_deployed_image():
     assert "helm.sh/hook" not in (job["metadata"].get("annotations") or {}), "a hook annotation would do nothing here"
 
 
+def test_the_celery_worker_runs_beside_compose_and_the_chart_as_the_pipeline_role():
+    """Heimdall's broker is RabbitMQ: compose runs one (and Redis for the answers) and our worker."""
+    [(name, worker)] = [(n, s) for n, s in our_services().items() if command_of(s)[0] == "heimdall-celery-worker"]
+    environment = effective_environment(worker)
+    assert urlsplit(environment["HEIMDALL_DATABASE_URL"]).username == "heimdall_pipeline"
+    broker = urlsplit(environment["HEIMDALL_CELERY_BROKER_URL"])
+    assert (broker.scheme, broker.hostname) == ("amqp", "rabbitmq")
+    assert urlsplit(environment["HEIMDALL_CELERY_RESULT_BACKEND"]).hostname == "redis"
+    assert image_repository(services()["rabbitmq"]["image"]) == "rabbitmq"
+    for dependency in ("rabbitmq", "redis"):
+        assert worker["depends_on"][dependency]["condition"] == "service_healthy", dependency
+    assert worker["depends_on"][migrate_service()[0]]["condition"] == "service_completed_successfully"
+
+    deployment = kubernetes_objects()[("Deployment", "heimdall-celery-worker")]
+    spec = deployment["spec"]["template"]["spec"]
+    (container,) = spec["containers"]
+    assert container["name"] == "worker", "the comment's `kubectl set image … worker=IMAGE` names this container"
+    assert container["command"][0] == "heimdall-celery-worker"
+    assert image_repository(container["image"]) == user_deployment()["image"]["repository"]
+    assert spec["securityContext"]["runAsNonRoot"] is True and spec["securityContext"]["runAsUser"] == image_uid()
+    names = set()
+    for source in container["envFrom"]:
+        names |= secret_keys(source["secretRef"]["name"]) if "secretRef" in source else configmap_keys(source["configMapRef"]["name"])
+    assert not {name for name in names if not readable(name)}
+    assert {"HEIMDALL_DATABASE_URL", "HEIMDALL_CELERY_BROKER_URL", "HEIMDALL_CELERY_RESULT_BACKEND", "HEIMDALL_DB_SCHEMA"} <= names
+    assert "HEIMDALL_MIGRATE_DATABASE_URL" not in names, "the worker never gets the owner's URL"
+
+
 def test_readme_documents_every_deployment_file():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     for path in (DOCKERFILE, COMPOSE_YAML, COMPOSE_ENV_EXAMPLE, WORKSPACE_YAML, HELM_VALUES, HELM_CONFIGMAP,
-                 HELM_SECRETS, HELM_MIGRATE_JOB, *mounted_init_scripts(services()["timescaledb"])):
+                 HELM_SECRETS, HELM_MIGRATE_JOB, HELM_CELERY_WORKER, *mounted_init_scripts(services()["timescaledb"])):
         assert str(path.relative_to(ROOT)) in readme, f"README's deployment guide does not mention {path.relative_to(ROOT)}"

@@ -1,8 +1,9 @@
 """The package as an operator installs it: the wheel, in a fresh virtualenv outside the checkout.
 
 scripts/install_wheel.sh builds and installs it (the Dockerfile runs the same commands); from that
-virtualenv, with another working directory, heimdall-migrate sets up a new database and the Dagster
-CLI loads one partition from a bucket. Nothing is imported from the checkout.
+virtualenv, with another working directory, heimdall-migrate sets up a new database, the Dagster
+CLI loads one partition from a bucket and the Celery worker (the `worker` extra, which the image
+installs too) stores Heimdall's call. Nothing is imported from the checkout.
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+from celery import Celery
 
 from heimdall_pipeline.core.db import connect
 from heimdall_pipeline.devtools.sample_data import bad_objects, generate_day, upload
+from heimdall_pipeline_tests.brokers import devstack_broker_urls
 from heimdall_pipeline_tests.conftest import TEST_DB_SCHEMA, _with_database
 
 pytestmark = pytest.mark.integration
@@ -46,7 +49,7 @@ def installed_venv(tmp_path_factory) -> Path:
     env = _clean_env(PYTHON=sys.executable)
     script = str(REPO / "scripts" / "install_wheel.sh")
     _run([script, "build", str(work / "dist")], cwd=work, env=env)
-    _run([script, "install", str(work / "dist"), str(work / "venv")], cwd=work, env=env, timeout=600)
+    _run([script, "install", str(work / "dist"), str(work / "venv"), "worker"], cwd=work, env=env, timeout=600)
     return work / "venv"
 
 
@@ -115,3 +118,28 @@ def test_installed_wheel_carries_its_sql_migrates_a_new_database_and_loads_a_par
     assert statuses == {"loaded": len(good), "rejected": len(bad)}
     assert rows == len(good)
     assert hourly == len(good)
+
+    # The worker of the same install, on the devstack's RabbitMQ as Heimdall's broker: Heimdall's call,
+    # sent by name, is stored.
+    broker, backend = devstack_broker_urls("rabbitmq")
+    queue = f"heimdall-wheel-{uuid.uuid4().hex[:8]}"
+    worker_env = {**env, "HEIMDALL_CELERY_BROKER_URL": broker, "HEIMDALL_CELERY_RESULT_BACKEND": backend,
+                  "HEIMDALL_CELERY_QUEUE": queue}
+    log = tmp_path / "worker.log"
+    with open(log, "wb") as out:
+        worker = subprocess.Popen([str(installed_venv / "bin" / "heimdall-celery-worker"), "--pool", "solo",
+                                   "--without-gossip", "--without-mingle", "--without-heartbeat"],
+                                  cwd=tmp_path, env=worker_env, stdout=out, stderr=subprocess.STDOUT)
+    heimdall = Celery("heimdall_backend", broker=broker, backend=backend, set_as_current=False)
+    heimdall.conf.update(task_serializer="json", result_serializer="json", accept_content=["json"],
+                         task_routes={"heimdall_pipeline.save_measurements": {"queue": queue}})
+    try:
+        task_id = str(uuid.uuid4())
+        measurement = {"websdr_id": 1, "frequency_mhz": 145.5, "sample_rate_khz": 12.5, "samples_count": 125000,
+                       "timestamp_utc": f"{today.isoformat()}T10:30:00Z", "metrics": {"snr_db": 12.0}}
+        answer = heimdall.send_task("heimdall_pipeline.save_measurements", args=[task_id, [measurement], None]).get(timeout=90)
+    finally:
+        heimdall.close()
+        worker.terminate()
+        worker.wait(timeout=30)
+    assert (answer["status"], answer["successful"]) == ("SUCCESS", 1), log.read_text(errors="replace")[-3000:]

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Local service stack for heimdall-pipeline: TimescaleDB (PostgreSQL 15 cluster), a moto S3
-# server and Redis (the Celery worker's broker and result backend), all bound to 127.0.0.1 on
-# ports picked once per checkout.
+# server, RabbitMQ (the Celery broker, as Heimdall runs it) and Redis (the result backend, and a
+# second broker the tests use), all bound to 127.0.0.1 on ports picked once per checkout.
 #
 #   scripts/devstack.sh up       start (or adopt) the services, write .devstack/env
 #   scripts/devstack.sh down     stop this checkout's services (by their recorded PIDs)
-#   scripts/devstack.sh status   report; exit 1 unless all three run
+#   scripts/devstack.sh status   report; exit 1 unless all four run
 #   scripts/devstack.sh env      print .devstack/env
 #   scripts/devstack.sh clean    stop, then remove .devstack/ (and the cluster, wherever it lives)
 #
@@ -21,6 +21,8 @@ S3_PIDFILE="$STATE/moto.pid"
 S3LOG="$STATE/moto.log"
 REDIS_PIDFILE="$STATE/redis.pid"
 REDIS_LOG="$STATE/redis.log"
+RABBITMQ_PIDFILE="$STATE/rabbitmq.pid"
+RABBITMQ_HOME="$STATE/rabbitmq"
 ENVFILE="$STATE/env"
 VENV="$ROOT/.venv"
 BUCKET=heimdall-raw-iq
@@ -97,6 +99,14 @@ redis_running() { pid_alive "$REDIS_PIDFILE" "redis-server"; }
 
 redis_ready() { [ "$(redis-cli -h 127.0.0.1 -p "$1" ping 2>/dev/null)" = PONG ]; }
 
+# The node's own name, so two checkouts' nodes never meet in the shared epmd.
+rabbitmq_node() { echo "heimdall-$(path_slot)@localhost"; }
+
+rabbitmq_running() { pid_alive "$RABBITMQ_PIDFILE" "-home $RABBITMQ_HOME "; }
+
+# RabbitMQ opens its AMQP listener only once the broker has booted.
+rabbitmq_ready() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
 s3_ready() { curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$1/" 2>/dev/null; }
 
 # port_free PORT: nothing is bound to it on loopback (nor on the wildcard address).
@@ -170,7 +180,8 @@ AWS_ACCESS_KEY_ID=$AWS_KEY
 AWS_SECRET_ACCESS_KEY=$AWS_SECRET
 AWS_REGION=$AWS_REGION_NAME
 HEIMDALL_REDIS_URL=redis://127.0.0.1:$REDIS_PORT/0
-HEIMDALL_CELERY_BROKER_URL=redis://127.0.0.1:$REDIS_PORT/0
+HEIMDALL_RABBITMQ_URL=amqp://guest:guest@127.0.0.1:$RABBITMQ_PORT//
+HEIMDALL_CELERY_BROKER_URL=amqp://guest:guest@127.0.0.1:$RABBITMQ_PORT//
 HEIMDALL_CELERY_RESULT_BACKEND=redis://127.0.0.1:$REDIS_PORT/1
 EOF
     # The addresses `make serve` (scripts/serve.sh) wrote stay while its processes run.
@@ -378,6 +389,30 @@ redis_start() {
     wait_for 30 redis redis_ready "$REDIS_PORT" || { tail -n 30 "$REDIS_LOG" >&2; die "Redis did not answer (log: $REDIS_LOG)"; }
 }
 
+# --- RabbitMQ (Celery's broker, as in Heimdall) --------------------------------------------
+# The node runs as whoever runs this script, with its state, cookie and logs in .devstack/rabbitmq.
+# Its queues and persistent messages survive a restart, as a production broker's do.
+rabbitmq_env() {
+    mkdir -p "$RABBITMQ_HOME"
+    [ -f "$RABBITMQ_HOME/enabled_plugins" ] || echo '[].' >"$RABBITMQ_HOME/enabled_plugins"
+    export HOME="$RABBITMQ_HOME" RUNNING_UNDER_SYSTEMD=true \
+        RABBITMQ_NODENAME="$(rabbitmq_node)" RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 \
+        RABBITMQ_NODE_PORT="$RABBITMQ_PORT" RABBITMQ_DIST_PORT="$RABBITMQ_DIST_PORT" \
+        RABBITMQ_MNESIA_BASE="$RABBITMQ_HOME/mnesia" RABBITMQ_LOG_BASE="$RABBITMQ_HOME/log" \
+        RABBITMQ_ENABLED_PLUGINS_FILE="$RABBITMQ_HOME/enabled_plugins" \
+        RABBITMQ_CONFIG_FILE="$RABBITMQ_HOME/rabbitmq" ERL_EPMD_ADDRESS=127.0.0.1
+}
+
+rabbitmq_start() {
+    "$ROOT/scripts/install_rabbitmq.sh"
+    log "starting RabbitMQ on 127.0.0.1:$RABBITMQ_PORT"
+    # RUNNING_UNDER_SYSTEMD makes the start script exec the VM, so the recorded PID is the broker's.
+    (rabbitmq_env; setsid nohup bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$RABBITMQ_PIDFILE" \
+        /usr/lib/rabbitmq/bin/rabbitmq-server >"$RABBITMQ_HOME/server.log" 2>&1 </dev/null &)
+    wait_for 90 rabbitmq rabbitmq_ready "$RABBITMQ_PORT" \
+        || { tail -n 30 "$RABBITMQ_HOME/server.log" >&2; die "RabbitMQ did not answer (log: $RABBITMQ_HOME/server.log)"; }
+}
+
 # --- subcommands ---------------------------------------------------------------------------
 cmd_up() {
     mkdir -p "$STATE"
@@ -389,16 +424,19 @@ cmd_up() {
     mkdir -p "$STATE"
     choose_pg_home
     chmod 755 "$STATE"   # the postgres user must be able to traverse it
-    local pg_up=no s3_up=no redis_up=no
+    local pg_up=no s3_up=no redis_up=no rabbitmq_up=no
     pg_running && pg_up=yes
     s3_running && s3_up=yes
     redis_running && redis_up=yes
+    rabbitmq_running && rabbitmq_up=yes
     local slot
     slot=$(path_slot)
     PG_PORT=$(ensure_port pg $((20000 + slot * 10)) 0 "$pg_up")
     S3_PORT=$(ensure_port s3 $((25000 + slot * 10)) "$PG_PORT" "$s3_up")
     # Below Linux's ephemeral range (32768+), where outgoing connections take ports at random.
     REDIS_PORT=$(ensure_port redis $((15000 + slot * 10)) "$PG_PORT" "$redis_up")
+    RABBITMQ_PORT=$(ensure_port rabbitmq $((10000 + slot * 10)) "$PG_PORT" "$rabbitmq_up")
+    RABBITMQ_DIST_PORT=$(ensure_port rabbitmq-dist $((10005 + slot * 10)) "$RABBITMQ_PORT" "$rabbitmq_up")
 
     if [ "$pg_up" = no ]; then
         rm -f "$PG_PIDFILE"
@@ -425,11 +463,19 @@ cmd_up() {
         wait_for 30 redis redis_ready "$REDIS_PORT" || die "Redis runs but does not answer (log: $REDIS_LOG)"
     fi
 
+    if [ "$rabbitmq_up" = no ]; then
+        rm -f "$RABBITMQ_PIDFILE"
+        rabbitmq_start
+    else
+        wait_for 60 rabbitmq rabbitmq_ready "$RABBITMQ_PORT" || die "RabbitMQ runs but does not answer (log: $RABBITMQ_HOME/server.log)"
+    fi
+
     write_env
     pg_migrate
     log "postgres  pid $(cat "$PG_PIDFILE")  127.0.0.1:$PG_PORT/$DB_NAME  roles $OWNER_ROLE (migrations), $PIPELINE_ROLE, $READER_ROLE"
     log "moto s3   pid $(cat "$S3_PIDFILE")  http://127.0.0.1:$S3_PORT  bucket $BUCKET"
-    log "redis     pid $(cat "$REDIS_PIDFILE")  redis://127.0.0.1:$REDIS_PORT  (Celery broker db 0, results db 1)"
+    log "redis     pid $(cat "$REDIS_PIDFILE")  redis://127.0.0.1:$REDIS_PORT  (Celery results db 1; db 0 the tests' second broker)"
+    log "rabbitmq  pid $(cat "$RABBITMQ_PIDFILE")  amqp://127.0.0.1:$RABBITMQ_PORT  (Celery broker)"
     log "dagster   instance in database 'dagster', DAGSTER_HOME=${STATE#"$ROOT"/}/dagster_home"
     log "env written to ${ENVFILE#"$ROOT"/}"
 }
@@ -463,6 +509,18 @@ cmd_down() {
         log "Redis not running"
     fi
     rm -f "$REDIS_PIDFILE"
+    if rabbitmq_running; then
+        local pid
+        pid=$(cat "$RABBITMQ_PIDFILE")
+        log "stopping RabbitMQ (pid $pid)"
+        kill -TERM "$pid" 2>/dev/null || true
+        wait_for 30 rabbitmq-exit bash -c "! kill -0 $pid 2>/dev/null" || kill -KILL "$pid" 2>/dev/null || true
+        # The Erlang port mapper the node started: stopped once no node is registered with it.
+        if command -v epmd >/dev/null && ! epmd -names 2>/dev/null | grep -q '^name '; then epmd -kill >/dev/null 2>&1 || true; fi
+    else
+        log "RabbitMQ not running"
+    fi
+    rm -f "$RABBITMQ_PIDFILE"
 }
 
 cmd_status() {
@@ -488,6 +546,12 @@ cmd_status() {
         log "redis     running  pid $(cat "$REDIS_PIDFILE")  127.0.0.1:$port"
     else
         log "redis     not running"; rc=1
+    fi
+    port=$(cat "$STATE/rabbitmq.port" 2>/dev/null || echo "?")
+    if rabbitmq_running && rabbitmq_ready "$port"; then
+        log "rabbitmq  running  pid $(cat "$RABBITMQ_PIDFILE")  127.0.0.1:$port"
+    else
+        log "rabbitmq  not running"; rc=1
     fi
     return "$rc"
 }

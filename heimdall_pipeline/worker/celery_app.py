@@ -70,7 +70,7 @@ class CelerySettings:
         if not broker_url:
             raise ConfigError(
                 "HEIMDALL_CELERY_BROKER_URL is not set: Heimdall's Celery broker (amqp://... for RabbitMQ, "
-                "redis://... for Redis); `make up` writes the local Redis's to .devstack/env"
+                "redis://... for Redis); `make up` writes the local RabbitMQ's to .devstack/env"
             )
         result_backend = (env.get("HEIMDALL_CELERY_RESULT_BACKEND") or "").strip() or None
         for name, url in (("HEIMDALL_CELERY_BROKER_URL", broker_url), ("HEIMDALL_CELERY_RESULT_BACKEND", result_backend)):

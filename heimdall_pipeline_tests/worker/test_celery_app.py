@@ -1,8 +1,9 @@
 """The Celery task `heimdall_pipeline.save_measurements`, run by a real `celery worker` process.
 
-One worker per module (solo pool) on the devstack's Redis as broker and result backend, on a queue
-of its own; its database URL goes through a TCP proxy that the outage test stops and starts. Tasks
-are sent by name from a Celery app that never imports heimdall_pipeline, as Heimdall sends them.
+Every test with a worker runs on both brokers of `make up`: RabbitMQ (AMQP, Heimdall's broker) and
+Redis, with Redis as the result backend. One solo-pool worker per broker, on a queue of its own;
+its database URL goes through a TCP proxy that the outage test stops and starts. Tasks are sent by
+name from a Celery app that never imports heimdall_pipeline, as Heimdall sends them.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from celery import Celery
 from heimdall_pipeline.worker.celery_app import TASK_NAME, CelerySettings, retry_delay, save_measurements
 from heimdall_pipeline.core.settings import ConfigError
 from heimdall_pipeline.core.db import connect
+from heimdall_pipeline_tests.brokers import BROKERS, PersistentRedis, PrivateRabbitMQ, devstack_broker_urls
 from heimdall_pipeline_tests.tcp_proxy import TcpProxy
 
 # One xdist worker runs the whole module: one Celery worker process, one proxy.
@@ -93,7 +95,7 @@ def test_the_worker_command_without_a_broker_says_so_in_one_line():
     assert done.returncode == 1
     assert done.stderr.strip().splitlines() == [
         "heimdall-celery-worker: configuration error: HEIMDALL_CELERY_BROKER_URL is not set: Heimdall's Celery broker "
-        "(amqp://... for RabbitMQ, redis://... for Redis); `make up` writes the local Redis's to .devstack/env"
+        "(amqp://... for RabbitMQ, redis://... for Redis); `make up` writes the local RabbitMQ's to .devstack/env"
     ]
 
 
@@ -109,14 +111,6 @@ def test_importing_the_task_module_imports_neither_dagster_nor_pandas_matplotlib
 
 # --- a real worker process --------------------------------------------------------------------
 
-def _broker_urls() -> tuple[str, str]:
-    broker = os.environ.get("HEIMDALL_CELERY_BROKER_URL")
-    backend = os.environ.get("HEIMDALL_CELERY_RESULT_BACKEND")
-    if not (broker and backend):
-        pytest.fail("HEIMDALL_CELERY_BROKER_URL / HEIMDALL_CELERY_RESULT_BACKEND are not set: run the tests with `make test`")
-    return broker, backend
-
-
 class Worker:
     def __init__(self, process: subprocess.Popen, log: Path, queue: str, nodename: str, proxy: TcpProxy):
         self.process, self.log, self.queue, self.nodename, self.proxy = process, log, queue, nodename, proxy
@@ -125,21 +119,31 @@ class Worker:
         return self.log.read_text(errors="replace")
 
 
-@pytest.fixture(scope="module")
-def heimdall() -> Celery:
+@pytest.fixture(scope="module", params=BROKERS)
+def broker_urls(request) -> tuple[str, str]:
+    """(broker, result backend): each worker test runs once on RabbitMQ and once on Redis."""
+    return devstack_broker_urls(request.param)
+
+
+def _heimdall_app(broker_urls: tuple[str, str], **conf) -> Celery:
     """Heimdall's side: a Celery app that knows the task by name only."""
-    broker, backend = _broker_urls()
-    app = Celery("heimdall_backend", broker=broker, backend=backend, set_as_current=False)
-    app.conf.update(task_serializer="json", result_serializer="json", accept_content=["json"])
+    app = Celery("heimdall_backend", broker=broker_urls[0], backend=broker_urls[1], set_as_current=False)
+    app.conf.update(task_serializer="json", result_serializer="json", accept_content=["json"], **conf)
+    return app
+
+
+@pytest.fixture(scope="module")
+def heimdall(broker_urls) -> Celery:
+    app = _heimdall_app(broker_urls)
     yield app
     app.close()
 
 
 def _start_worker(
-    heimdall: Celery, database_url: str, log: Path, proxy: TcpProxy | None, *pool: str, broker_urls: tuple[str, str] | None = None
+    heimdall: Celery, database_url: str, log: Path, proxy: TcpProxy | None, *pool: str, broker_urls: tuple[str, str]
 ) -> Worker:
     """`heimdall-celery-worker` in a process of its own, on a queue of its own, once it answers a ping."""
-    broker, backend = broker_urls or _broker_urls()
+    broker, backend = broker_urls
     suffix = uuid.uuid4().hex[:10]
     queue, nodename = f"heimdall-test-{suffix}", f"heimdall-test-{suffix}@localhost"
     env = {
@@ -177,14 +181,15 @@ def _stop_worker(worker: Worker) -> None:
 
 
 @pytest.fixture(scope="module")
-def worker(database_url, heimdall, tmp_path_factory) -> Worker:
+def worker(database_url, heimdall, broker_urls, tmp_path_factory) -> Worker:
     """A solo-pool worker whose database URL goes through a proxy the outage test can stop."""
     db = urlsplit(database_url)
     proxy = TcpProxy(db.hostname, db.port)
     proxy.start()
     proxied_url = urlunsplit(db._replace(netloc=f"{db.username}:{db.password}@127.0.0.1:{proxy.port}"))
     try:
-        handle = _start_worker(heimdall, proxied_url, tmp_path_factory.mktemp("celery") / "worker.log", proxy, "--pool", "solo")
+        handle = _start_worker(heimdall, proxied_url, tmp_path_factory.mktemp("celery") / "worker.log", proxy, "--pool", "solo",
+                               broker_urls=broker_urls)
         yield handle
         _stop_worker(handle)
     finally:
@@ -293,10 +298,11 @@ def _children(pid: int) -> list[int]:
 
 
 def test_a_pool_process_killed_mid_task_gives_its_message_back_and_the_rows_land_once(
-    heimdall, clean_database_url, owner_database_url, tmp_path
+    heimdall, broker_urls, clean_database_url, owner_database_url, tmp_path
 ):
     # prefork: the task runs in a child process; killing it is a worker lost mid-task.
-    worker = _start_worker(heimdall, clean_database_url, tmp_path / "worker.log", None, "--pool", "prefork", "--concurrency", "1")
+    worker = _start_worker(heimdall, clean_database_url, tmp_path / "worker.log", None, "--pool", "prefork", "--concurrency", "1",
+                           broker_urls=broker_urls)
     try:
         task_id = str(uuid.uuid4())
         [child] = _children(worker.process.pid)
@@ -326,53 +332,16 @@ def test_a_pool_process_killed_mid_task_gives_its_message_back_and_the_rows_land
     assert log.count(f"Task {TASK_NAME}[{sent.id}] succeeded") == 1
 
 
-class PersistentRedis:
-    """A Redis of this test's own, as Heimdall runs its broker: an append-only file fsynced on
-    every write, so a SIGKILL loses nothing Redis had acknowledged."""
-
-    def __init__(self, directory: Path):
-        import socket
-
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = sock.getsockname()[1]
-        self.directory, self.process = directory, None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.directory),
-             "--appendonly", "yes", "--appendfsync", "always", "--save", ""],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        import redis
-
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                if redis.Redis(port=self.port, socket_timeout=0.5).ping():
-                    return
-            except redis.exceptions.RedisError:
-                pass
-            assert time.monotonic() < deadline, "redis-server did not start"
-            time.sleep(0.1)
-
-    def kill(self) -> None:
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=10)
-
-
-def test_a_broker_killed_and_restarted_mid_task_loses_no_message(clean_database_url, owner_database_url, tmp_path):
+@pytest.mark.parametrize("kind", BROKERS)
+def test_a_broker_killed_and_restarted_mid_task_loses_no_message(kind, clean_database_url, owner_database_url, tmp_path):
     """Before: the worker cancelled the task on losing the broker and remembered its id as revoked,
-    so the message Redis gave back was discarded: 0 of 50 rows stored, task REVOKED."""
-    broker = PersistentRedis(tmp_path)
+    so the message Redis gave back was discarded: 0 of 50 rows stored, task REVOKED. RabbitMQ gives
+    the unacknowledged message back when the connection drops; it may run twice, storing once."""
+    broker = PrivateRabbitMQ(tmp_path) if kind == "rabbitmq" else PersistentRedis(tmp_path)
     broker.start()
-    urls = (f"{broker.url}/0", f"{broker.url}/1")
-    heimdall = Celery("heimdall_backend", broker=urls[0], backend=urls[1], set_as_current=False)
-    heimdall.conf.update(task_serializer="json", result_serializer="json", accept_content=["json"])
+    # The results go to the devstack's Redis, which stays up: the broker is what this test kills.
+    urls = (broker.url, devstack_broker_urls(kind)[1])
+    heimdall = _heimdall_app(urls)
     # prefork, as Heimdall runs workers: the main process sees the broker go while a child runs the task.
     worker = _start_worker(heimdall, clean_database_url, tmp_path / "worker.log", None, "--pool", "prefork",
                            "--concurrency", "1", broker_urls=urls)
@@ -393,29 +362,29 @@ def test_a_broker_killed_and_restarted_mid_task_loses_no_message(clean_database_
             broker.start()
         result = _result(heimdall.AsyncResult(sent.id), worker, timeout=60)
         time.sleep(2)  # were the message given back and run again, it would have run by now
+        final = heimdall.AsyncResult(sent.id).get(timeout=10)
     finally:
         _stop_worker(worker)
         heimdall.close()
         broker.kill()
     assert result["status"] == "SUCCESS" and result["measurements_count"] == 50
+    assert final["status"] == "SUCCESS" and final["inserted"] + final["duplicate"] == 50
     assert len(_rows(clean_database_url, task_id)) == 50
     assert "revoked" not in worker.log_text().lower()
 
 
-def test_our_worker_and_heimdalls_share_one_broker_and_lose_no_message(clean_database_url, tmp_path):
+def test_our_worker_and_heimdalls_share_one_broker_and_lose_no_message(broker_urls, clean_database_url, tmp_path):
     """Each worker consumes its own default queue: ours HEIMDALL_CELERY_QUEUE (heimdall-pipeline),
     Heimdall's `celery`. On one queue each would discard the other's tasks as unknown (Celery 5.7)."""
-    broker, backend = _broker_urls()
+    broker, backend = broker_urls
     suffix = uuid.uuid4().hex[:8]
     ours_queue, theirs_queue = f"heimdall-pipeline-{suffix}", f"celery-{suffix}"
     env = {**os.environ, "HEIMDALL_DATABASE_URL": clean_database_url, "HEIMDALL_CELERY_BROKER_URL": broker,
            "HEIMDALL_CELERY_RESULT_BACKEND": backend, "HEIMDALL_CELERY_QUEUE": ours_queue,
            "HEIMDALL_STANDIN_BROKER_URL": broker, "HEIMDALL_STANDIN_BACKEND": backend, "HEIMDALL_STANDIN_QUEUE": theirs_queue}
-    # Heimdall's app, configured as docs/integrating.md says: our task routed to our queue, its own
+    # Heimdall's app, configured as the README says: our task routed to our queue, its own
     # tasks to its default queue.
-    heimdall = Celery("heimdall_backend", broker=broker, backend=backend, set_as_current=False)
-    heimdall.conf.update(task_serializer="json", result_serializer="json", accept_content=["json"],
-                         task_default_queue=theirs_queue, task_routes={TASK_NAME: {"queue": ours_queue}})
+    heimdall = _heimdall_app(broker_urls, task_default_queue=theirs_queue, task_routes={TASK_NAME: {"queue": ours_queue}})
     ours_log, theirs_log = tmp_path / "ours.log", tmp_path / "theirs.log"
     common = ["--loglevel", "INFO", "--pool", "solo", "--without-gossip", "--without-mingle", "--without-heartbeat"]
     with open(ours_log, "wb") as out1, open(theirs_log, "wb") as out2:
