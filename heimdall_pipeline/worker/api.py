@@ -85,14 +85,14 @@ def save_measurements_to_timescaledb(
     """
     answer = _save(task_id, measurements, s3_paths, database_url)
     count = len(measurements) if isinstance(measurements, (list, tuple)) else 0
-    return {**answer, **_heimdall_fields(task_id, count, answer["measurements_count"])}
+    return {**answer, **heimdall_fields(task_id, count, answer["measurements_count"])}
 
 
 def _save(task_id: str, measurements, s3_paths, database_url: str | None) -> dict[str, Any]:
     if not isinstance(measurements, (list, tuple)):
-        return _failed(f"measurements must be a list of dicts, not {type(measurements).__name__}", retryable=False)
+        return failed_answer(f"measurements must be a list of dicts, not {type(measurements).__name__}", retryable=False)
     if s3_paths is not None and (not isinstance(s3_paths, dict) or len(s3_paths) > MAX_S3_PATHS):
-        return _failed(f"s3_paths must be a dict of at most {MAX_S3_PATHS} websdr_id -> path entries", retryable=False)
+        return failed_answer(f"s3_paths must be a dict of at most {MAX_S3_PATHS} websdr_id -> path entries", retryable=False)
     bucket = raw_bucket()
     valid: list[Measurement] = []
     rejected: list[dict[str, Any]] = []
@@ -113,7 +113,7 @@ def _save(task_id: str, measurements, s3_paths, database_url: str | None) -> dic
     if rejected and not valid:  # nothing to store; the database is not asked
         error = f"all {len(rejected)} measurements were rejected (the first: {rejected[0]['reason']})"
         logger.error("task %s: %s", shown_task_id(task_id), error)
-        return _failed(error, retryable=False, rejected=rejected)
+        return failed_answer(error, retryable=False, rejected=rejected)
     url = database_url
     try:
         url = url or Settings.from_env().database_url
@@ -129,7 +129,7 @@ def _save(task_id: str, measurements, s3_paths, database_url: str | None) -> dic
             "TimescaleDB storage failed for task %s (%s): %s",
             shown_task_id(task_id), "retryable" if retryable else "not retryable", message, exc_info=not expected,
         )
-        return _failed(message, retryable=retryable, rejected=rejected)
+        return failed_answer(message, retryable=retryable, rejected=rejected)
     conflicts = [
         {"websdr_id": c.websdr_id, "timestamp_utc": c.timestamp_utc.isoformat(), "reason": c.reason}
         for c in result.conflict_examples
@@ -173,7 +173,7 @@ def _with_recording_path(measurement: Any, s3_paths: dict[int | str, str] | None
     return {**measurement, "iq_data_path": path}
 
 
-def _heimdall_fields(task_id: Any, count: int, stored: int) -> dict[str, Any]:
+def heimdall_fields(task_id: Any, count: int, stored: int) -> dict[str, Any]:
     """The fields Heimdall's own task answers with, beside ours, so its callers read either."""
     return {
         "successful": stored,
@@ -183,7 +183,8 @@ def _heimdall_fields(task_id: Any, count: int, stored: int) -> dict[str, Any]:
     }
 
 
-def _failed(error: str, *, retryable: bool, rejected: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def failed_answer(error: str, *, retryable: bool, rejected: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The FAILED answer: nothing stored, `error` says why."""
     rejected = rejected or []
     return {
         "status": FAILED,

@@ -31,14 +31,17 @@ from functools import cache
 from typing import Any
 
 try:
-    from celery import Celery
+    from celery import Celery, states
+    from celery.worker.consumer import Consumer
 except ModuleNotFoundError as error:  # the package installed without its `worker` extra
     raise ModuleNotFoundError(
         "heimdall_pipeline.worker.celery_app needs Celery: pip install 'heimdall-pipeline[worker]'", name=error.name
     ) from error
 
 from heimdall_pipeline.core.settings import ConfigError, Settings, exit_on_config_error, redact_url
-from heimdall_pipeline.worker.api import FAILED, save_measurements_to_timescaledb, shown_task_id
+from heimdall_pipeline.worker.api import (
+    FAILED, failed_answer, heimdall_fields, save_measurements_to_timescaledb, shown_task_id,
+)
 
 TASK_NAME = "heimdall_pipeline.save_measurements"
 DEFAULT_MAX_RETRIES = 10
@@ -136,7 +139,34 @@ def _celery_config() -> dict[str, Any]:
         # redelivers the message (its ack went to the lost connection), the load is idempotent.
         "worker_cancel_long_running_tasks_on_connection_loss": False,
         "broker_connection_retry_on_startup": True,
+        "worker_consumer": f"{__name__}:AnsweringConsumer",
     }
+
+
+# Heimdall's acquisition id, when the body is too broken to decode but starts as our task's does.
+_LEADING_TASK_ID = re.compile(r'\s*\[\s*\[\s*"([A-Za-z0-9._:-]{1,200})"')
+
+
+class AnsweringConsumer(Consumer):
+    """Celery's consumer, except that a message of our task whose body cannot be decoded (invalid
+    JSON, nesting deeper than the decoder's recursion limit) gets a FAILED answer in the result
+    backend. Celery only logs it and acknowledges it, so the caller waited for an answer that never came."""
+
+    def on_decode_error(self, message, exc):
+        super().on_decode_error(message, exc)  # the CRITICAL line, and the ack
+        headers = message.headers if isinstance(message.headers, dict) else {}
+        message_id = headers.get("id")
+        if headers.get("task") != TASK_NAME or not isinstance(message_id, str) or self.app.conf.result_backend is None:
+            return
+        body = message.body[:400]
+        match = _LEADING_TASK_ID.match(body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body))
+        error = f"the message body cannot be decoded as JSON: {str(exc)[:200]}"
+        task_id = match.group(1) if match else None
+        answer = {**failed_answer(error, retryable=False), **heimdall_fields(task_id, 0, 0), "retries": 0}
+        try:
+            self.app.backend.store_result(message_id, answer, states.SUCCESS)
+        except Exception:  # noqa: BLE001 - the answer is a courtesy; the worker must go on
+            logger.exception("could not store the answer to undecodable message %s", message_id[:80])
 
 
 app = Celery("heimdall_pipeline", set_as_current=False)

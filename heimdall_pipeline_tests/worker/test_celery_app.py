@@ -266,6 +266,35 @@ def test_invalid_input_fails_at_once_without_retries(heimdall, worker, clean_dat
     assert f"task {task_id!r}: retry" not in worker.log_text()
 
 
+def _publish_raw(broker_url: str, queue: str, message_id: str, body: str) -> None:
+    """A message of our task with a body of our own making, as a broken or hostile sender would send it."""
+    from kombu import Connection
+
+    headers = {"lang": "py", "task": TASK_NAME, "id": message_id, "root_id": message_id, "parent_id": None,
+               "group": None, "retries": 0, "eta": None, "expires": None, "argsrepr": "(...)", "kwargsrepr": "{}"}
+    with Connection(broker_url) as conn:
+        conn.Producer().publish(body, routing_key=queue, exchange="", content_type="application/json",
+                                content_encoding="utf-8", headers=headers, serializer=None, delivery_mode=2)
+
+
+@pytest.mark.parametrize("body", ["deep", "truncated"])
+def test_a_message_that_cannot_be_decoded_is_answered_failed_and_the_worker_goes_on(
+    heimdall, worker, broker_urls, clean_database_url, body
+):
+    """Before: Celery logged CRITICAL and acknowledged the message; the caller got no answer at all."""
+    task_id, message_id = str(uuid.uuid4()), str(uuid.uuid4())
+    arguments = "[" * 200_000 + "]" * 200_000 if body == "deep" else '[{"websdr_id": 1'
+    _publish_raw(broker_urls[0], worker.queue, message_id, f'[["{task_id}", {arguments}], {{}}, {{}}]')
+    answer = _result(heimdall.AsyncResult(message_id), worker)
+    assert (answer["status"], answer["retryable"], answer["task_id"]) == ("FAILED", False, task_id)
+    assert answer["error"].startswith("the message body cannot be decoded as JSON: ")
+    assert len(json.dumps(answer)) < 2000
+    # The worker goes on with the next message.
+    after = str(uuid.uuid4())
+    assert _result(_send(heimdall, worker, after, _measurements(after)), worker)["status"] == "SUCCESS"
+    assert _rows(clean_database_url, task_id) == []
+
+
 def test_a_database_outage_is_retried_with_backoff_until_the_database_is_back(heimdall, worker, clean_database_url):
     task_id = str(uuid.uuid4())
     worker.proxy.stop()  # the database is down: connections are refused
