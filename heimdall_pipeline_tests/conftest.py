@@ -67,11 +67,12 @@ def admin_database_url() -> str:
 
 @dataclass(frozen=True)
 class RoleUrls:
-    """The three roles' URLs on the server (database part to be replaced)."""
+    """The roles' URLs on the server (database part to be replaced)."""
 
     owner: str
     pipeline: str
     reader: str
+    archiver: str
 
 
 @pytest.fixture(scope="session")
@@ -83,6 +84,7 @@ def role_urls() -> RoleUrls:
         owner=os.environ.get("HEIMDALL_MIGRATE_DATABASE_URL") or pipeline,
         pipeline=pipeline,
         reader=os.environ.get("HEIMDALL_READER_DATABASE_URL") or pipeline,
+        archiver=os.environ.get("HEIMDALL_ARCHIVER_DATABASE_URL") or pipeline,
     )
 
 
@@ -98,7 +100,7 @@ def create_role_database(admin_url: str, roles: RoleUrls, name: str, migrations_
     owner_url = _with_database(roles.owner, name)
     migrate(owner_url, migrations_dir)
     with connect(owner_url) as owner:
-        apply_grants(owner, _user(roles.pipeline), _user(roles.reader))
+        apply_grants(owner, _user(roles.pipeline), _user(roles.reader), archiver_role=_user(roles.archiver))
 
 
 def drop_database(admin_url: str, name: str) -> None:
@@ -125,6 +127,12 @@ def database_url(worker_database, role_urls) -> str:
 def owner_database_url(worker_database, role_urls) -> str:
     """The worker's database as the owner role (schema changes, TRUNCATE)."""
     return _with_database(role_urls.owner, worker_database)
+
+
+@pytest.fixture(scope="session")
+def archiver_database_url(worker_database, role_urls) -> str:
+    """The worker's database as the archiver role (retention: archive records, dropping days)."""
+    return _with_database(role_urls.archiver, worker_database)
 
 
 @pytest.fixture(scope="session")

@@ -590,7 +590,7 @@ def test_compose_database_roles_match_the_init_script():
     created = set()
     for script in scripts:
         created |= set(re.findall(r"CREATE ROLE (\w+) LOGIN NOSUPERUSER", script.read_text(encoding="utf-8")))
-    assert created == {"heimdall_owner", "heimdall_pipeline", "heimdall_reader", "heimdall_minio"}
+    assert created == {"heimdall_owner", "heimdall_pipeline", "heimdall_reader", "heimdall_archiver", "heimdall_minio"}
     assert service_environment(timescaledb)["POSTGRES_DB"] == "heimdall"
     # MinIO's notification target connects as the role made for it, to the schema of our tables.
     notify = service_environment(services()["minio"])["MINIO_NOTIFY_POSTGRES_CONNECTION_STRING_PRIMARY"]

@@ -171,6 +171,7 @@ write_env() {
 HEIMDALL_DATABASE_URL=$(role_url "$PIPELINE_ROLE")
 HEIMDALL_MIGRATE_DATABASE_URL=$(role_url "$OWNER_ROLE")
 HEIMDALL_READER_DATABASE_URL=$(role_url "$READER_ROLE")
+HEIMDALL_ARCHIVER_DATABASE_URL=$(role_url "$ARCHIVER_ROLE")
 HEIMDALL_TEST_ADMIN_DATABASE_URL=postgresql://postgres@127.0.0.1:$PG_PORT/postgres
 DAGSTER_POSTGRES_URL=postgresql://$DAGSTER_ROLE:$DAGSTER_ROLE@127.0.0.1:$PG_PORT/dagster
 DAGSTER_HOME=$STATE/dagster_home
@@ -271,6 +272,7 @@ EOF
 OWNER_ROLE=heimdall_owner
 PIPELINE_ROLE=heimdall_pipeline
 READER_ROLE=heimdall_reader
+ARCHIVER_ROLE=heimdall_archiver  # retention: the only role that writes archive records and drops days
 DAGSTER_ROLE=heimdall_dagster  # owns the Dagster instance's database
 DB_NAME=heimdall
 
@@ -284,7 +286,7 @@ pg_provision() {
 DO \$\$
 DECLARE role_name TEXT;
 BEGIN
-    FOREACH role_name IN ARRAY ARRAY['$OWNER_ROLE', '$PIPELINE_ROLE', '$READER_ROLE', '$DAGSTER_ROLE'] LOOP
+    FOREACH role_name IN ARRAY ARRAY['$OWNER_ROLE', '$PIPELINE_ROLE', '$READER_ROLE', '$ARCHIVER_ROLE', '$DAGSTER_ROLE'] LOOP
         IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = role_name) THEN
             EXECUTE format('CREATE ROLE %I LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD %L', role_name, role_name);
         END IF;
@@ -341,7 +343,7 @@ SQL
 pg_migrate() {
     [ -x "$VENV/bin/heimdall-migrate" ] || die "$VENV/bin/heimdall-migrate not found; run 'make setup' first"
     env -u HEIMDALL_DATABASE_URL HEIMDALL_MIGRATE_DATABASE_URL="$(role_url "$OWNER_ROLE")" \
-        HEIMDALL_PIPELINE_ROLE="$PIPELINE_ROLE" HEIMDALL_READER_ROLE="$READER_ROLE" \
+        HEIMDALL_PIPELINE_ROLE="$PIPELINE_ROLE" HEIMDALL_READER_ROLE="$READER_ROLE" HEIMDALL_ARCHIVER_ROLE="$ARCHIVER_ROLE" \
         "$VENV/bin/heimdall-migrate" | sed 's/^/devstack: migrate: /' \
         || die "heimdall-migrate failed"
 }
@@ -472,7 +474,7 @@ cmd_up() {
 
     write_env
     pg_migrate
-    log "postgres  pid $(cat "$PG_PIDFILE")  127.0.0.1:$PG_PORT/$DB_NAME  roles $OWNER_ROLE (migrations), $PIPELINE_ROLE, $READER_ROLE"
+    log "postgres  pid $(cat "$PG_PIDFILE")  127.0.0.1:$PG_PORT/$DB_NAME  roles $OWNER_ROLE (migrations), $PIPELINE_ROLE, $READER_ROLE, $ARCHIVER_ROLE"
     log "moto s3   pid $(cat "$S3_PIDFILE")  http://127.0.0.1:$S3_PORT  bucket $BUCKET"
     log "redis     pid $(cat "$REDIS_PIDFILE")  redis://127.0.0.1:$REDIS_PORT  (Celery results db 1; db 0 the tests' second broker)"
     log "rabbitmq  pid $(cat "$RABBITMQ_PIDFILE")  amqp://127.0.0.1:$RABBITMQ_PORT  (Celery broker)"

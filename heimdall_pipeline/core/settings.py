@@ -19,6 +19,7 @@ from urllib.parse import unquote, urlsplit
 DEFAULT_BUCKET = "heimdall-raw-iq"
 DEFAULT_PIPELINE_ROLE = "heimdall_pipeline"
 DEFAULT_READER_ROLE = "heimdall_reader"
+DEFAULT_ARCHIVER_ROLE = "heimdall_archiver"  # retention: the only role that writes archive records and drops days
 DEFAULT_EVENTS_ROLE = "heimdall_minio"  # MinIO's notification target, when it writes into our database
 DEFAULT_PARTITIONS_START_DATE = "2025-01-01"
 DEFAULT_DB_SCHEMA = "public"
@@ -201,8 +202,9 @@ class Settings:
             env, "HEIMDALL_DATABASE_URL",
             hint="run `make up` and load .devstack/env, or point it at your TimescaleDB (README, Configuration)",
         )
-        if (env.get("HEIMDALL_READER_DATABASE_URL") or "").strip():
-            postgres_url(env, "HEIMDALL_READER_DATABASE_URL")  # optional, but checked when given
+        for optional in ("HEIMDALL_READER_DATABASE_URL", "HEIMDALL_ARCHIVER_DATABASE_URL"):
+            if (env.get(optional) or "").strip():
+                postgres_url(env, optional)  # optional, but checked when given
         bucket = raw_bucket(env)
         partitions_start_date(env)
         reconcile_pages_per_tick(env)
@@ -302,6 +304,7 @@ class MigrateSettings:
     reader_role: str
     db_schema: str = DEFAULT_DB_SCHEMA
     events_role: str = DEFAULT_EVENTS_ROLE
+    archiver_role: str = DEFAULT_ARCHIVER_ROLE
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "MigrateSettings":
@@ -317,6 +320,7 @@ class MigrateSettings:
             reader_role=env.get("HEIMDALL_READER_ROLE") or DEFAULT_READER_ROLE,
             db_schema=db_schema(env),
             events_role=env.get("HEIMDALL_EVENTS_ROLE") or DEFAULT_EVENTS_ROLE,
+            archiver_role=env.get("HEIMDALL_ARCHIVER_ROLE") or DEFAULT_ARCHIVER_ROLE,
         )
 
 

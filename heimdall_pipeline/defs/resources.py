@@ -115,6 +115,11 @@ def resources_from_env() -> dict[str, ConfigurableResource]:
             database_url=EnvVar("HEIMDALL_DATABASE_URL"),
             db_schema=_env_or("HEIMDALL_DB_SCHEMA", DEFAULT_DB_SCHEMA),
         ),
+        # Retention's role: it alone writes archive records and drops archived days.
+        "archiver": TimescaleResource(
+            database_url=_env_or("HEIMDALL_ARCHIVER_DATABASE_URL", EnvVar("HEIMDALL_DATABASE_URL")),
+            db_schema=_env_or("HEIMDALL_DB_SCHEMA", DEFAULT_DB_SCHEMA),
+        ),
         "reader": TimescaleResource(
             database_url=_env_or("HEIMDALL_READER_DATABASE_URL", EnvVar("HEIMDALL_DATABASE_URL")),
             db_schema=_env_or("HEIMDALL_DB_SCHEMA", DEFAULT_DB_SCHEMA),

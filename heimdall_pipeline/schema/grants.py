@@ -29,26 +29,38 @@ def apply_grants(
     reader_role: str,
     schema: str | None = None,
     events_role: str | None = None,
+    archiver_role: str | None = None,
 ) -> list[RoleGrants]:
     """Grant the pipeline role its DML and the reader role SELECT on the tables of `schema`
     (default HEIMDALL_DB_SCHEMA, else public), and USAGE on it; one RoleGrants per role. With
     `events_role` (MinIO's notification target), INSERT into s3_events and nothing else.
-    Only that schema: another application's tables beside ours are not ours to grant."""
+    With an existing `archiver_role` (retention), that role gets the pipeline's DML, and it alone
+    writes the archive records and may call drop_archived_day_chunks: the pipeline role keeps
+    SELECT on them. Only that schema: another application's tables beside ours are not ours to grant."""
     schema = db_schema() if schema is None else schema
+    archiver = archiver_role if archiver_role and archiver_role != pipeline_role and _exists(conn, archiver_role) else None
     grants = [
-        _grant(conn, pipeline_role, "schema/grants/pipeline.sql", schema, functions=True, read_only_owner_tables=True),
+        _grant(conn, pipeline_role, "schema/grants/pipeline.sql", schema, functions=True, read_only_owner_tables=True,
+               without_archives=archiver is not None),
         _grant(conn, reader_role, "schema/grants/reader.sql", schema, functions=False),
     ]
+    if archiver:
+        grants.append(_grant(conn, archiver, "schema/grants/pipeline.sql", schema, functions=True, read_only_owner_tables=True))
     if events_role:
         grants.append(_grant(conn, events_role, "schema/grants/events.sql", schema, functions=False))
     return grants
 
 
+def _exists(conn: psycopg.Connection, role: str) -> bool:
+    return conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone() is not None
+
+
 def _grant(
-    conn: psycopg.Connection, role: str, sql_file: str, schema: str, functions: bool, read_only_owner_tables: bool = False
+    conn: psycopg.Connection, role: str, sql_file: str, schema: str, functions: bool, read_only_owner_tables: bool = False,
+    without_archives: bool = False,
 ) -> RoleGrants:
     """Role names are identifiers (sql.Identifier), never pasted into SQL text or literals."""
-    if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone():
+    if not _exists(conn, role):
         return RoleGrants(role, False, f"{role}: no such role, nothing granted (README, 'Database roles')")
     if role == conn.info.user:
         return RoleGrants(role, False, f"{role}: is the migrating role itself (owner), nothing to grant")
@@ -63,10 +75,17 @@ def _grant(
             for (table,) in conn.execute(read_sql("schema/grants/owner_tables.sql"), {"schema": schema}).fetchall():
                 conn.execute(sql.SQL("REVOKE INSERT, UPDATE, DELETE ON {} FROM {}").format(
                     sql.Identifier(schema, table), sql.Identifier(role)))
+        if without_archives:
+            for (table,) in conn.execute(read_sql("schema/grants/archive_tables.sql"), {"schema": schema}).fetchall():
+                conn.execute(sql.SQL("REVOKE INSERT, UPDATE, DELETE ON {} FROM {}").format(
+                    sql.Identifier(schema, table), sql.Identifier(role)))
         if functions:
             for (function,) in conn.execute(read_sql("schema/grants/own_functions.sql"), {"schema": schema}).fetchall():
-                conn.execute(sql.SQL("GRANT EXECUTE ON FUNCTION {} TO {}").format(sql.SQL(function), sql.Identifier(role)))
-                executed.append(function)
+                grant = not (without_archives and function.split("(")[0].split(".")[-1] == "drop_archived_day_chunks")
+                statement = "GRANT EXECUTE ON FUNCTION {} TO {}" if grant else "REVOKE EXECUTE ON FUNCTION {} FROM {}"
+                conn.execute(sql.SQL(statement).format(sql.SQL(function), sql.Identifier(role)))
+                if grant:
+                    executed.append(function)
     held = conn.execute(read_sql("schema/grants/granted_tables.sql"), {"role": role, "schema": schema}).fetchall()
     by_privileges: dict[str, list[str]] = {}
     for table, privileges in held:

@@ -259,7 +259,8 @@ def main(argv: list[str] | None = None) -> int:
         with connect(database_url, schema=settings.db_schema) as conn:
             edition = timescaledb_edition(conn)
             grants = apply_grants(
-                conn, settings.pipeline_role, settings.reader_role, settings.db_schema, settings.events_role
+                conn, settings.pipeline_role, settings.reader_role, settings.db_schema, settings.events_role,
+                archiver_role=settings.archiver_role,
             )
     except (MigrationError, DatabaseConnectionError) as error:
         print(f"heimdall-migrate: {error}", file=sys.stderr)

@@ -8,6 +8,7 @@ from datetime import date
 import pytest
 
 from heimdall_pipeline.analytics.aggregates import DayArchivedError, day_bounds, hourly_mismatches, refresh_hourly
+from heimdall_pipeline.core.db import connect
 from heimdall_pipeline.ingest.loader import load_measurements
 from heimdall_pipeline_tests.measurement_rows import measurement, realistic_day, utc
 
@@ -90,14 +91,15 @@ def test_refresh_is_idempotent_and_removes_vanished_groups(db):
     assert hourly_mismatches(db, *EVERYTHING) == []
 
 
-def test_refuses_a_day_whose_rows_were_archived_and_dropped(db):
+def test_refuses_a_day_whose_rows_were_archived_and_dropped(db, archiver_database_url):
     load_measurements(db, [measurement("a", 1, utc(2025, 3, 10, 9), 10.0)])
     refresh_hourly(db, DAY)
-    db.execute(
-        "INSERT INTO measurement_archives (day, object_key, row_count, checksum, dropped_at)"
-        " VALUES (%s, 'k', 5, 'x', now())",
-        (DAY,),
-    )
+    with connect(archiver_database_url, autocommit=True) as archiver:  # only retention's role records archives
+        archiver.execute(
+            "INSERT INTO measurement_archives (day, object_key, row_count, checksum, dropped_at)"
+            " VALUES (%s, 'k', 5, 'x', now())",
+            (DAY,),
+        )
     before = hourly_rows(db)
     with pytest.raises(DayArchivedError, match="restore_job"):
         refresh_hourly(db, DAY)

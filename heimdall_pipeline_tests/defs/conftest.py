@@ -19,9 +19,10 @@ QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
 @pytest.fixture
-def resources(clean_database_url, reader_database_url, s3_endpoint_url, bucket):
+def resources(clean_database_url, reader_database_url, archiver_database_url, s3_endpoint_url, bucket):
     return {
         "timescale": TimescaleResource(database_url=clean_database_url, db_schema=TEST_DB_SCHEMA),
+        "archiver": TimescaleResource(database_url=archiver_database_url, db_schema=TEST_DB_SCHEMA),
         "reader": TimescaleResource(database_url=reader_database_url, db_schema=TEST_DB_SCHEMA),
         "s3": HeimdallS3Resource(
             endpoint_url=s3_endpoint_url,

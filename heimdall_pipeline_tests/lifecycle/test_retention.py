@@ -32,8 +32,9 @@ AS_OF = utc(2025, 2, 15, 3)  # 30 days back from 2025-02-15: everything before 2
 
 
 @pytest.fixture
-def conn(clean_database_url):
-    with connect(clean_database_url, autocommit=True) as conn:
+def conn(clean_database_url, archiver_database_url):
+    """As the archiver role: retention writes the archive records and drops days, which the pipeline role may not."""
+    with connect(archiver_database_url, autocommit=True) as conn:
         yield conn
 
 

@@ -307,9 +307,13 @@ def test_cli_reports_up_to_date_and_the_grants_it_reapplied(owner_database_url, 
     assert "schema is up to date" in out and f"timescaledb edition: {edition}\n" in out
     grants = [line for line in out.splitlines() if line.startswith("grants: ")]
     assert grants[0].startswith("grants: heimdall_pipeline: SELECT/INSERT/UPDATE/DELETE on ingest_ledger, ")
-    assert "EXECUTE on drop_archived_day_chunks(date)" in grants[0]
+    assert "drop_archived_day_chunks" not in grants[0], "only retention's role drops days"
+    assert "SELECT on measurement_archive_writes, measurement_archives, " in grants[0]
     assert grants[1].startswith("grants: heimdall_reader: SELECT on ingest_ledger, ")
     assert "INSERT" not in grants[1]
+    assert grants[2].startswith("grants: heimdall_archiver: SELECT/INSERT/UPDATE/DELETE on ingest_ledger, iq_metrics, "
+                                "measurement_archive_writes, measurement_archives, ")
+    assert "EXECUTE on drop_archived_day_chunks(date)" in grants[2]
     assert "postgresql://" not in out  # the URL and its password are never printed
 
 

@@ -44,8 +44,8 @@ def _refused(url: str, statement: str, params=None) -> None:
 
 @pytest.fixture(scope="module")
 def split_roles(role_urls):
-    if len({_user(role_urls.owner), _user(role_urls.pipeline), _user(role_urls.reader)}) != 3:
-        pytest.skip("HEIMDALL_DATABASE_URL, _MIGRATE_ and _READER_ use the same role: no split to test")
+    if len({_user(role_urls.owner), _user(role_urls.pipeline), _user(role_urls.reader), _user(role_urls.archiver)}) != 4:
+        pytest.skip("HEIMDALL_DATABASE_URL, _MIGRATE_, _READER_ and _ARCHIVER_ share a role: no split to test")
     return role_urls
 
 
@@ -83,10 +83,28 @@ def test_the_pipeline_role_cannot_change_the_schema(split_roles, clean_database_
             conn.execute("SELECT drop_chunks('measurements', older_than => now())")
 
 
-def test_the_owners_drop_function_refuses_a_day_without_an_archive(split_roles, clean_database_url, s3, bucket):
+def test_the_pipeline_role_can_neither_forge_an_archive_record_nor_drop_a_day(split_roles, clean_database_url):
+    """Before: as the pipeline role (whose URL Heimdall's workers share), insert a measurement_archives
+    row for a day never archived, then call drop_archived_day_chunks: the day's rows were gone."""
     day = date(2025, 1, 2)
     rows = realistic_day(day, sessions=3)
-    with connect(clean_database_url) as conn:
+    with connect(clean_database_url, autocommit=True) as conn:
+        load_measurements(conn, rows)
+    _refused(clean_database_url, "INSERT INTO measurement_archives (day, object_key, row_count, checksum) "
+                                 "VALUES (%s, 'planted', 1000000, 'planted')", (day,))
+    _refused(clean_database_url, "INSERT INTO measurement_archive_writes (day, object_key, row_count, checksum) "
+                                 "VALUES (%s, 'planted', 1000000, 'planted')", (day,))
+    _refused(clean_database_url, "UPDATE measurement_archives SET row_count = 1000000")
+    _refused(clean_database_url, "SELECT drop_archived_day_chunks(%s)", (day,))
+    with connect(clean_database_url, autocommit=True) as conn:
+        assert conn.execute("SELECT count(*) FROM measurements").fetchone()[0] == len(rows)
+        conn.execute("SELECT count(*) FROM measurement_archives")  # reading them stays allowed
+
+
+def test_the_owners_drop_function_refuses_a_day_without_an_archive(split_roles, clean_database_url, archiver_database_url, s3, bucket):
+    day = date(2025, 1, 2)
+    rows = realistic_day(day, sessions=3)
+    with connect(archiver_database_url) as conn:
         load_measurements(conn, rows)
         with pytest.raises(psycopg.Error, match="no archive record"):
             conn.execute("SELECT drop_archived_day_chunks(%s)", (day,))

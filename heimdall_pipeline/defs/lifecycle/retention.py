@@ -1,5 +1,6 @@
 """The lifecycle jobs: `retention_job` + `retention_schedule` (archive, verify, drop) and
-`restore_job`. Each op calls heimdall_pipeline.lifecycle.retention; they write through `timescale`."""
+`restore_job`. Each op calls heimdall_pipeline.lifecycle.retention; they write through `archiver`,
+the role that alone writes archive records and drops days."""
 
 from datetime import date
 from typing import Optional
@@ -45,7 +46,7 @@ def find_expired_days(context: OpExecutionContext, config: RetentionConfig, time
 def archive_verify_drop(
     context: OpExecutionContext,
     days: list,
-    timescale: TimescaleResource,
+    archiver: TimescaleResource,
     s3: HeimdallS3Resource,
     buckets: HeimdallBuckets,
 ) -> list:
@@ -54,7 +55,7 @@ def archive_verify_drop(
     client = s3.get_client()
     bucket = buckets.archive_bucket
     retired = []
-    with timescale.connection() as conn:
+    with archiver.connection() as conn:
         conn.autocommit = True  # one transaction per step, never one for the whole run
         for day in days:
             result = lifecycle.retire_day(conn, client, bucket, date.fromisoformat(day))
@@ -123,13 +124,13 @@ retention_schedule = ScheduleDefinition(
 def restore_archived_day(
     context: OpExecutionContext,
     config: RestoreConfig,
-    timescale: TimescaleResource,
+    archiver: TimescaleResource,
     s3: HeimdallS3Resource,
     buckets: HeimdallBuckets,
 ) -> int:
     """Load the day's Parquet archive back into measurements (rows already there are kept)."""
     day = date.fromisoformat(config.day)
-    with timescale.connection() as conn:
+    with archiver.connection() as conn:
         conn.autocommit = True
         archived, result = lifecycle.restore_day(conn, s3.get_client(), buckets.archive_bucket, day)
     context.log.info(f"{day}: {archived} archived rows, {result.inserted} restored, {result.duplicate} already present")

@@ -84,9 +84,9 @@ def test_report_assets_write_metadata_and_s3(resources, s3, bucket, clean_databa
     assert "| Aquila di Giaveno" in performance["table"] and "100.00" in performance["table"]
 
 
-def test_retention_then_restore_jobs(resources, s3, bucket, clean_database_url, edition):
+def test_retention_then_restore_jobs(resources, s3, bucket, clean_database_url, archiver_database_url, edition):
     old, recent = date(2025, 1, 2), date(2025, 2, 14)
-    with connect(clean_database_url, autocommit=True) as conn:
+    with connect(archiver_database_url, autocommit=True) as conn:
         load_measurements(conn, realistic_day(old, sessions=20))
         load_measurements(conn, realistic_day(recent, sessions=20))
         before = day_rows(conn, old)

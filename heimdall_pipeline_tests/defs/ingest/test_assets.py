@@ -2,6 +2,7 @@ import json
 from collections import Counter
 from datetime import date, timedelta
 
+from heimdall_pipeline.core.db import connect
 from heimdall_pipeline.defs.ingest.assets import window_days
 from heimdall_pipeline.devtools.sample_data import bad_objects, encode, generate_day
 from heimdall_pipeline_tests.conftest import backdate
@@ -182,13 +183,14 @@ def test_backfill_range_in_one_run(resources, s3, bucket, db):
     assert evaluations and all(e.passed for e in evaluations)
 
 
-def test_a_late_object_for_an_archived_day_leaves_its_aggregates_alone(resources, s3, bucket, db):
+def test_a_late_object_for_an_archived_day_leaves_its_aggregates_alone(resources, s3, bucket, db, archiver_database_url):
     from heimdall_pipeline.lifecycle.retention import retire_day
 
     old = generate_day(DAY, sessions=3, seed=7)
     put_uploaded_at(s3, bucket, old, noon(DAY))
     assert run_chain(resources, DAY.isoformat()).success
-    retire_day(db, s3, bucket, DAY)  # retention: archived, verified, dropped
+    with connect(archiver_database_url, autocommit=True) as archiver:
+        retire_day(archiver, s3, bucket, DAY)  # retention: archived, verified, dropped
     hourly_before = snapshot(db)["hourly"]
 
     late_day = DAY + timedelta(days=40)

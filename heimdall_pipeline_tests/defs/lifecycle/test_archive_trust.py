@@ -31,8 +31,9 @@ from heimdall_pipeline_tests.lifecycle.test_retention import OLD, OLDER
 
 
 @pytest.fixture
-def conn(clean_database_url):
-    with connect(clean_database_url, autocommit=True) as conn:
+def conn(clean_database_url, archiver_database_url):
+    """As the archiver role: retention writes the archive records and drops days, which the pipeline role may not."""
+    with connect(archiver_database_url, autocommit=True) as conn:
         load_measurements(conn, realistic_day(OLD, sessions=10, seed=1))
         load_measurements(conn, realistic_day(OLDER, sessions=10, seed=2))
         yield conn
