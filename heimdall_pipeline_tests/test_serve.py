@@ -177,6 +177,28 @@ def _drained(topology: Topology) -> bool:
     return not topology.instance.get_runs(filters=RunsFilter(statuses=IN_FLIGHT))
 
 
+def test_make_dev_refuses_an_instance_that_make_serve_runs_and_names_the_same_location(topology):
+    """Before: `make dev` beside `make serve` started a second daemon on the instance; under another
+    location name it removed serve's schedule state and a run failed with DagsterCodeLocationNotFoundError."""
+    started = time.monotonic()
+    done = subprocess.run([SERVE, "dev"], env=topology.env, capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0 and time.monotonic() - started < 30
+    [line] = done.stderr.strip().splitlines()
+    assert "already run by make serve" in line and "a second daemon would split it" in line, done.stderr
+    # Nothing of dev started: the instance still has serve's one daemon.
+    assert "Dagster UI" not in done.stdout
+    # Both name the code location `heimdall_pipeline`: dev through the root workspace.yaml.
+    import yaml
+
+    [entry] = yaml.safe_load((REPO / "workspace.yaml").read_text())["load_from"]
+    script = Path(SERVE).read_text()
+    assert entry["python_module"]["location_name"] == "heimdall_pipeline"
+    assert "--location-name heimdall_pipeline" in script and 'dev -w "$ROOT/workspace.yaml"' in script
+    # serve again adopts its own processes instead of refusing.
+    again = subprocess.run([SERVE, "up"], env=topology.env, capture_output=True, text=True, timeout=400)
+    assert again.returncode == 0, again.stderr
+
+
 def test_a_partition_launched_over_graphql_loads_its_objects(topology, s3):
     day = datetime.now(timezone.utc).date() - timedelta(days=2)
     good, bad = _upload_day(topology, s3, day, sessions=10)

@@ -141,12 +141,43 @@ require_instance() {
     "$BIN/python" -c 'import sys; from heimdall_pipeline.core.settings import main; sys.exit(main(["--instance"]))' || exit 1
 }
 
+# --- one daemon per instance ----------------------------------------------------------------
+# `make dev` and `make serve` each run a daemon. Two on one instance (DAGSTER_HOME) split it: both
+# tick the sensor and schedules, one removes the other's state, runs land twice or fail. Whoever
+# starts records itself in the instance's claim file; the other refuses while that process lives.
+claim_file() { echo "$DAGSTER_HOME/heimdall-daemon.claim"; }
+
+# claim_holder: "MODE PID" of the live process holding the claim, else nothing.
+claim_holder() {
+    local mode pid
+    [ -f "$(claim_file)" ] || return 0
+    read -r mode pid <"$(claim_file)" || true
+    [[ "$pid" =~ ^[0-9]+$ ]] && [ -r "/proc/$pid/cmdline" ] || return 0
+    tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qE 'dagster|serve\.sh' || return 0
+    echo "$mode $pid"
+}
+
+# refuse_if_claimed MODE: one line and exit 1 if another process already runs a daemon on this instance.
+refuse_if_claimed() {
+    local holder
+    holder=$(claim_holder)
+    [ -n "$holder" ] || return 0
+    local mode=${holder%% *} pid=${holder##* }
+    [ "$1" = serve ] && [ "$mode" = serve ] && return 0  # make serve again: it adopts its own processes
+    local how="make down stops it"
+    [ "$mode" = dev ] && how="stop it with Ctrl-C in its terminal"
+    die "the Dagster instance in $DAGSTER_HOME is already run by make $mode (pid $pid); a second daemon would split it: $how, or use its UI"
+}
+
+claim() { echo "$1 $2" >"$(claim_file)"; }
+
 events_configured() {
     [ -n "${HEIMDALL_EVENTS_SQS_QUEUE_URL:-}" ] || [ "${HEIMDALL_EVENTS_MINIO_TABLE:-off}" = "on" ]
 }
 
 cmd_up() {
     require_instance
+    refuse_if_claimed serve
     mkdir -p "$STATE"
     CODE_SERVER_PORT=$(choose_port code-server "${HEIMDALL_CODE_SERVER_PORT:-}")
     echo "$CODE_SERVER_PORT" >"$STATE/code-server.port"
@@ -166,6 +197,7 @@ cmd_up() {
     start webserver "dagster-webserver -w $WORKSPACE -h $HOST -p $WEBSERVER_PORT" \
         "$BIN/dagster-webserver" -w "$WORKSPACE" -h "$HOST" -p "$WEBSERVER_PORT"
     start daemon "dagster-daemon run -w $WORKSPACE" "$BIN/dagster-daemon" run -w "$WORKSPACE"
+    claim serve "$(cat "$STATE/daemon.pid")"
     wait_until "$START_TIMEOUT" webserver webserver_healthy
     log "webserver healthy on http://$HOST:$WEBSERVER_PORT"
     wait_daemon_healthy "$daemon_since" "$START_TIMEOUT" \
@@ -224,6 +256,7 @@ cmd_status() {
 
 cmd_dev() {
     require_instance
+    refuse_if_claimed dev
     local port=${HEIMDALL_WEBSERVER_PORT:-}
     if [ -z "$port" ]; then
         if port_free 3000; then port=3000; else port=$(free_port); fi
@@ -232,7 +265,13 @@ cmd_dev() {
     # From DAGSTER_HOME: started in the checkout, `dagster dev` sees ./dagster.yaml and warns that it
     # "will not be used", although DAGSTER_HOME links that very file.
     cd "$DAGSTER_HOME"
-    exec "$BIN/dagster" dev -m heimdall_pipeline.definitions -h "$HOST" -p "$port"
+    claim dev $$  # exec keeps this PID
+    # `dagster dev` warns that `dg dev` supersedes it. We keep it: one explicitly assembled
+    # Definitions module, loaded through the same workspace name as the deployment (docs/developing.md).
+    export PYTHONWARNINGS='ignore:Function `dev_command` is superseded'"${PYTHONWARNINGS:+,$PYTHONWARNINGS}"
+    # The root workspace.yaml names the location `heimdall_pipeline`, as `make serve`'s code server
+    # does: schedule and sensor state, toggles and retries follow the location's name.
+    exec "$BIN/dagster" dev -w "$ROOT/workspace.yaml" -h "$HOST" -p "$port"
 }
 
 case "${1:-}" in
