@@ -7,11 +7,19 @@ a dropped day's hours here). Exact percentile_cont would work in one (TimescaleD
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
+from typing import Any
 
 import psycopg
 
 from heimdall_pipeline.core.db import read_sql
+from heimdall_pipeline.ingest.ledger import advisory_locks, measurement_days_of_uploads
+from heimdall_pipeline.ingest.uploads import upload_days
+
+logger = logging.getLogger(__name__)
 
 
 class DayArchivedError(RuntimeError):
@@ -49,6 +57,37 @@ def refresh_hourly(conn: psycopg.Connection, day: date) -> int:
         cur.execute(read_sql("analytics/aggregates/delete_hourly_day.sql"), window)
         cur.execute(read_sql("analytics/aggregates/insert_hourly_day.sql"), window)
         return cur.rowcount
+
+
+def days_to_aggregate(conn: psycopg.Connection, start: datetime, end: datetime) -> list[date]:
+    """The upload window's days and every measurement day its uploads carry (late uploads reach back)."""
+    return sorted(set(upload_days(start, end)) | set(measurement_days_of_uploads(conn, start, end)))
+
+
+def hourly_day_lock(day: date) -> str:
+    """The advisory lock a run holds while it refreshes `day`'s hourly aggregates."""
+    return f"heimdall:hourly-day:{day}"
+
+
+@dataclass(frozen=True)
+class HourlyRefresh:
+    groups: dict[date, int]  # day refreshed: hourly groups written
+    archived: list[date]  # days retention dropped, left as they are
+
+
+def refresh_hourly_days(conn: psycopg.Connection, days: Iterable[date], *, log: Any = logger) -> HourlyRefresh:
+    """Refresh each of `days` once, in order, under its hourly_day_lock. A day retention dropped is
+    left as it is: recomputing would keep only its late rows, and the archive holds the rest (the
+    next retention run restores, re-archives and refreshes it). `log`: as advisory_locks'."""
+    groups: dict[date, int] = {}
+    archived: list[date] = []
+    for day in sorted(set(days)):
+        with advisory_locks(conn, [hourly_day_lock(day)], log=log):
+            if is_day_dropped(conn, day):
+                archived.append(day)
+                continue
+            groups[day] = refresh_hourly(conn, day)
+    return HourlyRefresh(groups, archived)
 
 
 def hourly_mismatches(conn: psycopg.Connection, start: datetime, end: datetime) -> list[tuple]:

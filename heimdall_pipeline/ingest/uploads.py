@@ -13,9 +13,11 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time as time_of_day, timedelta, timezone
+from typing import Any
 
 import psycopg
 
+from heimdall_pipeline.ingest.ledger import advisory_locks
 from heimdall_pipeline.ingest.loader import (
     Conflict,
     ListingResult,
@@ -140,11 +142,17 @@ def load_pending_by_day(
     bucket: str,
     start: datetime,
     end: datetime,
+    *,
+    log: Any = logger,
     **options,
 ) -> dict[date, IngestResult]:
     """load_pending for each upload day of [start, end) in turn: `{day: that day's IngestResult}`,
-    so a range of days reports each day's objects, rows and rejections as a run of that day would."""
-    return {day: load_pending(conn, s3, bucket, *upload_day_bounds(day), **options) for day in upload_days(start, end)}
+    so a range of days reports each day's objects, rows and rejections as a run of that day would.
+    Holds every day's upload_day_lock meanwhile: two runs of a day (the sensor's and the
+    schedule's) must not both load the same pending objects. `log`: as advisory_locks'."""
+    days = upload_days(start, end)
+    with advisory_locks(conn, [upload_day_lock(day) for day in days], log=log):
+        return {day: load_pending(conn, s3, bucket, *upload_day_bounds(day), **options) for day in days}
 
 
 def load_objects(

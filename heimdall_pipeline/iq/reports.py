@@ -26,6 +26,7 @@ import psycopg  # noqa: E402
 
 from heimdall_pipeline.core.db import read_sql  # noqa: E402
 from heimdall_pipeline.analytics.reports import _png, markdown_table  # noqa: E402
+from heimdall_pipeline.ingest.checks import CheckOutcome, Markdown, Severity  # noqa: E402
 
 COMPARISON_REPORT = "heimdall_vs_recomputed_metrics"
 SNR_TOLERANCE_DB = 3.0
@@ -114,6 +115,32 @@ def agreement(rows: pd.DataFrame) -> Agreement:
         snr_disagreeing=int((rows["snr_diff_db"].abs() > SNR_TOLERANCE_DB).sum()),
         offset_disagreeing=int((rows["offset_diff_hz"].abs() > OFFSET_TOLERANCE_HZ).sum()),
         no_signal_claimed=int((rows["no_signal"].astype(bool) & (rows["stored_snr_db"] > NO_SIGNAL_CLAIM_DB)).sum()),
+    )
+
+
+def agreement_outcome(conn: psycopg.Connection, start, end) -> CheckOutcome:
+    """What the agreement check concludes for the upload window [start, end) (WARN), with counts
+    per kind of disagreement and per receiver."""
+    rows = comparison_rows(conn, start, end)
+    found = agreement(rows)
+    summary = per_receiver(rows)
+    table = "\n".join(
+        f"| {r.websdr_id} | {r.receiver} | {r.measurements} | {r.disagreeing} |" for r in summary.itertuples()
+    )
+    return CheckOutcome(
+        passed=found.passed,
+        severity=Severity.WARN,
+        description=found.describe(),
+        metadata={
+            "compared": found.compared,
+            "disagreeing": found.disagreeing,
+            "disagreeing by SNR": found.snr_disagreeing,
+            "disagreeing by offset": found.offset_disagreeing,
+            "no signal, Heimdall claims one": found.no_signal_claimed,
+            "per receiver": Markdown(
+                "| id | receiver | compared | disagreeing |\n|---|---|---:|---:|\n" + (table or "| | (none) | 0 | 0 |")
+            ),
+        },
     )
 
 

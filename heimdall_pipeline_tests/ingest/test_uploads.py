@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import date, datetime, timedelta, timezone
 
-from heimdall_pipeline.ingest.uploads import ingest_window, load_pending, list_uploads
+from heimdall_pipeline.core.db import connect
+from heimdall_pipeline.ingest.uploads import (
+    ingest_window,
+    list_uploads,
+    load_pending,
+    load_pending_by_day,
+    upload_day_bounds,
+)
 from heimdall_pipeline.ingest.loader import ledger_summary
 from heimdall_pipeline.devtools.sample_data import bad_objects, generate_day, upload
 from heimdall_pipeline_tests.conftest import backdate
@@ -89,3 +97,29 @@ def test_the_upload_day_decides_the_window_not_the_measurement_time(db, s3, buck
 
     assert (today.objects, earlier.objects) == (len(objects) - 1, 1)
     assert db.execute("SELECT count(*) FROM measurements").fetchone()[0] == len(objects)
+
+
+class _Said:
+    """A logger that keeps what it was told."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def info(self, message: str) -> None:
+        self.lines.append(message)
+
+
+def test_loading_days_waits_for_another_loader_of_one_of_them(db, clean_database_url, s3, bucket):
+    """Two runs of a day (sensor and schedule) never load the same pending objects at once."""
+    objects = generate_day(DAY, sessions=2)
+    upload(s3, bucket, objects)
+    start, end = _now_window()
+    list_uploads(db, s3, bucket, start, end)
+    today = datetime.now(timezone.utc).date()
+    log = _Said()
+    with connect(clean_database_url) as other:
+        other.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", (f"heimdall:upload-day:{today}",))
+        threading.Timer(0.5, lambda: other.execute("SELECT pg_advisory_unlock_all()")).start()
+        results = load_pending_by_day(db, s3, bucket, *upload_day_bounds(today), log=log)
+    assert log.lines[0].startswith(f"waiting for lock heimdall:upload-day:{today} held by pid")
+    assert results[today].inserted == len(objects)

@@ -10,7 +10,7 @@ every partition's materialization carries that day's figures (context.add_asset_
 partition), and the range's totals only under "run range: " names.
 """
 
-from datetime import date, datetime
+from datetime import date
 
 from dagster import (
     AssetExecutionContext,
@@ -24,23 +24,16 @@ from dagster import (
     in_process_executor,
 )
 
-from heimdall_pipeline.analytics.aggregates import is_day_dropped, refresh_hourly
+from heimdall_pipeline.analytics.aggregates import days_to_aggregate, refresh_hourly_days
 from heimdall_pipeline.defs.partitions import daily_partitions
 from heimdall_pipeline.defs.resources import HeimdallBuckets, HeimdallS3Resource, TimescaleResource
 from heimdall_pipeline.ingest.uploads import (
     IngestResult,
     load_pending_by_day,
     upload_day_bounds,
-    upload_day_lock,
     upload_days,
 )
-from heimdall_pipeline.ingest.ledger import (
-    PartitionRows,
-    advisory_locks,
-    day_discovery,
-    measurement_days_of_uploads,
-    partition_rows,
-)
+from heimdall_pipeline.ingest.ledger import PartitionRows, day_discovery, measurement_days_of_uploads, partition_rows
 from heimdall_pipeline.ingest.loader import ledger_summary
 from heimdall_pipeline.core.object_store import ledger_key
 
@@ -51,11 +44,6 @@ REPORTED_REASONS = 20
 RANGE = "run range: "  # prefix of the figures of a whole ranged run (never a day's own numbers)
 
 window_days = upload_days  # the days of a partition time window
-
-
-def days_to_aggregate(conn, start: datetime, end: datetime) -> list[date]:
-    """The window's days and every measurement day its uploads carry (late uploads reach back)."""
-    return sorted(set(window_days(start, end)) | set(measurement_days_of_uploads(conn, start, end)))
 
 
 def _ledger_table(summary: dict[str, tuple[int, int]]) -> MetadataValue:
@@ -198,11 +186,9 @@ def measurements(
     start, end = context.partition_time_window
     per_day = {}
     with timescale.connection() as conn:
-        # Two runs of the same day (sensor + schedule) must not both load the same pending objects.
-        with advisory_locks(conn, [upload_day_lock(d) for d in window_days(start, end)], log=context.log):
-            results = load_pending_by_day(
-                conn, s3.get_client(), buckets.raw, start, end, max_object_bytes=s3.max_object_bytes
-            )
+        results = load_pending_by_day(
+            conn, s3.get_client(), buckets.raw, start, end, log=context.log, max_object_bytes=s3.max_object_bytes
+        )
         for day, result in results.items():
             day_start, day_end = upload_day_bounds(day)
             summary = ledger_summary(conn, day_start, day_end)
@@ -251,18 +237,11 @@ def measurements(
 )
 def measurements_hourly(context: AssetExecutionContext, timescale: TimescaleResource) -> MaterializeResult:
     start, end = context.partition_time_window
-    groups: dict[date, int] = {}
-    archived: list[date] = []
     with timescale.connection() as conn:
         # Per upload day, the measurement days it covers; each of those is refreshed once per run.
         covered = {day: days_to_aggregate(conn, *upload_day_bounds(day)) for day in window_days(start, end)}
-        for day in sorted(set().union(*covered.values())):
-            with advisory_locks(conn, [f"heimdall:hourly-day:{day}"], log=context.log):
-                if is_day_dropped(conn, day):
-                    # Recomputing would keep only the late rows; the archive holds the rest.
-                    archived.append(day)
-                    continue
-                groups[day] = refresh_hourly(conn, day)
+        refreshed = refresh_hourly_days(conn, set().union(*covered.values()), log=context.log)
+    groups, archived = refreshed.groups, refreshed.archived
     if archived:
         context.log.warning(
             f"late rows arrived for archived day(s) {', '.join(map(str, archived))}: their hourly aggregates "

@@ -1,15 +1,15 @@
 """Asset checks on the ingest chain, evaluated per upload day of the run's partition window.
 
-A run of one partition returns its one result, for that partition. A ranged (backfill) run
-evaluates each day on its own and records it for that day's partition (so each partition's
-Checks tab shows that day's result); the run's own result then summarises the days: passed only
-if every day passed, with the worst day's severity, so a blocking check still stops downstream.
+What each check concludes is heimdall_pipeline.ingest.checks' (and analytics.checks' for the
+aggregates): here, which asset each checks, and how a day's outcome is recorded. A run of one
+partition returns its one result, for that partition. A ranged (backfill) run evaluates each day on
+its own and records it for that day's partition (so each partition's Checks tab shows that day's
+result); the run's own result then summarises the days (summarize_days), so a blocking check still
+stops downstream.
 
-Severity: a bad day of data (a receiver silent, odd SNR or offsets) WARNs and lets the day
-through. Aggregates that disagree with the rows are an ERROR on a blocking check, so nothing
-builds on them. Objects left unaccounted (a GET that failed after its retries) are an ERROR that
-fails the run, but only after measurements_hourly has refreshed the rows that did load: one bad
-object must not keep a day's aggregates stale.
+Aggregates that disagree with the rows are an ERROR on a blocking check, so nothing builds on them.
+Objects left unaccounted are an ERROR that fails the run, but only after measurements_hourly has
+refreshed the rows that did load: one bad object must not keep a day's aggregates stale.
 """
 
 from collections.abc import Callable
@@ -31,25 +31,38 @@ from dagster._core.definitions.asset_checks.asset_check_evaluation import (
     AssetCheckEvaluationTargetMaterializationData,
 )
 
-from heimdall_pipeline.defs.ingest.assets import days_to_aggregate, measurements, measurements_hourly, window_days
+from heimdall_pipeline.analytics.checks import hourly_matches_rows
+from heimdall_pipeline.defs.ingest.assets import measurements, measurements_hourly, window_days
 from heimdall_pipeline.defs.partitions import daily_partitions
 from heimdall_pipeline.defs.resources import TimescaleResource
-from heimdall_pipeline.ingest.uploads import upload_day_bounds
-from heimdall_pipeline.ingest.ledger import (
-    day_conflicts,
-    PLAUSIBLE_SNR_RANGE_DB,
-    partition_rows,
-    receiver_counts,
-    unfinished_entries,
-    unknown_receiver_ids,
+from heimdall_pipeline.ingest.checks import (
+    CheckOutcome,
+    Markdown,
+    no_conflicts,
+    objects_accounted_for,
+    offsets_within_band,
+    pending_objects_message,
+    receivers_reported,
+    snr_in_range,
+    summarize_days,
 )
-from heimdall_pipeline.analytics.aggregates import day_bounds, hourly_mismatches, is_day_dropped
-from heimdall_pipeline.ingest.loader import ledger_summary
+from heimdall_pipeline.ingest.ledger import PLAUSIBLE_SNR_RANGE_DB
+from heimdall_pipeline.ingest.uploads import upload_day_bounds
 
 SNR_RANGE_DB = PLAUSIBLE_SNR_RANGE_DB
-FINAL_STATUSES = ("loaded", "updated", "present", "conflict", "rejected", "missing", "failed")
-LISTED_EXAMPLES = 20
-_SEVERITY_RANK = {AssetCheckSeverity.WARN: 0, AssetCheckSeverity.ERROR: 1}
+
+
+def check_result(outcome: CheckOutcome) -> AssetCheckResult:
+    """A library CheckOutcome as Dagster's result: Markdown values as Markdown, the rest as they are."""
+    return AssetCheckResult(
+        passed=outcome.passed,
+        severity=AssetCheckSeverity(outcome.severity.value),
+        description=outcome.description,
+        metadata={
+            name: MetadataValue.md(value) if isinstance(value, Markdown) else value
+            for name, value in outcome.metadata.items()
+        },
+    )
 
 
 def _latest_materialization(context: AssetCheckExecutionContext, partition: str):
@@ -66,19 +79,19 @@ def _latest_materialization(context: AssetCheckExecutionContext, partition: str)
 
 
 def per_upload_day(
-    context: AssetCheckExecutionContext, evaluate: Callable[[date, datetime, datetime], AssetCheckResult]
+    context: AssetCheckExecutionContext, evaluate: Callable[[date, datetime, datetime], CheckOutcome]
 ) -> AssetCheckResult:
     """`evaluate(day, start, end)` for the run's one day, or for each day of a ranged run, each
     day's result recorded for its own partition; returns the run's result (see the module doc)."""
     start, end = context.partition_time_window
     days = window_days(start, end)
     if len(days) == 1:
-        return evaluate(days[0], start, end)
+        return check_result(evaluate(days[0], start, end))
     spec = context.check_specs[0]
-    results = {}
+    outcomes = {}
     for day in days:
-        result = evaluate(day, *upload_day_bounds(day))
-        results[day] = result
+        outcomes[day] = evaluate(day, *upload_day_bounds(day))
+        result = check_result(outcomes[day])
         context.op_execution_context.log_event(
             AssetCheckEvaluation(
                 asset_key=spec.asset_key,
@@ -92,27 +105,7 @@ def per_upload_day(
                 target_materialization_data=_latest_materialization(context, day.isoformat()),
             )
         )
-    failed = {day: result for day, result in results.items() if not result.passed}
-    worst = max((r.severity for r in failed.values()), key=_SEVERITY_RANK.__getitem__, default=AssetCheckSeverity.WARN)
-    table = "\n".join(
-        f"| {day} | {'passed' if r.passed else r.severity.value} | {(r.description or '').replace('|', '/')} |"
-        for day, r in results.items()
-    )
-    return AssetCheckResult(
-        passed=not failed,
-        severity=worst if failed else next(iter(results.values())).severity,
-        description=(
-            f"run range {days[0]} .. {days[-1]}: {len(days) - len(failed)} of {len(days)} days passed"
-            + (f"; failed: {', '.join(str(day) for day in failed)}" if failed else "")
-        ),
-        metadata={
-            "run range: upload days": MetadataValue.text(f"{days[0]} .. {days[-1]} ({len(days)} days)"),
-            "run range: days failed": MetadataValue.text(", ".join(str(day) for day in failed) or "-"),
-            "run range: result per day": MetadataValue.md(
-                "| day | result | description |\n|---|---|---|\n" + table
-            ),
-        },
-    )
+    return check_result(summarize_days(outcomes))
 
 
 @asset_check(
@@ -126,31 +119,7 @@ def per_upload_day(
 )
 def all_receivers_reported(context: AssetCheckExecutionContext, timescale: TimescaleResource) -> AssetCheckResult:
     with timescale.connection() as conn:
-        return per_upload_day(context, lambda day, start, end: _receivers_reported(conn, start, end))
-
-
-def _receivers_reported(conn, start: datetime, end: datetime) -> AssetCheckResult:
-    counts = receiver_counts(conn, start, end)
-    missing = [c for c in counts if c.measurements == 0]
-    # Reported, not failed on: the day's receivers are judged by the list; an id outside it means
-    # the list needs a sync (heimdall-stations), which the README's operator section covers.
-    unknown = unknown_receiver_ids(conn, start, end)
-    table = "\n".join(f"| {c.websdr_ids} | {c.name} | {c.measurements} |" for c in counts)
-    return AssetCheckResult(
-        passed=not missing,
-        severity=AssetCheckSeverity.WARN,
-        description=("missing: " + ", ".join(c.name for c in missing)) if missing else "all receivers reported",
-        metadata={
-            "missing receivers": MetadataValue.text(", ".join(c.name for c in missing) or "-"),
-            "expected receivers": MetadataValue.text(", ".join(c.name for c in counts) or "-"),
-            "ids no station had then": MetadataValue.text(
-                ", ".join(f"websdr {i}: {n} measurements" for i, n in unknown.items()) or "-"
-            ),
-            "measurements per receiver": MetadataValue.md(
-                "| id(s) that day | receiver | measurements |\n|---|---|---|\n" + table
-            ),
-        },
-    )
+        return per_upload_day(context, lambda day, start, end: receivers_reported(conn, start, end))
 
 
 @asset_check(
@@ -163,22 +132,7 @@ def _receivers_reported(conn, start: datetime, end: datetime) -> AssetCheckResul
 )
 def snr_in_plausible_range(context: AssetCheckExecutionContext, timescale: TimescaleResource) -> AssetCheckResult:
     with timescale.connection() as conn:
-        return per_upload_day(context, lambda day, start, end: _snr_in_range(conn, start, end))
-
-
-def _snr_in_range(conn, start: datetime, end: datetime) -> AssetCheckResult:
-    found = partition_rows(conn, start, end, SNR_RANGE_DB)
-    return AssetCheckResult(
-        passed=found.snr_out_of_range == 0,
-        severity=AssetCheckSeverity.WARN,
-        description=f"{found.snr_out_of_range} of {found.measurements} rows outside the range",
-        metadata={
-            "measurements": found.measurements,
-            "out of range": found.snr_out_of_range,
-            "min snr_db": found.min_snr_db,
-            "max snr_db": found.max_snr_db,
-        },
-    )
+        return per_upload_day(context, lambda day, start, end: snr_in_range(conn, start, end))
 
 
 @asset_check(
@@ -191,21 +145,7 @@ def _snr_in_range(conn, start: datetime, end: datetime) -> AssetCheckResult:
 )
 def frequency_offset_within_band(context: AssetCheckExecutionContext, timescale: TimescaleResource) -> AssetCheckResult:
     with timescale.connection() as conn:
-        return per_upload_day(context, lambda day, start, end: _offsets_within_band(conn, start, end))
-
-
-def _offsets_within_band(conn, start: datetime, end: datetime) -> AssetCheckResult:
-    found = partition_rows(conn, start, end, SNR_RANGE_DB)
-    return AssetCheckResult(
-        passed=found.offset_out_of_range == 0,
-        severity=AssetCheckSeverity.WARN,
-        description=f"{found.offset_out_of_range} of {found.measurements} rows beyond ±sample_rate/2",
-        metadata={
-            "measurements": found.measurements,
-            "out of range": found.offset_out_of_range,
-            "max |offset| Hz": found.max_abs_offset_hz,
-        },
-    )
+        return per_upload_day(context, lambda day, start, end: offsets_within_band(conn, start, end))
 
 
 @asset_check(
@@ -218,23 +158,7 @@ def _offsets_within_band(conn, start: datetime, end: datetime) -> AssetCheckResu
 )
 def no_conflicting_rows(context: AssetCheckExecutionContext, timescale: TimescaleResource) -> AssetCheckResult:
     with timescale.connection() as conn:
-        return per_upload_day(context, lambda day, start, end: _no_conflicts(conn, start, end))
-
-
-def _no_conflicts(conn, start: datetime, end: datetime) -> AssetCheckResult:
-    count, examples = day_conflicts(conn, start, end, LISTED_EXAMPLES)
-    rows = "\n".join(f"| `{key}` | {reason.replace('|', '/')} |" for key, reason in examples)
-    return AssetCheckResult(
-        passed=count == 0,
-        severity=AssetCheckSeverity.WARN,
-        description=(
-            f"{count} objects in conflict with a stored row (kept as it is)" if count else "no conflicting rows"
-        ),
-        metadata={
-            "conflicts": count,
-            "conflicts (first)": MetadataValue.md("| key | reason |\n|---|---|\n" + (rows or "| (none) | |")),
-        },
-    )
+        return per_upload_day(context, lambda day, start, end: no_conflicts(conn, start, end))
 
 
 @asset_check(
@@ -251,48 +175,18 @@ def _no_conflicts(conn, start: datetime, end: datetime) -> AssetCheckResult:
     ),
 )
 def no_object_unaccounted(context: AssetCheckExecutionContext, timescale: TimescaleResource):
-    start, end = context.partition_time_window
     unaccounted_days: dict[date, int] = {}
 
-    def evaluate(day: date, day_start: datetime, day_end: datetime) -> AssetCheckResult:
-        result, pending = _objects_accounted_for(conn, day_start, day_end)
+    def evaluate(day: date, day_start: datetime, day_end: datetime) -> CheckOutcome:
+        outcome, pending = objects_accounted_for(conn, day_start, day_end)
         if pending:
             unaccounted_days[day] = pending
-        return result
+        return outcome
 
     with timescale.connection() as conn:
         yield per_upload_day(context, evaluate)
     if unaccounted_days:
-        pending = sum(unaccounted_days.values())
-        raise Failure(
-            description=(
-                f"{pending} objects of {', '.join(map(str, unaccounted_days))} are still pending: the rows that "
-                "loaded are in and aggregated; the sensor requests another run for the pending ones"
-            )
-        )
-
-
-def _objects_accounted_for(conn, start: datetime, end: datetime) -> tuple[AssetCheckResult, int]:
-    """The day's result from the ledger alone (no listing: what the bucket holds beyond the ledger is
-    the reconciliation pass's to find), and how many of its objects are still pending."""
-    summary = ledger_summary(conn, start, end)
-    objects = sum(count for count, _ in summary.values())
-    pending = sum(count for status, (count, _) in summary.items() if status not in FINAL_STATUSES)
-    failed = summary.get("failed", (0, 0))[0]
-    examples = "\n".join(f"| `{key}` | {status} |" for key, status in unfinished_entries(conn, start, end, LISTED_EXAMPLES))
-    result = AssetCheckResult(
-        passed=not pending and not failed,
-        severity=AssetCheckSeverity.ERROR if pending else AssetCheckSeverity.WARN,
-        description=f"{pending} pending, {failed} failed (given up) of {objects} objects in the ledger",
-        metadata={
-            "objects in ledger": objects,
-            "pending": pending,
-            "failed": failed,
-            "missing (deleted)": summary.get("missing", (0, 0))[0],
-            "examples": MetadataValue.md("| key | state |\n|---|---|\n" + (examples or "| (none) | |")),
-        },
-    )
-    return result, pending
+        raise Failure(description=pending_objects_message(unaccounted_days))
 
 
 @asset_check(
@@ -306,31 +200,7 @@ def _objects_accounted_for(conn, start: datetime, end: datetime) -> tuple[AssetC
 )
 def hourly_matches_measurements(context: AssetCheckExecutionContext, timescale: TimescaleResource) -> AssetCheckResult:
     with timescale.connection() as conn:
-        return per_upload_day(context, lambda day, start, end: _hourly_matches(conn, start, end))
-
-
-def _hourly_matches(conn, start: datetime, end: datetime) -> AssetCheckResult:
-    mismatches = []
-    # Days retention dropped are compared against their archive by the retention job instead.
-    days = [day for day in days_to_aggregate(conn, start, end) if not is_day_dropped(conn, day)]
-    for day in days:
-        mismatches += hourly_mismatches(conn, *day_bounds(day))
-    rows = "\n".join(
-        f"| {bucket.isoformat()} | {websdr_id} | {frequency} | {expected} | {actual} |"
-        for bucket, websdr_id, frequency, expected, actual in mismatches[:LISTED_EXAMPLES]
-    )
-    return AssetCheckResult(
-        passed=not mismatches,
-        severity=AssetCheckSeverity.ERROR,
-        metadata={
-            "days compared": MetadataValue.text(", ".join(str(d) for d in days)),
-            "mismatched groups": len(mismatches),
-            "mismatches (first)": MetadataValue.md(
-                "| hour | receiver | MHz | expected count | actual count |\n|---|---|---|---|---|\n"
-                + (rows or "| (none) | | | | |")
-            ),
-        },
-    )
+        return per_upload_day(context, lambda day, start, end: hourly_matches_rows(conn, start, end))
 
 
 INGEST_ASSET_CHECKS = [

@@ -13,7 +13,6 @@ from datetime import date, datetime, timedelta, timezone
 from dagster import (
     AssetCheckExecutionContext,
     AssetCheckResult,
-    AssetCheckSeverity,
     AssetExecutionContext,
     AssetSelection,
     AutomationCondition,
@@ -207,32 +206,6 @@ def heimdall_vs_recomputed_metrics(
     )
 
 
-def _agreement_result(conn, start: datetime, end: datetime) -> AssetCheckResult:
-    from heimdall_pipeline.iq.reports import agreement, comparison_rows, per_receiver
-
-    rows = comparison_rows(conn, start, end)
-    found = agreement(rows)
-    summary = per_receiver(rows)
-    table = "\n".join(
-        f"| {r.websdr_id} | {r.receiver} | {r.measurements} | {r.disagreeing} |" for r in summary.itertuples()
-    )
-    return AssetCheckResult(
-        passed=found.passed,
-        severity=AssetCheckSeverity.WARN,
-        description=found.describe(),
-        metadata={
-            "compared": found.compared,
-            "disagreeing": found.disagreeing,
-            "disagreeing by SNR": found.snr_disagreeing,
-            "disagreeing by offset": found.offset_disagreeing,
-            "no signal, Heimdall claims one": found.no_signal_claimed,
-            "per receiver": MetadataValue.md(
-                "| id | receiver | compared | disagreeing |\n|---|---|---:|---:|\n" + (table or "| | (none) | 0 | 0 |")
-            ),
-        },
-    )
-
-
 @asset_check(
     asset=heimdall_vs_recomputed_metrics,
     partitions_def=daily_partitions,
@@ -245,8 +218,10 @@ def _agreement_result(conn, start: datetime, end: datetime) -> AssetCheckResult:
 def recomputed_metrics_agree_with_heimdall(
     context: AssetCheckExecutionContext, reader: TimescaleResource
 ) -> AssetCheckResult:
+    from heimdall_pipeline.iq.reports import agreement_outcome  # matplotlib: only runs that check load it
+
     with reader.connection() as conn:
-        return per_upload_day(context, lambda day, start, end: _agreement_result(conn, start, end))
+        return per_upload_day(context, lambda day, start, end: agreement_outcome(conn, start, end))
 
 
 IQ_ASSETS = [iq_metrics, heimdall_vs_recomputed_metrics]
