@@ -55,6 +55,7 @@ from stack import (  # noqa: E402
     count_rows,
     fresh_bucket,
     fresh_database,
+    peer_database_url,
     median,
     rows_of,
     server_copy,
@@ -199,6 +200,7 @@ def bench_day(args, settings: Settings, admin_url: str, stages: dict[str, Stage]
             def measure_dlt() -> None:
                 for stage, parallelized in ((peer, False), (peer_parallel, True)):
                     with fresh_database(admin_url, "dlt") as url:
+                        url = peer_database_url(url, admin_url, os.environ.get("HEIMDALL_MIGRATE_DATABASE_URL"))
                         stage.add(run_dlt(dlt_python, url, bucket, settings.s3_endpoint_url, parallelized, n))
 
             for run in range(1, args.repeat + 1):

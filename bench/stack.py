@@ -66,6 +66,21 @@ def fresh_database(admin_url: str, label: str) -> Iterator[str]:
             admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
+def peer_database_url(url: str, admin_url: str, password_url: str | None) -> str:
+    """`url` (a fresh database) as dlt may take it. dlt's postgres credentials require a password,
+    and the local cluster's admin URL has none (it trusts loopback): then the peer connects as the
+    role of `password_url` (the owner role's, which has one), given the database to write in."""
+    if urlsplit(url).password:
+        return url
+    if not (password_url and urlsplit(password_url).password and urlsplit(password_url).username):
+        raise RuntimeError("the dlt peer needs a database URL with a password: HEIMDALL_DATABASE_URL has none, "
+                           "and HEIMDALL_MIGRATE_DATABASE_URL (the owner role's) is unset or has none either")
+    name, role = urlsplit(url).path.lstrip("/"), urlsplit(password_url).username
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("ALTER DATABASE {} OWNER TO {}").format(sql.Identifier(name), sql.Identifier(role)))
+    return _with_database(password_url, name)
+
+
 @contextlib.contextmanager
 def fresh_bucket(s3, label: str) -> Iterator[str]:
     name = f"heimdall-bench-{label}-{uuid.uuid4().hex[:8]}"

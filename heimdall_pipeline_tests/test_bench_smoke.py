@@ -2,7 +2,8 @@
 2,000 rows for the DB and aggregate stages, one repeat, against the real services.
 
 The dlt peer is skipped (--skip-dlt): it takes most of the wall time and could blow the timeout on
-a loaded machine; `make bench` runs it. Its ratio then prints as `nan`.
+a loaded machine; `make bench` runs it. Its ratio then prints as `nan`. The URL the peer gets, the
+path that broke when the roles landed, is tested on its own below.
 """
 
 from __future__ import annotations
@@ -78,3 +79,26 @@ def test_the_iq_stage_runs_small_and_states_its_ratio_and_peak_rss(admin_databas
     assert (probe["recordings"], probe["computed"]) == (14, 14)
     assert 1 <= probe["peak_in_flight"] <= 4
     assert probe["peak_rss_mb"] >= probe["rss_before_mb"] > 0
+
+
+def test_the_dlt_peer_gets_a_url_with_a_password_that_may_write_its_database(admin_database_url, role_urls):
+    """Before: since the roles landed, the peer got the admin URL, which has no password, and dlt
+    refused it (ConfigFieldMissingException ... password): `make bench` ran only with --skip-dlt."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        from stack import fresh_database, peer_database_url
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+    from urllib.parse import urlsplit
+
+    from heimdall_pipeline.core.db import connect
+
+    assert urlsplit(admin_database_url).password is None  # the local cluster's admin URL, as make bench passes it
+    with fresh_database(admin_database_url, "peer") as url:
+        peer = peer_database_url(url, admin_database_url, role_urls.owner)
+        assert urlsplit(peer).password and urlsplit(peer).path == urlsplit(url).path
+        with connect(peer, autocommit=True) as conn:  # what dlt does first: a schema of its own
+            conn.execute("CREATE SCHEMA heimdall_dlt_probe")
+            conn.execute("CREATE TABLE heimdall_dlt_probe.t (x int)")
+    with pytest.raises(RuntimeError, match="needs a database URL with a password"):
+        peer_database_url("postgresql://postgres@127.0.0.1:1/x", admin_database_url, None)
