@@ -24,8 +24,8 @@ METADATA_SUFFIX = "_metadata.json"
 DEFAULT_CONCURRENCY = 16
 MAX_ERROR_LENGTH = 300
 
-# What a GET can end in (FetchedObject.outcome).
-FETCHED, MISSING, CHANGED, FAILED = "fetched", "missing", "changed", "failed"
+# What a GET can end in (GetResult.outcome; FetchedObject.outcome, never TOO_LARGE there).
+FETCHED, MISSING, CHANGED, TOO_LARGE, FAILED = "fetched", "missing", "changed", "too_large", "failed"
 # Error responses worth another try: the server or the network had a bad moment.
 _TRANSIENT_HTTP_STATUS = frozenset({500, 502, 503, 504})
 _TRANSIENT_ERROR_CODES = frozenset(
@@ -49,7 +49,6 @@ _TRANSIENT_EXCEPTIONS = (
     ConnectionError,  # ConnectionResetError, BrokenPipeError
     TimeoutError,
 )
-TRANSIENT_EXCEPTIONS = _TRANSIENT_EXCEPTIONS  # for other GET loops (recordings) that retry the same way
 
 
 def is_transient_client_error(error: ClientError) -> bool:
@@ -147,12 +146,38 @@ def retry_attempts(metadata_holder: dict) -> int:
     return int(metadata_holder.get("ResponseMetadata", {}).get("RetryAttempts", 0) or 0)
 
 
-def get_object(s3, bucket: str, info: ObjectInfo, retry: GetRetryPolicy = DEFAULT_GET_RETRY) -> FetchedObject:
-    """GET one object's body, only if its ETag is still the listed one, retrying transient errors.
+@dataclass(frozen=True, slots=True)
+class GetResult:
+    outcome: str  # FETCHED, MISSING, CHANGED, TOO_LARGE or FAILED
+    body: bytes | None = None  # FETCHED only
+    error: str | None = None  # why not FETCHED: the (last) error, described
+    code: str | None = None  # S3's error code of a MISSING one (NoSuchKey, ...)
+    size: int | None = None  # the body's bytes: of a FETCHED body, or what a TOO_LARGE one announced
+    retries: int = 0  # retries this GET took, botocore's included (as it reports them)
 
-    Never raises: NoSuchKey is MISSING, PreconditionFailed (the object changed since listing) is
-    CHANGED, a transient error after `retry.attempts` tries or any other error is FAILED.
+
+def get_with_retries(
+    s3,
+    bucket: str,
+    key: str,
+    retry: GetRetryPolicy = DEFAULT_GET_RETRY,
+    *,
+    etag: str | None = None,
+    max_bytes: int | None = None,
+    missing_codes: Iterable[str] = ("NoSuchKey",),
+) -> GetResult:
+    """GET one object's body, retrying transient errors (`retry`); the one GET loop of the project.
+
+    Never raises. An error code in `missing_codes` is MISSING. With `etag`, only that version is
+    read (If-Match): PreconditionFailed (the object changed) is CHANGED. With `max_bytes`, a larger
+    body is TOO_LARGE, left unread when its Content-Length says so. A body shorter than its
+    Content-Length is retried. A transient error after `retry.attempts` tries, or any other error,
+    is FAILED.
     """
+    request = {"Bucket": bucket, "Key": key}
+    if etag is not None:
+        request["IfMatch"] = f'"{etag}"'
+    missing_codes = frozenset(missing_codes)
     retries = 0
     last_error: BaseException | None = None
     for attempt in range(retry.attempts):
@@ -160,32 +185,46 @@ def get_object(s3, bucket: str, info: ObjectInfo, retry: GetRetryPolicy = DEFAUL
             time.sleep(retry.delay(attempt - 1))
             retries += 1
         try:
-            response = s3.get_object(Bucket=bucket, Key=info.key, IfMatch=f'"{info.etag}"')
+            response = s3.get_object(**request)
             retries += retry_attempts(response)
+            size = response.get("ContentLength")
+            if max_bytes is not None and size is not None and size > max_bytes:
+                response["Body"].close()
+                return GetResult(TOO_LARGE, size=size, retries=retries)
             body = response["Body"].read()
-            expected = response.get("ContentLength")
-            if expected is not None and len(body) != expected:
-                raise ShortBodyError(f"body has {len(body)} of its {expected} bytes")
-            return FetchedObject(info, body, retries=retries)
+            if size is not None and len(body) != size:
+                raise ShortBodyError(f"body has {len(body)} of its {size} bytes")
+            if max_bytes is not None and len(body) > max_bytes:  # no Content-Length to check first
+                return GetResult(TOO_LARGE, size=len(body), retries=retries)
+            return GetResult(FETCHED, body, size=len(body), retries=retries)
         except ClientError as error:
             retries += retry_attempts(error.response)
             code = str(error.response.get("Error", {}).get("Code", ""))
             status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-            if code == "NoSuchKey":
-                return FetchedObject(info, None, describe_error(error), MISSING, retries)
-            if code == "PreconditionFailed" or status == 412:
-                return FetchedObject(info, None, describe_error(error), CHANGED, retries)
+            if code in missing_codes:
+                return GetResult(MISSING, error=describe_error(error), code=code, retries=retries)
+            if etag is not None and (code == "PreconditionFailed" or status == 412):
+                return GetResult(CHANGED, error=describe_error(error), retries=retries)
             if is_transient_client_error(error):
                 last_error = error
                 continue
-            return FetchedObject(info, None, describe_error(error), FAILED, retries)
+            return GetResult(FAILED, error=describe_error(error), retries=retries)
         except _TRANSIENT_EXCEPTIONS as error:
             last_error = error
         except Exception as error:  # noqa: BLE001 - the object is reported, the batch goes on
-            return FetchedObject(info, None, describe_error(error), FAILED, retries)
+            return GetResult(FAILED, error=describe_error(error), retries=retries)
     assert last_error is not None
-    error_text = f"after {retry.attempts} attempts: {describe_error(last_error)}"
-    return FetchedObject(info, None, error_text, FAILED, retries)
+    return GetResult(FAILED, error=f"after {retry.attempts} attempts: {describe_error(last_error)}", retries=retries)
+
+
+def get_object(s3, bucket: str, info: ObjectInfo, retry: GetRetryPolicy = DEFAULT_GET_RETRY) -> FetchedObject:
+    """GET a listed metadata object's body, only if its ETag is still the listed one (get_with_retries).
+
+    Never raises: NoSuchKey is MISSING, PreconditionFailed (the object changed since listing) is
+    CHANGED, a transient error after `retry.attempts` tries or any other error is FAILED.
+    """
+    got = get_with_retries(s3, bucket, info.key, retry, etag=info.etag)
+    return FetchedObject(info, got.body, got.error, got.outcome, got.retries)
 
 
 def head_object(s3, bucket: str, key: str) -> ObjectInfo | None:

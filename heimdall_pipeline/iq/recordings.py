@@ -23,20 +23,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
-from botocore.exceptions import ClientError
 
 from heimdall_pipeline.core.settings import IQ_CONCURRENCY_RANGE, IQ_MAX_RECORDING_BYTES_RANGE
 from heimdall_pipeline.ingest.measurement import RejectedObject, recording_location
 from heimdall_pipeline.iq.metrics import InvalidRecording, IQMetrics, compute_iq_metrics
-from heimdall_pipeline.core.object_store import (
-    DEFAULT_GET_RETRY,
-    TRANSIENT_EXCEPTIONS,
-    GetRetryPolicy,
-    ShortBodyError,
-    describe_error,
-    is_transient_client_error,
-    retry_attempts,
-)
+from heimdall_pipeline.core import object_store
+from heimdall_pipeline.core.object_store import DEFAULT_GET_RETRY, GetRetryPolicy, describe_error, get_with_retries
 
 DEFAULT_IQ_CONCURRENCY = 8
 # A recording of 125,000 complex64 samples is 1,000,128 bytes; 16 MiB leaves room for longer ones
@@ -192,44 +184,17 @@ class _Fetched:
 def get_recording(
     s3, bucket: str, key: str, max_bytes: int, retry: GetRetryPolicy = DEFAULT_GET_RETRY
 ) -> _Fetched:
-    """GET one recording's body, retrying transient errors like object_store.get_object.
-
-    Never raises. A recording larger than `max_bytes` (by its Content-Length) is not read.
-    """
-    retries = 0
-    last_error: BaseException | None = None
-    for attempt in range(retry.attempts):
-        if attempt:
-            time.sleep(retry.delay(attempt - 1))
-            retries += 1
-        try:
-            response = s3.get_object(Bucket=bucket, Key=key)
-            retries += retry_attempts(response)
-            size = response.get("ContentLength")
-            if size is not None and size > max_bytes:
-                response["Body"].close()
-                return _Fetched(REJECTED, None, f"too_large: {size} bytes, more than the limit of {max_bytes}", size, retries)
-            body = response["Body"].read()
-            if size is not None and len(body) != size:
-                raise ShortBodyError(f"body has {len(body)} of its {size} bytes")
-            if len(body) > max_bytes:  # no Content-Length to check first
-                return _Fetched(REJECTED, None, f"too_large: {len(body)} bytes, more than the limit of {max_bytes}", len(body), retries)
-            return _Fetched(COMPUTED, body, None, len(body), retries)
-        except ClientError as error:
-            retries += retry_attempts(error.response)
-            code = str(error.response.get("Error", {}).get("Code", ""))
-            if code in ("NoSuchKey", "NoSuchBucket"):
-                return _Fetched(MISSING, None, f"missing_object: s3://{bucket}/{key[:200]}: {code}", None, retries)
-            if is_transient_client_error(error):
-                last_error = error
-                continue
-            return _Fetched(FAILED, None, describe_error(error), None, retries)
-        except TRANSIENT_EXCEPTIONS as error:
-            last_error = error
-        except Exception as error:  # noqa: BLE001 - this recording is reported, the day goes on
-            return _Fetched(FAILED, None, describe_error(error), None, retries)
-    assert last_error is not None
-    return _Fetched(FAILED, None, f"after {retry.attempts} attempts: {describe_error(last_error)}", None, retries)
+    """GET one recording's body (object_store.get_with_retries). Never raises. A recording larger
+    than `max_bytes` (by its Content-Length) is not read: REJECTED. No such key or bucket: MISSING."""
+    got = get_with_retries(s3, bucket, key, retry, max_bytes=max_bytes, missing_codes=("NoSuchKey", "NoSuchBucket"))
+    if got.outcome == object_store.FETCHED:
+        return _Fetched(COMPUTED, got.body, None, got.size, got.retries)
+    if got.outcome == object_store.TOO_LARGE:
+        reason = f"too_large: {got.size} bytes, more than the limit of {max_bytes}"
+        return _Fetched(REJECTED, None, reason, got.size, got.retries)
+    if got.outcome == object_store.MISSING:
+        return _Fetched(MISSING, None, f"missing_object: s3://{bucket}/{key[:200]}: {got.code}", None, got.retries)
+    return _Fetched(FAILED, None, got.error, None, got.retries)
 
 
 def read_and_compute(
