@@ -59,6 +59,24 @@ def test_load_inserts_every_column_and_a_reload_inserts_nothing(db, clean_databa
     assert db.execute("SELECT count(*) FROM measurements").fetchone()[0] == 15
 
 
+COLUMNS_OF = (
+    "SELECT attname, format_type(atttypid, atttypmod), attnotnull FROM pg_attribute"
+    " WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum"
+)
+
+
+def test_the_staging_table_is_measurements_without_id_plus_the_object(db):
+    load_measurements(db, [measurement("a", 1)])  # the session's staging tables exist: made again, nothing changes
+    load_measurements(db, [measurement("b", 1)])
+    staged = db.execute(COLUMNS_OF, ("pg_temp.measurements_staging",)).fetchall()
+    stored = db.execute(COLUMNS_OF, ("measurements",)).fetchall()
+    assert staged == [column for column in stored if column[0] != "id"] + [
+        ("object_key", "text", False), ("etag", "text", False), ("size_bytes", "bigint", False),
+        ("last_modified", "timestamp with time zone", False),
+    ]
+    assert db.execute("SELECT count(*) FROM pg_attrdef WHERE adrelid = 'pg_temp.measurements_staging'::regclass").fetchone()[0] == 0
+
+
 def test_duplicates_within_one_batch_count_once(db):
     row = measurement("task-dup", 1).as_row()
     result = load_rows(db, [row, row, row])
