@@ -102,33 +102,35 @@ def receivers_reported(conn: psycopg.Connection, start: datetime, end: datetime)
     )
 
 
-def snr_in_range(conn: psycopg.Connection, start: datetime, end: datetime) -> CheckOutcome:
-    """The day's rows have an SNR within PLAUSIBLE_SNR_RANGE_DB (WARN)."""
-    found = partition_rows(conn, start, end, PLAUSIBLE_SNR_RANGE_DB)
-    return CheckOutcome(
-        passed=found.snr_out_of_range == 0,
-        severity=Severity.WARN,
-        description=f"{found.snr_out_of_range} of {found.measurements} rows outside the range",
-        metadata={
-            "measurements": found.measurements,
-            "out of range": found.snr_out_of_range,
-            "min snr_db": found.min_snr_db,
-            "max snr_db": found.max_snr_db,
-        },
-    )
+@dataclass(frozen=True)
+class RowBound:
+    """A bound every row of the day should keep, as partition_rows counts the rows beyond it: the
+    PartitionRows field of that count, what being beyond it is called, and the extremes shown."""
+
+    beyond_field: str
+    beyond: str  # ends the description: "3 of 120 rows <beyond>"
+    extremes: tuple[tuple[str, str], ...]  # (metadata key, PartitionRows field)
 
 
-def offsets_within_band(conn: psycopg.Connection, start: datetime, end: datetime) -> CheckOutcome:
-    """The day's rows have a frequency offset within ±sample_rate/2 (WARN)."""
+SNR_IN_PLAUSIBLE_RANGE = RowBound(
+    "snr_out_of_range", "outside the range", (("min snr_db", "min_snr_db"), ("max snr_db", "max_snr_db"))
+)
+OFFSET_WITHIN_BAND = RowBound("offset_out_of_range", "beyond ±sample_rate/2", (("max |offset| Hz", "max_abs_offset_hz"),))
+
+
+def rows_within(conn: psycopg.Connection, start: datetime, end: datetime, bound: RowBound) -> CheckOutcome:
+    """The day's rows keep `bound` (WARN): how many do not, of how many, and the extremes. SNR is
+    judged against PLAUSIBLE_SNR_RANGE_DB, offsets against ±sample_rate/2."""
     found = partition_rows(conn, start, end, PLAUSIBLE_SNR_RANGE_DB)
+    beyond = getattr(found, bound.beyond_field)
     return CheckOutcome(
-        passed=found.offset_out_of_range == 0,
+        passed=beyond == 0,
         severity=Severity.WARN,
-        description=f"{found.offset_out_of_range} of {found.measurements} rows beyond ±sample_rate/2",
+        description=f"{beyond} of {found.measurements} rows {bound.beyond}",
         metadata={
             "measurements": found.measurements,
-            "out of range": found.offset_out_of_range,
-            "max |offset| Hz": found.max_abs_offset_hz,
+            "out of range": beyond,
+            **{key: getattr(found, field) for key, field in bound.extremes},
         },
     )
 

@@ -7,15 +7,16 @@ from datetime import date, timedelta
 
 from heimdall_pipeline.core.object_store import ObjectInfo
 from heimdall_pipeline.ingest.checks import (
+    OFFSET_WITHIN_BAND,
+    SNR_IN_PLAUSIBLE_RANGE,
     CheckOutcome,
     Markdown,
     Severity,
     no_conflicts,
     objects_accounted_for,
-    offsets_within_band,
     pending_objects_message,
     receivers_reported,
-    snr_in_range,
+    rows_within,
     summarize_days,
 )
 from heimdall_pipeline.ingest.loader import load_object_batch, record_get_failures, record_listed
@@ -91,11 +92,13 @@ def test_snr_and_offset_outside_their_ranges_warn_with_counts(db):
         measurement("loud", 2, utc(2025, 7, 1, 9), 95.0),
         measurement("off", 3, utc(2025, 7, 1, 9), 10.0, offset_hz=-7_000.0),  # beyond 12.5 kHz / 2
     )
-    snr = snr_in_range(db, *BOUNDS)
+    snr = rows_within(db, *BOUNDS, SNR_IN_PLAUSIBLE_RANGE)
     assert (snr.passed, snr.severity) == (False, Severity.WARN)
+    assert snr.description == "1 of 3 rows outside the range"
     assert snr.metadata == {"measurements": 3, "out of range": 1, "min snr_db": 10.0, "max snr_db": 95.0}
-    offset = offsets_within_band(db, *BOUNDS)
+    offset = rows_within(db, *BOUNDS, OFFSET_WITHIN_BAND)
     assert (offset.passed, offset.severity) == (False, Severity.WARN)
+    assert offset.description == "1 of 3 rows beyond ±sample_rate/2"
     assert offset.metadata == {"measurements": 3, "out of range": 1, "max |offset| Hz": 7_000.0}
 
 

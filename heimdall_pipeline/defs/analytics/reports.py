@@ -11,6 +11,7 @@ from dagster import (
     AssetCheckSpec,
     AssetKey,
     AssetSelection,
+    AssetsDefinition,
     Config,
     DefaultScheduleStatus,
     MaterializeResult,
@@ -96,46 +97,47 @@ def _materialize_report(
     )
 
 
-@asset(group_name=REPORTS_GROUP, deps=[MEASUREMENTS, IQ_METRICS])
-def snr_trends(
-    config: SnrReportConfig, reader: TimescaleResource, s3: HeimdallS3Resource, buckets: HeimdallBuckets
-) -> MaterializeResult:
-    """Average and p95 SNR per receiver per hour (from raw rows: exact p95 across frequencies)."""
-    return _materialize_report("snr_trends", config, reader, s3, buckets)
+def report_asset(name: str, config_type: type[ReportConfig], description: str) -> AssetsDefinition:
+    """The asset of report `name` (analytics.reports.REPORTS), configured by `config_type`. An SNR
+    report (SnrReportConfig) shows recomputed SNR from iq_metrics too, so it depends on it as well."""
+    deps = [MEASUREMENTS, IQ_METRICS] if issubclass(config_type, SnrReportConfig) else [MEASUREMENTS]
+
+    @asset(name=name, group_name=REPORTS_GROUP, deps=deps, description=description)
+    def report(
+        config: config_type, reader: TimescaleResource, s3: HeimdallS3Resource, buckets: HeimdallBuckets
+    ) -> MaterializeResult:
+        return _materialize_report(name, config, reader, s3, buckets)
+
+    return report
 
 
+snr_trends = report_asset(
+    "snr_trends",
+    SnrReportConfig,
+    "Average and p95 SNR per receiver per hour (from raw rows: exact p95 across frequencies).",
+)
 # frequency_drift and coverage read raw rows, not measurements_hourly: an hour's aggregate per id
 # would mix the two stations of an hour in which Heimdall renumbered its receivers.
-@asset(group_name=REPORTS_GROUP, deps=[MEASUREMENTS])
-def frequency_drift(
-    config: ReportConfig, reader: TimescaleResource, s3: HeimdallS3Resource, buckets: HeimdallBuckets
-) -> MaterializeResult:
-    """Hourly frequency offset per receiver and frequency, and the fitted drift rate (Hz/hour)."""
-    return _materialize_report("frequency_drift", config, reader, s3, buckets)
-
-
-@asset(group_name=REPORTS_GROUP, deps=[MEASUREMENTS, IQ_METRICS])
-def receiver_performance(
-    config: SnrReportConfig, reader: TimescaleResource, s3: HeimdallS3Resource, buckets: HeimdallBuckets
-) -> MaterializeResult:
-    """Per receiver: measurements, SNR avg/min/max, average offset, share of sessions heard."""
-    return _materialize_report("receiver_performance", config, reader, s3, buckets)
-
-
-@asset(group_name=REPORTS_GROUP, deps=[MEASUREMENTS])
-def coverage(
-    config: ReportConfig, reader: TimescaleResource, s3: HeimdallS3Resource, buckets: HeimdallBuckets
-) -> MaterializeResult:
-    """Per receiver: uptime (hours with data), sessions, sessions every active receiver heard, counts per band; heat map."""
-    return _materialize_report("coverage", config, reader, s3, buckets)
-
-
-@asset(group_name=REPORTS_GROUP, deps=[MEASUREMENTS, IQ_METRICS])
-def recent_measurements(
-    config: RecentMeasurementsConfig, reader: TimescaleResource, s3: HeimdallS3Resource, buckets: HeimdallBuckets
-) -> MaterializeResult:
-    """The last 24 hours per receiver: counts, last heard, latest and average SNR."""
-    return _materialize_report("recent_measurements", config, reader, s3, buckets)
+frequency_drift = report_asset(
+    "frequency_drift",
+    ReportConfig,
+    "Hourly frequency offset per receiver and frequency, and the fitted drift rate (Hz/hour).",
+)
+receiver_performance = report_asset(
+    "receiver_performance",
+    SnrReportConfig,
+    "Per receiver: measurements, SNR avg/min/max, average offset, share of sessions heard.",
+)
+coverage = report_asset(
+    "coverage",
+    ReportConfig,
+    "Per receiver: uptime (hours with data), sessions, sessions every active receiver heard, counts per band; heat map.",
+)
+recent_measurements = report_asset(
+    "recent_measurements",
+    RecentMeasurementsConfig,
+    "The last 24 hours per receiver: counts, last heard, latest and average SNR.",
+)
 
 
 TIMESCALEDB_HEALTH_CHECK = "background_jobs_and_compression_healthy"

@@ -14,11 +14,15 @@ refreshed the rows that did load: one bad object must not keep a day's aggregate
 
 from collections.abc import Callable
 from datetime import date, datetime
+from functools import partial
 
+import psycopg
 from dagster import (
     AssetCheckEvaluation,
     AssetCheckExecutionContext,
     AssetCheckResult,
+    AssetChecksDefinition,
+    AssetsDefinition,
     AssetCheckSeverity,
     AssetRecordsFilter,
     Failure,
@@ -36,14 +40,15 @@ from heimdall_pipeline.defs.ingest.assets import measurements, measurements_hour
 from heimdall_pipeline.defs.partitions import daily_partitions
 from heimdall_pipeline.defs.resources import TimescaleResource
 from heimdall_pipeline.ingest.checks import (
+    OFFSET_WITHIN_BAND,
+    SNR_IN_PLAUSIBLE_RANGE,
     CheckOutcome,
     Markdown,
     no_conflicts,
     objects_accounted_for,
-    offsets_within_band,
     pending_objects_message,
     receivers_reported,
-    snr_in_range,
+    rows_within,
     summarize_days,
 )
 from heimdall_pipeline.ingest.ledger import PLAUSIBLE_SNR_RANGE_DB
@@ -108,57 +113,65 @@ def per_upload_day(
     return check_result(summarize_days(outcomes))
 
 
-@asset_check(
+def day_check(
+    name: str,
+    evaluate: Callable[[psycopg.Connection, datetime, datetime], CheckOutcome],
+    *,
+    asset: AssetsDefinition,
+    description: str,
+    blocking: bool = False,
+) -> AssetChecksDefinition:
+    """An asset check named `name` on `asset` that concludes `evaluate(conn, start, end)` for each
+    upload day of its run (per_upload_day)."""
+
+    @asset_check(name=name, asset=asset, partitions_def=daily_partitions, blocking=blocking, description=description)
+    def check(context: AssetCheckExecutionContext, timescale: TimescaleResource) -> AssetCheckResult:
+        with timescale.connection() as conn:
+            return per_upload_day(context, lambda day, start, end: evaluate(conn, start, end))
+
+    return check
+
+
+all_receivers_reported = day_check(
+    "all_receivers_reported",
+    receivers_reported,
     asset=measurements,
-    partitions_def=daily_partitions,
     description=(
         "Every receiver active that day (websdr_station_versions: active at any moment of the upload day) has "
         "rows among the day's rows, whoever inserted them, each counted for the station its id named at "
         "its time (WARN)."
     ),
 )
-def all_receivers_reported(context: AssetCheckExecutionContext, timescale: TimescaleResource) -> AssetCheckResult:
-    with timescale.connection() as conn:
-        return per_upload_day(context, lambda day, start, end: receivers_reported(conn, start, end))
 
-
-@asset_check(
+snr_in_plausible_range = day_check(
+    "snr_in_plausible_range",
+    partial(rows_within, bound=SNR_IN_PLAUSIBLE_RANGE),
     asset=measurements,
-    partitions_def=daily_partitions,
     description=(
         f"SNR of the day's rows within {SNR_RANGE_DB[0]:g}..{SNR_RANGE_DB[1]:g} dB (WARN): every row measured on "
         "the day and every row its uploads name, whoever inserted it (this pipeline or Heimdall's worker)."
     ),
 )
-def snr_in_plausible_range(context: AssetCheckExecutionContext, timescale: TimescaleResource) -> AssetCheckResult:
-    with timescale.connection() as conn:
-        return per_upload_day(context, lambda day, start, end: snr_in_range(conn, start, end))
 
-
-@asset_check(
+frequency_offset_within_band = day_check(
+    "frequency_offset_within_band",
+    partial(rows_within, bound=OFFSET_WITHIN_BAND),
     asset=measurements,
-    partitions_def=daily_partitions,
     description=(
         "Frequency offset of the day's rows within ±sample_rate/2 (WARN): every row measured on the day and "
         "every row its uploads name, whoever inserted it."
     ),
 )
-def frequency_offset_within_band(context: AssetCheckExecutionContext, timescale: TimescaleResource) -> AssetCheckResult:
-    with timescale.connection() as conn:
-        return per_upload_day(context, lambda day, start, end: offsets_within_band(conn, start, end))
 
-
-@asset_check(
+no_conflicting_rows = day_check(
+    "no_conflicting_rows",
+    no_conflicts,
     asset=measurements,
-    partitions_def=daily_partitions,
     description=(
         "No object uploaded on the day found a stored row with its key (task, receiver, time) holding other "
         "values (ledger status 'conflict'; the stored row is kept). WARN, with the count and the first reasons."
     ),
 )
-def no_conflicting_rows(context: AssetCheckExecutionContext, timescale: TimescaleResource) -> AssetCheckResult:
-    with timescale.connection() as conn:
-        return per_upload_day(context, lambda day, start, end: no_conflicts(conn, start, end))
 
 
 @asset_check(
@@ -189,18 +202,16 @@ def no_object_unaccounted(context: AssetCheckExecutionContext, timescale: Timesc
         raise Failure(description=pending_objects_message(unaccounted_days))
 
 
-@asset_check(
+hourly_matches_measurements = day_check(
+    "hourly_matches_measurements",
+    hourly_matches_rows,
     asset=measurements_hourly,
-    partitions_def=daily_partitions,
     blocking=True,
     description=(
         "measurements_hourly equals a recomputation from measurements for the day and every measurement "
         "day its uploads touched (ERROR, blocking)."
     ),
 )
-def hourly_matches_measurements(context: AssetCheckExecutionContext, timescale: TimescaleResource) -> AssetCheckResult:
-    with timescale.connection() as conn:
-        return per_upload_day(context, lambda day, start, end: hourly_matches_rows(conn, start, end))
 
 
 INGEST_ASSET_CHECKS = [
