@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from contextlib import contextmanager
 from collections.abc import Iterator
+from typing import Optional
 
 import boto3
 import psycopg
@@ -18,6 +19,7 @@ from heimdall_pipeline.schema.migrations import require_current_schema_once
 from heimdall_pipeline.core.object_store import s3_client_config
 from heimdall_pipeline.iq.recordings import DEFAULT_IQ_CONCURRENCY, DEFAULT_MAX_RECORDING_BYTES
 from heimdall_pipeline.core.settings import DEFAULT_BUCKET, DEFAULT_DB_SCHEMA, IQ_CONCURRENCY_RANGE, db_schema
+from heimdall_pipeline.lifecycle.alerts import DEFAULT_BURST_LIMIT, AlertSettings, secret_urls
 
 
 class TimescaleResource(ConfigurableResource):
@@ -98,6 +100,30 @@ class IQRecordingsResource(ConfigurableResource):
     )
 
 
+class AlertChannels(ConfigurableResource):
+    """Where alerts go (heimdall_pipeline.lifecycle.alerts): a webhook, email over SMTP, both or none.
+    Every field empty: alerts are off. Checked at load (AlertSettings.from_env) and again here."""
+
+    webhook_url: str = Field(default="", description="Slack-compatible webhook (HEIMDALL_ALERT_WEBHOOK_URL); empty: off")
+    smtp_host: str = Field(default="", description="SMTP server (HEIMDALL_ALERT_SMTP_HOST); empty: no email")
+    smtp_port: Optional[int] = Field(default=None, description="SMTP port; default 587 (starttls), 465 (ssl), 25 (none)")
+    smtp_security: str = Field(default="starttls", description="starttls, ssl or none")
+    smtp_user: str = Field(default="", description="SMTP login; empty: no login")
+    smtp_password: str = Field(default="", description="SMTP password")
+    smtp_from: str = Field(default="", description="sender address (default heimdall-pipeline@localhost)")
+    smtp_to: str = Field(default="", description="recipients, comma-separated")
+    ui_url: str = Field(default="", description="the Dagster UI's URL, for links to runs (HEIMDALL_UI_URL)")
+    burst_limit: int = Field(default=DEFAULT_BURST_LIMIT, description="more alerts in one tick: one summary")
+
+    def settings(self) -> AlertSettings:
+        return AlertSettings.build(
+            webhook_url=self.webhook_url, smtp_host=self.smtp_host, smtp_port=self.smtp_port,
+            smtp_security=self.smtp_security, smtp_user=self.smtp_user, smtp_password=self.smtp_password,
+            smtp_from=self.smtp_from, smtp_to=self.smtp_to, ui_url=self.ui_url, burst_limit=self.burst_limit,
+            secret_urls=secret_urls(os.environ),  # the passwords this process knows, masked in every alert
+        )
+
+
 def _env_or(name: str, default):
     """EnvVar when the variable is set, else the default: optional settings stay optional."""
     return EnvVar(name) if os.environ.get(name) else default
@@ -138,5 +164,18 @@ def resources_from_env() -> dict[str, ConfigurableResource]:
             raw=_env_or("HEIMDALL_S3_BUCKET", DEFAULT_BUCKET),
             reports=_env_or("HEIMDALL_REPORTS_BUCKET", ""),
             archive=_env_or("HEIMDALL_ARCHIVE_BUCKET", ""),
+        ),
+        # Alerts (the alerts sensor): off when unset.
+        "alerts": AlertChannels(
+            webhook_url=_env_or("HEIMDALL_ALERT_WEBHOOK_URL", ""),
+            smtp_host=_env_or("HEIMDALL_ALERT_SMTP_HOST", ""),
+            smtp_port=_env_or_int("HEIMDALL_ALERT_SMTP_PORT", None),
+            smtp_security=_env_or("HEIMDALL_ALERT_SMTP_SECURITY", "starttls"),
+            smtp_user=_env_or("HEIMDALL_ALERT_SMTP_USER", ""),
+            smtp_password=_env_or("HEIMDALL_ALERT_SMTP_PASSWORD", ""),
+            smtp_from=_env_or("HEIMDALL_ALERT_SMTP_FROM", ""),
+            smtp_to=_env_or("HEIMDALL_ALERT_SMTP_TO", ""),
+            ui_url=_env_or("HEIMDALL_UI_URL", _env_or("HEIMDALL_DAGSTER_URL", "")),
+            burst_limit=_env_or_int("HEIMDALL_ALERT_BURST_LIMIT", DEFAULT_BURST_LIMIT),
         ),
     }
