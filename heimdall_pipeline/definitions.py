@@ -14,12 +14,14 @@ warnings.filterwarnings("ignore", message=r"Specifying a partitions_def on an As
 
 from heimdall_pipeline.core.settings import Settings, exit_on_config_error
 from heimdall_pipeline.lifecycle.alerts import AlertSettings
+from heimdall_pipeline.lifecycle.freshness import Thresholds
 
 # A missing or malformed setting stops the load (code server, `dagster dev`, validate) with one
 # line naming the variable, rather than a stack trace here or a failure in the first run.
 with exit_on_config_error("heimdall_pipeline.definitions"):
     Settings.from_env()
     AlertSettings.from_env()
+    Thresholds.from_env()
     from heimdall_pipeline.defs.analytics.reports import ANALYTICS_ASSETS, ANALYTICS_JOBS, ANALYTICS_SCHEDULES
     from heimdall_pipeline.defs.ingest.assets import INGEST_ASSETS, ingest_job
     from heimdall_pipeline.defs.ingest.checks import INGEST_ASSET_CHECKS
@@ -27,14 +29,15 @@ with exit_on_config_error("heimdall_pipeline.definitions"):
     from heimdall_pipeline.defs.ingest.sensors import INGEST_SENSORS
     from heimdall_pipeline.defs.iq.assets import IQ_ASSET_CHECKS, IQ_ASSETS, IQ_JOBS, IQ_SENSORS
     from heimdall_pipeline.defs.lifecycle.alerts import ALERT_SENSORS
+    from heimdall_pipeline.defs.lifecycle.freshness import FRESHNESS_CHECKS, FRESHNESS_JOBS, FRESHNESS_SCHEDULES
     from heimdall_pipeline.defs.lifecycle.retention import LIFECYCLE_JOBS, LIFECYCLE_SCHEDULES
     from heimdall_pipeline.defs.resources import resources_from_env
 
 defs = Definitions(
     assets=[*INGEST_ASSETS, *IQ_ASSETS, *ANALYTICS_ASSETS],
-    asset_checks=[*INGEST_ASSET_CHECKS, *IQ_ASSET_CHECKS],
-    jobs=[ingest_job, *IQ_JOBS, *ANALYTICS_JOBS, *LIFECYCLE_JOBS],
-    schedules=[*INGEST_SCHEDULES, *ANALYTICS_SCHEDULES, *LIFECYCLE_SCHEDULES],
+    asset_checks=[*INGEST_ASSET_CHECKS, *IQ_ASSET_CHECKS, *FRESHNESS_CHECKS],
+    jobs=[ingest_job, *IQ_JOBS, *ANALYTICS_JOBS, *LIFECYCLE_JOBS, *FRESHNESS_JOBS],
+    schedules=[*INGEST_SCHEDULES, *ANALYTICS_SCHEDULES, *LIFECYCLE_SCHEDULES, *FRESHNESS_SCHEDULES],
     sensors=[*INGEST_SENSORS, *IQ_SENSORS, *ALERT_SENSORS],
     resources=resources_from_env(),
     # Every job without an executor of its own runs in one process, as ingest_job does: the UI's

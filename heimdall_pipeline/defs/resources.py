@@ -20,6 +20,7 @@ from heimdall_pipeline.core.object_store import s3_client_config
 from heimdall_pipeline.iq.recordings import DEFAULT_IQ_CONCURRENCY, DEFAULT_MAX_RECORDING_BYTES
 from heimdall_pipeline.core.settings import DEFAULT_BUCKET, DEFAULT_DB_SCHEMA, IQ_CONCURRENCY_RANGE, db_schema
 from heimdall_pipeline.lifecycle.alerts import DEFAULT_BURST_LIMIT, AlertSettings, secret_urls
+from heimdall_pipeline.lifecycle.freshness import DEFAULT_RECEIVER_HOURS, DEFAULT_UPLOAD_HOURS, Thresholds
 
 
 class TimescaleResource(ConfigurableResource):
@@ -124,6 +125,20 @@ class AlertChannels(ConfigurableResource):
         )
 
 
+class FreshnessThresholds(ConfigurableResource):
+    """How old the newest upload, and a receiver's newest measurement, may be (heimdall_pipeline.lifecycle.freshness)."""
+
+    upload_hours: int = Field(default=DEFAULT_UPLOAD_HOURS, description="no upload for longer: uploads_arriving fails")
+    receiver_hours: int = Field(
+        default=DEFAULT_RECEIVER_HOURS, description="an active receiver unheard for longer: receivers_heard_recently fails"
+    )
+
+    def thresholds(self) -> Thresholds:
+        return Thresholds.from_env(
+            {"HEIMDALL_FRESHNESS_UPLOAD_HOURS": str(self.upload_hours), "HEIMDALL_FRESHNESS_RECEIVER_HOURS": str(self.receiver_hours)}
+        )
+
+
 def _env_or(name: str, default):
     """EnvVar when the variable is set, else the default: optional settings stay optional."""
     return EnvVar(name) if os.environ.get(name) else default
@@ -165,7 +180,7 @@ def resources_from_env() -> dict[str, ConfigurableResource]:
             reports=_env_or("HEIMDALL_REPORTS_BUCKET", ""),
             archive=_env_or("HEIMDALL_ARCHIVE_BUCKET", ""),
         ),
-        # Alerts (the alerts sensor): off when unset.
+        # Alerts (the alerts sensor) and freshness (the freshness checks): off / defaults when unset.
         "alerts": AlertChannels(
             webhook_url=_env_or("HEIMDALL_ALERT_WEBHOOK_URL", ""),
             smtp_host=_env_or("HEIMDALL_ALERT_SMTP_HOST", ""),
@@ -177,5 +192,9 @@ def resources_from_env() -> dict[str, ConfigurableResource]:
             smtp_to=_env_or("HEIMDALL_ALERT_SMTP_TO", ""),
             ui_url=_env_or("HEIMDALL_UI_URL", _env_or("HEIMDALL_DAGSTER_URL", "")),
             burst_limit=_env_or_int("HEIMDALL_ALERT_BURST_LIMIT", DEFAULT_BURST_LIMIT),
+        ),
+        "freshness": FreshnessThresholds(
+            upload_hours=_env_or_int("HEIMDALL_FRESHNESS_UPLOAD_HOURS", DEFAULT_UPLOAD_HOURS),
+            receiver_hours=_env_or_int("HEIMDALL_FRESHNESS_RECEIVER_HOURS", DEFAULT_RECEIVER_HOURS),
         ),
     }
