@@ -81,9 +81,20 @@ def run_chain(
     )
 
 
+class Figures(dict):
+    """A materialization's metadata as the UI shows it: a counter it leaves out (at zero) reads 0."""
+
+    def __missing__(self, key):
+        return 0
+
+
+def figures(metadata) -> Figures:
+    return Figures({name: value.value for name, value in metadata.items()})
+
+
 def materialization_metadata(result, asset: str) -> list[dict]:
     return [
-        {name: value.value for name, value in event.materialization.metadata.items()}
+        figures(event.materialization.metadata)
         for event in result.get_asset_materialization_events()
         if event.materialization.asset_key.to_user_string() == asset
     ]

@@ -27,6 +27,7 @@ from dagster import (
 )
 
 from heimdall_pipeline.analytics.aggregates import days_to_aggregate, refresh_hourly_days
+from heimdall_pipeline.defs.metadata import headline_first, partition_report
 from heimdall_pipeline.defs.partitions import daily_partitions
 from heimdall_pipeline.defs.resources import HeimdallBuckets, HeimdallS3Resource, TimescaleResource
 from heimdall_pipeline.ingest.uploads import (
@@ -43,7 +44,6 @@ from heimdall_pipeline.core.object_store import ledger_key
 # partition's materialization carries that day's own figures.
 INGEST_BACKFILL_POLICY = BackfillPolicy.multi_run(max_partitions_per_run=10)
 REPORTED_REASONS = 20
-RANGE = "run range: "  # prefix of the figures of a whole ranged run (never a day's own numbers)
 
 window_days = upload_days  # the days of a partition time window
 
@@ -64,27 +64,9 @@ def _day_metadata(day: date) -> dict:
     return {"upload days": MetadataValue.text(str(day))}
 
 
-def _range_metadata(days: list[date], figures: dict) -> dict:
-    """What a ranged run reports for the whole range, on every partition's event, under names that say so."""
-    return {
-        f"{RANGE}upload days": MetadataValue.text(f"{days[0]} .. {days[-1]} ({len(days)} days)"),
-        **{f"{RANGE}{name}": value for name, value in figures.items()},
-    }
-
-
-def _report(context: AssetExecutionContext, per_day: dict[date, dict], range_figures: dict) -> MaterializeResult:
-    """One partition: its metadata, as ever. A ranged run: each partition's own metadata on its own
-    materialization event, and the range's totals only under "run range: " names."""
-    if len(per_day) == 1:
-        return MaterializeResult(metadata=next(iter(per_day.values())))
-    for day, metadata in per_day.items():
-        context.add_asset_metadata(metadata, partition_key=day.isoformat())
-    return MaterializeResult(metadata=_range_metadata(list(per_day), range_figures))
-
-
 def _ledger_day_metadata(day: date, summary: dict, discovered: dict[str, int]) -> dict:
     objects = sum(count for count, _ in summary.values())
-    return {
+    return headline_first({
         **_day_metadata(day),
         "objects": objects,
         "bytes": sum(size for _, size in summary.values()),
@@ -93,7 +75,7 @@ def _ledger_day_metadata(day: date, summary: dict, discovered: dict[str, int]) -
         "recorded by the listing": discovered.get("listing", 0),
         "ledger": _ledger_table(summary),
         "dagster/row_count": objects,
-    }
+    }, ("objects", "pending"))
 
 
 @asset(
@@ -118,7 +100,7 @@ def minio_metadata(context: AssetExecutionContext, timescale: TimescaleResource)
                 f"{per_day[day]['objects']} metadata objects uploaded on {day} in the ledger, "
                 f"{per_day[day]['pending']} pending"
             )
-    return _report(
+    return partition_report(
         context,
         per_day,
         {name: sum(m[name] for m in per_day.values()) for name in ("objects", "pending")},
@@ -165,7 +147,7 @@ def _loading_metadata(
     if result.failed:
         failures = "\n".join(f"| `{key}` | {error.replace('|', '/')} |" for key, error in result.failures)
         metadata["failures (first)"] = MetadataValue.md("| key | error |\n|---|---|\n" + failures)
-    return metadata
+    return headline_first(metadata, ("inserted", "rejected", "pending", "failed"))
 
 
 @asset(
@@ -215,7 +197,7 @@ def measurements(
                 f"{day}: {result.failed} GETs failed after their retries: {result.failed - result.gave_up} objects "
                 f"stay pending (the sensor requests another run for them), {result.gave_up} are now 'failed'"
             )
-    return _report(
+    return partition_report(
         context,
         per_day,
         {
@@ -256,15 +238,15 @@ def measurements_hourly(context: AssetExecutionContext, timescale: TimescaleReso
     for upload_day, days in covered.items():
         day_groups = {day: groups[day] for day in days if day in groups}
         table = "\n".join(f"| {day} | {count} |" for day, count in day_groups.items())
-        per_day[upload_day] = {
+        per_day[upload_day] = headline_first({
             **_day_metadata(upload_day),
             "days refreshed": len(day_groups),
             "late days refreshed": MetadataValue.text(", ".join(str(d) for d in day_groups if d != upload_day) or "-"),
             "archived days left as they are": MetadataValue.text(", ".join(str(d) for d in days if d in archived) or "-"),
             "groups by day": MetadataValue.md("| day | hourly groups |\n|---|---|\n" + table),
             "dagster/row_count": sum(day_groups.values()),
-        }
-    return _report(context, per_day, {"days refreshed": len(groups), "hourly groups": sum(groups.values())})
+        }, ("days refreshed",))
+    return partition_report(context, per_day, {"days refreshed": len(groups), "hourly groups": sum(groups.values())})
 
 
 INGEST_ASSETS = [minio_metadata, measurements, measurements_hourly]

@@ -27,7 +27,8 @@ from dagster import (
 )
 
 from heimdall_pipeline.defs.ingest.checks import per_upload_day
-from heimdall_pipeline.defs.ingest.assets import INGEST_BACKFILL_POLICY, RANGE, measurements, window_days
+from heimdall_pipeline.defs.ingest.assets import INGEST_BACKFILL_POLICY, measurements, window_days
+from heimdall_pipeline.defs.metadata import headline_first, partition_report
 from heimdall_pipeline.defs.partitions import daily_partitions
 from heimdall_pipeline.defs.resources import HeimdallBuckets, HeimdallS3Resource, IQRecordingsResource, TimescaleResource
 from heimdall_pipeline.ingest.uploads import upload_day_bounds
@@ -45,21 +46,6 @@ def _png_markdown(name: str, png: bytes) -> str:
     return f"![{name}](data:image/png;base64,{base64.b64encode(png).decode('ascii')})"
 
 
-def _per_partition(context: AssetExecutionContext, per_day: dict[date, dict], range_figures: dict) -> MaterializeResult:
-    """One day: its metadata. A ranged run: each day's on its own partition, the totals under RANGE names."""
-    if len(per_day) == 1:
-        return MaterializeResult(metadata=next(iter(per_day.values())))
-    for day, metadata in per_day.items():
-        context.add_asset_metadata(metadata, partition_key=day.isoformat())
-    days = list(per_day)
-    return MaterializeResult(
-        metadata={
-            f"{RANGE}upload days": MetadataValue.text(f"{days[0]} .. {days[-1]} ({len(days)} days)"),
-            **{f"{RANGE}{name}": value for name, value in range_figures.items()},
-        }
-    )
-
-
 def _iq_day_metadata(day: date, result: IQDayResult, summary: dict, reasons: list, plot: bytes) -> dict:
     statuses = dict(iter_status(summary))
     flags = {
@@ -70,7 +56,7 @@ def _iq_day_metadata(day: date, result: IQDayResult, summary: dict, reasons: lis
     reason_rows = "\n".join(
         f"| {status} | {code} | {count} | {example.replace('|', '/')[:160]} |" for status, code, count, example in reasons
     )
-    return {
+    return headline_first({
         "upload days": MetadataValue.text(str(day)),
         "algorithm_version": current_version(),
         "recordings": result.recordings,
@@ -89,7 +75,7 @@ def _iq_day_metadata(day: date, result: IQDayResult, summary: dict, reasons: lis
         "plot": MetadataValue.md(_png_markdown("iq_metrics", plot)),
         # Every measurement of the day's uploads has its row (or is pending): the same on a re-run.
         "dagster/row_count": sum(count for status, count in statuses.items() if status != "pending"),
-    }
+    }, ("recordings", "computed", "rejected", "pending"))
 
 
 @asset(
@@ -145,7 +131,7 @@ def iq_metrics(
             totals["read in this run"] += result.read
             for status in ("computed", "rejected", "missing", "failed"):
                 totals[status] += statuses[status]
-    return _per_partition(context, per_day, totals)
+    return partition_report(context, per_day, totals)
 
 
 def _comparison_day(conn, client, bucket: str, day: date) -> dict:
@@ -199,7 +185,7 @@ def heimdall_vs_recomputed_metrics(
     with reader.connection() as conn:
         for day in window_days(start, end):
             per_day[day] = _comparison_day(conn, client, buckets.reports_bucket, day)
-    return _per_partition(
+    return partition_report(
         context,
         per_day,
         {name: sum(m[name] for m in per_day.values()) for name in ("compared", "disagreeing")},

@@ -21,6 +21,8 @@ EXPECTED_SCHEDULES = {
     "daily_ingest_schedule": ("15 0 * * *", "UTC", DefaultScheduleStatus.RUNNING, "ingest_job"),
     "reports_schedule": ("30 * * * *", "UTC", DefaultScheduleStatus.RUNNING, "reports_job"),
     "retention_schedule": ("30 2 * * *", "UTC", DefaultScheduleStatus.STOPPED, "retention_job"),
+    # The data's freshness checks only (no upload, a silent receiver), hourly: they feed the alerts.
+    "freshness_schedule": ("10 * * * *", "UTC", DefaultScheduleStatus.RUNNING, "freshness_checks_job"),
 }
 
 
@@ -36,7 +38,9 @@ def test_every_schedule_has_its_pinned_cron_timezone_default_status_and_job():
 
 def test_the_sensor_runs_every_30_seconds_by_default_and_launches_the_ingest_job():
     sensors = {s.name: defs.resolve_sensor_def(s.name) for s in defs.sensors}
-    assert set(sensors) == {"new_metadata_objects_sensor", "hourly_automation_sensor", "iq_automation_sensor"}
+    assert set(sensors) == {"new_metadata_objects_sensor", "hourly_automation_sensor", "iq_automation_sensor", "alerts_sensor"}
+    alerts = sensors["alerts_sensor"]  # failed runs and checks to the operators' channels: on by default
+    assert (alerts.default_status, alerts.minimum_interval_seconds) == (DefaultSensorStatus.RUNNING, 30)
     # iq_metrics and its comparison follow a materialized day of measurements: on by default, every minute.
     iq = sensors["iq_automation_sensor"]
     assert (iq.default_status, iq.minimum_interval_seconds) == (DefaultSensorStatus.RUNNING, 60)

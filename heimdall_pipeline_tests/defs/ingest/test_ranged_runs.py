@@ -18,7 +18,9 @@ from dagster._core.storage.asset_check_execution_record import (
 from heimdall_pipeline.defs.ingest.checks import INGEST_ASSET_CHECKS, hourly_matches_measurements
 from heimdall_pipeline.defs.partitions import daily_partitions
 from heimdall_pipeline.devtools.sample_data import SampleObject, bad_objects, encode, generate_day, measurement_document, metadata_key
-from heimdall_pipeline_tests.defs.conftest import check_evaluations, materialization_metadata, noon, put_uploaded_at, run_chain
+from heimdall_pipeline_tests.defs.conftest import (
+    check_evaluations, figures, materialization_metadata, noon, put_uploaded_at, run_chain,
+)
 
 FIRST = date(2025, 8, 4)
 DAYS = [FIRST + timedelta(days=offset) for offset in range(4)]
@@ -88,14 +90,11 @@ def test_a_ranged_run_records_each_days_own_figures_and_check_results(resources,
     for day, expected in uploaded.items():
         listing = latest_materialization(instance, "minio_metadata", day)
         assert listing.partition_key == day.isoformat()
-        listed = {name: value.value for name, value in listing.asset_materialization.metadata.items()}
+        listed = figures(listing.asset_materialization.metadata)
         assert listed["dagster/row_count"] == listed["objects"] == len(expected["objects"])
         assert listed["upload days"] == day.isoformat()
         assert listed["run range: objects"] == total_objects  # the whole run's, named as such
-        loading = {
-            name: value.value
-            for name, value in latest_materialization(instance, "measurements", day).asset_materialization.metadata.items()
-        }
+        loading = figures(latest_materialization(instance, "measurements", day).asset_materialization.metadata)
         assert loading["dagster/row_count"] == loading["inserted"] == expected["rows"]
         assert (loading["objects"], loading["rejected"]) == (len(expected["objects"]), expected["rejected"])
         assert "not_json" in loading["rejections (first)"] if expected["rejected"] else "(none)" in loading["rejections (first)"]
