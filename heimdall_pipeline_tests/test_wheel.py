@@ -23,7 +23,8 @@ from heimdall_pipeline.devtools.sample_data import bad_objects, generate_day, up
 from heimdall_pipeline_tests.brokers import devstack_broker_urls
 from heimdall_pipeline_tests.conftest import TEST_DB_SCHEMA, _with_database
 
-pytestmark = pytest.mark.integration
+# Builds the wheel and installs it with its dependencies from PyPI: slow on a loaded machine.
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(1200)]
 
 REPO = Path(__file__).resolve().parent.parent
 
