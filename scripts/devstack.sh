@@ -265,7 +265,7 @@ EOF
     wait_for 30 postgres pg_ready "$PG_PORT" || die "PostgreSQL is not accepting connections (log: $PGLOG)"
 }
 
-# Three login roles, none of them SUPERUSER (README, "Database roles"); `postgres` stays the
+# The login roles, none of them SUPERUSER (docs/operating.md, "Database roles"); `postgres` stays the
 # bootstrap superuser that creates them, the database and the extension. The passwords are local
 # placeholders (the cluster trusts loopback anyway). The grants are heimdall-migrate's job, so
 # they hold on any server, not only here.

@@ -1,4 +1,4 @@
--- The login roles of the measurements database (README, "Database roles"), created by the
+-- The login roles of the measurements database (docs/operating.md, "Database roles"), created by the
 -- timescale/timescaledb container the first time it initialises an empty data directory (its
 -- entrypoint runs /docker-entrypoint-initdb.d/*.sql with psql as the superuser, in POSTGRES_DB, after
 -- its own 000_install_timescaledb.sh has created the extension there). Passwords come from the

@@ -200,7 +200,7 @@ class Settings:
         env = os.environ if environ is None else environ
         database_url = postgres_url(
             env, "HEIMDALL_DATABASE_URL",
-            hint="run `make up` and load .devstack/env, or point it at your TimescaleDB (README, Configuration)",
+            hint="run `make up` and load .devstack/env, or point it at your TimescaleDB (docs/operating.md, Configuration)",
         )
         for optional in ("HEIMDALL_READER_DATABASE_URL", "HEIMDALL_ARCHIVER_DATABASE_URL"):
             if (env.get(optional) or "").strip():
@@ -266,7 +266,7 @@ def iq_max_recording_bytes(env: Mapping[str, str], default: int) -> int:
 
 @dataclass(frozen=True)
 class EventSettings:
-    """Where object notifications arrive (docs/operating.md, "Notifications"): an SQS queue that S3
+    """Where object notifications arrive (docs/discovery.md): an SQS queue that S3
     notifies, or MinIO's PostgreSQL target writing into our s3_events table. Both off by default."""
 
     sqs_queue_url: str | None = None
@@ -314,7 +314,7 @@ class MigrateSettings:
             database_url=postgres_url(
                 env, name,
                 hint="set HEIMDALL_MIGRATE_DATABASE_URL (or HEIMDALL_DATABASE_URL) to the owner role's URL; "
-                "`make up` writes it to .devstack/env (README, Database roles)",
+                "`make up` writes it to .devstack/env (docs/operating.md, Database roles)",
             ),
             pipeline_role=env.get("HEIMDALL_PIPELINE_ROLE") or DEFAULT_PIPELINE_ROLE,
             reader_role=env.get("HEIMDALL_READER_ROLE") or DEFAULT_READER_ROLE,

@@ -1,6 +1,6 @@
 """Accuracy of iq_metrics against analytic truth on synthetic recordings (iq_synth).
 
-`python -m heimdall_pipeline.devtools.iq_accuracy` prints the error table that README.md shows; the tests
+`python -m heimdall_pipeline.devtools.iq_accuracy` prints the error table that docs/iq-metrics.md shows; the tests
 (test_iq_accuracy.py) run the same grid and assert the goal of issue 11: SNR within 0.5 dB where
 SNR >= 0 dB, offset within 1 Hz, no signal reported for noise only, clipping flagged.
 """

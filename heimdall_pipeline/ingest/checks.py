@@ -84,7 +84,7 @@ def receivers_reported(conn: psycopg.Connection, start: datetime, end: datetime)
     counts = receiver_counts(conn, start, end)
     missing = [c for c in counts if c.measurements == 0]
     # Reported, not failed on: the day's receivers are judged by the list; an id outside it means
-    # the list needs a sync (heimdall-stations), which the README's operator section covers.
+    # the list needs a sync (heimdall-stations), which docs/integrating.md, 'Receivers over time', covers.
     unknown = unknown_receiver_ids(conn, start, end)
     table = "\n".join(f"| {c.websdr_ids} | {c.name} | {c.measurements} |" for c in counts)
     return CheckOutcome(

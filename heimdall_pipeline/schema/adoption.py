@@ -104,7 +104,7 @@ class ForeignMeasurements:
         if reason is None:
             return found + keep_apart + (
                 "; or, to make it ours with every row kept, run heimdall-migrate --adopt-measurements "
-                "(README, 'Beside Heimdall's database')."
+                "(docs/integrating.md, 'Beside Heimdall's database')."
             )
         return found + keep_apart + f". It cannot be adopted: {reason}."
 

@@ -61,7 +61,7 @@ def _grant(
 ) -> RoleGrants:
     """Role names are identifiers (sql.Identifier), never pasted into SQL text or literals."""
     if not _exists(conn, role):
-        return RoleGrants(role, False, f"{role}: no such role, nothing granted (README, 'Database roles')")
+        return RoleGrants(role, False, f"{role}: no such role, nothing granted (docs/operating.md, 'Database roles')")
     if role == conn.info.user:
         return RoleGrants(role, False, f"{role}: is the migrating role itself (owner), nothing to grant")
     database = conn.execute("SELECT current_database()").fetchone()[0]

@@ -242,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
         "--adopt-measurements",
         action="store_true",
         help="make an existing `measurements` table with the seed's columns ours (primary key, hypertable, "
-        "indexes; colliding rows set aside, none deleted), then migrate (README, 'Beside Heimdall's database')",
+        "indexes; colliding rows set aside, none deleted), then migrate (docs/integrating.md, 'Beside Heimdall's database')",
     )
     args = parser.parse_args(argv)
     environ = dict(os.environ)
@@ -270,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
         detail = " ".join(str(error).split())[:200]
         print(
             f"heimdall-migrate: this role may not change the schema ({detail}): set HEIMDALL_MIGRATE_DATABASE_URL "
-            "to the owner role's URL (README, 'Database roles')",
+            "to the owner role's URL (docs/operating.md, 'Database roles')",
             file=sys.stderr,
         )
         return 1

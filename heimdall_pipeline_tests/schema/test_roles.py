@@ -168,7 +168,7 @@ def test_grants_skip_a_role_that_does_not_exist(owner_database_url, split_roles)
     with connect(owner_database_url) as owner:
         missing, reader = apply_grants(owner, "heimdall_no_such_role", _user(split_roles.reader))
     assert (missing.granted, reader.granted) == (False, True)
-    assert missing.summary == "heimdall_no_such_role: no such role, nothing granted (README, 'Database roles')"
+    assert missing.summary == "heimdall_no_such_role: no such role, nothing granted (docs/operating.md, 'Database roles')"
 
 
 @pytest.fixture

@@ -411,7 +411,7 @@ def test_our_worker_and_heimdalls_share_one_broker_and_lose_no_message(broker_ur
     env = {**os.environ, "HEIMDALL_DATABASE_URL": clean_database_url, "HEIMDALL_CELERY_BROKER_URL": broker,
            "HEIMDALL_CELERY_RESULT_BACKEND": backend, "HEIMDALL_CELERY_QUEUE": ours_queue,
            "HEIMDALL_STANDIN_BROKER_URL": broker, "HEIMDALL_STANDIN_BACKEND": backend, "HEIMDALL_STANDIN_QUEUE": theirs_queue}
-    # Heimdall's app, configured as the README says: our task routed to our queue, its own
+    # Heimdall's app, configured as docs/integrating.md says: our task routed to our queue, its own
     # tasks to its default queue.
     heimdall = _heimdall_app(broker_urls, task_default_queue=theirs_queue, task_routes={TASK_NAME: {"queue": ours_queue}})
     ours_log, theirs_log = tmp_path / "ours.log", tmp_path / "theirs.log"

@@ -45,7 +45,7 @@ def test_the_sensor_runs_every_30_seconds_by_default_and_launches_the_ingest_job
     iq = sensors["iq_automation_sensor"]
     assert (iq.default_status, iq.minimum_interval_seconds) == (DefaultSensorStatus.RUNNING, 60)
     sensor = sensors["new_metadata_objects_sensor"]
-    # Upload → row is at most one interval plus a run: 30 s (README, "The sensor").
+    # Upload → row is at most one interval plus a run: 30 s (docs/operating.md, "The sensor").
     assert SENSOR_INTERVAL_SECONDS == 30
     assert sensor.minimum_interval_seconds == 30
     assert sensor.default_status == DefaultSensorStatus.RUNNING
