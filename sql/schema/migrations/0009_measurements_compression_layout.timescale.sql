@@ -2,7 +2,7 @@
 -- 0004 segmented by (websdr_id, task_id), the seed's choice. Each pair is one row, so every
 -- compressed batch held one row and compression doubled the table (size ratio 0.43 on a
 -- 20,355-row day, TimescaleDB 2.28.3). One segment per receiver, ordered by time, measured 3.76
--- on the same day; docs/data.md's "Compression layout" gives the numbers and the reasoning.
+-- on the same day; the README's "Compression layout" gives the numbers and the reasoning.
 --
 -- Chunks already compressed with the old layout are decompressed and compressed again with the
 -- new one, here, in this migration's transaction: TimescaleDB before 2.14 refuses the ALTER while
