@@ -6,36 +6,10 @@
 -- the id and name of its last version there and every id it had (a renumbered station has two),
 -- plus any id that reported while no station had it ('websdr N'). Each measurement counts for the
 -- station that had its id at the measurement's time (websdr_station_versions), so two stations
--- that had one id in the window are never merged under one name.
+-- that had one id in the window are never merged under one name (report_rows, report_receivers:
+-- migration 0022).
 WITH window_rows AS (
-    SELECT m.*,
-           coalesce(s.station_key, 'websdr ' || m.websdr_id) AS station_key,
-           s.station_key IS NULL AS unknown_id
-    FROM measurements AS m
-    LEFT JOIN websdr_station_versions AS s ON s.websdr_id = m.websdr_id AND s.valid_during @> m.timestamp_utc
-    WHERE m.timestamp_utc >= %(window_start)s AND m.timestamp_utc < %(window_end)s
-),
-station_ids AS (
-    SELECT station_key,
-           websdr_id,
-           max(lower(valid_during)) AS since,
-           (array_agg(name ORDER BY lower(valid_during) DESC))[1] AS name
-    FROM websdr_station_versions
-    WHERE websdr_id IS NOT NULL
-      AND valid_during && tstzrange(%(window_start)s, %(window_end)s, '[)')
-    GROUP BY station_key, websdr_id
-),
-receivers AS (
-    SELECT station_key,
-           (array_agg(websdr_id ORDER BY since DESC))[1] AS websdr_id,
-           (array_agg(name ORDER BY since DESC))[1] AS receiver,
-           string_agg(websdr_id::text, ', ' ORDER BY since) AS websdr_ids
-    FROM station_ids
-    GROUP BY station_key
-    UNION ALL
-    SELECT DISTINCT station_key, websdr_id, station_key, websdr_id::text
-    FROM window_rows
-    WHERE unknown_id
+    SELECT * FROM report_rows(%(window_start)s, %(window_end)s, 'stored')
 ),
 complete_sessions AS (
     SELECT count(*) AS sessions FROM (
@@ -67,10 +41,7 @@ per_station AS (
     FROM window_rows
     GROUP BY station_key
 )
-SELECT r.websdr_id,
-       r.station_key,
-       r.receiver,
-       r.websdr_ids,
+SELECT r.*,  -- websdr_id, station_key, receiver, websdr_ids
        coalesce(p.hours_with_data, 0) AS hours_with_data,
        t.hours_in_window,
        100.0::float8 * coalesce(p.hours_with_data, 0) / t.hours_in_window AS uptime_pct,
@@ -80,7 +51,7 @@ SELECT r.websdr_id,
        coalesce(p.count_2m, 0) AS count_2m,
        coalesce(p.count_70cm, 0) AS count_70cm,
        coalesce(p.count_other, 0) AS count_other
-FROM receivers AS r
+FROM report_receivers(%(window_start)s, %(window_end)s) AS r
 CROSS JOIN totals AS t
 LEFT JOIN per_station AS p ON p.station_key = r.station_key
 ORDER BY r.websdr_id, r.receiver

@@ -1,19 +1,13 @@
 -- Per receiver and frequency: the hourly offset series and a least-squares drift rate fitted over
 -- the raw offsets in [window_start, window_end) against time in hours. A receiver is a station
 -- (station_key), named by the station that had the id at the measurement's time: a station
--- renumbered in the window keeps one fit, and two stations that had one id are never one series.
+-- renumbered in the window keeps one fit, and two stations that had one id are never one series
+-- (report_rows, migration 0022).
 -- From raw rows, not measurements_hourly: an hour's aggregate per id would mix the two stations of
 -- an hour that holds a change.
 WITH window_rows AS (
-    SELECT m.timestamp_utc,
-           m.websdr_id,
-           m.frequency_mhz,
-           m.frequency_offset_hz,
-           coalesce(s.station_key, 'websdr ' || m.websdr_id) AS station_key,
-           coalesce(s.name, 'websdr ' || m.websdr_id) AS receiver
-    FROM measurements AS m
-    LEFT JOIN websdr_station_versions AS s ON s.websdr_id = m.websdr_id AND s.valid_during @> m.timestamp_utc
-    WHERE m.timestamp_utc >= %(window_start)s AND m.timestamp_utc < %(window_end)s
+    SELECT timestamp_utc, websdr_id, frequency_mhz, frequency_offset_hz, station_key, receiver
+    FROM report_rows(%(window_start)s, %(window_end)s, 'stored')
 ),
 fits AS (
     SELECT station_key,

@@ -4,43 +4,11 @@
 -- the id and name of its last version there and every id it had (a renumbered station has two),
 -- plus any id that reported while no station had it ('websdr N'). Each measurement counts for the
 -- station that had its id at the measurement's time (websdr_station_versions), so two stations
--- that had one id in the window are never merged under one name.
--- snr_db is the SNR shown: %(snr_source)s = 'recomputed' takes iq_metrics.snr_db where the
--- recording was computed (NULL when it holds no signal) and the stored snr_db elsewhere.
+-- that had one id in the window are never merged under one name (report_rows, report_receivers:
+-- migration 0022). snr_db is the SNR shown: %(snr_source)s = 'recomputed' takes iq_metrics.snr_db
+-- where the recording was computed (NULL when it holds no signal) and the stored snr_db elsewhere.
 WITH window_rows AS (
-    SELECT m.task_id, m.websdr_id, m.timestamp_utc, m.frequency_offset_hz,
-           CASE WHEN i.task_id IS NOT NULL THEN i.snr_db ELSE m.snr_db END AS snr_db,
-           coalesce(s.station_key, 'websdr ' || m.websdr_id) AS station_key,
-           s.station_key IS NULL AS unknown_id
-    FROM measurements AS m
-    LEFT JOIN iq_metrics AS i
-        ON i.task_id = m.task_id AND i.websdr_id = m.websdr_id AND i.timestamp_utc = m.timestamp_utc
-       AND i.timestamp_utc >= %(window_start)s AND i.timestamp_utc < %(window_end)s
-       AND i.status = 'computed' AND %(snr_source)s = 'recomputed'
-    LEFT JOIN websdr_station_versions AS s ON s.websdr_id = m.websdr_id AND s.valid_during @> m.timestamp_utc
-    WHERE m.timestamp_utc >= %(window_start)s AND m.timestamp_utc < %(window_end)s
-),
-station_ids AS (
-    SELECT station_key,
-           websdr_id,
-           max(lower(valid_during)) AS since,
-           (array_agg(name ORDER BY lower(valid_during) DESC))[1] AS name
-    FROM websdr_station_versions
-    WHERE websdr_id IS NOT NULL
-      AND valid_during && tstzrange(%(window_start)s, %(window_end)s, '[)')
-    GROUP BY station_key, websdr_id
-),
-receivers AS (
-    SELECT station_key,
-           (array_agg(websdr_id ORDER BY since DESC))[1] AS websdr_id,
-           (array_agg(name ORDER BY since DESC))[1] AS receiver,
-           string_agg(websdr_id::text, ', ' ORDER BY since) AS websdr_ids
-    FROM station_ids
-    GROUP BY station_key
-    UNION ALL
-    SELECT DISTINCT station_key, websdr_id, station_key, websdr_id::text
-    FROM window_rows
-    WHERE unknown_id
+    SELECT * FROM report_rows(%(window_start)s, %(window_end)s, %(snr_source)s)
 ),
 all_sessions AS (
     SELECT count(DISTINCT task_id) AS sessions FROM window_rows
@@ -56,10 +24,7 @@ per_station AS (
     FROM window_rows
     GROUP BY station_key
 )
-SELECT r.websdr_id,
-       r.station_key,
-       r.receiver,
-       r.websdr_ids,
+SELECT r.*,  -- websdr_id, station_key, receiver, websdr_ids
        coalesce(p.measurement_count, 0) AS measurement_count,
        p.snr_avg_db,
        p.snr_min_db,
@@ -68,7 +33,7 @@ SELECT r.websdr_id,
        coalesce(p.sessions, 0) AS sessions,
        a.sessions AS sessions_in_window,
        100.0::float8 * coalesce(p.sessions, 0) / nullif(a.sessions, 0) AS session_share_pct
-FROM receivers AS r
+FROM report_receivers(%(window_start)s, %(window_end)s) AS r
 CROSS JOIN all_sessions AS a
 LEFT JOIN per_station AS p ON p.station_key = r.station_key
 ORDER BY r.websdr_id, r.receiver
