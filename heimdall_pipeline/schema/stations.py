@@ -1,11 +1,13 @@
 """The receiver list over time: `websdr_station_versions` and its change log, synced from the
 operator's file (YAML or CSV) by `heimdall-stations`.
 
-Heimdall numbers its receivers by their position in the list of ACTIVE stations (1, 2, ...): when a
-station is deactivated the ids after it shift down by one. The file lists every station in
-Heimdall's order, inactive ones included; the sync computes each active station's id from that
-order. A file may also state `websdr_id` per station (Heimdall's receivers.csv does): then it must
-equal the computed id, so a list that does not number as Heimdall does is refused, not guessed.
+Heimdall numbers its receivers by enumerating its ACTIVE stations ordered by name (1, 2, ...): when
+a station is deactivated the ids after it shift down by one. Every source is numbered that way; the
+order of a file's entries does not matter. Names sort in code-point order (PostgreSQL's "C"
+collation), which is what Heimdall's stock database gives its `ORDER BY name` (timescale/timescaledb
+is Alpine, whose en_US.utf8 compares text byte by byte). A file may also state `websdr_id` per
+station (Heimdall's receivers.csv does): then it must equal the computed id, so a list that does not
+number as Heimdall does is refused, not guessed.
 
 A station's identity is its `key` (default: its name, lower-cased, runs of other characters made
 '-'): it stays the same through renumbering and edits, and reports group by it.
@@ -77,7 +79,7 @@ class Station:
     active: bool
     timeout_seconds: int = DEFAULT_TIMEOUT_SECONDS
     retry_count: int = DEFAULT_RETRY_COUNT
-    websdr_id: int | None = None  # Heimdall's number: position among the active stations
+    websdr_id: int | None = None  # Heimdall's number: position among the active stations by name
 
 
 @dataclass(frozen=True)
@@ -111,7 +113,7 @@ def station_key(name: str) -> str:
 
 
 def load_station_file(path: str | os.PathLike) -> list[Station]:
-    """The stations of a `.yaml`/`.yml` or `.csv` file, in the file's (Heimdall's) order, numbered."""
+    """The stations of a `.yaml`/`.yml` or `.csv` file, numbered (number_stations)."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in (".yaml", ".yml", ".csv"):
@@ -302,21 +304,27 @@ def _bands(fail, value) -> tuple[str, ...]:
     return tuple(bands)
 
 
-def number_stations(path: str | os.PathLike, stations: Sequence[Station]) -> list[Station]:
-    """Give each active station Heimdall's id (its position among the active ones); check that ids
-    the file states agree, and that keys and names are unique."""
+def by_name(station: Station) -> str:
+    """Heimdall's order: by name, in code-point order (PostgreSQL's "C" collation; module docstring)."""
+    return station.name
+
+
+def number_stations(source: str | os.PathLike, stations: Sequence[Station]) -> list[Station]:
+    """The stations in name order (by_name), each active one with Heimdall's id: its position among
+    the active stations in that order. Checks that ids the source states agree, and that keys and
+    names are unique."""
     if not stations:
-        raise StationFileError(f"{path}: the file lists no stations")
+        raise StationFileError(f"{source}: no stations listed")
     for attribute in ("key", "name"):
         seen: set[str] = set()
         for station in stations:
             value = getattr(station, attribute)
             if value in seen:
-                raise StationFileError(f"{path}: two stations share the {attribute} {value!r}")
+                raise StationFileError(f"{source}: two stations share the {attribute} {value!r}")
             seen.add(value)
     numbered = []
     position = 0
-    for station in stations:
+    for station in sorted(stations, key=by_name):
         websdr_id = None
         if station.active:
             position += 1
@@ -324,12 +332,12 @@ def number_stations(path: str | os.PathLike, stations: Sequence[Station]) -> lis
         if station.websdr_id is not None and station.websdr_id != websdr_id:
             expected = f"is {websdr_id}" if websdr_id else "is none (the station is inactive)"
             raise StationFileError(
-                f"{path}: {station.name} [{station.key}] states websdr_id {station.websdr_id}, but its number in "
-                f"Heimdall's numbering (position among the active stations, in the file's order) {expected}"
+                f"{source}: {station.name} [{station.key}] states websdr_id {station.websdr_id}, but its number in "
+                f"Heimdall's numbering (position among the active stations ordered by name) {expected}"
             )
         numbered.append(replace(station, websdr_id=websdr_id))
     if position == 0:
-        raise StationFileError(f"{path}: no station is active")
+        raise StationFileError(f"{source}: no station is active")
     return numbered
 
 
@@ -633,7 +641,7 @@ def main(argv: list[str] | None = None) -> int:
     except psycopg.errors.InsufficientPrivilege as error:
         print(
             f"heimdall-stations: {' '.join(str(error).split())}: sync runs as the owner role "
-            "(HEIMDALL_MIGRATE_DATABASE_URL, README 'Receivers over time')",
+            "(HEIMDALL_MIGRATE_DATABASE_URL, docs/integrating.md 'Receivers over time')",
             file=sys.stderr,
         )
         return 1

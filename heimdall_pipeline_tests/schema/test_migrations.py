@@ -5,8 +5,9 @@ from __future__ import annotations
 import shutil
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date, timedelta
-
+from dataclasses import replace
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import psycopg
@@ -17,6 +18,7 @@ from heimdall_pipeline.schema import migrations
 from heimdall_pipeline.core.db import connect
 from heimdall_pipeline.ingest.loader import load_measurements
 from heimdall_pipeline.schema.migrations import MIGRATIONS_DIR, MigrationError, discover, migrate
+from heimdall_pipeline.schema.stations import stations_at, sync_stations
 from heimdall_pipeline.lifecycle.health import compression_layout
 from heimdall_pipeline_tests.conftest import _with_database, drop_database
 from heimdall_pipeline_tests.measurement_rows import realistic_day
@@ -32,6 +34,17 @@ def empty_database_url(admin_database_url, role_urls):
         admin.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(name), sql.Identifier(owner)))
     yield _with_database(role_urls.owner, name)
     drop_database(admin_database_url, name)
+
+
+def migrations_before(name: str, tmp_path) -> Path:
+    """A directory holding the migrations older than the one named `name`."""
+    (split,) = [m for m in discover() if m.name == name]
+    earlier = tmp_path / f"before_{name}"
+    earlier.mkdir()
+    for m in discover():
+        if m.version < split.version:
+            shutil.copy(m.path, earlier / m.path.name)
+    return earlier
 
 
 def _columns(conn, table):
@@ -211,12 +224,7 @@ def test_the_production_compression_migrations_target_the_community_edition():
 
 def test_the_layout_migration_recompresses_chunks_compressed_with_the_old_layout(empty_database_url, edition, tmp_path):
     (layout_migration,) = [m for m in discover() if m.name == "measurements_compression_layout"]
-    earlier = tmp_path / "before_the_layout_migration"
-    earlier.mkdir()
-    for m in discover():
-        if m.version < layout_migration.version:
-            shutil.copy(m.path, earlier / m.path.name)
-    migrate(empty_database_url, earlier)
+    migrate(empty_database_url, migrations_before(layout_migration.name, tmp_path))
     with connect(empty_database_url) as conn:
         for day in (date(2025, 1, 2), date(2025, 1, 3)):
             load_measurements(conn, realistic_day(day, sessions=400))
@@ -318,16 +326,17 @@ def test_cli_reports_up_to_date_and_the_grants_it_reapplied(owner_database_url, 
 
 
 def test_websdr_stations_hold_heimdall_receiver_list_exactly(database_url):
-    # Heimdall's receiver list as its acquisition router numbers it (docs/heimdall-format.md).
+    # Heimdall's receiver list as its acquisition router numbers it today: the active stations by
+    # name (the seed's order, Torino 3, is the version before 0021's cut-over: test_stations.py).
     bands = ["144-146", "430-440"]
     expected = [
         (1, "Aquila di Giaveno", "http://sdr1.ik1jns.it:8076/", "Giaveno, Italy", 45.02, 7.29),
-        (2, "Montanaro", "http://cbfenis.ddns.net:43510/", "Montanaro, Italy", 45.234, 7.857),
-        (3, "Torino", "http://vst-aero.it:8073/", "Torino, Italy", 45.044, 7.672),
-        (4, "Coazze", "http://94.247.189.130:8076/", "Coazze, Italy", 45.03, 7.27),
-        (5, "Passo del Giovi", "http://iz1mlt.ddns.net:8074/", "Passo del Giovi, Italy", 44.561, 8.956),
-        (6, "Genova", "http://iq1zw.ddns.net:42154/", "Genova, Italy", 44.395, 8.956),
-        (7, "Milano - Baggio", "http://iu2mch.duckdns.org:8073/", "Milano (Baggio), Italy", 45.478, 9.123),
+        (2, "Coazze", "http://94.247.189.130:8076/", "Coazze, Italy", 45.03, 7.27),
+        (3, "Genova", "http://iq1zw.ddns.net:42154/", "Genova, Italy", 44.395, 8.956),
+        (4, "Milano - Baggio", "http://iu2mch.duckdns.org:8073/", "Milano (Baggio), Italy", 45.478, 9.123),
+        (5, "Montanaro", "http://cbfenis.ddns.net:43510/", "Montanaro, Italy", 45.234, 7.857),
+        (6, "Passo del Giovi", "http://iz1mlt.ddns.net:8074/", "Passo del Giovi, Italy", 44.561, 8.956),
+        (7, "Torino", "http://vst-aero.it:8073/", "Torino, Italy", 45.044, 7.672),
     ]
     with connect(database_url, autocommit=False) as conn:
         stored = conn.execute(
@@ -337,16 +346,32 @@ def test_websdr_stations_hold_heimdall_receiver_list_exactly(database_url):
     assert stored == [(*receiver, bands, True, 30, 3) for receiver in expected]
 
 
+VERSIONS = "SELECT version_id, websdr_id, name, url, valid_during::text FROM websdr_station_versions ORDER BY version_id"
+
+
+def test_0021_leaves_a_receiver_list_changed_since_the_cut_over_as_it_is(empty_database_url, tmp_path):
+    """Heimdall began numbering by name at 0021's cut-over; a list an operator changed after it
+    (here: Genova's URL, in the seed's numbering) is theirs, and 0021 does not renumber under it."""
+    migrate(empty_database_url, migrations_before("websdr_ids_by_name", tmp_path))
+    edited_at = datetime(2026, 2, 1, tzinfo=timezone.utc)
+    with connect(empty_database_url) as conn:
+        seed = [v.station for v in stations_at(conn)]
+        edited = [replace(s, url="http://iq1zw.ddns.net:42155/") if s.key == "genova" else s for s in seed]
+        sync_stations(conn, edited, effective_at=edited_at, recorded_by="operator", source="stations.yaml")
+        before = conn.execute(VERSIONS).fetchall()
+    assert [s.name for s in seed][:3] == ["Aquila di Giaveno", "Montanaro", "Torino"]
+
+    assert "websdr_ids_by_name" in [m.name for m in migrate(empty_database_url)]
+    with connect(empty_database_url) as conn:
+        assert conn.execute(VERSIONS).fetchall() == before
+        assert [v.station for v in stations_at(conn)] == edited
+        assert conn.execute("SELECT count(*) FROM websdr_station_changes WHERE recorded_by = 'migration 0021'").fetchone()[0] == 0
+
+
 def test_0014_sends_old_duplicates_back_to_pending_to_be_compared(empty_database_url, edition, tmp_path):
     """'duplicate' could be the same measurement or a conflict; the ledger never kept the object's
     values, so the object is fetched again. Only a row whose day retention dropped is not."""
-    (split,) = [m for m in discover() if m.name == "ledger_present_conflict"]
-    earlier = tmp_path / "before_present_conflict"
-    earlier.mkdir()
-    for m in discover():
-        if m.version < split.version:
-            shutil.copy(m.path, earlier / m.path.name)
-    migrate(empty_database_url, earlier)
+    migrate(empty_database_url, migrations_before("ledger_present_conflict", tmp_path))
     ledger_row = (
         "INSERT INTO ingest_ledger (object_key, etag, size_bytes, last_modified, status, reason, task_id, websdr_id,"
         " timestamp_utc, processed_at) VALUES (%s, 'e', 300, '2025-03-02 12:00Z', %s, %s, %s, 1, %s, now())"

@@ -63,8 +63,11 @@ def stored(db) -> list[tuple]:
     return db.execute("SELECT * FROM measurements ORDER BY task_id, websdr_id, timestamp_utc").fetchall()
 
 
-def receiver_name(db, websdr_id: int) -> str:
-    return db.execute("SELECT name FROM websdr_stations WHERE id = %s", (websdr_id,)).fetchone()[0]
+def receiver_name(db, websdr_id: int, day: date) -> str:
+    """The station that had the id on `day` (DAY is in the seed's numbering: 7 is Milano - Baggio)."""
+    return db.execute(
+        "SELECT name FROM websdr_station_versions WHERE websdr_id = %s AND valid_during @> %s", (websdr_id, noon(day))
+    ).fetchone()[0]
 
 
 def row_count(db) -> int:
@@ -119,7 +122,7 @@ def test_worker_then_pipeline_objects_are_already_present_and_every_row_is_check
         assert checks[name].passed, name
     # Receiver 7 reported, through the worker only; every row of the day is counted once.
     per_receiver = checks["all_receivers_reported"].metadata["measurements per receiver"].value
-    assert f"| 7 | {receiver_name(db, 7)} | {len(receiver_7)} |" in per_receiver
+    assert f"| 7 | {receiver_name(db, 7, DAY)} | {len(receiver_7)} |" in per_receiver
     counts = [int(line.rsplit("|", 2)[1]) for line in per_receiver.splitlines()[2:]]
     assert sum(counts) == all_rows
     assert db.execute("SELECT sum(measurement_count) FROM measurements_hourly").fetchone()[0] == all_rows
