@@ -1,11 +1,12 @@
-"""The receiver list over time: `websdr_station_versions` and its change log, synced from the
-operator's file (YAML or CSV) by `heimdall-stations`.
+"""The receiver list over time: `websdr_station_versions` and its change log, synced by
+`heimdall-stations` from the operator's file (YAML or CSV) or from Heimdall's own table.
 
 Heimdall numbers its receivers by enumerating its ACTIVE stations ordered by name (1, 2, ...): when
 a station is deactivated the ids after it shift down by one. Every source is numbered that way; the
 order of a file's entries does not matter. Names sort in code-point order (PostgreSQL's "C"
 collation), which is what Heimdall's stock database gives its `ORDER BY name` (timescale/timescaledb
-is Alpine, whose en_US.utf8 compares text byte by byte). A file may also state `websdr_id` per
+is Alpine, whose en_US.utf8 compares text byte by byte); read from Heimdall's table, the order is
+the one Heimdall's database gives, whatever its collation. A file may also state `websdr_id` per
 station (Heimdall's receivers.csv does): then it must equal the computed id, so a list that does not
 number as Heimdall does is refused, not guessed.
 
@@ -24,14 +25,21 @@ import math
 import os
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta, timezone
+from functools import partial
 from pathlib import Path
 
 import psycopg
 
 from heimdall_pipeline.core.db import connect
+from heimdall_pipeline.schema.heimdall_stations import (
+    HEIMDALL_TABLE,
+    HeimdallStations,
+    HeimdallTableError,
+    read_heimdall_stations,
+)
 
 # Compared (and shown) in this order; `websdr_id` and `active` are changes of their own kinds.
 STATION_FIELDS = ("name", "url", "location", "latitude", "longitude", "bands", "timeout_seconds", "retry_count")
@@ -43,6 +51,7 @@ _BAND = re.compile(r"^(\d+(?:\.\d+)?)-(\d+(?:\.\d+)?)$")
 _ALIASES = {"location_name": "location", "bands_mhz": "bands", "is_active": "active"}
 _FILE_FIELDS = {"key", "websdr_id", "active", *STATION_FIELDS}
 _REQUIRED = ("name", "url", "location", "latitude", "longitude", "bands")
+_HEIMDALL_REQUIRED = tuple(name for name in _REQUIRED if name != "bands")  # Heimdall's table has none
 # One sync at a time: the ids are computed from the whole list.
 _SYNC_LOCK = "heimdall-stations sync"
 # A station list is a few kilobytes for a handful of receivers: anything far past that is not one.
@@ -206,7 +215,7 @@ def _csv_entries(path: Path, text: str) -> list[tuple[str, dict]]:
     return entries
 
 
-def _station(path: Path, where: str, entry: dict) -> Station:
+def _station(path: Path | str, where: str, entry: dict, required: Sequence[str] = _REQUIRED) -> Station:
     def fail(message: str) -> StationFileError:
         name = entry.get("name")
         # Shown as text a terminal can print: a lone surrogate or a NUL in the name is escaped, a long one cut.
@@ -221,7 +230,7 @@ def _station(path: Path, where: str, entry: dict) -> Station:
         if name in values:
             raise fail(f"field {name!r} given twice")
         values[name] = value
-    missing = [name for name in _REQUIRED if values.get(name) in (None, "")]
+    missing = [name for name in required if values.get(name) in (None, "")]
     if missing:
         raise fail(f"missing {', '.join(missing)}")
     text = {name: _text(fail, name, values[name]) for name in ("name", "url", "location")}
@@ -239,7 +248,7 @@ def _station(path: Path, where: str, entry: dict) -> Station:
         location=text["location"],
         latitude=latitude,
         longitude=longitude,
-        bands=_bands(fail, values["bands"]),
+        bands=_bands(fail, values["bands"]) if "bands" in values else (),
         active=_boolean(fail, values.get("active", True)),
         timeout_seconds=_integer(fail, "timeout_seconds", values.get("timeout_seconds", DEFAULT_TIMEOUT_SECONDS), 1,
                                  MAX_TIMEOUT_SECONDS),
@@ -309,10 +318,11 @@ def by_name(station: Station) -> str:
     return station.name
 
 
-def number_stations(source: str | os.PathLike, stations: Sequence[Station]) -> list[Station]:
-    """The stations in name order (by_name), each active one with Heimdall's id: its position among
-    the active stations in that order. Checks that ids the source states agree, and that keys and
-    names are unique."""
+def number_stations(source: str | os.PathLike, stations: Sequence[Station], *, in_heimdalls_order: bool = False) -> list[Station]:
+    """The stations in name order, each active one with Heimdall's id: its position among the active
+    stations in that order. Name order is by_name, or with in_heimdalls_order the order the
+    stations come in (as Heimdall's database sorted them, by its collation). Checks that ids the
+    source states agree, and that keys and names are unique."""
     if not stations:
         raise StationFileError(f"{source}: no stations listed")
     for attribute in ("key", "name"):
@@ -324,7 +334,7 @@ def number_stations(source: str | os.PathLike, stations: Sequence[Station]) -> l
             seen.add(value)
     numbered = []
     position = 0
-    for station in sorted(stations, key=by_name):
+    for station in stations if in_heimdalls_order else sorted(stations, key=by_name):
         websdr_id = None
         if station.active:
             position += 1
@@ -339,6 +349,32 @@ def number_stations(source: str | os.PathLike, stations: Sequence[Station]) -> l
     if position == 0:
         raise StationFileError(f"{source}: no station is active")
     return numbered
+
+
+def from_heimdall(heimdall: HeimdallStations, current: Sequence[Station]) -> list[Station]:
+    """Heimdall's rows as the station list, numbered in the order Heimdall's database gave them.
+    Heimdall's table has no station key and no bands: a station keeps the key and bands of the
+    current version with its name; one new to the list gets its name's key and no bands."""
+    known = {station.name: station for station in current}
+    stations = []
+    for row in heimdall.rows:
+        name = row["name"]
+        before = known.get(name)
+        # Heimdall's own fallbacks (get_websdrs_config() uses `or`: '' and 0 fall back too).
+        entry = {
+            "name": name,
+            "url": row["url"],
+            "location": row.get("location_description") or f"{name}, {row.get('country') or 'Italy'}",
+            "latitude": row["latitude"],
+            "longitude": row["longitude"],
+            "active": row["is_active"] is True,
+            "timeout_seconds": row.get("timeout_seconds") or DEFAULT_TIMEOUT_SECONDS,
+            "retry_count": row.get("retry_count") or DEFAULT_RETRY_COUNT,
+        }
+        if before is not None:
+            entry.update(key=before.key, **({"bands": list(before.bands)} if before.bands else {}))
+        stations.append(_station(heimdall.source, f"station {row['id']}", entry, _HEIMDALL_REQUIRED))
+    return number_stations(heimdall.source, stations, in_heimdalls_order=True)
 
 
 # --- the changes ------------------------------------------------------------------------------
@@ -421,7 +457,7 @@ class SyncResult:
 
 def sync_stations(
     conn: psycopg.Connection,
-    desired: Sequence[Station],
+    desired: Sequence[Station] | Callable[[list[Station]], list[Station]],
     *,
     effective_at: datetime,
     recorded_by: str,
@@ -429,7 +465,8 @@ def sync_stations(
     dry_run: bool = False,
 ) -> SyncResult:
     """Make the open versions match `desired` from `effective_at` on, in one transaction: close each
-    changed station's version there, open its new one, log each change. A dry run rolls back."""
+    changed station's version there, open its new one, log each change. A dry run rolls back.
+    `desired` may be a function of the open versions (from_heimdall keeps their keys and bands)."""
     if effective_at.tzinfo is None:
         raise StationSyncError("the effective time must be timezone-aware")
     latest = datetime.now(timezone.utc) + LATEST_EFFECTIVE_AHEAD
@@ -453,6 +490,8 @@ def sync_stations(
                 "WHERE upper(valid_during) = 'infinity' ORDER BY websdr_id NULLS LAST, station_key"
             ).fetchall()
             current = [_as_station(row[:11]) for row in rows]
+            if callable(desired):
+                desired = desired(current)
             changes = plan_changes(current, desired)
             changed_keys = {change.station_key for change in changes}
             # The ids come from the whole list, so a change may not reach back before the list's
@@ -576,11 +615,12 @@ def _os_user() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     from heimdall_pipeline.core.db import DatabaseConnectionError
-    from heimdall_pipeline.core.settings import exit_on_config_error
+    from heimdall_pipeline.core.settings import exit_on_config_error, postgres_url
 
     parser = argparse.ArgumentParser(
         prog="heimdall-stations",
-        description="The WebSDR receiver list over time: sync it from the operator's file, show it at a time.",
+        description="The WebSDR receiver list over time: sync it from the operator's file or Heimdall's table, "
+        "show it at a time.",
     )
     parser.add_argument(
         "--database-url",
@@ -588,8 +628,15 @@ def main(argv: list[str] | None = None) -> int:
         "sync needs the owner, show and log any role",
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    sync = commands.add_parser("sync", help="make the table match the file (YAML or CSV), logging each change")
-    sync.add_argument("file", help="the station list, e.g. config/websdr_stations.yaml")
+    sync = commands.add_parser("sync", help="make the list match the file (YAML or CSV) or Heimdall's table, "
+                               "logging each change")
+    origin = sync.add_mutually_exclusive_group(required=True)
+    origin.add_argument("file", nargs="?", help="the station list, e.g. config/websdr_stations.yaml")
+    origin.add_argument("--from-heimdall-db", metavar="URL",
+                        help="read the stations from Heimdall's database instead (read-only; a password is best "
+                        "in ~/.pgpass, not the URL)")
+    sync.add_argument("--heimdall-table", default=HEIMDALL_TABLE,
+                      help=f"Heimdall's station table, schema.table (default {HEIMDALL_TABLE})")
     sync.add_argument("--effective-at", type=_parse_time, help="when the change took effect (ISO 8601; default now)")
     sync.add_argument("--by", help="who makes the change, for the change log (default: the OS user)")
     sync.add_argument("--dry-run", action="store_true", help="print the changes, write nothing")
@@ -600,20 +647,27 @@ def main(argv: list[str] | None = None) -> int:
 
     with exit_on_config_error("heimdall-stations"):
         database_url = _database_url(args.database_url)
+        heimdall_url = getattr(args, "from_heimdall_db", None)
+        if heimdall_url is not None:
+            heimdall_url = postgres_url({"--from-heimdall-db": heimdall_url}, "--from-heimdall-db")
     try:
         if args.command == "sync":
-            desired = load_station_file(args.file)
+            if heimdall_url is not None:
+                heimdall = read_heimdall_stations(heimdall_url, args.heimdall_table)
+                desired, source, shown = partial(from_heimdall, heimdall), heimdall.source, heimdall.source
+            else:
+                desired, source, shown = load_station_file(args.file), os.path.basename(args.file), args.file
             with connect(database_url) as conn:
                 result = sync_stations(
                     conn,
                     desired,
                     effective_at=args.effective_at or datetime.now(timezone.utc),
                     recorded_by=args.by or _os_user(),
-                    source=os.path.basename(args.file),
+                    source=source,
                     dry_run=args.dry_run,
                 )
             if not result.changes:
-                print(f"no changes: the station list already matches {args.file}")
+                print(f"no changes: the station list already matches {shown}")
                 return 0
             print(f"changes effective {result.effective_at.isoformat()}:")
             for change in result.changes:
@@ -632,7 +686,7 @@ def main(argv: list[str] | None = None) -> int:
                         f"by {entry.recorded_by} ({entry.database_role}) from {entry.source} "
                         f"at {entry.recorded_at.isoformat(timespec='seconds')}"
                     )
-    except (StationFileError, StationSyncError, DatabaseConnectionError) as error:
+    except (StationFileError, StationSyncError, HeimdallTableError, DatabaseConnectionError) as error:
         print(f"heimdall-stations: {error}", file=sys.stderr)
         return 1
     except psycopg.errors.IntegrityError as error:  # the constraints' word, should the checks above miss a case

@@ -25,6 +25,7 @@ from heimdall_pipeline.analytics.reports import build_report
 from heimdall_pipeline.core.settings import ConfigError, db_schema, search_path
 from heimdall_pipeline_tests.conftest import TEST_DB_SCHEMA, _user, _with_database, drop_database
 from heimdall_pipeline_tests.measurement_rows import realistic_day
+from heimdall_pipeline_tests.heimdall_tables import HEIMDALL_WEBSDR_STATIONS
 
 # Heimdall's backend model of measurements: a SQLAlchemy table with a surrogate primary key `id`
 # and the seed's columns (its strings as VARCHAR), not a hypertable.
@@ -384,23 +385,7 @@ def test_heimdalls_websdr_stations_in_our_schema_stops_the_migration_that_create
 
 
 # Heimdall's own schema as its init script (db/01-init.sql) lays it out: UUID keys, its stations.
-HEIMDALL_INIT = """
-CREATE SCHEMA heimdall;
-CREATE TABLE heimdall.websdr_stations (
-    id UUID PRIMARY KEY DEFAULT gen_random_uuid(),
-    name VARCHAR(255) NOT NULL UNIQUE,
-    url VARCHAR(512) NOT NULL,
-    location_description TEXT,
-    latitude DOUBLE PRECISION NOT NULL,
-    longitude DOUBLE PRECISION NOT NULL,
-    altitude_asl INTEGER,
-    country VARCHAR(100),
-    is_active BOOLEAN NOT NULL DEFAULT TRUE,
-    timeout_seconds INTEGER DEFAULT 30,
-    retry_count INTEGER DEFAULT 3,
-    created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
-    updated_at TIMESTAMPTZ NOT NULL DEFAULT now()
-);
+HEIMDALL_INIT = HEIMDALL_WEBSDR_STATIONS + """
 CREATE TABLE heimdall.measurements (
     id UUID PRIMARY KEY DEFAULT gen_random_uuid(),
     websdr_station_id UUID REFERENCES heimdall.websdr_stations (id),

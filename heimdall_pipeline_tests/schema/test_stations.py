@@ -1,7 +1,8 @@
 """The receiver list over time: the file, the sync (idempotent, dry run, one transaction), the
 change log, the seed's numbering kept as the version valid until Heimdall began numbering by name,
 and names at the measurement's time in the reports when a station is deactivated and the ids after
-it shift (Heimdall numbers receivers by their position among the active stations ordered by name)."""
+it shift (Heimdall numbers receivers by their position among the active stations ordered by name).
+Syncing from Heimdall's own table: test_heimdall_stations.py."""
 
 from __future__ import annotations
 
