@@ -789,7 +789,16 @@ def test_helm_values_use_only_keys_the_chart_knows():
     assert not _unknown(k8s_run_launcher().get("runK8sConfig", {}), HELM_RUN_K8S_CONFIG_KEYS)
     daemon = values["dagsterDaemon"]
     assert not _unknown(daemon, HELM_DAEMON_KEYS)
-    assert not _unknown(daemon["runCoordinator"]["config"]["queuedRunCoordinator"], HELM_QUEUED_RUN_COORDINATOR_KEYS)
+    coordinator = daemon["runCoordinator"]["config"]
+    queue = coordinator.get("queuedRunCoordinator")
+    if queue is not None:
+        assert not _unknown(queue, HELM_QUEUED_RUN_COORDINATOR_KEYS)
+    else:  # CustomRunCoordinator: module, class, and the class's own (snake_case) config
+        custom = coordinator["customRunCoordinator"]
+        assert set(custom) == {"module", "class", "config"}
+        from dagster._core.run_coordinator.queued_run_coordinator import QueuedRunCoordinator
+
+        assert not _unknown(custom["config"], set(QueuedRunCoordinator.config_type()))
     assert not _unknown(daemon["runMonitoring"], HELM_RUN_MONITORING_KEYS)
     assert not _unknown(daemon["runRetries"], HELM_RUN_RETRIES_KEYS)
     assert not _unknown(values["postgresql"], HELM_POSTGRESQL_KEYS)
@@ -797,7 +806,8 @@ def test_helm_values_use_only_keys_the_chart_knows():
     for kind in ("sensor", "schedule"):
         purge = values["retention"][kind]["purgeAfterDays"]
         assert isinstance(purge, int) or set(purge) == HELM_TICK_TYPES, "by tick type the chart requires all four"
-    for limit in daemon["runCoordinator"]["config"]["queuedRunCoordinator"]["tagConcurrencyLimits"]:
+    limits = queue["tagConcurrencyLimits"] if queue is not None else custom["config"]["tag_concurrency_limits"]
+    for limit in limits:
         assert set(limit) <= {"key", "value", "limit"}
 
 
@@ -858,7 +868,7 @@ def instance_settings() -> dict:
     instance = load_yaml(INSTANCE_YAML) or {}
     queue = dict(instance.get("run_queue") or {})
     coordinator = instance.get("run_coordinator") or {}
-    if coordinator.get("class") == "QueuedRunCoordinator":
+    if coordinator.get("class") in ("QueuedRunCoordinator", "WorkTagsRunCoordinator"):
         queue |= coordinator.get("config") or {}
     queue = (((instance.get("concurrency") or {}).get("runs")) or {}) | queue
     return {
@@ -874,18 +884,26 @@ def instance_settings() -> dict:
 def test_helm_instance_settings_mirror_dagster_yaml():
     daemon = helm_values()["dagsterDaemon"]
     coordinator = daemon["runCoordinator"]
-    assert coordinator["enabled"] is True and coordinator["type"] == "QueuedRunCoordinator"
-    queue = coordinator["config"]["queuedRunCoordinator"]
-    assert {"key": "dagster/partition", "value": {"applyLimitPerUniqueValue": True}, "limit": 1} in queue["tagConcurrencyLimits"]
+    assert coordinator["enabled"] is True
+    # dagster.yaml's run coordinator, the same class with the same configuration: the queue's
+    # limits by kind of work only exist where the runs carry the tags that class gives them.
+    root = load_yaml(INSTANCE_YAML)["run_coordinator"]
+    assert coordinator["type"] == "CustomRunCoordinator"
+    assert coordinator["config"]["customRunCoordinator"] == root
+    assert root["module"] == "heimdall_pipeline.instance.run_coordinator" and root["class"] == "WorkTagsRunCoordinator"
+    queue = root["config"]
+    assert {"key": "heimdall/ingest_day", "value": {"applyLimitPerUniqueValue": True}, "limit": 1} in queue["tag_concurrency_limits"]
+    assert "dagster/partition" not in {limit["key"] for limit in queue["tag_concurrency_limits"]}, "it would hold ingest behind IQ"
+    # Both processes that queue runs (webserver: the UI's launches; daemon: everything else) import
+    # that class: they run this project's image, the code server's.
+    for section in ("dagsterWebserver", "dagsterDaemon"):
+        image = helm_values()[section]["image"]
+        assert (image["repository"], image["tag"]) == (user_deployment()["image"]["repository"], user_deployment()["image"]["tag"]), section
     assert daemon["runMonitoring"]["enabled"] is True and daemon["runRetries"]["enabled"] is True
     assert helm_values()["retention"]["enabled"] is True
 
     instance = instance_settings()
-    if isinstance(instance["max_concurrent_runs"], int):
-        assert queue["maxConcurrentRuns"] == instance["max_concurrent_runs"]
-    assert queue.get("dequeueIntervalSeconds") == instance["dequeue_interval_seconds"]
-    if instance["tag_concurrency_limits"] is not None:
-        assert queue["tagConcurrencyLimits"] == instance["tag_concurrency_limits"]
+    assert instance["max_concurrent_runs"] == queue["max_concurrent_runs"] and instance["tag_concurrency_limits"]
     if instance["run_retries"]:
         assert daemon["runRetries"]["enabled"] == instance["run_retries"].get("enabled", False)
         if "max_retries" in instance["run_retries"]:
