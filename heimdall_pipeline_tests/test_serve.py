@@ -18,12 +18,16 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFilter
-from dagster._core.storage.tags import PARTITION_NAME_TAG, ROOT_RUN_ID_TAG, SENSOR_NAME_TAG
+from dagster import AssetKey, AssetRecordsFilter, DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFilter
+from dagster._core.storage.tags import BACKFILL_ID_TAG, PARTITION_NAME_TAG, ROOT_RUN_ID_TAG, SENSOR_NAME_TAG
 from dagster_graphql import DagsterGraphQLClient
 
 from heimdall_pipeline.core.db import connect
+from heimdall_pipeline.devtools import ui_launch
 from heimdall_pipeline.ingest.discovery import reconcile_all
+from heimdall_pipeline.ingest.ledger import advisory_locks
+from heimdall_pipeline.ingest.uploads import upload_day_lock
+from heimdall_pipeline.instance.run_coordinator import BACKGROUND_TAG, INGEST_DAY_TAG, IQ_DAY_TAG
 from heimdall_pipeline.schema.migrations import migrate
 from heimdall_pipeline.devtools.sample_data import bad_objects, generate_day
 from heimdall_pipeline_tests.conftest import TEST_DB_SCHEMA, _with_database
@@ -37,6 +41,8 @@ LOCATION = "heimdall_pipeline"
 FINISHED = {DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED}
 IN_FLIGHT = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING,
              DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING]
+INGEST = ("minio_metadata", "measurements", "measurements_hourly")
+IQ = ("iq_metrics", "heimdall_vs_recomputed_metrics")
 
 
 @dataclass
@@ -50,6 +56,10 @@ class Topology:
 
     def graphql(self) -> DagsterGraphQLClient:
         return DagsterGraphQLClient("127.0.0.1", port_number=self.webserver_port, timeout=60)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.webserver_port}"
 
     def serve(self, command: str) -> str:
         done = subprocess.run([SERVE, command], env=self.env, capture_output=True, text=True, timeout=400)
@@ -177,6 +187,30 @@ def _drained(topology: Topology) -> bool:
     return not topology.instance.get_runs(filters=RunsFilter(statuses=IN_FLIGHT))
 
 
+def _finished(topology: Topology, run_id: str, timeout: float = 300) -> DagsterRunStatus:
+    return _wait(lambda: _status(topology, run_id) in FINISHED and _status(topology, run_id), timeout,
+                 f"run {run_id} to finish")
+
+
+def _step_started(topology: Topology, run_id: str, step: str) -> bool:
+    return any(e.step_key == step for e in topology.instance.all_logs(run_id, of_type=DagsterEventType.STEP_START))
+
+
+def _event_times(topology: Topology, run_id: str) -> dict[str, float]:
+    """The first time of each kind of event of the run (PIPELINE_STARTING: the daemon launched it)."""
+    times: dict[str, float] = {}
+    for entry in topology.instance.all_logs(run_id):
+        if entry.dagster_event is not None:
+            times.setdefault(entry.dagster_event.event_type_value, entry.timestamp)
+    return times
+
+
+def _ran_in_one_process(topology: Topology, run_id: str) -> bool:
+    messages = [e.message or "" for e in topology.instance.all_logs(run_id, of_type=DagsterEventType.ENGINE_EVENT)]
+    return any(m.startswith("Executing steps in process") for m in messages) and not any(
+        "multiprocess" in m for m in messages)
+
+
 def test_make_dev_refuses_an_instance_that_make_serve_runs_and_names_the_same_location(topology):
     """Before: `make dev` beside `make serve` started a second daemon on the instance; under another
     location name it removed serve's schedule state and a run failed with DagsterCodeLocationNotFoundError."""
@@ -211,7 +245,7 @@ def test_a_partition_launched_over_graphql_loads_its_objects(topology, s3):
 
     assert status == DagsterRunStatus.SUCCESS
     run = topology.instance.get_run_by_id(run_id)
-    assert run.tags[PARTITION_NAME_TAG] == day.isoformat()  # what the per-day concurrency limit keys on
+    assert run.tags[INGEST_DAY_TAG] == day.isoformat()  # what the per-day concurrency limit keys on
     statuses, rows = _day_state(topology, day)
     assert statuses == Counter({"loaded": len(good), "rejected": len(bad)})
     assert rows == len(good)
@@ -291,3 +325,169 @@ def test_killing_the_daemon_and_code_server_mid_run_loses_and_doubles_nothing(to
             "SELECT count(*), count(DISTINCT (task_id, websdr_id, timestamp_utc)) FROM measurements").fetchone()
         ledger_total = conn.execute("SELECT count(*) FROM ingest_ledger WHERE status = 'loaded'").fetchone()[0]
     assert total == distinct == ledger_total
+
+
+# --- The instance's settings, shown working (dagster.yaml: run queue limits, run_retries) --------------
+
+
+def test_a_second_run_of_the_same_day_waits_in_the_queue_until_the_first_ends(topology, s3):
+    """heimdall/ingest_day, one run per value: whatever launched them, two loads of one day never
+    overlap, while a run of another day, queued after them, goes ahead."""
+    day = datetime.now(timezone.utc).date() - timedelta(days=6)
+    other_day = day - timedelta(days=1)
+    good, bad = _upload_day(topology, s3, day, sessions=3)
+    _upload_day(topology, s3, other_day, sessions=2)
+
+    # The test holds the day's load lock, so the first run stays in its `measurements` step.
+    with connect(topology.database_url) as conn, advisory_locks(conn, [upload_day_lock(day)]):
+        first = ui_launch.materialize_partition(topology.url, INGEST, day.isoformat())  # "Materialize all", 1 run
+        _wait(lambda: _step_started(topology, first, "measurements"), 240, "the first run to reach measurements")
+        second = _launch(topology, day)  # ingest_job, as the sensor and the schedule launch it
+        later = _launch(topology, other_day)
+        # The daemon takes the queue in order: launching the run queued after the second one means
+        # it looked at the second one and held it back.
+        assert _finished(topology, later) == DagsterRunStatus.SUCCESS
+        assert _status(topology, second) == DagsterRunStatus.QUEUED
+        assert _status(topology, first) == DagsterRunStatus.STARTED
+
+    assert _finished(topology, first) == DagsterRunStatus.SUCCESS
+    assert _finished(topology, second) == DagsterRunStatus.SUCCESS
+    assert _event_times(topology, second)["PIPELINE_STARTING"] >= _event_times(topology, first)["PIPELINE_SUCCESS"]
+    for run_id, job in ((first, "__ASSET_JOB"), (second, "ingest_job")):
+        run = topology.instance.get_run_by_id(run_id)
+        assert (run.job_name, run.tags[INGEST_DAY_TAG]) == (job, day.isoformat())
+        assert BACKGROUND_TAG not in run.tags
+        assert _ran_in_one_process(topology, run_id), f"{job} ran its steps in more than one process"
+    statuses, rows = _day_state(topology, day)
+    assert statuses == Counter({"loaded": len(good), "rejected": len(bad)})
+    assert rows == len(good)
+
+
+def test_an_iq_run_of_a_day_running_or_queued_does_not_hold_back_that_days_ingest_run(topology, s3):
+    """Before: IQ runs carried dagster/partition under the one-run-per-day limit, so a sensor run
+    waited for an iq_automation_sensor run of its day. Now IQ counts against heimdall/iq_day and the
+    background lane only."""
+    day = datetime.now(timezone.utc).date() - timedelta(days=8)
+    good, bad = _upload_day(topology, s3, day, sessions=3)
+
+    # The test holds the day's IQ lock (iq_metrics takes it per day), so the IQ run stays running.
+    with connect(topology.database_url) as conn, advisory_locks(conn, [f"heimdall:iq-day:{day}"]):
+        iq_running = topology.graphql().submit_job_execution(
+            "iq_job", repository_location_name=LOCATION, tags={PARTITION_NAME_TAG: day.isoformat()})
+        _wait(lambda: _step_started(topology, iq_running, "iq_metrics"), 240, "the IQ run to reach iq_metrics")
+        iq_queued = ui_launch.materialize_partition(topology.url, IQ, day.isoformat())
+        ingest = _launch(topology, day)
+        assert _finished(topology, ingest) == DagsterRunStatus.SUCCESS
+        assert _status(topology, iq_running) == DagsterRunStatus.STARTED
+        assert _status(topology, iq_queued) == DagsterRunStatus.QUEUED
+
+    for run_id in (iq_running, iq_queued):
+        run = topology.instance.get_run_by_id(run_id)
+        assert (run.tags[IQ_DAY_TAG], run.tags[BACKGROUND_TAG]) == (day.isoformat(), "iq")
+        assert INGEST_DAY_TAG not in run.tags
+    assert _finished(topology, iq_running) == DagsterRunStatus.SUCCESS
+    statuses, rows = _day_state(topology, day)
+    assert statuses == Counter({"loaded": len(good), "rejected": len(bad)})
+    assert rows == len(good)
+    assert _finished(topology, iq_queued) == DagsterRunStatus.SUCCESS
+
+
+def test_a_run_whose_asset_failed_is_retried_and_the_retry_succeeds(topology, s3):
+    """run_retries with retry_on_asset_or_op_failure: measurements_hourly fails once (a trigger
+    refuses the first hourly row of the day, as a transient database error would), the run fails,
+    the daemon launches a retry of the whole chain, and it succeeds."""
+    day = datetime.now(timezone.utc).date() - timedelta(days=9)
+    good, bad = _upload_day(topology, s3, day, sessions=3)
+    schema = TEST_DB_SCHEMA
+    start = datetime.combine(day, datetime.min.time(), tzinfo=timezone.utc)
+    with connect(topology.database_url) as conn:
+        conn.execute(f"""
+            CREATE SEQUENCE {schema}.test_fail_once;
+            CREATE FUNCTION {schema}.test_fail_once() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                -- A sequence is not rolled back with the failed statement: this fails exactly once.
+                IF nextval('{schema}.test_fail_once') = 1 THEN
+                    RAISE EXCEPTION 'injected failure: the hourly refresh of % lost its connection', NEW.bucket::date;
+                END IF;
+                RETURN NEW;
+            END $$;
+            CREATE TRIGGER test_fail_once BEFORE INSERT ON {schema}.measurements_hourly FOR EACH ROW
+                WHEN (NEW.bucket >= '{start.isoformat()}' AND NEW.bucket < '{(start + timedelta(days=1)).isoformat()}')
+                EXECUTE FUNCTION {schema}.test_fail_once();
+        """)
+    try:
+        run_id = _launch(topology, day)
+        assert _finished(topology, run_id) == DagsterRunStatus.FAILURE
+
+        def retries():
+            return topology.instance.get_runs(filters=RunsFilter(tags={ROOT_RUN_ID_TAG: run_id}))
+
+        _wait(lambda: retries() and all(_status(topology, r.run_id) in FINISHED for r in retries()), 300,
+              "run_retries' retry to finish", interval=1)
+    finally:
+        with connect(topology.database_url) as conn:
+            conn.execute(f"DROP TRIGGER IF EXISTS test_fail_once ON {schema}.measurements_hourly; "
+                         f"DROP FUNCTION IF EXISTS {schema}.test_fail_once(); DROP SEQUENCE IF EXISTS {schema}.test_fail_once")
+
+    failures = topology.instance.all_logs(run_id, of_type=DagsterEventType.STEP_FAILURE)
+    assert [event.step_key for event in failures] == ["measurements_hourly"]
+    assert "injected failure" in failures[0].dagster_event.step_failure_data.error.to_string()
+    (retry,) = retries()
+    assert retry.status == DagsterRunStatus.SUCCESS
+    assert (retry.tags["dagster/retry_number"], retry.tags[INGEST_DAY_TAG]) == ("1", day.isoformat())
+    assert _step_started(topology, retry.run_id, "measurements_hourly")
+    statuses, rows = _day_state(topology, day)
+    assert statuses == Counter({"loaded": len(good), "rejected": len(bad)})
+    assert rows == len(good)
+    with connect(topology.database_url) as conn:
+        hourly = conn.execute("SELECT sum(measurement_count) FROM measurements_hourly WHERE bucket >= %s AND bucket < %s",
+                              (start, start + timedelta(days=1))).fetchone()[0]
+    assert hourly == len(good)
+
+
+def _check_evaluations(topology: Topology, run_ids: list[str]) -> dict[tuple[str, str | None], bool]:
+    found = {}
+    for run_id in run_ids:
+        for entry in topology.instance.all_logs(run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION):
+            evaluation = entry.dagster_event.event_specific_data
+            found[(evaluation.check_name, evaluation.partition)] = evaluation.passed
+    return found
+
+
+def test_a_backfill_launched_as_the_ui_launches_it_reports_each_days_own_figures(topology, s3):
+    """launchPartitionBackfill as the UI sends it; the daemon's backfill loop runs the days (one
+    ranged run, BackfillPolicy.multi_run); each day's materialization and checks are its own."""
+    today = datetime.now(timezone.utc).date()
+    days = [today - timedelta(days=12), today - timedelta(days=11), today - timedelta(days=10)]
+    uploaded = {day: _upload_day(topology, s3, day, sessions=2 + index) for index, day in enumerate(days)}
+
+    backfill_id = ui_launch.launch_partition_backfill(topology.url, INGEST, [day.isoformat() for day in days])
+    done = {"COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"}
+    # The daemon's backfill loop wakes every 30 s: it submits the run, then marks the backfill done.
+    status = _wait(lambda: (s := ui_launch.backfill_status(topology.url, backfill_id)) in done and s, 300,
+                   "the backfill to complete", interval=2)
+    assert status == "COMPLETED_SUCCESS"
+
+    runs = topology.instance.get_runs(filters=RunsFilter(tags={BACKFILL_ID_TAG: backfill_id}))
+    assert runs and all(run.status == DagsterRunStatus.SUCCESS for run in runs)
+    assert all(run.tags.get("dagster/from_ui") == "true" and _ran_in_one_process(topology, run.run_id) for run in runs)
+    checks = _check_evaluations(topology, [run.run_id for run in runs])
+    day_checks = {name for name, partition in checks if partition is not None}  # not those of the whole table
+    assert {"no_object_unaccounted", "no_conflicting_rows", "hourly_matches_measurements"} <= day_checks
+    counts = set()
+    for day, (good, bad) in uploaded.items():
+        statuses, rows = _day_state(topology, day)
+        assert statuses == Counter({"loaded": len(good), "rejected": len(bad)})
+        assert rows == len(good)
+        (record,) = topology.instance.fetch_materializations(
+            AssetRecordsFilter(asset_key=AssetKey("measurements"), asset_partitions=[day.isoformat()]), limit=1).records
+        assert record.run_id in {run.run_id for run in runs}
+        metadata = {key: value.value for key, value in record.asset_materialization.metadata.items()}
+        assert (metadata["dagster/row_count"], metadata["inserted"], metadata["rejected"]) == (rows, len(good), len(bad))
+        counts.add(rows)
+        for name in day_checks:
+            assert (name, day.isoformat()) in checks, f"{name} has no result of its own for {day}"
+        for name in ("no_object_unaccounted", "no_conflicting_rows", "hourly_matches_measurements"):
+            assert checks[(name, day.isoformat())] is True, f"{name} failed for {day}"
+    assert len(counts) == len(days), "each day shows its own row count"
+
