@@ -44,7 +44,8 @@ def test_the_demo_run_and_its_materializations_are_in_the_instance(
         iq = instance.get_latest_materialization_event(AssetKey("iq_metrics")).asset_materialization.metadata
         # Every recording of the demo's measurements computed (the zoo's rejected objects have no row).
         assert iq["computed"].value == iq["dagster/row_count"].value > 0
-        assert iq["rejected"].value == iq["missing"].value == iq["failed"].value == 0
+        assert iq["rejected"].value == 0  # a headline figure: shown even at zero
+        assert "missing" not in iq and "failed" not in iq  # zero counters are left out
         assert iq["plot"].value.startswith("![iq_metrics](data:image/png;base64,")
         comparison = instance.get_latest_materialization_event(
             AssetKey("heimdall_vs_recomputed_metrics")
