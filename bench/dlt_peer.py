@@ -41,9 +41,7 @@ def run(args: argparse.Namespace) -> dict:
     )
     with tempfile.TemporaryDirectory(prefix="heimdall-bench-dlt-") as pipelines_dir:
         started = time.perf_counter()
-        files = filesystem(
-            bucket_url=f"s3://{args.bucket}/sessions", credentials=credentials, file_glob="**/*_metadata.json"
-        )
+        files = filesystem(bucket_url=f"s3://{args.bucket}/sessions", credentials=credentials, file_glob="**/*_metadata.json")
         pipeline = dlt.pipeline(
             pipeline_name="heimdall_bench",
             destination=dlt.destinations.postgres(credentials=args.database_url),

@@ -12,12 +12,13 @@ import json
 import sys
 from datetime import datetime
 
-from heimdall_pipeline.core.db import connect
-from heimdall_pipeline.iq.store import compute_day
-from heimdall_pipeline.core.object_store import s3_client_from_settings
-from heimdall_pipeline.iq.recordings import DEFAULT_IQ_CONCURRENCY
-from heimdall_pipeline.core.settings import Settings
 from memory_probe import rss_mb  # bench/ is this script's sys.path[0]
+
+from heimdall_pipeline.core.db import connect
+from heimdall_pipeline.core.object_store import s3_client_from_settings
+from heimdall_pipeline.core.settings import Settings
+from heimdall_pipeline.iq.recordings import DEFAULT_IQ_CONCURRENCY
+from heimdall_pipeline.iq.store import compute_day
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,9 +34,19 @@ def main(argv: list[str] | None = None) -> int:
     with connect(args.database_url) as conn:
         before = rss_mb("VmRSS")
         result = compute_day(conn, s3, args.bucket, args.start, args.end, concurrency=args.concurrency)
-    print(json.dumps({"peak_rss_mb": rss_mb("VmHWM"), "rss_before_mb": before, "recordings": result.read,
-                      "computed": result.outcomes["computed"], "seconds": result.stats.seconds,
-                      "peak_in_flight": result.stats.peak_in_flight, "mb_read": result.stats.bytes / 1e6}))
+    print(
+        json.dumps(
+            {
+                "peak_rss_mb": rss_mb("VmHWM"),
+                "rss_before_mb": before,
+                "recordings": result.read,
+                "computed": result.outcomes["computed"],
+                "seconds": result.stats.seconds,
+                "peak_in_flight": result.stats.peak_in_flight,
+                "mb_read": result.stats.bytes / 1e6,
+            }
+        )
+    )
     return 0
 
 

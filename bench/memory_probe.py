@@ -12,9 +12,9 @@ import sys
 from datetime import datetime
 
 from heimdall_pipeline.core.db import connect
-from heimdall_pipeline.ingest.uploads import ingest_window
 from heimdall_pipeline.core.object_store import DEFAULT_CONCURRENCY, s3_client_from_settings
 from heimdall_pipeline.core.settings import Settings
+from heimdall_pipeline.ingest.uploads import ingest_window
 
 
 def rss_mb(field: str = "VmHWM") -> float:
@@ -38,8 +38,11 @@ def main(argv: list[str] | None = None) -> int:
     s3 = s3_client_from_settings(settings, max_pool_connections=args.concurrency)
     with connect(args.database_url) as conn:
         listing, result = ingest_window(conn, s3, args.bucket, args.start, args.end, concurrency=args.concurrency)
-    print(json.dumps({"peak_rss_mb": rss_mb("VmHWM"), "objects": result.objects, "inserted": result.inserted,
-                      "seconds": result.seconds}))
+    print(
+        json.dumps(
+            {"peak_rss_mb": rss_mb("VmHWM"), "objects": result.objects, "inserted": result.inserted, "seconds": result.seconds}
+        )
+    )
     return 0
 
 

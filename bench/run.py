@@ -33,35 +33,36 @@ import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR))  # run as a script: bench/ helpers import as top-level modules
 
 
-from heimdall_pipeline.analytics.aggregates import day_bounds, refresh_hourly  # noqa: E402
-from heimdall_pipeline.core.db import connect  # noqa: E402
-from heimdall_pipeline.ingest.uploads import ingest_window  # noqa: E402
-from heimdall_pipeline.iq.store import compute_day  # noqa: E402
-from heimdall_pipeline.iq.recordings import DEFAULT_IQ_CONCURRENCY  # noqa: E402
-from heimdall_pipeline.ingest.loader import load_rows  # noqa: E402
-from heimdall_pipeline.core.object_store import DEFAULT_CONCURRENCY, iter_metadata_objects, s3_client_from_settings  # noqa: E402
-from heimdall_pipeline.devtools.sample_data import generate_day, upload  # noqa: E402
-from heimdall_pipeline.core.settings import Settings  # noqa: E402
-from stack import (  # noqa: E402
+from stack import (
     Timer,
     bench_sql,
     count_rows,
     fresh_bucket,
     fresh_database,
-    peer_database_url,
     median,
+    peer_database_url,
     rows_of,
     server_copy,
     server_readable_csv,
     synthetic_rows,
 )
+
+from heimdall_pipeline.analytics.aggregates import day_bounds, refresh_hourly
+from heimdall_pipeline.core.db import connect
+from heimdall_pipeline.core.object_store import DEFAULT_CONCURRENCY, iter_metadata_objects, s3_client_from_settings
+from heimdall_pipeline.core.settings import Settings
+from heimdall_pipeline.devtools.sample_data import generate_day, upload
+from heimdall_pipeline.ingest.loader import load_rows
+from heimdall_pipeline.ingest.uploads import ingest_window
+from heimdall_pipeline.iq.recordings import DEFAULT_IQ_CONCURRENCY
+from heimdall_pipeline.iq.store import compute_day
 
 DAY = date(2025, 10, 22)
 # dlt's filesystem extra needs s3fs → aiobotocore, which pins an older botocore than ours: the
@@ -102,22 +103,25 @@ def ratio(numerator: float, denominator: float) -> float:
 
 def interleaved(run: int, ours, baseline) -> None:
     """Ours then the baseline on odd runs, the other way round on even runs (no warm-cache bias)."""
-    for measure in ((ours, baseline) if run % 2 else (baseline, ours)):
+    for measure in (ours, baseline) if run % 2 else (baseline, ours):
         measure()
 
 
 # --- e2e: ours, floor, peer -------------------------------------------------------------------
 
 
-def run_ours(settings: Settings, url: str, bucket: str, window: tuple[datetime, datetime], concurrency: int,
-             expected: int) -> float:
+def run_ours(
+    settings: Settings, url: str, bucket: str, window: tuple[datetime, datetime], concurrency: int, expected: int
+) -> float:
     s3 = _client(settings, concurrency)
     with connect(url, autocommit=False) as conn:
         with Timer() as timer:
             listing, result = ingest_window(conn, s3, bucket, *window, concurrency=concurrency)
     if (listing.new, result.inserted, result.rejected, result.failed) != (expected, expected, 0, 0):
-        raise RuntimeError(f"ours loaded {result.inserted} of {expected} (listing {listing}, "
-                           f"rejected {result.rejected}, failed {result.failed}: {result.failures[:3]})")
+        raise RuntimeError(
+            f"ours loaded {result.inserted} of {expected} (listing {listing}, "
+            f"rejected {result.rejected}, failed {result.failed}: {result.failures[:3]})"
+        )
     return timer.seconds
 
 
@@ -146,8 +150,16 @@ def peer_python(requested: str | None) -> str | None:
 
 
 def run_dlt(python: str, url: str, bucket: str, endpoint_url: str, parallelized: bool, expected: int) -> float:
-    command = [python, str(BENCH_DIR / "dlt_peer.py"), "--database-url", url, "--bucket", bucket,
-               "--endpoint-url", endpoint_url] + (["--parallelized"] if parallelized else [])
+    command = [
+        python,
+        str(BENCH_DIR / "dlt_peer.py"),
+        "--database-url",
+        url,
+        "--bucket",
+        bucket,
+        "--endpoint-url",
+        endpoint_url,
+    ] + (["--parallelized"] if parallelized else [])
     env = {**os.environ, "RUNTIME__DLTHUB_TELEMETRY": "false"}
     with tempfile.TemporaryDirectory(prefix="heimdall-bench-dlt-cwd-") as cwd:
         done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
@@ -169,9 +181,9 @@ def bench_day(args, settings: Settings, admin_url: str, stages: dict[str, Stage]
     s3 = _client(settings, UPLOAD_CONCURRENCY)
     with fresh_bucket(s3, "day") as bucket:
         log(f"uploading {n} objects to s3://{bucket}")
-        uploaded_from = datetime.now(timezone.utc) - timedelta(minutes=1)
+        uploaded_from = datetime.now(UTC) - timedelta(minutes=1)
         upload(s3, bucket, objects, concurrency=UPLOAD_CONCURRENCY)
-        window = (uploaded_from, datetime.now(timezone.utc) + timedelta(minutes=1))
+        window = (uploaded_from, datetime.now(UTC) + timedelta(minutes=1))
         keys = [info.key for info in iter_metadata_objects(s3, bucket, *window)]
         if len(keys) != n:
             raise RuntimeError(f"listed {len(keys)} of {n} uploaded objects")
@@ -185,6 +197,7 @@ def bench_day(args, settings: Settings, admin_url: str, stages: dict[str, Stage]
         elif not args.skip_dlt:
             log("dlt is not importable: peer stage skipped (make bench installs it into .venv-peer)")
         with server_readable_csv(rows_of(bucket, objects)) as csv_path:
+
             def measure_ours() -> None:
                 with fresh_database(admin_url, "ours") as url:
                     ours.add(run_ours(settings, url, bucket, window, args.concurrency, n))
@@ -205,8 +218,10 @@ def bench_day(args, settings: Settings, admin_url: str, stages: dict[str, Stage]
 
             for run in range(1, args.repeat + 1):
                 interleaved(run, measure_ours, measure_floor)
-                log(f"run {run}: ours {ours.seconds[-1]:.2f}s, floor {floor.seconds[-1]:.2f}s "
-                    f"(get {floor.parts['get'][-1]:.2f} + copy {floor.parts['copy'][-1]:.2f})")
+                log(
+                    f"run {run}: ours {ours.seconds[-1]:.2f}s, floor {floor.seconds[-1]:.2f}s "
+                    f"(get {floor.parts['get'][-1]:.2f} + copy {floor.parts['copy'][-1]:.2f})"
+                )
                 if with_dlt:
                     measure_dlt()
                     log(f"run {run}: dlt {peer.seconds[-1]:.2f}s, dlt parallelized {peer_parallel.seconds[-1]:.2f}s")
@@ -223,6 +238,7 @@ def bench_database(args, admin_url: str, stages: dict[str, Stage]) -> None:
     refresh = stages["hourly_ours"] = Stage("hourly", "ours (aggregates.refresh_hourly)", len(rows), "rows")
     bare = stages["hourly_bare"] = Stage("hourly", "bare INSERT … SELECT time_bucket", len(rows), "rows")
     with server_readable_csv(rows) as csv_path:
+
         def measure_ours() -> None:
             with fresh_database(admin_url, "db_ours") as url, connect(url, autocommit=False) as conn:
                 with Timer() as timer:
@@ -262,8 +278,7 @@ def bench_database(args, admin_url: str, stages: dict[str, Stage]) -> None:
                 interleaved(run, measure_refresh, measure_bare)
                 if groups[-1] != groups[-2]:
                     raise RuntimeError(f"refresh_hourly and the bare query wrote {groups[-2:]} groups")
-                log(f"run {run}: refresh_hourly {refresh.seconds[-1]:.3f}s, bare {bare.seconds[-1]:.3f}s "
-                    f"({groups[-1]} groups)")
+                log(f"run {run}: refresh_hourly {refresh.seconds[-1]:.3f}s, bare {bare.seconds[-1]:.3f}s ({groups[-1]} groups)")
 
 
 # --- memory -----------------------------------------------------------------------------------
@@ -274,16 +289,28 @@ def bench_memory(args, settings: Settings, admin_url: str) -> dict:
     s3 = _client(settings, UPLOAD_CONCURRENCY)
     with fresh_bucket(s3, "memory") as bucket:
         log(f"memory: uploading {len(objects)} objects to s3://{bucket}")
-        uploaded_from = datetime.now(timezone.utc) - timedelta(minutes=1)
+        uploaded_from = datetime.now(UTC) - timedelta(minutes=1)
         upload(s3, bucket, objects, concurrency=UPLOAD_CONCURRENCY)
-        end = datetime.now(timezone.utc) + timedelta(minutes=1)
+        end = datetime.now(UTC) + timedelta(minutes=1)
         del objects
         with fresh_database(admin_url, "memory") as url:
-            command = [sys.executable, str(BENCH_DIR / "memory_probe.py"), "--database-url", url, "--bucket", bucket,
-                       "--start", uploaded_from.isoformat(), "--end", end.isoformat(),
-                       "--concurrency", str(args.concurrency)]
-            done = subprocess.run(command, capture_output=True, text=True,
-                                  env={**os.environ, "PYTHONPATH": str(BENCH_DIR.parent)})
+            command = [
+                sys.executable,
+                str(BENCH_DIR / "memory_probe.py"),
+                "--database-url",
+                url,
+                "--bucket",
+                bucket,
+                "--start",
+                uploaded_from.isoformat(),
+                "--end",
+                end.isoformat(),
+                "--concurrency",
+                str(args.concurrency),
+            ]
+            done = subprocess.run(
+                command, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(BENCH_DIR.parent)}
+            )
             if done.returncode != 0:
                 raise RuntimeError(f"memory probe failed:\n{done.stderr[-3000:]}")
             result = json.loads(done.stdout.strip().splitlines()[-1])
@@ -301,9 +328,9 @@ def bench_iq(args, settings: Settings, admin_url: str, stages: dict[str, Stage])
     s3 = _client(settings, UPLOAD_CONCURRENCY)
     with fresh_bucket(s3, "iq") as bucket, fresh_database(admin_url, "iq") as url:
         log(f"iq: uploading {n} metadata objects and their {n} recordings (1 MB each) to s3://{bucket}")
-        uploaded_from = datetime.now(timezone.utc) - timedelta(minutes=1)
+        uploaded_from = datetime.now(UTC) - timedelta(minutes=1)
         upload(s3, bucket, objects, concurrency=UPLOAD_CONCURRENCY, with_iq=True)
-        window = (uploaded_from, datetime.now(timezone.utc) + timedelta(minutes=1))
+        window = (uploaded_from, datetime.now(UTC) + timedelta(minutes=1))
         keys = [info.key.removesuffix("_metadata.json") + ".npy" for info in iter_metadata_objects(s3, bucket, *window)]
         with connect(url) as conn:
             _, loaded = ingest_window(conn, s3, bucket, *window)
@@ -311,6 +338,7 @@ def bench_iq(args, settings: Settings, admin_url: str, stages: dict[str, Stage])
                 raise RuntimeError(f"iq: loaded {loaded.inserted} of {n} measurements")
             ours = stages["iq_ours"] = Stage("iq day", f"ours (compute_day, {args.iq_concurrency} threads)", n, "recordings")
             raw = stages["iq_raw"] = Stage("iq day", f"raw GET x{args.iq_concurrency} of the .npy", n, "recordings")
+
             def measure_ours() -> None:
                 conn.execute("DELETE FROM iq_metrics")
                 client = _client(settings, args.iq_concurrency)  # a new pool each run, as raw_get has
@@ -328,11 +356,21 @@ def bench_iq(args, settings: Settings, admin_url: str, stages: dict[str, Stage])
                 interleaved(run, measure_ours, measure_raw)
                 log(f"iq run {run}: ours {ours.seconds[-1]:.2f}s, raw GET {raw.seconds[-1]:.2f}s")
             conn.execute("DELETE FROM iq_metrics")
-        command = [sys.executable, str(BENCH_DIR / "iq_probe.py"), "--database-url", url, "--bucket", bucket,
-                   "--start", window[0].isoformat(), "--end", window[1].isoformat(),
-                   "--concurrency", str(args.iq_concurrency)]
-        done = subprocess.run(command, capture_output=True, text=True,
-                              env={**os.environ, "PYTHONPATH": str(BENCH_DIR.parent)})
+        command = [
+            sys.executable,
+            str(BENCH_DIR / "iq_probe.py"),
+            "--database-url",
+            url,
+            "--bucket",
+            bucket,
+            "--start",
+            window[0].isoformat(),
+            "--end",
+            window[1].isoformat(),
+            "--concurrency",
+            str(args.iq_concurrency),
+        ]
+        done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(BENCH_DIR.parent)})
         if done.returncode != 0:
             raise RuntimeError(f"iq probe failed:\n{done.stderr[-3000:]}")
         probe = json.loads(done.stdout.strip().splitlines()[-1])
@@ -362,23 +400,39 @@ def report(args, stages: dict[str, Stage], memory: dict | None, iq_memory: dict 
     for stage in stages.values():
         rate = stage.units / stage.median if stage.median else float("nan")
         parts = ", ".join(f"{k} {median(v):.2f}" for k, v in stage.parts.items())
-        print(f"{stage.name:<10} {stage.variant:<44} {stage.median:>9.3f} {len(stage.seconds):>5} "
-              f"{rate:>10.0f} {stage.unit_name:<8} {parts}")
+        print(
+            f"{stage.name:<10} {stage.variant:<44} {stage.median:>9.3f} {len(stage.seconds):>5} "
+            f"{rate:>10.0f} {stage.unit_name:<8} {parts}"
+        )
     if memory:
-        print(f"{'memory':<10} {'ours, ' + str(memory['objects']) + ' objects':<44} {memory['seconds']:>9.3f} {1:>5} "
-              f"{memory['objects'] / memory['seconds']:>10.0f} objects peak RSS {memory['peak_rss_mb']:.1f} MB")
+        print(
+            f"{'memory':<10} {'ours, ' + str(memory['objects']) + ' objects':<44} {memory['seconds']:>9.3f} {1:>5} "
+            f"{memory['objects'] / memory['seconds']:>10.0f} objects peak RSS {memory['peak_rss_mb']:.1f} MB"
+        )
     if iq_memory:
-        print(f"{'iq memory':<10} {'ours, ' + str(iq_memory['recordings']) + ' recordings':<44} "
-              f"{iq_memory['seconds']:>9.3f} {1:>5} {iq_memory['recordings'] / iq_memory['seconds']:>10.0f} recordings "
-              f"peak RSS {iq_memory['peak_rss_mb']:.1f} MB (before the run {iq_memory['rss_before_mb']:.1f} MB), "
-              f"peak {iq_memory['peak_in_flight']} in flight")
+        print(
+            f"{'iq memory':<10} {'ours, ' + str(iq_memory['recordings']) + ' recordings':<44} "
+            f"{iq_memory['seconds']:>9.3f} {1:>5} {iq_memory['recordings'] / iq_memory['seconds']:>10.0f} recordings "
+            f"peak RSS {iq_memory['peak_rss_mb']:.1f} MB (before the run {iq_memory['rss_before_mb']:.1f} MB), "
+            f"peak {iq_memory['peak_in_flight']} in flight"
+        )
     print(f"dlt_parallel_vs_ours={_fmt(extra['dlt_parallel_vs_ours'])}")
     summary = {
         "ratios": ratios,
         "extra": extra,
         "args": vars(args),
-        "stages": {key: {"name": s.name, "variant": s.variant, "units": s.units, "unit": s.unit_name,
-                         "seconds": s.seconds, "median": s.median, "parts": s.parts} for key, s in stages.items()},
+        "stages": {
+            key: {
+                "name": s.name,
+                "variant": s.variant,
+                "units": s.units,
+                "unit": s.unit_name,
+                "seconds": s.seconds,
+                "median": s.median,
+                "parts": s.parts,
+            }
+            for key, s in stages.items()
+        },
         "memory": memory,
         "iq_memory": iq_memory,
     }
@@ -402,10 +456,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-dlt", action="store_true", help="skip the dlt peer")
     parser.add_argument("--dlt-python", help="python with dlt[postgres,filesystem] and s3fs (default .venv-peer)")
     parser.add_argument("--json-out", help="write all timings and ratios as JSON here")
-    parser.add_argument("--iq-sessions", type=int, default=150,
-                        help="sessions of the IQ recordings day (x7 recordings of 1 MB each)")
-    parser.add_argument("--iq-concurrency", type=int, default=DEFAULT_IQ_CONCURRENCY,
-                        help="recordings in flight (ours and the raw GET)")
+    parser.add_argument(
+        "--iq-sessions", type=int, default=150, help="sessions of the IQ recordings day (x7 recordings of 1 MB each)"
+    )
+    parser.add_argument(
+        "--iq-concurrency", type=int, default=DEFAULT_IQ_CONCURRENCY, help="recordings in flight (ours and the raw GET)"
+    )
     parser.add_argument("--skip-iq", action="store_true", help="skip the IQ recordings stage")
     parser.add_argument("--only-iq", action="store_true", help="run only the IQ recordings stage")
     args = parser.parse_args(argv)

@@ -39,25 +39,25 @@ import subprocess
 import sys
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
 sys.path.insert(0, str(BENCH_DIR))
 
-import psycopg  # noqa: E402
 
-from heimdall_pipeline.core.db import connect  # noqa: E402
-from heimdall_pipeline.core.object_store import head_object, make_s3_client  # noqa: E402
-from heimdall_pipeline.core.settings import Settings  # noqa: E402
-from heimdall_pipeline.devtools.notifications import configure_sqs_notifications, sqs_client  # noqa: E402
-from heimdall_pipeline.devtools.sample_data import generate_day, upload  # noqa: E402
-from heimdall_pipeline.ingest.event_consumer import consume_round  # noqa: E402
-from heimdall_pipeline.ingest.event_sources import SqsQueue  # noqa: E402
-from heimdall_pipeline.ingest.loader import record_listed  # noqa: E402
-from memory_probe import rss_mb  # noqa: E402
-from stack import fresh_database, median  # noqa: E402
+from memory_probe import rss_mb
+from stack import fresh_database, median
+
+from heimdall_pipeline.core.db import connect
+from heimdall_pipeline.core.object_store import head_object, make_s3_client
+from heimdall_pipeline.core.settings import Settings
+from heimdall_pipeline.devtools.notifications import configure_sqs_notifications, sqs_client
+from heimdall_pipeline.devtools.sample_data import generate_day, upload
+from heimdall_pipeline.ingest.event_consumer import consume_round
+from heimdall_pipeline.ingest.event_sources import SqsQueue
+from heimdall_pipeline.ingest.loader import record_listed
 
 KEYS_PER_DAY = 14_000  # seven receivers, two objects each, 1,000 acquisitions a day
 HISTORY_BODY = b'{"history": true}'
@@ -83,7 +83,7 @@ class History:
         self.backend = s3_backends["123456789012"]["aws"]
         self.database_url, self.bucket = database_url, bucket
         self.keys = 0
-        self.now = datetime.now(timezone.utc).replace(microsecond=0)
+        self.now = datetime.now(UTC).replace(microsecond=0)
         self.etag = None
 
     def grow_to(self, keys: int) -> None:
@@ -109,12 +109,16 @@ class History:
                         measurement_rows.append((task, receiver, at))
         stored_bucket.notification_configuration = notifications
         with connect(self.database_url) as conn, conn.transaction(), conn.cursor() as cur:
-            with cur.copy("COPY ingest_ledger (object_key, etag, size_bytes, last_modified, task_id, websdr_id, "
-                          "timestamp_utc, status, processed_at) FROM STDIN") as copy:
+            with cur.copy(
+                "COPY ingest_ledger (object_key, etag, size_bytes, last_modified, task_id, websdr_id, "
+                "timestamp_utc, status, processed_at) FROM STDIN"
+            ) as copy:
                 for row in ledger_rows:
                     copy.write_row((*row, "loaded", row[3]))
-            with cur.copy("COPY measurements (task_id, websdr_id, frequency_mhz, sample_rate_khz, samples_count, "
-                          "timestamp_utc, snr_db, frequency_offset_hz, power_dbm) FROM STDIN") as copy:
+            with cur.copy(
+                "COPY measurements (task_id, websdr_id, frequency_mhz, sample_rate_khz, samples_count, "
+                "timestamp_utc, snr_db, frequency_offset_hz, power_dbm) FROM STDIN"
+            ) as copy:
                 for task, receiver, at in measurement_rows:
                     copy.write_row((task, receiver, 145.5, 12.5, 125000, at, 12.0, 3.0, -80.0))
         with connect(self.database_url) as conn:
@@ -131,8 +135,9 @@ class History:
 
 
 def probe(step: str, env: dict, *args: str) -> dict:
-    done = subprocess.run([sys.executable, str(BENCH_DIR / "scale_probe.py"), step, *args], env=env,
-                          capture_output=True, text=True, timeout=1800)
+    done = subprocess.run(
+        [sys.executable, str(BENCH_DIR / "scale_probe.py"), step, *args], env=env, capture_output=True, text=True, timeout=1800
+    )
     if done.returncode != 0:
         raise RuntimeError(f"scale_probe {step} failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -153,7 +158,7 @@ def peak_rss_of(pid: int) -> float:
 
 def measure(size: int, history: History, s3, source: SqsQueue, env: dict, args) -> dict:
     database_url, bucket = history.database_url, history.bucket
-    today = datetime.now(timezone.utc).date()
+    today = datetime.now(UTC).date()
     result: dict = {"keys": size}
 
     # The sensor's tick, in the middle of a reconciliation pass.
@@ -164,8 +169,9 @@ def measure(size: int, history: History, s3, source: SqsQueue, env: dict, args) 
     result["tick_list_requests"] = ticked["list_requests"]
 
     # A partition run for today's new objects, recorded in the ledger by their notifications.
-    new = generate_day(today, sessions=args.new_objects // 5 + 2, seed=7 * size + 1, miss_rate=0.0,
-                       until=datetime.now(timezone.utc))[: args.new_objects]
+    new = generate_day(today, sessions=args.new_objects // 5 + 2, seed=7 * size + 1, miss_rate=0.0, until=datetime.now(UTC))[
+        : args.new_objects
+    ]
     upload(s3, bucket, new)
     recorded, empty_rounds = 0, 0
     with connect(database_url) as conn:
@@ -175,8 +181,12 @@ def measure(size: int, history: History, s3, source: SqsQueue, env: dict, args) 
             empty_rounds = 0 if round_.notifications else empty_rounds + 1
         # What no notification recorded (moto's SQS has lost a message now and then at this load): the
         # reconciliation would find it; here it is recorded at once so the run has its 700 objects.
-        known = {key for (key,) in conn.execute("SELECT object_key FROM ingest_ledger WHERE object_key = ANY(%s)",
-                                                 ([o.key for o in new],)).fetchall()}
+        known = {
+            key
+            for (key,) in conn.execute(
+                "SELECT object_key FROM ingest_ledger WHERE object_key = ANY(%s)", ([o.key for o in new],)
+            ).fetchall()
+        }
         lost = [o for o in new if o.key not in known]
         if lost:
             record_listed(conn, [head_object(s3, bucket, o.key) for o in lost])
@@ -184,24 +194,35 @@ def measure(size: int, history: History, s3, source: SqsQueue, env: dict, args) 
     result["notifications_lost"] = len(lost)
     ran = probe("run", env, "--partition", today.isoformat())
     with connect(database_url) as conn:
-        outcomes = dict(conn.execute(
-            "SELECT status || coalesce(': ' || left(reason, 60), ''), count(*) FROM ingest_ledger "
-            "WHERE object_key = ANY(%s) GROUP BY 1", ([o.key for o in new],)).fetchall())
+        outcomes = dict(
+            conn.execute(
+                "SELECT status || coalesce(': ' || left(reason, 60), ''), count(*) FROM ingest_ledger "
+                "WHERE object_key = ANY(%s) GROUP BY 1",
+                ([o.key for o in new],),
+            ).fetchall()
+        )
     if not ran["success"] or sum(outcomes.values()) != len(new) or "pending" in outcomes:
         raise RuntimeError(f"partition run at {size} keys: {ran}, ledger {outcomes}")
     result["run_outcomes"] = outcomes
-    result.update(run_s=ran["seconds"], run_rss_mb=ran["peak_rss_mb"], run_list_requests=ran["list_requests"],
-                  run_objects=len(new))
+    result.update(
+        run_s=ran["seconds"], run_rss_mb=ran["peak_rss_mb"], run_list_requests=ran["list_requests"], run_objects=len(new)
+    )
 
     # Discovery: the consumer running, acquisitions of 7 arriving one by one.
-    consumer = subprocess.Popen([str(Path(sys.executable).parent / "heimdall-events")], env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    consumer = subprocess.Popen(
+        [str(Path(sys.executable).parent / "heimdall-events")],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         time.sleep(3)  # imported and polling
         latencies = []
         for repetition in range(args.acquisitions):
-            acquisition = generate_day(today, sessions=2, seed=10**9 + size * 100 + repetition, miss_rate=0.0,
-                                       until=datetime.now(timezone.utc))[:7]
+            acquisition = generate_day(
+                today, sessions=2, seed=10**9 + size * 100 + repetition, miss_rate=0.0, until=datetime.now(UTC)
+            )[:7]
             tasks = sorted({o.key.split("/")[1] for o in acquisition})
             upload(s3, bucket, acquisition)
             uploaded = time.perf_counter()
@@ -251,11 +272,18 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with fresh_database(settings.database_url, "scale") as database_url:
             env = {k: v for k, v in os.environ.items() if not k.startswith(("HEIMDALL_", "DAGSTER_"))}
-            env.update(HEIMDALL_DATABASE_URL=database_url, HEIMDALL_S3_ENDPOINT_URL=endpoint,
-                       HEIMDALL_S3_BUCKET=bucket, HEIMDALL_DB_SCHEMA=settings.db_schema,
-                       HEIMDALL_EVENTS_SQS_QUEUE_URL=queue_url, HEIMDALL_EVENTS_SQS_ENDPOINT_URL=endpoint,
-                       AWS_ACCESS_KEY_ID=ACCESS[0], AWS_SECRET_ACCESS_KEY=ACCESS[1], AWS_REGION="us-east-1",
-                       PYTHONPATH=str(BENCH_DIR))
+            env.update(
+                HEIMDALL_DATABASE_URL=database_url,
+                HEIMDALL_S3_ENDPOINT_URL=endpoint,
+                HEIMDALL_S3_BUCKET=bucket,
+                HEIMDALL_DB_SCHEMA=settings.db_schema,
+                HEIMDALL_EVENTS_SQS_QUEUE_URL=queue_url,
+                HEIMDALL_EVENTS_SQS_ENDPOINT_URL=endpoint,
+                AWS_ACCESS_KEY_ID=ACCESS[0],
+                AWS_SECRET_ACCESS_KEY=ACCESS[1],
+                AWS_REGION="us-east-1",
+                PYTHONPATH=str(BENCH_DIR),
+            )
             history = History(database_url, bucket)
             source = SqsQueue(sqs, queue_url)
             for size in sizes:
@@ -267,17 +295,28 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         server.stop()
 
-    print(f"\n| keys | partition run ({args.new_objects} new) | discovery, upload → rows | sensor tick "
-          "(of it: waiting for LIST / ours) | peak RSS, ours | LIST requests: run / 3 ticks | S3 server RSS (moto) |")
+    print(
+        f"\n| keys | partition run ({args.new_objects} new) | discovery, upload → rows | sensor tick "
+        "(of it: waiting for LIST / ours) | peak RSS, ours | LIST requests: run / 3 ticks | S3 server RSS (moto) |"
+    )
     print("|---:|---:|---:|---:|---:|---:|---:|")
     for r in results:
-        print(f"| {r['keys']:,} | {r['run_s']:.2f} s | {r['discovery_s']:.3f} s | {r['tick_s']:.3f} s "
-              f"({r['tick_list_s']:.3f} / {r['tick_ours_s']:.3f} s) | {r['rss_mb']:.0f} MB | "
-              f"{r['run_list_requests']} / {r['tick_list_requests']} | {r['s3_server_rss_mb']:.0f} MB |")
+        print(
+            f"| {r['keys']:,} | {r['run_s']:.2f} s | {r['discovery_s']:.3f} s | {r['tick_s']:.3f} s "
+            f"({r['tick_list_s']:.3f} / {r['tick_ours_s']:.3f} s) | {r['rss_mb']:.0f} MB | "
+            f"{r['run_list_requests']} / {r['tick_list_requests']} | {r['s3_server_rss_mb']:.0f} MB |"
+        )
     first, last = results[0], results[-1]
-    ratios = {name: last[key] / first[key] for name, key in
-              (("run_ratio", "run_s"), ("discovery_ratio", "discovery_s"), ("tick_ratio", "tick_s"),
-               ("rss_ratio", "rss_mb"), ("tick_ours_ratio", "tick_ours_s"))}
+    ratios = {
+        name: last[key] / first[key]
+        for name, key in (
+            ("run_ratio", "run_s"),
+            ("discovery_ratio", "discovery_s"),
+            ("tick_ratio", "tick_s"),
+            ("rss_ratio", "rss_mb"),
+            ("tick_ours_ratio", "tick_ours_s"),
+        )
+    }
     if args.json_out:
         Path(args.json_out).write_text(json.dumps({"results": results, "ratios": ratios}, indent=2))
     print(" ".join(f"{name}={value:.3f}" for name, value in ratios.items()), flush=True)

@@ -21,7 +21,7 @@ import botocore.client
 
 warnings.filterwarnings("ignore")
 
-from memory_probe import rss_mb  # noqa: E402  (bench/ is on sys.path when run as a script)
+from memory_probe import rss_mb  # bench/ is on sys.path when run as a script)
 
 LIST_CALLS: list[float] = []  # seconds each LIST request took, as the client saw it
 _make_api_call = botocore.client.BaseClient._make_api_call
@@ -63,8 +63,7 @@ def tick(cursor_key: str, ticks: int) -> dict:
         seconds.append(time.perf_counter() - started)
         list_seconds.append(sum(LIST_CALLS) - listed_before)
         cursor = result.cursor
-    return {"seconds": seconds, "list_seconds": list_seconds, "list_requests": len(LIST_CALLS),
-            "cursor": json.loads(cursor)}
+    return {"seconds": seconds, "list_seconds": list_seconds, "list_requests": len(LIST_CALLS), "cursor": json.loads(cursor)}
 
 
 def run(partition: str) -> dict:
@@ -76,14 +75,28 @@ def run(partition: str) -> dict:
     resources = _resources()
     quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
     started = time.perf_counter()
-    result = materialize([*INGEST_ASSETS, *INGEST_ASSET_CHECKS], partition_key=partition, resources=resources,
-                         run_config=quiet, raise_on_error=False)
+    result = materialize(
+        [*INGEST_ASSETS, *INGEST_ASSET_CHECKS],
+        partition_key=partition,
+        resources=resources,
+        run_config=quiet,
+        raise_on_error=False,
+    )
     seconds = time.perf_counter() - started
     loading = next(
-        (e.materialization.metadata for e in result.get_asset_materialization_events()
-         if e.materialization.asset_key.to_user_string() == "measurements"), {})
-    return {"seconds": seconds, "success": result.success, "list_requests": len(LIST_CALLS),
-            "inserted": loading["inserted"].value if "inserted" in loading else None}
+        (
+            e.materialization.metadata
+            for e in result.get_asset_materialization_events()
+            if e.materialization.asset_key.to_user_string() == "measurements"
+        ),
+        {},
+    )
+    return {
+        "seconds": seconds,
+        "success": result.success,
+        "list_requests": len(LIST_CALLS),
+        "inserted": loading["inserted"].value if "inserted" in loading else None,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:

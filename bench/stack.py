@@ -15,7 +15,8 @@ import time
 import uuid
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date, datetime, time as clock, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as clock
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -23,9 +24,9 @@ import psycopg
 from psycopg import sql
 
 from heimdall_pipeline.core.db import connect
+from heimdall_pipeline.devtools.sample_data import FREQUENCIES_MHZ, RECEIVER_IDS, SAMPLE_RATE_KHZ, SAMPLES_COUNT, SampleObject
 from heimdall_pipeline.ingest.measurement import COLUMNS, parse_metadata_object
 from heimdall_pipeline.schema.migrations import migrate
-from heimdall_pipeline.devtools.sample_data import FREQUENCIES_MHZ, RECEIVER_IDS, SAMPLE_RATE_KHZ, SAMPLES_COUNT, SampleObject
 
 BENCH_SQL_DIR = Path(__file__).resolve().parent / "sql"
 
@@ -39,7 +40,7 @@ def median(values: Sequence[float]) -> float:
 
 
 class Timer:
-    def __enter__(self) -> "Timer":
+    def __enter__(self) -> Timer:
         self.started = time.perf_counter()
         return self
 
@@ -73,8 +74,10 @@ def peer_database_url(url: str, admin_url: str, password_url: str | None) -> str
     if urlsplit(url).password:
         return url
     if not (password_url and urlsplit(password_url).password and urlsplit(password_url).username):
-        raise RuntimeError("the dlt peer needs a database URL with a password: HEIMDALL_DATABASE_URL has none, "
-                           "and HEIMDALL_MIGRATE_DATABASE_URL (the owner role's) is unset or has none either")
+        raise RuntimeError(
+            "the dlt peer needs a database URL with a password: HEIMDALL_DATABASE_URL has none, "
+            "and HEIMDALL_MIGRATE_DATABASE_URL (the owner role's) is unset or has none either"
+        )
     name, role = urlsplit(url).path.lstrip("/"), urlsplit(password_url).username
     with psycopg.connect(admin_url, autocommit=True) as admin:
         admin.execute(sql.SQL("ALTER DATABASE {} OWNER TO {}").format(sql.Identifier(name), sql.Identifier(role)))
@@ -95,8 +98,12 @@ def _delete_bucket(s3, bucket: str) -> None:
     paginator = s3.get_paginator("list_objects_v2")
     pages = [[{"Key": o["Key"]} for o in page.get("Contents", ())] for page in paginator.paginate(Bucket=bucket)]
     with ThreadPoolExecutor(4) as pool:
-        list(pool.map(lambda keys: s3.delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True}),
-                      [keys for keys in pages if keys]))
+        list(
+            pool.map(
+                lambda keys: s3.delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True}),
+                [keys for keys in pages if keys],
+            )
+        )
     s3.delete_bucket(Bucket=bucket)
 
 
@@ -108,7 +115,7 @@ def rows_of(bucket: str, objects: Sequence[SampleObject]) -> list[tuple]:
 def synthetic_rows(day: date, count: int, seed: int = 0) -> list[tuple]:
     """`count` already-parsed rows (COLUMNS order) spread over one UTC day, 7 receivers a session."""
     rng = random.Random(seed)
-    start = datetime.combine(day, clock(0), tzinfo=timezone.utc)
+    start = datetime.combine(day, clock(0), tzinfo=UTC)
     sessions = -(-count // len(RECEIVER_IDS))
     step = 86_000 / sessions
     rows: list[tuple] = []
@@ -122,9 +129,20 @@ def synthetic_rows(day: date, count: int, seed: int = 0) -> list[tuple]:
             snr = round(rng.gauss(14.0, 5.0), 1)
             offset = round(rng.gauss(0.0, 8.0), 1)
             power = round(-65.5 + snr, 1)
-            rows.append((task_id, websdr_id, frequency, SAMPLE_RATE_KHZ, SAMPLES_COUNT,
-                         started + timedelta(seconds=websdr_id * 0.35), snr, offset, power,
-                         f"s3://heimdall-raw-iq/sessions/{task_id}/websdr_{websdr_id}.npy"))
+            rows.append(
+                (
+                    task_id,
+                    websdr_id,
+                    frequency,
+                    SAMPLE_RATE_KHZ,
+                    SAMPLES_COUNT,
+                    started + timedelta(seconds=websdr_id * 0.35),
+                    snr,
+                    offset,
+                    power,
+                    f"s3://heimdall-raw-iq/sessions/{task_id}/websdr_{websdr_id}.npy",
+                )
+            )
     return rows
 
 

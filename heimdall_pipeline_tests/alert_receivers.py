@@ -33,7 +33,7 @@ class WebhookReceiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            def do_POST(self) -> None:  # http.server's name
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 if receiver.status == 200:
                     receiver.posts.append(json.loads(body))
@@ -47,7 +47,7 @@ class WebhookReceiver:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/heimdall-token-not-to-be-shown"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
-    def __enter__(self) -> "WebhookReceiver":
+    def __enter__(self) -> WebhookReceiver:
         self.thread.start()
         return self
 
@@ -73,7 +73,7 @@ class SmtpReceiver:
         receiver = self
 
         class Handler:
-            async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
+            async def handle_DATA(self, server, session, envelope):  # aiosmtpd's name
                 receiver.messages.append(message_from_bytes(envelope.content, policy=policy.default))
                 return "250 OK"
 
@@ -88,7 +88,7 @@ class SmtpReceiver:
         auth = {"authenticator": authenticator, "auth_require_tls": False, "auth_required": True} if self.user else {}
         self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port, **auth)
 
-    def __enter__(self) -> "SmtpReceiver":
+    def __enter__(self) -> SmtpReceiver:
         self.controller.start()
         return self
 

@@ -54,9 +54,23 @@ class PersistentRedis:
         import redis
 
         self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.directory),
-             "--appendonly", "yes", "--appendfsync", "always", "--save", ""],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(self.directory),
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+                "--save",
+                "",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
 
         def ready() -> bool:
@@ -87,16 +101,23 @@ class PrivateRabbitMQ:
     def start(self) -> None:
         (self.directory / "enabled_plugins").write_text("[].\n")
         env = {
-            **os.environ, "HOME": str(self.directory), "RUNNING_UNDER_SYSTEMD": "true",
-            "RABBITMQ_NODENAME": self.node, "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
-            "RABBITMQ_NODE_PORT": str(self.port), "RABBITMQ_DIST_PORT": str(self.dist_port),
-            "RABBITMQ_MNESIA_BASE": str(self.directory / "mnesia"), "RABBITMQ_LOG_BASE": str(self.directory / "log"),
+            **os.environ,
+            "HOME": str(self.directory),
+            "RUNNING_UNDER_SYSTEMD": "true",
+            "RABBITMQ_NODENAME": self.node,
+            "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
+            "RABBITMQ_NODE_PORT": str(self.port),
+            "RABBITMQ_DIST_PORT": str(self.dist_port),
+            "RABBITMQ_MNESIA_BASE": str(self.directory / "mnesia"),
+            "RABBITMQ_LOG_BASE": str(self.directory / "log"),
             "RABBITMQ_ENABLED_PLUGINS_FILE": str(self.directory / "enabled_plugins"),
-            "RABBITMQ_CONFIG_FILE": str(self.directory / "rabbitmq"), "ERL_EPMD_ADDRESS": "127.0.0.1",
+            "RABBITMQ_CONFIG_FILE": str(self.directory / "rabbitmq"),
+            "ERL_EPMD_ADDRESS": "127.0.0.1",
         }
         with open(self.directory / "server.log", "ab") as log:
-            self.process = subprocess.Popen([RABBITMQ_SERVER], env=env, stdout=log, stderr=subprocess.STDOUT,
-                                            stdin=subprocess.DEVNULL, cwd=self.directory)
+            self.process = subprocess.Popen(
+                [RABBITMQ_SERVER], env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=self.directory
+            )
 
         def ready() -> bool:
             assert self.process.poll() is None, (self.directory / "server.log").read_text(errors="replace")[-3000:]

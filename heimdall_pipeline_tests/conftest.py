@@ -32,17 +32,21 @@ import pytest
 from psycopg import sql
 
 from heimdall_pipeline.core.db import connect
-from heimdall_pipeline.schema.grants import apply_grants
-from heimdall_pipeline.schema.migrations import MIGRATIONS_DIR, migrate, timescaledb_edition
 from heimdall_pipeline.core.object_store import make_s3_client
 from heimdall_pipeline.core.settings import db_schema
+from heimdall_pipeline.schema.grants import apply_grants
+from heimdall_pipeline.schema.migrations import MIGRATIONS_DIR, migrate, timescaledb_edition
 
 # The schema the suite runs in (HEIMDALL_DB_SCHEMA; public when unset, as in production).
 TEST_DB_SCHEMA = db_schema()
 
 MOTO_ACCOUNT_ID = "123456789012"
 TEST_TABLES = (
-    "measurements", "ingest_ledger", "measurements_hourly", "measurement_archives", "measurement_archive_writes",
+    "measurements",
+    "ingest_ledger",
+    "measurements_hourly",
+    "measurement_archives",
+    "measurement_archive_writes",
     "iq_metrics",
 )
 
@@ -169,8 +173,7 @@ def stations_restored(owner_database_url) -> str:
     are put back as they were after the test. Rows travel as JSON: -infinity has no Python datetime."""
     with connect(owner_database_url) as conn:
         saved = {
-            table: [row for (row,) in conn.execute(f"SELECT row_to_json(t)::text FROM {table} AS t")]
-            for table in STATION_TABLES
+            table: [row for (row,) in conn.execute(f"SELECT row_to_json(t)::text FROM {table} AS t")] for table in STATION_TABLES
         }
     yield owner_database_url
     with connect(owner_database_url, autocommit=False) as conn:  # one transaction
@@ -178,8 +181,7 @@ def stations_restored(owner_database_url) -> str:
             conn.execute(f"DELETE FROM {table}")
             with conn.cursor() as cur:
                 cur.executemany(
-                    f"INSERT INTO {table} OVERRIDING SYSTEM VALUE "
-                    f"SELECT * FROM json_populate_record(NULL::{table}, %s::json)",
+                    f"INSERT INTO {table} OVERRIDING SYSTEM VALUE SELECT * FROM json_populate_record(NULL::{table}, %s::json)",
                     [(row,) for row in saved[table]],
                 )
 

@@ -20,9 +20,7 @@ from urllib.parse import urlsplit
 
 FAULTS = ("500", "503", "reset", "truncated")
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "proxy-connection", "te", "upgrade"}
-_ERROR_BODY = (
-    '<?xml version="1.0" encoding="UTF-8"?><Error><Code>{code}</Code><Message>{message}</Message></Error>'
-)
+_ERROR_BODY = '<?xml version="1.0" encoding="UTF-8"?><Error><Code>{code}</Code><Message>{message}</Message></Error>'
 
 
 class FaultyS3Proxy:
@@ -74,7 +72,7 @@ class FaultyS3Proxy:
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
-    def __enter__(self) -> "FaultyS3Proxy":
+    def __enter__(self) -> FaultyS3Proxy:
         self._thread.start()
         return self
 

@@ -12,10 +12,10 @@ import json
 import random
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
-from heimdall_pipeline.ingest.measurement import MAX_OBJECT_BYTES
 from heimdall_pipeline.devtools.sample_data import encode, measurement_document, metadata_key
+from heimdall_pipeline.ingest.measurement import MAX_OBJECT_BYTES
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,7 @@ class HostileObject:
 def hostile_objects(day: date, seed: int = 0) -> list[HostileObject]:
     """One object of each hostile kind, with measurement times on `day` where a time is valid."""
     rng = random.Random(f"hostile-{day.isoformat()}-{seed}")
-    noon = datetime.combine(day, time(12), tzinfo=timezone.utc)
+    noon = datetime.combine(day, time(12), tzinfo=UTC)
     cases: list[HostileObject] = []
 
     def task() -> str:
@@ -70,18 +70,20 @@ def hostile_objects(day: date, seed: int = 0) -> list[HostileObject]:
     add("utf8_bom", "not_json", b"\xef\xbb\xbf" + encode(document()))
     add("utf16_body", "not_utf8", json.dumps(document()).encode("utf-16"))
     add("utf32_body", "not_utf8", json.dumps(document()).encode("utf-32"))
-    add("invalid_utf8", "not_utf8", encode(document()).replace(b"145.5", b"145.5, \"x\": \"\xc3\x28\""))
+    add("invalid_utf8", "not_utf8", encode(document()).replace(b"145.5", b'145.5, "x": "\xc3\x28"'))
     latin1 = json.dumps({**document(), "site": "Aosta caf\xe9"}, ensure_ascii=False).encode("latin-1")
     add("latin1_body", "not_utf8", latin1)
     add("lone_surrogate_escape", "not_utf8", encode({**document(), "site": "\ud800"}))
     add("deep_nesting_1025", "not_json", b"[" * 1025 + b"]" * 1025)
     add("deep_nesting_objects", "not_json", b'{"a":' * 5000 + b"1" + b"}" * 5000)
     add("deep_nesting_1024_array", "not_an_object", b"[" * 1024 + b"]" * 1024)
-    add("deep_nesting_in_metrics", "wrong_type",
-        encode({**document(), "metrics": "@RAW@"}).replace(b'"@RAW@"', b"[" * 1000 + b"]" * 1000))
+    add(
+        "deep_nesting_in_metrics",
+        "wrong_type",
+        encode({**document(), "metrics": "@RAW@"}).replace(b'"@RAW@"', b"[" * 1000 + b"]" * 1000),
+    )
     add("duplicate_key", "duplicate_key", encode(document())[:-2] + b',\n  "websdr_id": 1\n}')
-    add("duplicate_metric", "duplicate_key",
-        encode(document()).replace(b'"snr_db":', b'"snr_db": 99.0, "snr_db":'))
+    add("duplicate_metric", "duplicate_key", encode(document()).replace(b'"snr_db":', b'"snr_db": 99.0, "snr_db":'))
     add("nul_in_ignored_string", "nul_character", encode({**document(), "site": "Aosta\x00"}))
     add("nul_in_body_key", "nul_character", encode({**document(), "site\x00": 1}))
     add("huge_string_field", "bad_timestamp", encode({**document(), "timestamp_utc": "2" * 900_000}))

@@ -9,13 +9,13 @@ from __future__ import annotations
 import io
 import json
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 
-from heimdall_pipeline.ingest.uploads import ingest_window
 from heimdall_pipeline.devtools.iq_synth import tone_in_noise
 from heimdall_pipeline.devtools.sample_data import SAMPLE_RATE_KHZ, generate_day, upload
+from heimdall_pipeline.ingest.uploads import ingest_window
 
 DAY = date(2025, 10, 22)
 TEST_SAMPLES = 4096
@@ -28,7 +28,7 @@ def npy_bytes(array: np.ndarray, allow_pickle: bool = False) -> bytes:
 
 
 def now_window() -> tuple[datetime, datetime]:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return now - timedelta(hours=1), now + timedelta(hours=1)
 
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import random
 import uuid
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
-from heimdall_pipeline.ingest.measurement import Measurement
 from heimdall_pipeline.devtools.sample_data import FREQUENCIES_MHZ, RECEIVER_IDS, measurement_document
+from heimdall_pipeline.ingest.measurement import Measurement
 
 
 def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0, micro: int = 0) -> datetime:
-    return datetime(year, month, day, hour, minute, second, micro, tzinfo=timezone.utc)
+    return datetime(year, month, day, hour, minute, second, micro, tzinfo=UTC)
 
 
 def measurement(
@@ -40,7 +40,7 @@ def measurement(
 def realistic_day(day: date, sessions: int, seed: int = 0) -> list[Measurement]:
     """Sessions at random times of the day on random frequencies, most receivers reporting."""
     rng = random.Random(f"{day}-{seed}")
-    start = datetime.combine(day, time(0), tzinfo=timezone.utc)
+    start = datetime.combine(day, time(0), tzinfo=UTC)
     rows = []
     for _ in range(sessions):
         task_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))

@@ -25,8 +25,18 @@ RATIOS = re.compile(r"^run_ratio=(\S+) discovery_ratio=(\S+) tick_ratio=(\S+) rs
 
 def test_scale_runs_small_and_prints_its_ratios_last(admin_database_url, tmp_path):
     json_out = tmp_path / "scale.json"
-    command = [sys.executable, str(ROOT / "bench" / "scale.py"), "--sizes", "1000,3000", "--new-objects", "14",
-               "--acquisitions", "1", "--json-out", str(json_out)]
+    command = [
+        sys.executable,
+        str(ROOT / "bench" / "scale.py"),
+        "--sizes",
+        "1000,3000",
+        "--new-objects",
+        "14",
+        "--acquisitions",
+        "1",
+        "--json-out",
+        str(json_out),
+    ]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HEIMDALL_", "DAGSTER_"))}
     env.update(HEIMDALL_DATABASE_URL=admin_database_url, HEIMDALL_DB_SCHEMA=TEST_DB_SCHEMA)
 

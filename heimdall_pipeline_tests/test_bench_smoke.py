@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from heimdall_pipeline_tests.conftest import TEST_DB_SCHEMA
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,10 +29,29 @@ SUMMARY_LINE = re.compile(
 
 def test_the_benchmark_runs_small_and_prints_its_summary_last(admin_database_url, s3_endpoint_url, tmp_path):
     json_out = tmp_path / "bench.json"
-    command = [sys.executable, str(ROOT / "bench" / "run.py"), "--sessions", "20", "--repeat", "1",
-               "--rows", "2000", "--skip-dlt", "--skip-iq", "--json-out", str(json_out)]
-    env = {**os.environ, "HEIMDALL_DATABASE_URL": admin_database_url, "HEIMDALL_S3_ENDPOINT_URL": s3_endpoint_url,
-           "AWS_ACCESS_KEY_ID": "heimdall", "AWS_SECRET_ACCESS_KEY": "heimdall-secret", "AWS_REGION": "us-east-1", "HEIMDALL_DB_SCHEMA": TEST_DB_SCHEMA}
+    command = [
+        sys.executable,
+        str(ROOT / "bench" / "run.py"),
+        "--sessions",
+        "20",
+        "--repeat",
+        "1",
+        "--rows",
+        "2000",
+        "--skip-dlt",
+        "--skip-iq",
+        "--json-out",
+        str(json_out),
+    ]
+    env = {
+        **os.environ,
+        "HEIMDALL_DATABASE_URL": admin_database_url,
+        "HEIMDALL_S3_ENDPOINT_URL": s3_endpoint_url,
+        "AWS_ACCESS_KEY_ID": "heimdall",
+        "AWS_SECRET_ACCESS_KEY": "heimdall-secret",
+        "AWS_REGION": "us-east-1",
+        "HEIMDALL_DB_SCHEMA": TEST_DB_SCHEMA,
+    }
 
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path)
 
@@ -58,10 +78,27 @@ def test_the_benchmark_runs_small_and_prints_its_summary_last(admin_database_url
 def test_the_iq_stage_runs_small_and_states_its_ratio_and_peak_rss(admin_database_url, s3_endpoint_url, tmp_path):
     """--only-iq: a day of 2 sessions (14 recordings of 1 MB), computed and fetched raw, once each."""
     json_out = tmp_path / "bench.json"
-    command = [sys.executable, str(ROOT / "bench" / "run.py"), "--only-iq", "--iq-sessions", "2", "--repeat", "1",
-               "--iq-concurrency", "4", "--json-out", str(json_out)]
-    env = {**os.environ, "HEIMDALL_DATABASE_URL": admin_database_url, "HEIMDALL_S3_ENDPOINT_URL": s3_endpoint_url,
-           "AWS_ACCESS_KEY_ID": "heimdall", "AWS_SECRET_ACCESS_KEY": "heimdall-secret", "AWS_REGION": "us-east-1"}
+    command = [
+        sys.executable,
+        str(ROOT / "bench" / "run.py"),
+        "--only-iq",
+        "--iq-sessions",
+        "2",
+        "--repeat",
+        "1",
+        "--iq-concurrency",
+        "4",
+        "--json-out",
+        str(json_out),
+    ]
+    env = {
+        **os.environ,
+        "HEIMDALL_DATABASE_URL": admin_database_url,
+        "HEIMDALL_S3_ENDPOINT_URL": s3_endpoint_url,
+        "AWS_ACCESS_KEY_ID": "heimdall",
+        "AWS_SECRET_ACCESS_KEY": "heimdall-secret",
+        "AWS_REGION": "us-east-1",
+    }
 
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=180, cwd=tmp_path)
 

@@ -34,12 +34,28 @@ def test_upload_to_row_runs_small_and_prints_its_summary_last(admin_database_url
     producer) → heimdall-events beside `serve.sh up`'s daemon, with the reconciliation off, so the
     rows and the sensor's runs come from notifications alone, with no listing anywhere."""
     json_out = tmp_path / "upload_to_row.json"
-    command = [sys.executable, str(ROOT / "bench" / "upload_to_row.py"), "--objects", "14", "--repeat", "1",
-               "--event-repeat", "3", "--json-out", str(json_out)]
+    command = [
+        sys.executable,
+        str(ROOT / "bench" / "upload_to_row.py"),
+        "--objects",
+        "14",
+        "--repeat",
+        "1",
+        "--event-repeat",
+        "3",
+        "--json-out",
+        str(json_out),
+    ]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HEIMDALL_", "DAGSTER_"))}
-    env.update(HEIMDALL_DATABASE_URL=admin_database_url, HEIMDALL_S3_ENDPOINT_URL=s3_endpoint_url,
-               HEIMDALL_S3_BUCKET="unused-by-the-bench", AWS_ACCESS_KEY_ID="heimdall",
-               AWS_SECRET_ACCESS_KEY="heimdall-secret", AWS_REGION="us-east-1", HEIMDALL_DB_SCHEMA=TEST_DB_SCHEMA)
+    env.update(
+        HEIMDALL_DATABASE_URL=admin_database_url,
+        HEIMDALL_S3_ENDPOINT_URL=s3_endpoint_url,
+        HEIMDALL_S3_BUCKET="unused-by-the-bench",
+        AWS_ACCESS_KEY_ID="heimdall",
+        AWS_SECRET_ACCESS_KEY="heimdall-secret",
+        AWS_REGION="us-east-1",
+        HEIMDALL_DB_SCHEMA=TEST_DB_SCHEMA,
+    )
 
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600, cwd=tmp_path)
 

@@ -34,7 +34,6 @@ from functools import cache
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
 
-import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -73,12 +72,21 @@ THIRD_PARTY_IMAGE_VARIABLES = {
     "postgres": POSTGRES_IMAGE_VARIABLES,
     # the same entrypoint, plus timescaledb-tune's and the telemetry switch
     "timescale/timescaledb": POSTGRES_IMAGE_VARIABLES
-    | {"TIMESCALEDB_TELEMETRY", "NO_TS_TUNE", "TS_TUNE_MEMORY", "TS_TUNE_NUM_CPUS", "TS_TUNE_MAX_CONNS", "TS_TUNE_MAX_BG_WORKERS"},
+    | {
+        "TIMESCALEDB_TELEMETRY",
+        "NO_TS_TUNE",
+        "TS_TUNE_MEMORY",
+        "TS_TUNE_NUM_CPUS",
+        "TS_TUNE_MAX_CONNS",
+        "TS_TUNE_MAX_BG_WORKERS",
+    },
     # the MinIO server
     "quay.io/minio/minio": {"MINIO_ROOT_USER", "MINIO_ROOT_PASSWORD", "MINIO_BROWSER", "MINIO_DOMAIN", "MINIO_SERVER_URL"}
     # its PostgreSQL notification target, per target name (docs/discovery.md)
-    | {f"MINIO_NOTIFY_POSTGRES_{field}_PRIMARY"
-       for field in ("ENABLE", "CONNECTION_STRING", "TABLE", "FORMAT", "QUEUE_DIR", "QUEUE_LIMIT", "MAX_OPEN_CONNECTIONS")},
+    | {
+        f"MINIO_NOTIFY_POSTGRES_{field}_PRIMARY"
+        for field in ("ENABLE", "CONNECTION_STRING", "TABLE", "FORMAT", "QUEUE_DIR", "QUEUE_LIMIT", "MAX_OPEN_CONNECTIONS")
+    },
     # the official RabbitMQ image's entrypoint (the broker of the Celery worker)
     "rabbitmq": {"RABBITMQ_DEFAULT_USER", "RABBITMQ_DEFAULT_PASS", "RABBITMQ_DEFAULT_VHOST"},
     # the official Redis image reads none; its service's own command reads the rest
@@ -91,45 +99,143 @@ THIRD_PARTY_IMAGE_VARIABLES = {
 # daemon.py, run_launcher.py, postgresql.py, user_deployments.py, retention.py), so a misspelt key,
 # which Helm would silently ignore, fails here.
 HELM_TOP_LEVEL_KEYS = {
-    "dagsterWebserver", "dagster-user-deployments", "postgresql", "generatePostgresqlPasswordSecret",
-    "generateCeleryConfigSecret", "rabbitmq", "redis", "flower", "ingress", "imagePullSecrets",
-    "computeLogManager", "scheduler", "runLauncher", "pythonLogs", "dagsterDaemon", "busybox", "migrate",
-    "telemetry", "serviceAccount", "global", "retention", "additionalInstanceConfig", "concurrency",
-    "nameOverride", "fullnameOverride", "rbacEnabled",
+    "dagsterWebserver",
+    "dagster-user-deployments",
+    "postgresql",
+    "generatePostgresqlPasswordSecret",
+    "generateCeleryConfigSecret",
+    "rabbitmq",
+    "redis",
+    "flower",
+    "ingress",
+    "imagePullSecrets",
+    "computeLogManager",
+    "scheduler",
+    "runLauncher",
+    "pythonLogs",
+    "dagsterDaemon",
+    "busybox",
+    "migrate",
+    "telemetry",
+    "serviceAccount",
+    "global",
+    "retention",
+    "additionalInstanceConfig",
+    "concurrency",
+    "nameOverride",
+    "fullnameOverride",
+    "rbacEnabled",
 }
 HELM_USER_DEPLOYMENT_KEYS = {
-    "name", "image", "dagsterApiGrpcArgs", "codeServerArgs", "includeConfigInLaunchedRuns",
-    "deploymentNamespace", "port", "replicaCount", "env", "envConfigMaps", "envSecrets", "annotations",
-    "nodeSelector", "affinity", "tolerations", "podSecurityContext", "securityContext", "resources",
-    "livenessProbe", "readinessProbe", "startupProbe", "labels", "volumeMounts", "volumes", "schedulerName",
-    "initContainers", "sidecarContainers", "deploymentStrategy",
+    "name",
+    "image",
+    "dagsterApiGrpcArgs",
+    "codeServerArgs",
+    "includeConfigInLaunchedRuns",
+    "deploymentNamespace",
+    "port",
+    "replicaCount",
+    "env",
+    "envConfigMaps",
+    "envSecrets",
+    "annotations",
+    "nodeSelector",
+    "affinity",
+    "tolerations",
+    "podSecurityContext",
+    "securityContext",
+    "resources",
+    "livenessProbe",
+    "readinessProbe",
+    "startupProbe",
+    "labels",
+    "volumeMounts",
+    "volumes",
+    "schedulerName",
+    "initContainers",
+    "sidecarContainers",
+    "deploymentStrategy",
 }
 HELM_K8S_RUN_LAUNCHER_KEYS = {
-    "image", "imagePullPolicy", "jobNamespace", "loadInclusterConfig", "kubeconfigFile", "envConfigMaps",
-    "envSecrets", "envVars", "volumeMounts", "volumes", "labels", "failPodOnRunFailure", "resources",
-    "schedulerName", "securityContext", "runK8sConfig",
+    "image",
+    "imagePullPolicy",
+    "jobNamespace",
+    "loadInclusterConfig",
+    "kubeconfigFile",
+    "envConfigMaps",
+    "envSecrets",
+    "envVars",
+    "volumeMounts",
+    "volumes",
+    "labels",
+    "failPodOnRunFailure",
+    "resources",
+    "schedulerName",
+    "securityContext",
+    "runK8sConfig",
 }
 HELM_RUN_K8S_CONFIG_KEYS = {"containerConfig", "podSpecConfig", "podTemplateSpecMetadata", "jobSpecConfig", "jobMetadata"}
 HELM_DAEMON_KEYS = {
-    "enabled", "image", "runCoordinator", "heartbeatTolerance", "env", "envConfigMaps", "envSecrets",
-    "deploymentLabels", "labels", "nodeSelector", "affinity", "tolerations", "podSecurityContext",
-    "securityContext", "resources", "checkDbReadyInitContainer", "livenessProbe", "readinessProbe",
-    "startupProbe", "annotations", "runMonitoring", "runRetries", "sensors", "schedules", "backfills",
-    "schedulerName", "logFormat", "volumeMounts", "volumes", "initContainerResources", "extraContainers",
+    "enabled",
+    "image",
+    "runCoordinator",
+    "heartbeatTolerance",
+    "env",
+    "envConfigMaps",
+    "envSecrets",
+    "deploymentLabels",
+    "labels",
+    "nodeSelector",
+    "affinity",
+    "tolerations",
+    "podSecurityContext",
+    "securityContext",
+    "resources",
+    "checkDbReadyInitContainer",
+    "livenessProbe",
+    "readinessProbe",
+    "startupProbe",
+    "annotations",
+    "runMonitoring",
+    "runRetries",
+    "sensors",
+    "schedules",
+    "backfills",
+    "schedulerName",
+    "logFormat",
+    "volumeMounts",
+    "volumes",
+    "initContainerResources",
+    "extraContainers",
     "extraPrependedInitContainers",
 }
 HELM_QUEUED_RUN_COORDINATOR_KEYS = {
-    "maxConcurrentRuns", "tagConcurrencyLimits", "dequeueIntervalSeconds", "dequeueNumWorkers",
-    "dequeueUseThreads", "blockOpConcurrencyLimitedRuns",
+    "maxConcurrentRuns",
+    "tagConcurrencyLimits",
+    "dequeueIntervalSeconds",
+    "dequeueNumWorkers",
+    "dequeueUseThreads",
+    "blockOpConcurrencyLimitedRuns",
 }
 HELM_RUN_MONITORING_KEYS = {  # the keys the chart's instance template reads
-    "enabled", "startTimeoutSeconds", "cancelTimeoutSeconds", "maxResumeRunAttempts", "pollIntervalSeconds",
+    "enabled",
+    "startTimeoutSeconds",
+    "cancelTimeoutSeconds",
+    "maxResumeRunAttempts",
+    "pollIntervalSeconds",
     "freeSlotsAfterRunEndSeconds",
 }
 HELM_RUN_RETRIES_KEYS = {"enabled", "maxRetries", "retryOnAssetOrOpFailure"}
 HELM_POSTGRESQL_KEYS = {
-    "image", "enabled", "postgresqlHost", "postgresqlUsername", "postgresqlPassword", "postgresqlDatabase",
-    "postgresqlParams", "postgresqlScheme", "service",
+    "image",
+    "enabled",
+    "postgresqlHost",
+    "postgresqlUsername",
+    "postgresqlPassword",
+    "postgresqlDatabase",
+    "postgresqlParams",
+    "postgresqlScheme",
+    "service",
 }
 HELM_RETENTION_KEYS = {"enabled", "sensor", "schedule", "autoMaterialize"}
 HELM_TICK_TYPES = {"skipped", "success", "failure", "started"}
@@ -196,7 +302,11 @@ def readable(name: str) -> bool:
 
 def owner_url_variable() -> str:
     """Where heimdall-migrate looks for the owner role's URL: its own variable once the code reads it."""
-    return "HEIMDALL_MIGRATE_DATABASE_URL" if "HEIMDALL_MIGRATE_DATABASE_URL" in variables_read_by_code() else "HEIMDALL_DATABASE_URL"
+    return (
+        "HEIMDALL_MIGRATE_DATABASE_URL"
+        if "HEIMDALL_MIGRATE_DATABASE_URL" in variables_read_by_code()
+        else "HEIMDALL_DATABASE_URL"
+    )
 
 
 @cache
@@ -218,9 +328,17 @@ def test_the_scanner_finds_what_the_code_reads(tmp_path):
 
     found = variables_read_by_code()
     for name in (
-        "HEIMDALL_DATABASE_URL", "HEIMDALL_S3_ENDPOINT_URL", "HEIMDALL_S3_BUCKET", "HEIMDALL_REPORTS_BUCKET",
-        "HEIMDALL_ARCHIVE_BUCKET", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION",
-        "HEIMDALL_PARTITIONS_START_DATE", "HEIMDALL_CODE_SERVER_HOST", "HEIMDALL_CODE_SERVER_PORT",
+        "HEIMDALL_DATABASE_URL",
+        "HEIMDALL_S3_ENDPOINT_URL",
+        "HEIMDALL_S3_BUCKET",
+        "HEIMDALL_REPORTS_BUCKET",
+        "HEIMDALL_ARCHIVE_BUCKET",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_REGION",
+        "HEIMDALL_PARTITIONS_START_DATE",
+        "HEIMDALL_CODE_SERVER_HOST",
+        "HEIMDALL_CODE_SERVER_PORT",
     ):
         assert name in found, f"{name} is in the README's configuration table but no code reads it"
 
@@ -312,7 +430,9 @@ def test_dockerfile_installs_with_the_wheel_tests_commands():
     # Nothing else installs Python packages into the image: no pip outside the script.
     for keyword, arguments in builder + runtime:
         if keyword == "RUN":
-            assert not re.search(r"\bpip3?\b|\bpython3? -m pip\b", arguments), f"RUN {arguments}: install only through {INSTALL_SCRIPT}"
+            assert not re.search(r"\bpip3?\b|\bpython3? -m pip\b", arguments), (
+                f"RUN {arguments}: install only through {INSTALL_SCRIPT}"
+            )
     wheel_test = ROOT / "heimdall_pipeline_tests" / "test_wheel.py"
     if wheel_test.exists():
         text = wheel_test.read_text(encoding="utf-8")
@@ -363,8 +483,15 @@ def dockerignored(path: str) -> bool:
 
 
 def test_dockerignore_keeps_secrets_out_and_the_build_inputs_in():
-    for needed in ("pyproject.toml", "README.md", "heimdall_pipeline/definitions.py", "sql/migrations",
-                   INSTALL_SCRIPT, "dagster.yaml", "deploy/workspace.yaml"):
+    for needed in (
+        "pyproject.toml",
+        "README.md",
+        "heimdall_pipeline/definitions.py",
+        "sql/migrations",
+        INSTALL_SCRIPT,
+        "dagster.yaml",
+        "deploy/workspace.yaml",
+    ):
         assert not dockerignored(needed), f"{needed} is needed to build the image"
     for secret in (".env", "deploy/.env", "deploy/helm/secrets.yaml", ".devstack/env", ".venv/bin/python", ".git/config"):
         assert dockerignored(secret), f"{secret} must never reach the build context"
@@ -485,7 +612,8 @@ def option(command: list[str], *flags: str) -> str | None:
 
 def dagster_processes() -> dict[str, dict]:
     return {
-        name: service for name, service in our_services().items()
+        name: service
+        for name, service in our_services().items()
         if command_of(service)[0] in {"dagster", "dagster-webserver", "dagster-daemon"}
     }
 
@@ -529,7 +657,11 @@ def allowed_variables(name: str, service: dict) -> set[str]:
         return set(variables_read_by_code()) | DAGSTER_VARIABLES
     repository = image_repository(service["image"])
     assert repository in THIRD_PARTY_IMAGE_VARIABLES, f"{name}: image {repository} has no allow-list of its variables"
-    return THIRD_PARTY_IMAGE_VARIABLES[repository] | variables_read_by_init_scripts(service) | variables_read_by_inline_script(service)
+    return (
+        THIRD_PARTY_IMAGE_VARIABLES[repository]
+        | variables_read_by_init_scripts(service)
+        | variables_read_by_inline_script(service)
+    )
 
 
 def test_compose_sets_only_variables_that_are_read():
@@ -694,7 +826,9 @@ def test_compose_takes_secrets_from_the_env_file():
                 assert re.fullmatch(r"\$\{\w+:\?[^}]*\}", value), f"{name}.{variable} must come from deploy/.env"
             url = re.fullmatch(r"\w+://[^:@/]+:(?P<password>.*)@[^@]+", value)
             if url:
-                assert re.fullmatch(r"\$\{\w+:\?[^}]*\}", url["password"]), f"{name}.{variable}: the password comes from deploy/.env"
+                assert re.fullmatch(r"\$\{\w+:\?[^}]*\}", url["password"]), (
+                    f"{name}.{variable}: the password comes from deploy/.env"
+                )
 
 
 def compose_command() -> list[str] | None:
@@ -892,13 +1026,20 @@ def test_helm_instance_settings_mirror_dagster_yaml():
     assert coordinator["config"]["customRunCoordinator"] == root
     assert root["module"] == "heimdall_pipeline.instance.run_coordinator" and root["class"] == "WorkTagsRunCoordinator"
     queue = root["config"]
-    assert {"key": "heimdall/ingest_day", "value": {"applyLimitPerUniqueValue": True}, "limit": 1} in queue["tag_concurrency_limits"]
-    assert "dagster/partition" not in {limit["key"] for limit in queue["tag_concurrency_limits"]}, "it would hold ingest behind IQ"
+    assert {"key": "heimdall/ingest_day", "value": {"applyLimitPerUniqueValue": True}, "limit": 1} in queue[
+        "tag_concurrency_limits"
+    ]
+    assert "dagster/partition" not in {limit["key"] for limit in queue["tag_concurrency_limits"]}, (
+        "it would hold ingest behind IQ"
+    )
     # Both processes that queue runs (webserver: the UI's launches; daemon: everything else) import
     # that class: they run this project's image, the code server's.
     for section in ("dagsterWebserver", "dagsterDaemon"):
         image = helm_values()[section]["image"]
-        assert (image["repository"], image["tag"]) == (user_deployment()["image"]["repository"], user_deployment()["image"]["tag"]), section
+        assert (image["repository"], image["tag"]) == (
+            user_deployment()["image"]["repository"],
+            user_deployment()["image"]["tag"],
+        ), section
     assert daemon["runMonitoring"]["enabled"] is True and daemon["runRetries"]["enabled"] is True
     assert helm_values()["retention"]["enabled"] is True
 
@@ -928,13 +1069,20 @@ def test_helm_migration_job_runs_the_owner_role_with_the_deployed_image():
     assert spec["securityContext"]["runAsNonRoot"] is True and spec["securityContext"]["runAsUser"] == image_uid()
     names = set()
     for source in container["envFrom"]:
-        names |= secret_keys(source["secretRef"]["name"]) if "secretRef" in source else configmap_keys(source["configMapRef"]["name"])
+        names |= (
+            secret_keys(source["secretRef"]["name"]) if "secretRef" in source else configmap_keys(source["configMapRef"]["name"])
+        )
     assert not {name for name in names if not readable(name)}
     variable = owner_url_variable()
     accepted = {variable, "HEIMDALL_DATABASE_URL"}
     (given,) = accepted & names
-    secret = next(d for (kind, _), d in kubernetes_objects().items() if kind == "Secret" and given in d["stringData"]
-                  and d["metadata"]["name"] in {s["secretRef"]["name"] for s in container["envFrom"] if "secretRef" in s})
+    secret = next(
+        d
+        for (kind, _), d in kubernetes_objects().items()
+        if kind == "Secret"
+        and given in d["stringData"]
+        and d["metadata"]["name"] in {s["secretRef"]["name"] for s in container["envFrom"] if "secretRef" in s}
+    )
     assert urlsplit(secret["stringData"][given]).username == "heimdall_owner"
     assert "helm.sh/hook" not in (job["metadata"].get("annotations") or {}), "a hook annotation would do nothing here"
 
@@ -961,9 +1109,16 @@ def test_the_celery_worker_runs_beside_compose_and_the_chart_as_the_pipeline_rol
     assert spec["securityContext"]["runAsNonRoot"] is True and spec["securityContext"]["runAsUser"] == image_uid()
     names = set()
     for source in container["envFrom"]:
-        names |= secret_keys(source["secretRef"]["name"]) if "secretRef" in source else configmap_keys(source["configMapRef"]["name"])
+        names |= (
+            secret_keys(source["secretRef"]["name"]) if "secretRef" in source else configmap_keys(source["configMapRef"]["name"])
+        )
     assert not {name for name in names if not readable(name)}
-    assert {"HEIMDALL_DATABASE_URL", "HEIMDALL_CELERY_BROKER_URL", "HEIMDALL_CELERY_RESULT_BACKEND", "HEIMDALL_DB_SCHEMA"} <= names
+    assert {
+        "HEIMDALL_DATABASE_URL",
+        "HEIMDALL_CELERY_BROKER_URL",
+        "HEIMDALL_CELERY_RESULT_BACKEND",
+        "HEIMDALL_DB_SCHEMA",
+    } <= names
     assert "HEIMDALL_MIGRATE_DATABASE_URL" not in names, "the worker never gets the owner's URL"
 
 
@@ -971,8 +1126,18 @@ def test_readme_documents_every_deployment_file():
     # The deployment guide is README.md plus docs/ (docs/operating.md, "Deployment"): searched together.
     documents = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
     text = "\n".join(document.read_text(encoding="utf-8") for document in documents)
-    for path in (DOCKERFILE, COMPOSE_YAML, COMPOSE_ENV_EXAMPLE, WORKSPACE_YAML, HELM_VALUES, HELM_CONFIGMAP,
-                 HELM_SECRETS, HELM_MIGRATE_JOB, HELM_CELERY_WORKER, *mounted_init_scripts(services()["timescaledb"])):
+    for path in (
+        DOCKERFILE,
+        COMPOSE_YAML,
+        COMPOSE_ENV_EXAMPLE,
+        WORKSPACE_YAML,
+        HELM_VALUES,
+        HELM_CONFIGMAP,
+        HELM_SECRETS,
+        HELM_MIGRATE_JOB,
+        HELM_CELERY_WORKER,
+        *mounted_init_scripts(services()["timescaledb"]),
+    ):
         assert str(path.relative_to(ROOT)) in text, (
             f"the deployment guide (README.md and docs/*.md) does not mention {path.relative_to(ROOT)}"
         )

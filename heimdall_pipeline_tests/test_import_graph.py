@@ -105,7 +105,7 @@ def test_no_import_cycles():
             if target == ROOT or target not in graph:
                 continue
             if state[target] == 1:
-                cycles.append(" -> ".join([*path[path.index(target):], target]))
+                cycles.append(" -> ".join([*path[path.index(target) :], target]))
             elif state[target] == 0:
                 visit(target, [*path, target])
         state[module] = 2

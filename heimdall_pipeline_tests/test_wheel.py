@@ -12,7 +12,7 @@ import os
 import subprocess
 import sys
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -68,7 +68,7 @@ def fresh_database_url(admin_database_url):
 def test_installed_wheel_carries_its_sql_migrates_a_new_database_and_loads_a_partition(
     installed_venv, fresh_database_url, s3_endpoint_url, s3, bucket, tmp_path
 ):
-    today = datetime.now(timezone.utc).date()
+    today = datetime.now(UTC).date()
     good, bad = generate_day(today, sessions=6), bad_objects(today)[:3]
     upload(s3, bucket, good + bad)
     env = _clean_env(
@@ -104,10 +104,15 @@ def test_installed_wheel_carries_its_sql_migrates_a_new_database_and_loads_a_par
 
     _run(
         [
-            str(installed_venv / "bin" / "dagster"), "asset", "materialize",
-            "-m", "heimdall_pipeline.definitions",
-            "--select", "minio_metadata,measurements,measurements_hourly",
-            "--partition", today.isoformat(),
+            str(installed_venv / "bin" / "dagster"),
+            "asset",
+            "materialize",
+            "-m",
+            "heimdall_pipeline.definitions",
+            "--select",
+            "minio_metadata,measurements,measurements_hourly",
+            "--partition",
+            today.isoformat(),
         ],
         tmp_path,
         env,
@@ -124,20 +129,45 @@ def test_installed_wheel_carries_its_sql_migrates_a_new_database_and_loads_a_par
     # sent by name, is stored.
     broker, backend = devstack_broker_urls("rabbitmq")
     queue = f"heimdall-wheel-{uuid.uuid4().hex[:8]}"
-    worker_env = {**env, "HEIMDALL_CELERY_BROKER_URL": broker, "HEIMDALL_CELERY_RESULT_BACKEND": backend,
-                  "HEIMDALL_CELERY_QUEUE": queue}
+    worker_env = {
+        **env,
+        "HEIMDALL_CELERY_BROKER_URL": broker,
+        "HEIMDALL_CELERY_RESULT_BACKEND": backend,
+        "HEIMDALL_CELERY_QUEUE": queue,
+    }
     log = tmp_path / "worker.log"
     with open(log, "wb") as out:
-        worker = subprocess.Popen([str(installed_venv / "bin" / "heimdall-celery-worker"), "--pool", "solo",
-                                   "--without-gossip", "--without-mingle", "--without-heartbeat"],
-                                  cwd=tmp_path, env=worker_env, stdout=out, stderr=subprocess.STDOUT)
+        worker = subprocess.Popen(
+            [
+                str(installed_venv / "bin" / "heimdall-celery-worker"),
+                "--pool",
+                "solo",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+            ],
+            cwd=tmp_path,
+            env=worker_env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     heimdall = Celery("heimdall_backend", broker=broker, backend=backend, set_as_current=False)
-    heimdall.conf.update(task_serializer="json", result_serializer="json", accept_content=["json"],
-                         task_routes={"heimdall_pipeline.save_measurements": {"queue": queue}})
+    heimdall.conf.update(
+        task_serializer="json",
+        result_serializer="json",
+        accept_content=["json"],
+        task_routes={"heimdall_pipeline.save_measurements": {"queue": queue}},
+    )
     try:
         task_id = str(uuid.uuid4())
-        measurement = {"websdr_id": 1, "frequency_mhz": 145.5, "sample_rate_khz": 12.5, "samples_count": 125000,
-                       "timestamp_utc": f"{today.isoformat()}T10:30:00Z", "metrics": {"snr_db": 12.0}}
+        measurement = {
+            "websdr_id": 1,
+            "frequency_mhz": 145.5,
+            "sample_rate_khz": 12.5,
+            "samples_count": 125000,
+            "timestamp_utc": f"{today.isoformat()}T10:30:00Z",
+            "metrics": {"snr_db": 12.0},
+        }
         answer = heimdall.send_task("heimdall_pipeline.save_measurements", args=[task_id, [measurement], None]).get(timeout=90)
     finally:
         heimdall.close()

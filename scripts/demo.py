@@ -15,7 +15,7 @@ calls those unchanged, and only the sessions stamped since the first run are new
 from __future__ import annotations
 
 import warnings
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from dagster import BetaWarning, DagsterInstance, PreviewWarning, materialize
 
@@ -24,16 +24,16 @@ warnings.filterwarnings("ignore", category=BetaWarning)
 warnings.filterwarnings("ignore", category=PreviewWarning)
 
 from heimdall_pipeline.core.db import connect, read_sql
-from heimdall_pipeline.defs.ingest.checks import INGEST_ASSET_CHECKS
+from heimdall_pipeline.core.object_store import s3_client_from_settings
+from heimdall_pipeline.core.settings import Settings, check_instance, exit_on_config_error
 from heimdall_pipeline.defs.ingest.assets import INGEST_ASSETS
+from heimdall_pipeline.defs.ingest.checks import INGEST_ASSET_CHECKS
 from heimdall_pipeline.defs.iq.assets import IQ_ASSET_CHECKS, IQ_ASSETS
 from heimdall_pipeline.defs.partitions import day_window
 from heimdall_pipeline.defs.resources import resources_from_env
+from heimdall_pipeline.devtools.sample_data import bad_objects, generate_day, upload
 from heimdall_pipeline.ingest.discovery import reconcile_all
 from heimdall_pipeline.ingest.loader import ledger_summary
-from heimdall_pipeline.core.object_store import s3_client_from_settings
-from heimdall_pipeline.devtools.sample_data import bad_objects, generate_day, upload
-from heimdall_pipeline.core.settings import Settings, check_instance, exit_on_config_error
 
 DEMO_SESSIONS = 200
 
@@ -54,7 +54,7 @@ def main() -> int:
     with exit_on_config_error("demo"):
         settings = Settings.from_env()
         check_instance()
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     today = now.date()
     partition = today.isoformat()
     s3 = s3_client_from_settings(settings)
@@ -65,8 +65,10 @@ def main() -> int:
     print(f"uploaded {uploaded} objects ({len(objects)} metadata + .npy) to s3://{settings.s3_bucket} for {today}")
     with connect(settings.database_url) as conn:
         found = reconcile_all(conn, s3, settings.s3_bucket)
-    print(f"reconciliation pass over {found.listed} metadata objects ({found.pages} LIST pages): "
-          f"{found.new} new and {found.changed} changed recorded in ingest_ledger")
+    print(
+        f"reconciliation pass over {found.listed} metadata objects ({found.pages} LIST pages): "
+        f"{found.new} new and {found.changed} changed recorded in ingest_ledger"
+    )
 
     with _instance() as instance:
         result = materialize(
@@ -78,9 +80,7 @@ def main() -> int:
             run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
         )
     metadata = {
-        m.asset_key.to_user_string(): m.metadata
-        for m in result.get_asset_materialization_events()
-        for m in [m.materialization]
+        m.asset_key.to_user_string(): m.metadata for m in result.get_asset_materialization_events() for m in [m.materialization]
     }
     listing, loading = metadata.get("minio_metadata", {}), metadata.get("measurements", {})
     recordings, comparison = metadata.get("iq_metrics", {}), metadata.get("heimdall_vs_recomputed_metrics", {})
@@ -89,15 +89,18 @@ def main() -> int:
         return meta[name].value if name in meta else "?"
 
     print(f"\nDagster run {result.run_id[:8]}: {'succeeded' if result.success else 'FAILED'} (partition {partition})")
-    print(f"  minio_metadata: {value(listing, 'objects')} objects of the day in the ledger, "
-          f"{value(listing, 'pending')} pending")
-    print(f"  measurements:   {value(loading, 'objects')} pending objects processed — inserted {value(loading, 'inserted')}, "
-          f"updated {value(loading, 'updated')}, already present {value(loading, 'already present')}, "
-          f"conflicts {value(loading, 'conflicts')}, rejected {value(loading, 'rejected')}, failed {value(loading, 'failed')}")
-    print(f"  iq_metrics:     {value(recordings, 'recordings')} recordings ({value(recordings, 'read in this run')} read "
-          f"in this run, {value(recordings, 'recordings/s')}/s) — computed {value(recordings, 'computed')}, "
-          f"rejected {value(recordings, 'rejected')}, missing {value(recordings, 'missing')}, "
-          f"failed {value(recordings, 'failed')}; no signal in {value(recordings, 'flag: no_signal')}")
+    print(f"  minio_metadata: {value(listing, 'objects')} objects of the day in the ledger, {value(listing, 'pending')} pending")
+    print(
+        f"  measurements:   {value(loading, 'objects')} pending objects processed — inserted {value(loading, 'inserted')}, "
+        f"updated {value(loading, 'updated')}, already present {value(loading, 'already present')}, "
+        f"conflicts {value(loading, 'conflicts')}, rejected {value(loading, 'rejected')}, failed {value(loading, 'failed')}"
+    )
+    print(
+        f"  iq_metrics:     {value(recordings, 'recordings')} recordings ({value(recordings, 'read in this run')} read "
+        f"in this run, {value(recordings, 'recordings/s')}/s) — computed {value(recordings, 'computed')}, "
+        f"rejected {value(recordings, 'rejected')}, missing {value(recordings, 'missing')}, "
+        f"failed {value(recordings, 'failed')}; no signal in {value(recordings, 'flag: no_signal')}"
+    )
     print(f"  heimdall_vs_recomputed_metrics: {value(comparison, 'agreement')}")
     if "png_url" in comparison:
         print(f"    plot: {value(comparison, 'png_url')}")
@@ -117,8 +120,9 @@ def main() -> int:
     print(f"\ningest_ledger, objects uploaded on {today}:")
     for status, (count, size) in sorted(summary.items()):
         print(f"  {status:<10} {count:>6} objects {size:>10,} bytes")
-    print(f"measurements on {today}: {day_rows} rows from {receivers} receivers; "
-          f"measurements_hourly: {hourly_groups} hourly groups")
+    print(
+        f"measurements on {today}: {day_rows} rows from {receivers} receivers; measurements_hourly: {hourly_groups} hourly groups"
+    )
     print("rejections:")
     for reason, count in reasons:
         print(f"  {count:>3} × {reason}")

@@ -12,18 +12,18 @@ import base64
 import io
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import matplotlib
 
 matplotlib.use("Agg")  # no display: render to PNG bytes only
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import psycopg  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import psycopg
 
-from heimdall_pipeline.core.db import read_sql  # noqa: E402
+from heimdall_pipeline.core.db import read_sql
 
 MARKDOWN_ROWS = 40
 HOUR = timedelta(hours=1)
@@ -41,11 +41,11 @@ class ReportWindow:
     end: datetime
 
     @classmethod
-    def ending(cls, end: datetime, hours: int) -> "ReportWindow":
+    def ending(cls, end: datetime, hours: int) -> ReportWindow:
         """`hours` whole UTC hours ending with the hour that contains `end`."""
         if end.tzinfo is None:
             raise ValueError("the report end time must be timezone-aware")
-        end = end.astimezone(timezone.utc)
+        end = end.astimezone(UTC)
         floor = end.replace(minute=0, second=0, microsecond=0)
         aligned_end = floor if floor == end else floor + HOUR
         return cls(aligned_end - hours * HOUR, aligned_end)
@@ -116,15 +116,11 @@ def spreadsheet_safe_csv(frame: pd.DataFrame, date_format: str) -> bytes:
     safe = frame.copy()
     for column in safe.columns:
         if safe[column].dtype == object or pd.api.types.is_string_dtype(safe[column]):
-            safe[column] = safe[column].map(
-                lambda v: "'" + v if isinstance(v, str) and v.startswith(_FORMULA_START) else v
-            )
+            safe[column] = safe[column].map(lambda v: "'" + v if isinstance(v, str) and v.startswith(_FORMULA_START) else v)
     return safe.to_csv(index=False, date_format=date_format).encode("utf-8")
 
 
-def run_query(
-    conn: psycopg.Connection, name: str, window: ReportWindow, snr_source: str = DEFAULT_SNR_SOURCE
-) -> pd.DataFrame:
+def run_query(conn: psycopg.Connection, name: str, window: ReportWindow, snr_source: str = DEFAULT_SNR_SOURCE) -> pd.DataFrame:
     """`sql/analytics/reports/<name>.sql` over the window, as a frame (timestamps in UTC)."""
     with conn.transaction(), conn.cursor() as cur:
         # Returned timestamptz values follow the session time zone; reports speak UTC.
@@ -144,14 +140,12 @@ def markdown_table(frame: pd.DataFrame, max_rows: int = MARKDOWN_ROWS) -> str:
     return text
 
 
-def build_report(
-    conn: psycopg.Connection, name: str, end: datetime, hours: int, snr_source: str = DEFAULT_SNR_SOURCE
-) -> Report:
+def build_report(conn: psycopg.Connection, name: str, end: datetime, hours: int, snr_source: str = DEFAULT_SNR_SOURCE) -> Report:
     """`snr_source` (RECOMPUTED or STORED) applies to the SNR reports (SNR_REPORTS)."""
     if snr_source not in SNR_SOURCES:
         raise ValueError(f"snr_source must be one of {', '.join(SNR_SOURCES)}, not {snr_source!r}")
     window = ReportWindow.ending(end, hours)
-    day = end.astimezone(timezone.utc).date().isoformat()
+    day = end.astimezone(UTC).date().isoformat()
     spec = REPORTS[name]
     rows = run_query(conn, name, window, snr_source)
     source = None
@@ -176,9 +170,7 @@ REPORT_LINK_SECONDS = 7 * 24 * 3600
 
 def presigned_link(s3, bucket: str, key: str, expires_seconds: int = REPORT_LINK_SECONDS) -> str:
     """A URL that opens the object without credentials until it expires (the bucket stays private)."""
-    return s3.generate_presigned_url(
-        "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=expires_seconds
-    )
+    return s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=expires_seconds)
 
 
 # --- per report: the summary shown in the UI and the plot ------------------------------------
@@ -210,9 +202,12 @@ def _by_station(rows: pd.DataFrame, keys: list[str], **aggregations) -> pd.DataF
 
 def _station_series(rows: pd.DataFrame):
     """(receiver name, the station's rows) per station, ordered by its last id in the window."""
-    order = rows.sort_values("hour", kind="stable").groupby("station_key", sort=False).agg(
-        websdr_id=("websdr_id", "last"), receiver=("receiver", "last")
-    ).sort_values(["websdr_id", "receiver"])
+    order = (
+        rows.sort_values("hour", kind="stable")
+        .groupby("station_key", sort=False)
+        .agg(websdr_id=("websdr_id", "last"), receiver=("receiver", "last"))
+        .sort_values(["websdr_id", "receiver"])
+    )
     for station_key, last in order.iterrows():
         yield last["receiver"], rows[rows["station_key"] == station_key]
 

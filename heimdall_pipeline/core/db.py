@@ -41,9 +41,7 @@ def connect(database_url: str, autocommit: bool = True, schema: str | None = Non
         return psycopg.connect(database_url, autocommit=autocommit, options=options, **kwargs)
     except (psycopg.OperationalError, psycopg.ProgrammingError) as error:
         reason = " ".join(str(error).split())
-        raise DatabaseConnectionError(
-            f"cannot connect to {redact_url(database_url)}: {redact(reason, database_url)}"
-        ) from None
+        raise DatabaseConnectionError(f"cannot connect to {redact_url(database_url)}: {redact(reason, database_url)}") from None
 
 
 @cache

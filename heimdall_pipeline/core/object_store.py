@@ -17,7 +17,8 @@ from datetime import datetime
 import boto3
 import urllib3.exceptions
 from botocore.config import Config
-from botocore.exceptions import ClientError, ConnectionError as BotocoreConnectionError, HTTPClientError, IncompleteReadError
+from botocore.exceptions import ClientError, HTTPClientError, IncompleteReadError
+from botocore.exceptions import ConnectionError as BotocoreConnectionError
 
 SESSIONS_PREFIX = "sessions/"
 METADATA_SUFFIX = "_metadata.json"
@@ -29,8 +30,17 @@ FETCHED, MISSING, CHANGED, TOO_LARGE, FAILED = "fetched", "missing", "changed", 
 # Error responses worth another try: the server or the network had a bad moment.
 _TRANSIENT_HTTP_STATUS = frozenset({500, 502, 503, 504})
 _TRANSIENT_ERROR_CODES = frozenset(
-    {"InternalError", "ServiceUnavailable", "SlowDown", "RequestTimeout", "Throttling", "ThrottlingException",
-     "RequestLimitExceeded", "TooManyRequests", "RequestTimeTooSkewed"}
+    {
+        "InternalError",
+        "ServiceUnavailable",
+        "SlowDown",
+        "RequestTimeout",
+        "Throttling",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "TooManyRequests",
+        "RequestTimeTooSkewed",
+    }
 )
 
 
@@ -211,7 +221,7 @@ def get_with_retries(
             return GetResult(FAILED, error=describe_error(error), retries=retries)
         except _TRANSIENT_EXCEPTIONS as error:
             last_error = error
-        except Exception as error:  # noqa: BLE001 - the object is reported, the batch goes on
+        except Exception as error:  # the object is reported, the batch goes on
             return GetResult(FAILED, error=describe_error(error), retries=retries)
     assert last_error is not None
     return GetResult(FAILED, error=f"after {retry.attempts} attempts: {describe_error(last_error)}", retries=retries)
@@ -331,7 +341,6 @@ def fetch_objects(
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
                 yield future.result()
-
 
 
 @dataclass(frozen=True)

@@ -128,7 +128,7 @@ def postgres_url(env: Mapping[str, str], name: str, *, hint: str = "") -> str:
         from psycopg.conninfo import conninfo_to_dict
 
         conninfo_to_dict(value)
-    except Exception as error:  # noqa: BLE001 - libpq's parser decides; its message may quote the URL
+    except Exception as error:  # libpq's parser decides; its message may quote the URL
         reason = redact(" ".join(str(error).split()), value)
         raise ConfigError(f"{name} is not a valid PostgreSQL URL ({reason}): {shown}") from None
     return value
@@ -196,10 +196,11 @@ class Settings:
     db_schema: str = DEFAULT_DB_SCHEMA
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
         database_url = postgres_url(
-            env, "HEIMDALL_DATABASE_URL",
+            env,
+            "HEIMDALL_DATABASE_URL",
             hint="run `make up` and load .devstack/env, or point it at your TimescaleDB (docs/operating.md, Configuration)",
         )
         for optional in ("HEIMDALL_READER_DATABASE_URL", "HEIMDALL_ARCHIVER_DATABASE_URL"):
@@ -278,14 +279,16 @@ class EventSettings:
         return bool(self.sqs_queue_url or self.minio_table)
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> "EventSettings":
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> EventSettings:
         env = os.environ if environ is None else environ
         minio = (env.get("HEIMDALL_EVENTS_MINIO_TABLE") or "off").strip().lower()
         if minio not in ("on", "off"):
             raise ConfigError(f"HEIMDALL_EVENTS_MINIO_TABLE must be on or off, got {minio[:20]!r}")
         queue_url = _optional_url(env, "HEIMDALL_EVENTS_SQS_QUEUE_URL")
         if queue_url and minio == "on":
-            raise ConfigError("set one notification source: HEIMDALL_EVENTS_SQS_QUEUE_URL or HEIMDALL_EVENTS_MINIO_TABLE=on, not both")
+            raise ConfigError(
+                "set one notification source: HEIMDALL_EVENTS_SQS_QUEUE_URL or HEIMDALL_EVENTS_MINIO_TABLE=on, not both"
+            )
         return cls(
             sqs_queue_url=queue_url,
             # The queue's service: AWS SQS (unset) or, locally, the S3 server that also serves SQS.
@@ -307,12 +310,17 @@ class MigrateSettings:
     archiver_role: str = DEFAULT_ARCHIVER_ROLE
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> "MigrateSettings":
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> MigrateSettings:
         env = os.environ if environ is None else environ
-        name = "HEIMDALL_MIGRATE_DATABASE_URL" if (env.get("HEIMDALL_MIGRATE_DATABASE_URL") or "").strip() else "HEIMDALL_DATABASE_URL"
+        name = (
+            "HEIMDALL_MIGRATE_DATABASE_URL"
+            if (env.get("HEIMDALL_MIGRATE_DATABASE_URL") or "").strip()
+            else "HEIMDALL_DATABASE_URL"
+        )
         return cls(
             database_url=postgres_url(
-                env, name,
+                env,
+                name,
                 hint="set HEIMDALL_MIGRATE_DATABASE_URL (or HEIMDALL_DATABASE_URL) to the owner role's URL; "
                 "`make up` writes it to .devstack/env (docs/operating.md, Database roles)",
             ),

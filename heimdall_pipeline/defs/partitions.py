@@ -5,7 +5,7 @@ The current day is a partition too (end_offset=1), so objects that land today lo
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from dagster import DailyPartitionsDefinition
 
@@ -21,5 +21,5 @@ daily_partitions = DailyPartitionsDefinition(
 
 def day_window(partition_key: str) -> tuple[datetime, datetime]:
     """[start, end) in UTC of a daily partition key (YYYY-MM-DD)."""
-    start = datetime.strptime(partition_key, "%Y-%m-%d").replace(tzinfo=timezone.utc)
+    start = datetime.strptime(partition_key, "%Y-%m-%d").replace(tzinfo=UTC)
     return start, start + timedelta(days=1)

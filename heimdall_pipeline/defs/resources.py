@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import os
-from contextlib import contextmanager
 from collections.abc import Iterator
-from typing import Optional
+from contextlib import contextmanager
 
 import boto3
 import psycopg
@@ -14,13 +13,13 @@ from dagster_aws.s3 import S3Resource
 from pydantic import Field
 
 from heimdall_pipeline.core.db import connect
-from heimdall_pipeline.ingest.measurement import MAX_OBJECT_BYTES
-from heimdall_pipeline.schema.migrations import require_current_schema_once
 from heimdall_pipeline.core.object_store import s3_client_config
-from heimdall_pipeline.iq.recordings import DEFAULT_IQ_CONCURRENCY, DEFAULT_MAX_RECORDING_BYTES
 from heimdall_pipeline.core.settings import DEFAULT_BUCKET, DEFAULT_DB_SCHEMA, IQ_CONCURRENCY_RANGE, db_schema
+from heimdall_pipeline.ingest.measurement import MAX_OBJECT_BYTES
+from heimdall_pipeline.iq.recordings import DEFAULT_IQ_CONCURRENCY, DEFAULT_MAX_RECORDING_BYTES
 from heimdall_pipeline.lifecycle.alerts import DEFAULT_BURST_LIMIT, AlertSettings, secret_urls
 from heimdall_pipeline.lifecycle.freshness import DEFAULT_RECEIVER_HOURS, DEFAULT_UPLOAD_HOURS, Thresholds
+from heimdall_pipeline.schema.migrations import require_current_schema_once
 
 
 class TimescaleResource(ConfigurableResource):
@@ -107,7 +106,7 @@ class AlertChannels(ConfigurableResource):
 
     webhook_url: str = Field(default="", description="Slack-compatible webhook (HEIMDALL_ALERT_WEBHOOK_URL); empty: off")
     smtp_host: str = Field(default="", description="SMTP server (HEIMDALL_ALERT_SMTP_HOST); empty: no email")
-    smtp_port: Optional[int] = Field(default=None, description="SMTP port; default 587 (starttls), 465 (ssl), 25 (none)")
+    smtp_port: int | None = Field(default=None, description="SMTP port; default 587 (starttls), 465 (ssl), 25 (none)")
     smtp_security: str = Field(default="starttls", description="starttls, ssl or none")
     smtp_user: str = Field(default="", description="SMTP login; empty: no login")
     smtp_password: str = Field(default="", description="SMTP password")
@@ -118,9 +117,16 @@ class AlertChannels(ConfigurableResource):
 
     def settings(self) -> AlertSettings:
         return AlertSettings.build(
-            webhook_url=self.webhook_url, smtp_host=self.smtp_host, smtp_port=self.smtp_port,
-            smtp_security=self.smtp_security, smtp_user=self.smtp_user, smtp_password=self.smtp_password,
-            smtp_from=self.smtp_from, smtp_to=self.smtp_to, ui_url=self.ui_url, burst_limit=self.burst_limit,
+            webhook_url=self.webhook_url,
+            smtp_host=self.smtp_host,
+            smtp_port=self.smtp_port,
+            smtp_security=self.smtp_security,
+            smtp_user=self.smtp_user,
+            smtp_password=self.smtp_password,
+            smtp_from=self.smtp_from,
+            smtp_to=self.smtp_to,
+            ui_url=self.ui_url,
+            burst_limit=self.burst_limit,
             secret_urls=secret_urls(os.environ),  # the passwords this process knows, masked in every alert
         )
 
@@ -135,7 +141,10 @@ class FreshnessThresholds(ConfigurableResource):
 
     def thresholds(self) -> Thresholds:
         return Thresholds.from_env(
-            {"HEIMDALL_FRESHNESS_UPLOAD_HOURS": str(self.upload_hours), "HEIMDALL_FRESHNESS_RECEIVER_HOURS": str(self.receiver_hours)}
+            {
+                "HEIMDALL_FRESHNESS_UPLOAD_HOURS": str(self.upload_hours),
+                "HEIMDALL_FRESHNESS_RECEIVER_HOURS": str(self.receiver_hours),
+            }
         )
 
 

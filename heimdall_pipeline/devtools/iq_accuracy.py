@@ -11,8 +11,8 @@ import argparse
 import statistics
 from dataclasses import dataclass
 
-from heimdall_pipeline.iq.metrics import ALGORITHM_VERSION, compute_iq_metrics
 from heimdall_pipeline.devtools.iq_synth import band_in_noise, tone_in_noise
+from heimdall_pipeline.iq.metrics import ALGORITHM_VERSION, compute_iq_metrics
 
 RATE_HZ = 12_500.0
 SAMPLES = 125_000
@@ -60,11 +60,16 @@ def measure_grid(snrs=SNR_GRID_DB, offsets=OFFSETS_HZ, seeds=SEEDS) -> list[Grid
                 samples = tone_in_noise(SAMPLES, RATE_HZ, snr, offset, seed=seed, noise_dbfs=NOISE_DBFS)
                 metrics = compute_iq_metrics(samples, RATE_HZ, expected_samples=SAMPLES)
                 detected = not metrics.no_signal
-                points.append(GridPoint(
-                    snr, offset, seed, detected,
-                    metrics.snr_db - snr if detected else None,
-                    metrics.frequency_offset_hz - offset if detected else None,
-                ))
+                points.append(
+                    GridPoint(
+                        snr,
+                        offset,
+                        seed,
+                        detected,
+                        metrics.snr_db - snr if detected else None,
+                        metrics.frequency_offset_hz - offset if detected else None,
+                    )
+                )
     return points
 
 
@@ -87,12 +92,17 @@ def measure_wideband(snrs=WIDEBAND_SNR_DB, signals=WIDEBAND_SIGNALS_HZ, seeds=SE
                 samples = band_in_noise(SAMPLES, RATE_HZ, snr, centre, bandwidth, seed=seed, noise_dbfs=NOISE_DBFS)
                 m = compute_iq_metrics(samples, RATE_HZ)
                 found = not m.no_signal
-                points.append(WidebandPoint(
-                    snr, centre, bandwidth, found,
-                    m.snr_db - snr if found else None,
-                    m.frequency_offset_hz - centre if found else None,
-                    m.occupied_bandwidth_hz / (0.99 * bandwidth) - 1 if found else None,
-                ))
+                points.append(
+                    WidebandPoint(
+                        snr,
+                        centre,
+                        bandwidth,
+                        found,
+                        m.snr_db - snr if found else None,
+                        m.frequency_offset_hz - centre if found else None,
+                        m.occupied_bandwidth_hz / (0.99 * bandwidth) - 1 if found else None,
+                    )
+                )
     return points
 
 
@@ -129,10 +139,17 @@ def by_snr(points: list[GridPoint]) -> list[SnrRow]:
         found = [p for p in group if p.detected]
         snr_errors = [abs(p.snr_error_db) for p in found] or [float("nan")]
         offset_errors = [abs(p.offset_error_hz) for p in found] or [float("nan")]
-        rows.append(SnrRow(
-            snr, len(group), len(found), max(snr_errors), statistics.median(snr_errors),
-            max(offset_errors), statistics.median(offset_errors),
-        ))
+        rows.append(
+            SnrRow(
+                snr,
+                len(group),
+                len(found),
+                max(snr_errors),
+                statistics.median(snr_errors),
+                max(offset_errors),
+                statistics.median(offset_errors),
+            )
+        )
     return rows
 
 
@@ -156,12 +173,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     seeds = tuple(range(1, args.seeds + 1))
     points = measure_grid(seeds=seeds)
-    print(f"iq_metrics algorithm version {ALGORITHM_VERSION}: {SAMPLES:,} samples at {RATE_HZ / 1000:g} kHz, "
-          f"noise {NOISE_DBFS:g} dBFS, {len(OFFSETS_HZ)} offsets × {len(seeds)} seeds per SNR\n")
+    print(
+        f"iq_metrics algorithm version {ALGORITHM_VERSION}: {SAMPLES:,} samples at {RATE_HZ / 1000:g} kHz, "
+        f"noise {NOISE_DBFS:g} dBFS, {len(OFFSETS_HZ)} offsets × {len(seeds)} seeds per SNR\n"
+    )
     print(markdown_table(by_snr(points)))
     print(f"\nnoise only: {noise_only_detections()} of {len(NOISE_ONLY_SEEDS)} recordings reported a signal")
-    print(f"\nwideband signals (flat Gaussian, no carrier), SNR {', '.join(f'{s:g}' for s in WIDEBAND_SNR_DB)} dB, "
-          f"centres {', '.join(f'{c:g}' for c, _ in WIDEBAND_SIGNALS_HZ)} Hz, {len(seeds)} seeds:\n")
+    print(
+        f"\nwideband signals (flat Gaussian, no carrier), SNR {', '.join(f'{s:g}' for s in WIDEBAND_SNR_DB)} dB, "
+        f"centres {', '.join(f'{c:g}' for c, _ in WIDEBAND_SIGNALS_HZ)} Hz, {len(seeds)} seeds:\n"
+    )
     print(wideband_table(measure_wideband(seeds=seeds)))
     return 0
 

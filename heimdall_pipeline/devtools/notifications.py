@@ -56,9 +56,7 @@ def main() -> int:
     with exit_on_config_error("notifications"):
         settings = Settings.from_env()
     s3 = s3_client_from_settings(settings)
-    sqs = sqs_client(
-        settings.s3_endpoint_url, settings.aws_region, settings.aws_access_key_id, settings.aws_secret_access_key
-    )
+    sqs = sqs_client(settings.s3_endpoint_url, settings.aws_region, settings.aws_access_key_id, settings.aws_secret_access_key)
     url = configure_sqs_notifications(s3, sqs, settings.s3_bucket)
     print(f"HEIMDALL_EVENTS_SQS_QUEUE_URL={url}")
     if settings.s3_endpoint_url:

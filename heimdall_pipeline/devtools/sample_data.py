@@ -23,7 +23,7 @@ import random
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 RECEIVER_IDS = tuple(range(1, 8))
 # Frequencies Heimdall tunes to: 2 m and 70 cm amateur bands.
@@ -98,7 +98,7 @@ def generate_day(
     the same bytes (and ETag) whenever `until` is, and a later call only adds newer ones.
     """
     rng = random.Random(f"{day.isoformat()}-{seed}")
-    start_of_day = datetime.combine(day, time(0), tzinfo=timezone.utc)
+    start_of_day = datetime.combine(day, time(0), tzinfo=UTC)
     objects = []
     for index in range(sessions):
         task_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
@@ -117,7 +117,7 @@ def generate_day(
 def bad_objects(day: date, seed: int = 0) -> list[SampleObject]:
     """One object per rejection reason, each with the reason code it must get."""
     rng = random.Random(f"bad-{day.isoformat()}-{seed}")
-    noon = datetime.combine(day, time(12), tzinfo=timezone.utc)
+    noon = datetime.combine(day, time(12), tzinfo=UTC)
 
     def good(websdr_id: int = 1) -> dict:
         return measurement_document(rng, websdr_id, 145.5, noon + timedelta(seconds=rng.randrange(3600)))
@@ -136,7 +136,7 @@ def bad_objects(day: date, seed: int = 0) -> list[SampleObject]:
     nan_snr = good()
     nan_snr["metrics"]["snr_db"] = float("nan")  # json.dumps writes NaN
     return [
-        SampleObject(metadata_key(task(), 1), b"{\"websdr_id\": 1, \"frequency_mhz\": 14", "not_json"),
+        SampleObject(metadata_key(task(), 1), b'{"websdr_id": 1, "frequency_mhz": 14', "not_json"),
         SampleObject(metadata_key(task(), 1), b"", "not_json"),
         SampleObject(metadata_key(task(), 1), b"\xff\xfe{}", "not_utf8"),
         SampleObject(metadata_key(task(), 1), encode([good()]), "not_an_object"),
@@ -150,10 +150,8 @@ def bad_objects(day: date, seed: int = 0) -> list[SampleObject]:
         SampleObject(metadata_key(task(), 1), with_changes({"samples_count": -5}), "non_positive"),
         SampleObject(metadata_key(task(), 1), with_changes({"samples_count": 2**40}), "out_of_range"),
         SampleObject(metadata_key(task(), 1), with_changes({}, {"snr_db": 1e200}), "implausible"),
-        SampleObject(metadata_key(task(), 1), with_changes({"timestamp_utc": "9999-12-31T23:00:00-05:00"}),
-                     "implausible"),
-        SampleObject(metadata_key(task(), 1), with_changes({}).replace(b'"snr_db"', b'"snr_db": 2.0, "snr_db"'),
-                     "duplicate_key"),
+        SampleObject(metadata_key(task(), 1), with_changes({"timestamp_utc": "9999-12-31T23:00:00-05:00"}), "implausible"),
+        SampleObject(metadata_key(task(), 1), with_changes({}).replace(b'"snr_db"', b'"snr_db": 2.0, "snr_db"'), "duplicate_key"),
         SampleObject(metadata_key(task(), 1), with_changes({"site": "Aosta\x00"}), "nul_character"),
     ]
 
@@ -201,8 +199,9 @@ def iq_recording(obj: SampleObject) -> bytes:
     from heimdall_pipeline.devtools.iq_synth import tone_in_noise
 
     snr, offset = recording_truth(obj)
-    samples = tone_in_noise(SAMPLES_COUNT, SAMPLE_RATE_KHZ * 1000.0, snr, offset, seed=_recording_seed(obj.key),
-                            noise_dbfs=RECORDING_NOISE_DBFS)
+    samples = tone_in_noise(
+        SAMPLES_COUNT, SAMPLE_RATE_KHZ * 1000.0, snr, offset, seed=_recording_seed(obj.key), noise_dbfs=RECORDING_NOISE_DBFS
+    )
     buffer = io.BytesIO()
     np.save(buffer, samples, allow_pickle=False)
     return buffer.getvalue()
@@ -215,11 +214,17 @@ def upload(s3, bucket: str, objects: list[SampleObject], concurrency: int = 16, 
     """
 
     def put(obj: SampleObject) -> int:
-        s3.put_object(Bucket=bucket, Key=obj.key, Body=obj.body, ContentType="application/json",
-                      Metadata={"data_type": "metadata"})
+        s3.put_object(
+            Bucket=bucket, Key=obj.key, Body=obj.body, ContentType="application/json", Metadata={"data_type": "metadata"}
+        )
         if with_iq and obj.key.endswith("_metadata.json"):
-            s3.put_object(Bucket=bucket, Key=recording_key(obj.key), Body=iq_recording(obj),
-                          ContentType="application/octet-stream", Metadata={"data_type": "iq_complex64"})
+            s3.put_object(
+                Bucket=bucket,
+                Key=recording_key(obj.key),
+                Body=iq_recording(obj),
+                ContentType="application/octet-stream",
+                Metadata={"data_type": "iq_complex64"},
+            )
             return 2
         return 1
 
@@ -232,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
     from heimdall_pipeline.core.settings import Settings, exit_on_config_error
 
     parser = argparse.ArgumentParser(description="Upload a realistic day of Heimdall objects to S3.")
-    parser.add_argument("--day", type=date.fromisoformat, default=datetime.now(timezone.utc).date())
+    parser.add_argument("--day", type=date.fromisoformat, default=datetime.now(UTC).date())
     parser.add_argument("--sessions", type=int, default=200)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--bad", action="store_true", help="add one object per rejection reason")

@@ -95,9 +95,7 @@ def receivers_reported(conn: psycopg.Connection, start: datetime, end: datetime)
             "missing receivers": ", ".join(c.name for c in missing) or "-",
             "expected receivers": ", ".join(c.name for c in counts) or "-",
             "ids no station had then": ", ".join(f"websdr {i}: {n} measurements" for i, n in unknown.items()) or "-",
-            "measurements per receiver": Markdown(
-                "| id(s) that day | receiver | measurements |\n|---|---|---|\n" + table
-            ),
+            "measurements per receiver": Markdown("| id(s) that day | receiver | measurements |\n|---|---|---|\n" + table),
         },
     )
 
@@ -142,9 +140,7 @@ def no_conflicts(conn: psycopg.Connection, start: datetime, end: datetime) -> Ch
     return CheckOutcome(
         passed=count == 0,
         severity=Severity.WARN,
-        description=(
-            f"{count} objects in conflict with a stored row (kept as it is)" if count else "no conflicting rows"
-        ),
+        description=(f"{count} objects in conflict with a stored row (kept as it is)" if count else "no conflicting rows"),
         metadata={
             "conflicts": count,
             "conflicts (first)": Markdown("| key | reason |\n|---|---|\n" + (rows or "| (none) | |")),

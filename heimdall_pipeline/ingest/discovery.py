@@ -30,7 +30,7 @@ import sys
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 import psycopg
 
@@ -62,7 +62,7 @@ class DiscoveryCursor:
         return json.dumps(self.__dict__, separators=(",", ":"))
 
     @classmethod
-    def load(cls, text: str | None) -> "DiscoveryCursor":
+    def load(cls, text: str | None) -> DiscoveryCursor:
         if not text:
             return cls()
         data = json.loads(text)
@@ -126,7 +126,7 @@ def _request_days(
     are counted in the plan instead."""
     by_day: dict[date, list[ObjectInfo]] = defaultdict(list)
     for info in infos:
-        day = info.last_modified.astimezone(timezone.utc).date()
+        day = info.last_modified.astimezone(UTC).date()
         if day < first_day:
             plan.outside_partitions.append(info)
         elif day > last_day:
@@ -247,8 +247,8 @@ def pending_retries(
     """
     params = {
         "older_than": now - retry_after,
-        "first": datetime.combine(first_day, time(0), tzinfo=timezone.utc),
-        "after_last": datetime.combine(last_day + timedelta(days=1), time(0), tzinfo=timezone.utc),
+        "first": datetime.combine(first_day, time(0), tzinfo=UTC),
+        "after_last": datetime.combine(last_day + timedelta(days=1), time(0), tzinfo=UTC),
         "max_days": max_days,
     }
     with conn.cursor() as cur:
@@ -276,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
     except DatabaseConnectionError as error:
         print(f"heimdall-reconcile: {error}", file=sys.stderr)
         return 1
-    except Exception as error:  # noqa: BLE001 - the store refused or is unreachable: one line, no secret
+    except Exception as error:  # the store refused or is unreachable: one line, no secret
         print(f"heimdall-reconcile: listing s3://{settings.s3_bucket} failed: {describe_error(error)}", file=sys.stderr)
         return 1
     print(

@@ -28,7 +28,7 @@ from heimdall_pipeline.core.db import DatabaseConnectionError, connect
 from heimdall_pipeline.core.object_store import describe_error, s3_client_from_settings
 from heimdall_pipeline.core.settings import ConfigError, EventSettings, Settings, exit_on_config_error, redact
 from heimdall_pipeline.ingest.event_sources import EventSource, MinioEventTable, SqsQueue
-from heimdall_pipeline.ingest.events import AppliedEvents, parse_body, apply_events, record_dropped
+from heimdall_pipeline.ingest.events import AppliedEvents, apply_events, parse_body, record_dropped
 from heimdall_pipeline.ingest.ledger import LockWaitTimeout, advisory_locks
 from heimdall_pipeline.ingest.uploads import IngestResult, load_pending, upload_day_bounds, upload_day_lock
 
@@ -59,7 +59,9 @@ class RoundResult:
         )
 
 
-def load_days(conn: psycopg.Connection, s3, bucket: str, days: set[date], **options) -> tuple[dict[date, IngestResult], set[date]]:
+def load_days(
+    conn: psycopg.Connection, s3, bucket: str, days: set[date], **options
+) -> tuple[dict[date, IngestResult], set[date]]:
     """Load each day's pending objects, unless a run holds the day (then it is returned as deferred)."""
     loaded: dict[date, IngestResult] = {}
     deferred: set[date] = set()
@@ -126,7 +128,7 @@ def run(settings: Settings, events: EventSettings, *, once: bool = False, idle_s
     """Consume until SIGTERM/SIGINT (or one round with `once`)."""
     stopping = False
 
-    def stop(signum, frame) -> None:  # noqa: ARG001 - signal handler signature
+    def stop(signum, frame) -> None:  # signal handler signature
         nonlocal stopping
         stopping = True
 
@@ -151,7 +153,7 @@ def _consume_until_stopped(settings: Settings, events: EventSettings, once: bool
     while not stopping():
         try:
             result = consume_round(conn, s3, settings.s3_bucket, source, retry_days=deferred, wait_seconds=1.0)
-        except Exception as error:  # noqa: BLE001 - a long-running consumer outlives a bad moment
+        except Exception as error:  # a long-running consumer outlives a bad moment
             # The database, the store or the queue failed (a refused HEAD, an unreachable endpoint):
             # nothing was acknowledged, so it all comes back on a later round.
             logger.warning("round failed, retrying in 2 s: %s", redact(describe_error(error), settings.database_url))
@@ -174,7 +176,7 @@ def _consume_until_stopped(settings: Settings, events: EventSettings, once: bool
 def _reconnect(conn: psycopg.Connection, settings: Settings) -> psycopg.Connection:
     try:
         conn.close()
-    except Exception:  # noqa: BLE001 - the old connection is being replaced either way
+    except Exception:  # the old connection is being replaced either way
         pass
     while True:
         try:

@@ -18,7 +18,7 @@ import json
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from urllib.parse import unquote_plus
 
 import psycopg
@@ -72,7 +72,7 @@ def _event_time(text) -> datetime:
     if not isinstance(text, str):
         raise ValueError("eventTime is not a string")
     parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def parse_record(record, bucket: str) -> ObjectEvent | DroppedEvent | None:
@@ -193,7 +193,7 @@ def apply_events(
         if found:
             listing = record_listed(conn, found, listed_by=LISTED_BY_EVENTS)
             applied.new, applied.changed, applied.unchanged = listing.new, listing.changed, listing.unchanged
-            applied.days |= {info.last_modified.astimezone(timezone.utc).date() for info in listing.recorded}
+            applied.days |= {info.last_modified.astimezone(UTC).date() for info in listing.recorded}
     removed = _latest_per_key(e for e in events if e.kind == REMOVED)
     if removed:
         applied.removed = record_removed(conn, removed.values())
@@ -220,4 +220,3 @@ def record_dropped(conn: psycopg.Connection, source: str, dropped: Iterable[Drop
         with conn.transaction(), conn.cursor() as cur:
             cur.executemany(read_sql("ingest/events/record_drop.sql"), rows)
     return len(rows)
-

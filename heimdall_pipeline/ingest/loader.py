@@ -18,8 +18,8 @@ from datetime import datetime
 import psycopg
 
 from heimdall_pipeline.core.db import read_sql
-from heimdall_pipeline.ingest.measurement import COLUMNS, Measurement, cap_reason
 from heimdall_pipeline.core.object_store import ObjectInfo, is_storable_key, ledger_key, unstorable_key_reason
+from heimdall_pipeline.ingest.measurement import COLUMNS, Measurement, cap_reason
 
 DEFAULT_BATCH_SIZE = 20_000
 _MEASUREMENT_TYPES = ["text", "int4", "float8", "float8", "int4", "timestamptz", "float8", "float8", "float8", "text"]
@@ -30,7 +30,13 @@ _OBJECT_COLUMNS = ("object_key", "etag", "size_bytes", "last_modified")
 # The columns a stored row and a row with the same key are compared on (the key's own columns are
 # equal by definition); floats within float_close (migration 0007). Order of staged_conflicts.sql.
 COMPARED_COLUMNS = (
-    "frequency_mhz", "sample_rate_khz", "samples_count", "snr_db", "frequency_offset_hz", "power_dbm", "s3_path",
+    "frequency_mhz",
+    "sample_rate_khz",
+    "samples_count",
+    "snr_db",
+    "frequency_offset_hz",
+    "power_dbm",
+    "s3_path",
 )
 _FLOAT_COLUMNS = {"frequency_mhz", "sample_rate_khz", "snr_db", "frequency_offset_hz", "power_dbm"}
 MAX_REPORTED_CONFLICTS = 50
@@ -57,7 +63,7 @@ class LoadResult:
     conflicts: int = 0  # of the duplicates, the stored row holds other values; it is kept
     conflict_examples: tuple[Conflict, ...] = ()  # the first MAX_REPORTED_CONFLICTS
 
-    def __add__(self, other: "LoadResult") -> "LoadResult":
+    def __add__(self, other: LoadResult) -> LoadResult:
         return LoadResult(
             self.inserted + other.inserted,
             self.duplicate + other.duplicate,
@@ -119,7 +125,10 @@ def _load_row_batch(conn: psycopg.Connection, rows: list[Sequence]) -> LoadResul
         conflicts = _staged_conflicts(cur) if inserted < len(rows) else []
     duplicate = len(rows) - inserted
     return LoadResult(
-        inserted, duplicate, present=duplicate - len(conflicts), conflicts=len(conflicts),
+        inserted,
+        duplicate,
+        present=duplicate - len(conflicts),
+        conflicts=len(conflicts),
         conflict_examples=tuple(conflicts[:MAX_REPORTED_CONFLICTS]),
     )
 
@@ -205,7 +214,11 @@ def load_object_batch(
         if rejected:
             cur.executemany(read_sql("ingest/load/record_rejection.sql"), [_rejection_row(r) for r in rejected])
     return LoadResult(
-        inserted, duplicate, updated, present=duplicate - len(conflicts), conflicts=len(conflicts),
+        inserted,
+        duplicate,
+        updated,
+        present=duplicate - len(conflicts),
+        conflicts=len(conflicts),
         conflict_examples=tuple(conflicts[:MAX_REPORTED_CONFLICTS]),
     )
 
@@ -221,9 +234,7 @@ def _rejection_row(rejection: Rejection) -> dict:
     }
 
 
-def record_listed(
-    conn: psycopg.Connection, infos: Iterable[ObjectInfo], listed_by: str = LISTED_BY_LISTING
-) -> ListingResult:
+def record_listed(conn: psycopg.Connection, infos: Iterable[ObjectInfo], listed_by: str = LISTED_BY_LISTING) -> ListingResult:
     """Record listed objects in the ledger: new ones (and changed ones) become 'pending'.
 
     A key the ledger cannot store as it is (a NUL byte, not valid UTF-8) is recorded under its

@@ -15,14 +15,12 @@ import math
 import numbers
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
-METADATA_KEY = re.compile(
-    r"^sessions/(?P<task_id>[^/\x00]+)/websdr_(?P<websdr_id>[1-9][0-9]{0,8})_metadata\.json$"
-)
+METADATA_KEY = re.compile(r"^sessions/(?P<task_id>[^/\x00]+)/websdr_(?P<websdr_id>[1-9][0-9]{0,8})_metadata\.json$")
 INT32_MAX = 2**31 - 1
 
 # A real metadata object is under 1 kB; anything over this is rejected unread (from the listing's
@@ -45,8 +43,8 @@ FREQUENCY_OFFSET_HZ_MAX = 1e8  # |offset| <= 100 MHz, beyond any sample rate's N
 # Measurement times: [2000-01-01, 2100-01-01) UTC. A fixed upper bound (not "now + 1 day") keeps
 # parsing deterministic: the same object always gets the same outcome. Day bounds of the last
 # accepted day (2099-12-31) are far from datetime's year-9999 limit.
-TIMESTAMP_MIN = datetime(2000, 1, 1, tzinfo=timezone.utc)
-TIMESTAMP_MAX_EXCLUSIVE = datetime(2100, 1, 1, tzinfo=timezone.utc)
+TIMESTAMP_MIN = datetime(2000, 1, 1, tzinfo=UTC)
+TIMESTAMP_MAX_EXCLUSIVE = datetime(2100, 1, 1, tzinfo=UTC)
 _TIME_RANGE = f"{TIMESTAMP_MIN:%Y-%m-%d}..{TIMESTAMP_MAX_EXCLUSIVE:%Y-%m-%d} UTC"
 
 # RFC 3339 date-time as Heimdall writes it (`datetime.utcnow().isoformat()`): YYYY-MM-DDTHH:MM:SS,
@@ -130,7 +128,7 @@ class Measurement:
         )
 
     @classmethod
-    def from_measurement_dict(cls, task_id: str, measurement: dict[str, Any]) -> "Measurement":
+    def from_measurement_dict(cls, task_id: str, measurement: dict[str, Any]) -> Measurement:
         """A measurement dict as Heimdall's acquisition task builds it (`iq_data_path` → `s3_path`).
 
         Numbers may be Python or numpy scalars. Raises RejectedObject with the reason when the
@@ -219,9 +217,7 @@ def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def _strict_json(text: str) -> Any:
     """The stdlib parser, for what orjson refuses: tells NaN/Infinity, huge numbers and duplicates apart."""
-    return json.loads(
-        text, object_pairs_hook=_unique_pairs, parse_int=_parse_json_int, parse_float=_parse_json_float
-    )
+    return json.loads(text, object_pairs_hook=_unique_pairs, parse_int=_parse_json_int, parse_float=_parse_json_float)
 
 
 def _decode_json(body: bytes) -> Any:
@@ -252,9 +248,7 @@ def _decode_json(body: bytes) -> Any:
         try:
             _strict_json(body.decode("utf-8"))  # raises duplicate_key, naming the key, if there is one
         except RecursionError:
-            raise RejectedObject(
-                "duplicate_key", "a key may appear more than once (nested too deeply to tell)"
-            ) from None
+            raise RejectedObject("duplicate_key", "a key may appear more than once (nested too deeply to tell)") from None
     if b"\\u0000" in body:
         _check_strings(document)
     return document
@@ -298,9 +292,7 @@ def recording_location(s3_path: str, bucket: str, task_id: str) -> tuple[str, st
     at most MAX_RECORDING_PATH_CHARS characters. Anything else is RejectedObject, before any GET, so
     a stored path never makes the pipeline read another bucket or another acquisition."""
     if len(s3_path) > MAX_RECORDING_PATH_CHARS:
-        raise RejectedObject(
-            "path_too_long", f"iq_data_path has {len(s3_path):,} characters, over {MAX_RECORDING_PATH_CHARS:,}"
-        )
+        raise RejectedObject("path_too_long", f"iq_data_path has {len(s3_path):,} characters, over {MAX_RECORDING_PATH_CHARS:,}")
     if s3_path.startswith("s3://"):
         path_bucket, _, key = s3_path[5:].partition("/")
     elif "://" in s3_path:
@@ -313,9 +305,13 @@ def recording_location(s3_path: str, bucket: str, task_id: str) -> tuple[str, st
     if any(segment in ("", ".", "..") for segment in segments):
         raise RejectedObject("bad_s3_path", f"iq_data_path {_show(s3_path)} has an empty, '.' or '..' segment")
     if len(segments) < 3 or segments[0] != "sessions":
-        raise RejectedObject("task_mismatch", f"iq_data_path {_show(s3_path)} is not under sessions/<task_id>/ (Heimdall's layout)")
+        raise RejectedObject(
+            "task_mismatch", f"iq_data_path {_show(s3_path)} is not under sessions/<task_id>/ (Heimdall's layout)"
+        )
     if segments[1] != task_id:
-        raise RejectedObject("task_mismatch", f"iq_data_path names task {segments[1][:80]!r}, not this acquisition's {task_id[:80]!r}")
+        raise RejectedObject(
+            "task_mismatch", f"iq_data_path names task {segments[1][:80]!r}, not this acquisition's {task_id[:80]!r}"
+        )
     return path_bucket, key
 
 
@@ -351,8 +347,11 @@ def _validated(task_id: str, doc: dict[str, Any], s3_path: str | None) -> Measur
         timestamp_utc=_timestamp(doc),
         snr_db=_number(metrics, "snr_db", SNR_DB_RANGE, required=False, prefix="metrics."),
         frequency_offset_hz=_number(
-            metrics, "frequency_offset_hz", (-FREQUENCY_OFFSET_HZ_MAX, FREQUENCY_OFFSET_HZ_MAX),
-            required=False, prefix="metrics.",
+            metrics,
+            "frequency_offset_hz",
+            (-FREQUENCY_OFFSET_HZ_MAX, FREQUENCY_OFFSET_HZ_MAX),
+            required=False,
+            prefix="metrics.",
         ),
         power_dbm=power_dbm,
         s3_path=s3_path,
@@ -459,8 +458,8 @@ def _parse_timestamp(value: str) -> datetime:
             pass  # month 13, hour 24, offset +25:00, ...
         else:
             if parsed.tzinfo is None:
-                return parsed.replace(tzinfo=timezone.utc)
-            return parsed.astimezone(timezone.utc)
+                return parsed.replace(tzinfo=UTC)
+            return parsed.astimezone(UTC)
     raise RejectedObject(
         "bad_timestamp",
         f"timestamp_utc {_show(value)} is not an RFC 3339 date-time (YYYY-MM-DDTHH:MM:SS[.f][Z|±HH:MM])",
@@ -471,8 +470,8 @@ def _datetime_as_utc(value: datetime) -> datetime:
     # Heimdall writes datetime.utcnow(): naive means UTC.
     _check_year(value.year)
     if value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc)
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
 
 
 def _check_year(year: int) -> None:
@@ -504,14 +503,14 @@ def _show(value: Any, chars: int = _SHOWN_STRING_CHARS) -> str:
             return f"{{…{len(value)} keys}}"
         text = repr(value)
         return text if len(text) <= _SHOWN_STRING_CHARS else text[:_SHOWN_STRING_CHARS] + "…"
-    except Exception:  # noqa: BLE001 - a hostile __repr__ must not escape
+    except Exception:  # a hostile __repr__ must not escape
         return f"<{type(value).__name__}>"
 
 
 def _safe_str(error: BaseException) -> str:
     try:
         return str(error)[:MAX_REASON_CHARS]
-    except Exception:  # noqa: BLE001
+    except Exception:
         return "<unprintable>"
 
 

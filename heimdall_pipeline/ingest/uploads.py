@@ -12,11 +12,27 @@ import logging
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, time as time_of_day, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as time_of_day
 from typing import Any
 
 import psycopg
 
+from heimdall_pipeline.core.object_store import (
+    CHANGED,
+    DEFAULT_CONCURRENCY,
+    DEFAULT_GET_RETRY,
+    MISSING,
+    GetRetryPolicy,
+    ObjectInfo,
+    describe_error,
+    fetch_objects,
+    head_object,
+    is_storable_key,
+    iter_metadata_objects,
+    ledger_key,
+    unstorable_key_reason,
+)
 from heimdall_pipeline.ingest.ledger import advisory_locks
 from heimdall_pipeline.ingest.loader import (
     Conflict,
@@ -35,21 +51,6 @@ from heimdall_pipeline.ingest.measurement import (
     RejectedObject,
     internal_error_reason,
     parse_metadata_object,
-)
-from heimdall_pipeline.core.object_store import (
-    CHANGED,
-    DEFAULT_CONCURRENCY,
-    DEFAULT_GET_RETRY,
-    MISSING,
-    GetRetryPolicy,
-    ObjectInfo,
-    describe_error,
-    fetch_objects,
-    head_object,
-    is_storable_key,
-    iter_metadata_objects,
-    ledger_key,
-    unstorable_key_reason,
 )
 
 logger = logging.getLogger(__name__)
@@ -113,7 +114,9 @@ class IngestResult:
         self.measurement_days.add(ts.date())
 
 
-def list_uploads(conn: psycopg.Connection, s3, bucket: str, start: datetime, end: datetime) -> tuple[list[ObjectInfo], ListingResult]:
+def list_uploads(
+    conn: psycopg.Connection, s3, bucket: str, start: datetime, end: datetime
+) -> tuple[list[ObjectInfo], ListingResult]:
     """List the metadata objects uploaded in [start, end) and record them in the ledger."""
     infos = list(iter_metadata_objects(s3, bucket, start, end))
     return infos, record_listed(conn, infos)
@@ -132,7 +135,7 @@ def upload_day_lock(day: date) -> str:
 
 def upload_day_bounds(day: date) -> tuple[datetime, datetime]:
     """[start, end) in UTC of one upload day."""
-    start = datetime.combine(day, time_of_day(0), tzinfo=timezone.utc)
+    start = datetime.combine(day, time_of_day(0), tzinfo=UTC)
     return start, start + timedelta(days=1)
 
 
@@ -205,9 +208,14 @@ def load_objects(
                 reject(Rejection(info, unstorable_key_reason(info.key)))
             elif info.size_bytes > max_object_bytes:
                 result.objects += 1
-                reject(Rejection(info, RejectedObject(
-                    "too_large", f"the listing says {info.size_bytes:,} bytes, over the {max_object_bytes:,}-byte limit"
-                ).reason))
+                reject(
+                    Rejection(
+                        info,
+                        RejectedObject(
+                            "too_large", f"the listing says {info.size_bytes:,} bytes, over the {max_object_bytes:,}-byte limit"
+                        ).reason,
+                    )
+                )
             else:
                 yield info
 
@@ -235,7 +243,7 @@ def load_objects(
                 measurement = parse_metadata_object(bucket, info.key, fetched.body, max_object_bytes)
             except RejectedObject as error:
                 reject(Rejection(info, error.reason))
-            except Exception as error:  # noqa: BLE001 - a parser bug must reject this object, not stall the day
+            except Exception as error:  # a parser bug must reject this object, not stall the day
                 logger.exception("unexpected error parsing %r (rejected as internal_error)", info.key)
                 reject(Rejection(info, internal_error_reason(error)))
             else:
@@ -252,7 +260,7 @@ def load_objects(
         for info in changed:
             try:
                 current = head_object(s3, bucket, info.key)
-            except Exception as error:  # noqa: BLE001 - counts as a failed attempt; the run goes on
+            except Exception as error:  # counts as a failed attempt; the run goes on
                 failed.append((info, f"re-listing after 412: {describe_error(error)}"))
                 if len(result.failures) < MAX_REPORTED_REJECTIONS:
                     result.failures.append((ledger_key(info.key), failed[-1][1]))
@@ -313,6 +321,4 @@ def ingest_window(
 ) -> tuple[ListingResult, IngestResult]:
     """List, record and load everything uploaded in [start, end); idempotent."""
     _, listing = list_uploads(conn, s3, bucket, start, end)
-    return listing, load_pending(
-        conn, s3, bucket, start, end, concurrency=concurrency, batch_size=batch_size, retry=retry
-    )
+    return listing, load_pending(conn, s3, bucket, start, end, concurrency=concurrency, batch_size=batch_size, retry=retry)

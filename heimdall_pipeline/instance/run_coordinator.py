@@ -80,7 +80,7 @@ class WorkTagsRunCoordinator(QueuedRunCoordinator):
         if run.status == DagsterRunStatus.NOT_STARTED:
             try:
                 new = {k: v for k, v in self._work_tags(run).items() if run.tags.get(k) != v}
-            except Exception:  # noqa: BLE001 - never refuse a run for want of a tag
+            except Exception:  # never refuse a run for want of a tag
                 logger.exception("could not tell the kind of work of run %s; queued without work tags", run.run_id)
                 new = {}
             if new:
@@ -100,9 +100,7 @@ class WorkTagsRunCoordinator(QueuedRunCoordinator):
             return {key.to_user_string() for key in keys}, bool(run.asset_check_selection)
         # A job launched whole: the steps of its execution plan.
         snapshot = (
-            self._instance.get_execution_plan_snapshot(run.execution_plan_snapshot_id)
-            if run.execution_plan_snapshot_id
-            else None
+            self._instance.get_execution_plan_snapshot(run.execution_plan_snapshot_id) if run.execution_plan_snapshot_id else None
         )
         materialized, checks = set(), False
         if snapshot is not None:

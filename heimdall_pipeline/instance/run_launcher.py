@@ -15,6 +15,7 @@ start`'s proxy does not.
 from __future__ import annotations
 
 import json
+
 from dagster._core.launcher import CheckRunHealthResult, WorkerStatus
 from dagster._core.launcher.default_run_launcher import DefaultRunLauncher
 from dagster._core.storage.dagster_run import DagsterRun
@@ -51,7 +52,7 @@ class CodeServerRunLauncher(DefaultRunLauncher):
         try:
             reply = client._query("GetCurrentRuns", dagster_api_pb2.Empty, timeout=HEALTH_CHECK_TIMEOUT_SECONDS)
             current = deserialize_value(reply.serialized_current_runs, GetCurrentRunsResult).current_runs
-        except Exception as error:  # noqa: BLE001 - unreachable or restarting: no verdict
+        except Exception as error:  # unreachable or restarting: no verdict
             return CheckRunHealthResult(
                 WorkerStatus.RUNNING, f"code server {where} did not answer ({type(error).__name__}); checking again later"
             )
@@ -61,4 +62,3 @@ class CodeServerRunLauncher(DefaultRunLauncher):
             WorkerStatus.FAILED,
             f"code server {where} has no process for this run: it was restarted or the run's process died",
         )
-

@@ -67,16 +67,16 @@ class InvalidRecording(ValueError):
 
 @dataclass(frozen=True)
 class IQMetrics:
-    snr_db: float | None                # None when no signal detected
-    frequency_offset_hz: float | None   # None when no signal detected
-    signal_power_dbfs: float | None     # None when no signal detected
-    noise_floor_dbfs: float             # noise power in the whole sample-rate bandwidth, dBFS
-    occupied_bandwidth_hz: float | None # 99 % power bandwidth; None when no signal detected
-    clipping_ratio: float               # fraction of samples with |I| or |Q| >= CLIP_THRESHOLD
-    dc_spike: bool                      # a line at 0 Hz apart from the signal's band
+    snr_db: float | None  # None when no signal detected
+    frequency_offset_hz: float | None  # None when no signal detected
+    signal_power_dbfs: float | None  # None when no signal detected
+    noise_floor_dbfs: float  # noise power in the whole sample-rate bandwidth, dBFS
+    occupied_bandwidth_hz: float | None  # 99 % power bandwidth; None when no signal detected
+    clipping_ratio: float  # fraction of samples with |I| or |Q| >= CLIP_THRESHOLD
+    dc_spike: bool  # a line at 0 Hz apart from the signal's band
     no_signal: bool
     samples_count: int
-    samples_count_mismatch: bool        # expected_samples given and different
+    samples_count_mismatch: bool  # expected_samples given and different
     algorithm_version: int
 
 
@@ -147,9 +147,9 @@ def _circular(values: np.ndarray, start: int, count: int) -> np.ndarray:
     n = values.size
     start %= n
     if start + count <= n:
-        return values[start:start + count]
+        return values[start : start + count]
     if count <= n:
-        return np.concatenate([values[start:], values[:start + count - n]])
+        return np.concatenate([values[start:], values[: start + count - n]])
     return np.take(values, np.arange(start, start + count), mode="wrap")  # more than once round
 
 
@@ -173,7 +173,7 @@ def _band_around(psd: np.ndarray, peak: int, level: float, width: int) -> tuple[
         segment = _circular(psd, peak - radius - half, 2 * radius + width).astype(np.float64)
         cumulative = np.concatenate([[0.0], np.cumsum(segment)])
         below = (cumulative[width:] - cumulative[:-width]) / width <= level  # index j: bin peak - radius + j
-        left = np.flatnonzero(below[:radius + 1])
+        left = np.flatnonzero(below[: radius + 1])
         right = np.flatnonzero(below[radius:])
         if left.size and right.size:
             lo = peak - radius + int(left[-1]) + 1
@@ -201,7 +201,7 @@ def _moving_average(cumulative: np.ndarray, pad: int, width: int) -> np.ndarray:
     """Circular centred moving average over `width` (odd, at most 2·pad + 1) bins, from _cumulative_padded."""
     n = cumulative.size - 1 - 2 * pad
     start = pad - width // 2
-    return (cumulative[start + width:start + width + n] - cumulative[start:start + n]) / width
+    return (cumulative[start + width : start + width + n] - cumulative[start : start + n]) / width
 
 
 def _averaged_variance(width: int) -> float:
@@ -255,7 +255,7 @@ def compute_iq_metrics(samples: np.ndarray, sample_rate_hz: float, expected_samp
     # wideband signal are exponential around its level too); a wideband signal (FM) stands out only
     # in the average of many bins: first a wide average (weak wide signals), then a narrow one.
     peak = int(np.argmax(psd))
-    around = np.r_[peak - CARRIER_SURROUNDINGS_BINS:peak - 4, peak + 5:peak + CARRIER_SURROUNDINGS_BINS + 1] % n
+    around = np.r_[peak - CARRIER_SURROUNDINGS_BINS : peak - 4, peak + 5 : peak + CARRIER_SURROUNDINGS_BINS + 1] % n
     surroundings = _median(psd[around]) / math.log(2.0)
     carrier = floor > 0 and psd[peak] > max(floor, surroundings) * math.log(n / FALSE_ALARM_PROBABILITY)
     detected = carrier
@@ -310,9 +310,16 @@ def compute_iq_metrics(samples: np.ndarray, sample_rate_hz: float, expected_samp
 
     if band is None or signal_power <= 0:
         return IQMetrics(
-            snr_db=None, frequency_offset_hz=None, signal_power_dbfs=None, noise_floor_dbfs=noise_floor_dbfs,
-            occupied_bandwidth_hz=None, clipping_ratio=clipping_ratio, dc_spike=dc_spike, no_signal=True,
-            samples_count=n, samples_count_mismatch=expected_samples is not None and expected_samples != n,
+            snr_db=None,
+            frequency_offset_hz=None,
+            signal_power_dbfs=None,
+            noise_floor_dbfs=noise_floor_dbfs,
+            occupied_bandwidth_hz=None,
+            clipping_ratio=clipping_ratio,
+            dc_spike=dc_spike,
+            no_signal=True,
+            samples_count=n,
+            samples_count_mismatch=expected_samples is not None and expected_samples != n,
             algorithm_version=ALGORITHM_VERSION,
         )
 

@@ -24,11 +24,11 @@ from datetime import datetime
 
 import numpy as np
 
+from heimdall_pipeline.core import object_store
+from heimdall_pipeline.core.object_store import DEFAULT_GET_RETRY, GetRetryPolicy, describe_error, get_with_retries
 from heimdall_pipeline.core.settings import IQ_CONCURRENCY_RANGE, IQ_MAX_RECORDING_BYTES_RANGE
 from heimdall_pipeline.ingest.measurement import RejectedObject, recording_location
 from heimdall_pipeline.iq.metrics import InvalidRecording, IQMetrics, compute_iq_metrics
-from heimdall_pipeline.core import object_store
-from heimdall_pipeline.core.object_store import DEFAULT_GET_RETRY, GetRetryPolicy, describe_error, get_with_retries
 
 DEFAULT_IQ_CONCURRENCY = 8
 # A recording of 125,000 complex64 samples is 1,000,128 bytes; 16 MiB leaves room for longer ones
@@ -109,8 +109,10 @@ def read_npy_header(data: bytes, max_header_size: int = MAX_HEADER_SIZE) -> tupl
         raise RejectedRecording("bad_header", f"not a dict of {sorted(_HEADER_KEYS)}: {text[:120]!r}")
     descr, fortran_order, shape = header["descr"], header["fortran_order"], header["shape"]
     if not isinstance(descr, str):
-        raise RejectedRecording("object_array" if "O" in repr(descr) else "wrong_dtype",
-                                f"descr {repr(descr)[:80]} is not a plain dtype string; never loaded")
+        raise RejectedRecording(
+            "object_array" if "O" in repr(descr) else "wrong_dtype",
+            f"descr {repr(descr)[:80]} is not a plain dtype string; never loaded",
+        )
     if not isinstance(fortran_order, bool):
         raise RejectedRecording("bad_header", f"fortran_order {repr(fortran_order)[:40]} is not a bool")
     if not isinstance(shape, tuple) or not all(type(n) is int and n >= 0 for n in shape):
@@ -133,7 +135,7 @@ def parse_npy(data: bytes, max_header_size: int = MAX_HEADER_SIZE) -> np.ndarray
         shape, fortran_order, dtype, offset = read_npy_header(data, max_header_size)
     except RejectedRecording:
         raise
-    except Exception as error:  # noqa: BLE001 - a backstop: whatever a header does, it is rejected
+    except Exception as error:  # a backstop: whatever a header does, it is rejected
         raise RejectedRecording("bad_header", describe_error(error)) from None
     if dtype.hasobject:
         raise RejectedRecording("object_array", f"dtype {dtype.str!r} holds Python objects (pickles); never loaded")
@@ -148,7 +150,7 @@ def parse_npy(data: bytes, max_header_size: int = MAX_HEADER_SIZE) -> np.ndarray
         raise RejectedRecording("trailing_bytes", f"{len(data)} bytes, the header announces {expected}")
     try:
         samples = np.load(io.BytesIO(data), allow_pickle=False)
-    except Exception as error:  # noqa: BLE001 - numpy's own reader disagreeing with ours: rejected, not raised
+    except Exception as error:  # numpy's own reader disagreeing with ours: rejected, not raised
         raise RejectedRecording("unreadable", describe_error(error)) from None
     return samples
 
@@ -161,7 +163,7 @@ class InFlightGauge:
         self.current = 0
         self.peak = 0
 
-    def __enter__(self) -> "InFlightGauge":
+    def __enter__(self) -> InFlightGauge:
         with self._lock:
             self.current += 1
             self.peak = max(self.peak, self.current)
@@ -181,9 +183,7 @@ class _Fetched:
     retries: int
 
 
-def get_recording(
-    s3, bucket: str, key: str, max_bytes: int, retry: GetRetryPolicy = DEFAULT_GET_RETRY
-) -> _Fetched:
+def get_recording(s3, bucket: str, key: str, max_bytes: int, retry: GetRetryPolicy = DEFAULT_GET_RETRY) -> _Fetched:
     """GET one recording's body (object_store.get_with_retries). Never raises. A recording larger
     than `max_bytes` (by its Content-Length) is not read: REJECTED. No such key or bucket: MISSING."""
     got = get_with_retries(s3, bucket, key, retry, max_bytes=max_bytes, missing_codes=("NoSuchKey", "NoSuchBucket"))
@@ -226,7 +226,7 @@ def read_and_compute(
             metrics = compute_iq_metrics(samples, request.sample_rate_hz, expected_samples=request.samples_count)
         except InvalidRecording as invalid:  # all zeros, NaNs, too short: data it cannot measure
             return RecordingResult(request, REJECTED, " ".join(str(invalid).split())[:300], None, size, retries)
-        except Exception as error:  # noqa: BLE001 - a bug in the algorithm, not bad data: say so, go on
+        except Exception as error:  # a bug in the algorithm, not bad data: say so, go on
             return RecordingResult(request, REJECTED, f"internal_error: {describe_error(error)}", None, size, retries)
         del samples
     return RecordingResult(request, COMPUTED, None, metrics, size, retries)

@@ -19,14 +19,14 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import psycopg  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import psycopg
 
-from heimdall_pipeline.core.db import read_sql  # noqa: E402
-from heimdall_pipeline.analytics.reports import _png, markdown_table  # noqa: E402
-from heimdall_pipeline.ingest.checks import CheckOutcome, Markdown, Severity  # noqa: E402
+from heimdall_pipeline.analytics.reports import _png, markdown_table
+from heimdall_pipeline.core.db import read_sql
+from heimdall_pipeline.ingest.checks import CheckOutcome, Markdown, Severity
 
 COMPARISON_REPORT = "heimdall_vs_recomputed_metrics"
 SNR_TOLERANCE_DB = 3.0
@@ -62,23 +62,36 @@ def _correlation(x: pd.Series, y: pd.Series) -> float | None:
 
 def per_receiver(rows: pd.DataFrame) -> pd.DataFrame:
     """One row per receiver: compared counts, mean difference and correlation of SNR and offset."""
-    columns = ["websdr_id", "receiver", "measurements", "no_signal", "snr_pairs", "snr_mean_diff_db", "snr_correlation",
-               "offset_pairs", "offset_mean_diff_hz", "offset_correlation", "disagreeing"]
+    columns = [
+        "websdr_id",
+        "receiver",
+        "measurements",
+        "no_signal",
+        "snr_pairs",
+        "snr_mean_diff_db",
+        "snr_correlation",
+        "offset_pairs",
+        "offset_mean_diff_hz",
+        "offset_correlation",
+        "disagreeing",
+    ]
     records = []
     for (websdr_id, receiver), group in rows.groupby(["websdr_id", "receiver"]):
-        records.append({
-            "websdr_id": websdr_id,
-            "receiver": receiver,
-            "measurements": len(group),
-            "no_signal": int(group["no_signal"].astype(bool).sum()),
-            "snr_pairs": int(group["snr_diff_db"].notna().sum()),
-            "snr_mean_diff_db": group["snr_diff_db"].mean(),
-            "snr_correlation": _correlation(group["stored_snr_db"], group["recomputed_snr_db"]),
-            "offset_pairs": int(group["offset_diff_hz"].notna().sum()),
-            "offset_mean_diff_hz": group["offset_diff_hz"].mean(),
-            "offset_correlation": _correlation(group["stored_offset_hz"], group["recomputed_offset_hz"]),
-            "disagreeing": int(group["disagrees"].sum()),
-        })
+        records.append(
+            {
+                "websdr_id": websdr_id,
+                "receiver": receiver,
+                "measurements": len(group),
+                "no_signal": int(group["no_signal"].astype(bool).sum()),
+                "snr_pairs": int(group["snr_diff_db"].notna().sum()),
+                "snr_mean_diff_db": group["snr_diff_db"].mean(),
+                "snr_correlation": _correlation(group["stored_snr_db"], group["recomputed_snr_db"]),
+                "offset_pairs": int(group["offset_diff_hz"].notna().sum()),
+                "offset_mean_diff_hz": group["offset_diff_hz"].mean(),
+                "offset_correlation": _correlation(group["stored_offset_hz"], group["recomputed_offset_hz"]),
+                "disagreeing": int(group["disagrees"].sum()),
+            }
+        )
     return pd.DataFrame.from_records(records, columns=columns)
 
 
@@ -124,9 +137,7 @@ def agreement_outcome(conn: psycopg.Connection, start, end) -> CheckOutcome:
     rows = comparison_rows(conn, start, end)
     found = agreement(rows)
     summary = per_receiver(rows)
-    table = "\n".join(
-        f"| {r.websdr_id} | {r.receiver} | {r.measurements} | {r.disagreeing} |" for r in summary.itertuples()
-    )
+    table = "\n".join(f"| {r.websdr_id} | {r.receiver} | {r.measurements} | {r.disagreeing} |" for r in summary.itertuples())
     return CheckOutcome(
         passed=found.passed,
         severity=Severity.WARN,
@@ -170,10 +181,20 @@ def comparison_plot(rows: pd.DataFrame, day: date) -> bytes:
     for (snr_axis, offset_axis), (websdr_id, receiver) in zip(axes, receivers):
         group = rows[(rows["websdr_id"] == websdr_id) & (rows["receiver"] == receiver)]  # an id renumbered that day names two
         silent = int(group["no_signal"].astype(bool).sum()) if "no_signal" in group else 0
-        _identity_scatter(snr_axis, group.get("stored_snr_db", pd.Series(dtype=float)),
-                          group.get("recomputed_snr_db", pd.Series(dtype=float)), "dB", silent)
-        _identity_scatter(offset_axis, group.get("stored_offset_hz", pd.Series(dtype=float)),
-                          group.get("recomputed_offset_hz", pd.Series(dtype=float)), "Hz", silent)
+        _identity_scatter(
+            snr_axis,
+            group.get("stored_snr_db", pd.Series(dtype=float)),
+            group.get("recomputed_snr_db", pd.Series(dtype=float)),
+            "dB",
+            silent,
+        )
+        _identity_scatter(
+            offset_axis,
+            group.get("stored_offset_hz", pd.Series(dtype=float)),
+            group.get("recomputed_offset_hz", pd.Series(dtype=float)),
+            "Hz",
+            silent,
+        )
         snr_axis.set_title(f"{receiver}: SNR", fontsize=8)
         offset_axis.set_title(f"{receiver}: frequency offset", fontsize=8)
     fig.suptitle(f"Heimdall's stored metrics vs recomputed from the IQ recordings\nuploads of {day} (UTC)")
@@ -189,8 +210,11 @@ def iq_metrics_plot(status_counts: dict[str, int], computed: list[tuple], day: d
     """Recordings per status, and the recomputed SNR per receiver (box plot; no-signal ones apart)."""
     fig, (status_axis, snr_axis) = plt.subplots(1, 2, figsize=(11, 4), gridspec_kw={"width_ratios": [1, 2]})
     statuses = list(status_counts)
-    status_axis.bar(statuses, [status_counts[s] for s in statuses],
-                    color=["tab:green", "tab:red", "tab:orange", "tab:purple", "tab:grey"][: len(statuses)])
+    status_axis.bar(
+        statuses,
+        [status_counts[s] for s in statuses],
+        color=["tab:green", "tab:red", "tab:orange", "tab:purple", "tab:grey"][: len(statuses)],
+    )
     status_axis.set_ylabel("recordings")
     status_axis.tick_params(axis="x", labelsize=8)
     by_receiver: dict[int, list[float]] = {}

@@ -17,9 +17,9 @@ from datetime import datetime
 import numpy as np
 import psycopg
 
-from heimdall_pipeline.iq import metrics as iq_metrics
 from heimdall_pipeline.core.db import read_sql
 from heimdall_pipeline.core.object_store import DEFAULT_GET_RETRY, GetRetryPolicy
+from heimdall_pipeline.iq import metrics as iq_metrics
 from heimdall_pipeline.iq.recordings import (
     COMPUTED,
     DEFAULT_IQ_CONCURRENCY,
@@ -85,8 +85,18 @@ def _row(result: RecordingResult, version: int) -> dict:
         "recording_bytes": result.recording_bytes,
         "algorithm_version": metrics.algorithm_version if metrics is not None else version,
     }
-    for name in ("snr_db", "frequency_offset_hz", "signal_power_dbfs", "noise_floor_dbfs", "occupied_bandwidth_hz",
-                 "clipping_ratio", "dc_spike", "no_signal", "samples_count", "samples_count_mismatch"):
+    for name in (
+        "snr_db",
+        "frequency_offset_hz",
+        "signal_power_dbfs",
+        "noise_floor_dbfs",
+        "occupied_bandwidth_hz",
+        "clipping_ratio",
+        "dc_spike",
+        "no_signal",
+        "samples_count",
+        "samples_count_mismatch",
+    ):
         value = getattr(metrics, name) if metrics is not None else None
         row[name] = _plain(value)
     return row
@@ -162,9 +172,7 @@ def compute_day(
 
 def day_summary(conn: psycopg.Connection, start: datetime, end: datetime) -> dict[str, dict[str, int]]:
     """Per status ('pending' = not attempted yet) of the day's recordings: counts and flag counts."""
-    cur = conn.execute(
-        read_sql("iq/day_summary.sql"), {"start": start, "end": end, "algorithm_version": current_version()}
-    )
+    cur = conn.execute(read_sql("iq/day_summary.sql"), {"start": start, "end": end, "algorithm_version": current_version()})
     names = [column.name for column in cur.description]
     return {row[0]: dict(zip(names[1:], row[1:])) for row in cur.fetchall()}
 

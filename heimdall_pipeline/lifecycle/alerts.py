@@ -51,8 +51,11 @@ SMTP_TIMEOUT_SECONDS = 20
 WEBHOOK_TIMEOUT_SECONDS = 10
 # URLs whose passwords the process knows: masked wherever an alert would quote them.
 SECRET_URL_VARIABLES = (
-    "HEIMDALL_DATABASE_URL", "HEIMDALL_READER_DATABASE_URL", "HEIMDALL_ARCHIVER_DATABASE_URL",
-    "HEIMDALL_MIGRATE_DATABASE_URL", "DAGSTER_POSTGRES_URL",
+    "HEIMDALL_DATABASE_URL",
+    "HEIMDALL_READER_DATABASE_URL",
+    "HEIMDALL_ARCHIVER_DATABASE_URL",
+    "HEIMDALL_MIGRATE_DATABASE_URL",
+    "DAGSTER_POSTGRES_URL",
 )
 # Dagster's wrappers around the error that really happened (their message is "Error occurred while
 # executing op ..."): an alert quotes the error they carry.
@@ -112,7 +115,7 @@ class AlertSettings:
         ui_url: str | None = None,
         burst_limit: str | int | None = None,
         secret_urls: Iterable[str | None] = (),
-    ) -> "AlertSettings":
+    ) -> AlertSettings:
         """Checked settings; a bad value raises ConfigError naming its variable (never showing a secret)."""
         webhook = _http_url("HEIMDALL_ALERT_WEBHOOK_URL", webhook_url, show=False)
         security = (smtp_security or "starttls").strip().lower()
@@ -142,7 +145,7 @@ class AlertSettings:
         )
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> "AlertSettings":
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> AlertSettings:
         """The settings from HEIMDALL_ALERT_* (all optional: alerts are off until a channel is set)."""
         env = os.environ if environ is None else environ
         return cls.build(
@@ -275,7 +278,7 @@ class AlertState:
         return json.dumps({"runs_after": self.runs_after, "checks_after": self.checks_after, "failing": dict(self.failing)})
 
     @classmethod
-    def from_json(cls, text: str | None) -> "AlertState | None":
+    def from_json(cls, text: str | None) -> AlertState | None:
         """The state of a cursor, or None for no cursor (or one this version cannot read)."""
         try:
             data = json.loads(text or "")
@@ -317,9 +320,12 @@ def advance(
         failing[evaluation.key] = said  # newest last: the oldest are forgotten first
         incidents.append(
             Incident(
-                evaluation.run_id, evaluation.job, evaluation.partition,
+                evaluation.run_id,
+                evaluation.job,
+                evaluation.partition,
                 first_line(evaluation.description) or "no description",
-                check=f"{evaluation.asset}/{evaluation.check}", severity=evaluation.severity,
+                check=f"{evaluation.asset}/{evaluation.check}",
+                severity=evaluation.severity,
             )
         )
     while len(failing) > MAX_REMEMBERED_CHECKS:
@@ -370,9 +376,7 @@ def _summary(incidents: Sequence[Incident], settings: AlertSettings) -> Message:
     runs = sum(1 for i in incidents if i.check is None)
     checks = len(incidents) - runs
     subject = f"[heimdall-pipeline] {len(incidents)} alerts at once: {runs} failed run(s), {checks} failed or warning check(s)"
-    lines = [
-        (settings.mask(f"{i.headline}: {i.error}"), settings.run_link(i.run_id)) for i in incidents[:SUMMARY_LISTED]
-    ]
+    lines = [(settings.mask(f"{i.headline}: {i.error}"), settings.run_link(i.run_id)) for i in incidents[:SUMMARY_LISTED]]
     more = len(incidents) - SUMMARY_LISTED
     tail = []
     if more > 0:
@@ -415,7 +419,7 @@ def send_webhook(url: str, message: Message, timeout: float = WEBHOOK_TIMEOUT_SE
         headers={"Content-Type": "application/json", "User-Agent": "heimdall-pipeline-alerts"},
         method="POST",
     )
-    with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - http(s) only (settings)
+    with urllib.request.urlopen(request, timeout=timeout) as response:  # http(s) only (settings)
         if not 200 <= response.status < 300:
             raise OSError(f"HTTP {response.status}")
 
@@ -456,7 +460,7 @@ def deliver(messages: Sequence[Message], settings: AlertSettings) -> Delivery:
             try:
                 send_webhook(settings.webhook_url, message)
                 sent += 1
-            except Exception as error:  # noqa: BLE001 - any failure is reported, the other channel still tried
+            except Exception as error:  # any failure is reported, the other channel still tried
                 errors.append(settings.mask(f"webhook ({host}): {type(error).__name__}: {first_line(str(error))}"))
     if settings.smtp:
         try:
@@ -464,8 +468,10 @@ def deliver(messages: Sequence[Message], settings: AlertSettings) -> Delivery:
                 for message in messages:
                     client.send_message(email_of(settings.smtp, message))
                     sent += 1
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:
             errors.append(
-                settings.mask(f"email ({settings.smtp.host}:{settings.smtp.port}): {type(error).__name__}: {first_line(str(error))}")
+                settings.mask(
+                    f"email ({settings.smtp.host}:{settings.smtp.port}): {type(error).__name__}: {first_line(str(error))}"
+                )
             )
     return Delivery(sent, errors)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 
@@ -42,7 +42,7 @@ class Thresholds:
     receiver_hours: int = DEFAULT_RECEIVER_HOURS
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Thresholds":
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Thresholds:
         """HEIMDALL_FRESHNESS_UPLOAD_HOURS / _RECEIVER_HOURS, whole hours within HOURS_RANGE."""
         env = os.environ if environ is None else environ
         return cls(
@@ -106,9 +106,7 @@ def receiver_states(conn: psycopg.Connection) -> list[ReceiverState]:
         since = max((t for t in (active_since, last_heard, data_since) if t is not None), default=None)
         if data_since is None:
             since = None
-        states.append(
-            ReceiverState(key, websdr_id, name, active_since, last_heard, since, checked_at - since if since else None)
-        )
+        states.append(ReceiverState(key, websdr_id, name, active_since, last_heard, since, checked_at - since if since else None))
     return states
 
 
@@ -140,16 +138,14 @@ def receivers_heard(conn: psycopg.Connection, hours: int) -> CheckOutcome:
             "threshold (hours)": hours,
             "silent receivers": ", ".join(s.name for s in silent) or "-",
             "active receivers": len(states),
-            "receivers": Markdown(
-                "| id | receiver | last heard | silent for | active since |\n|---|---|---|---|---|\n" + table
-            ),
+            "receivers": Markdown("| id | receiver | last heard | silent for | active since |\n|---|---|---|---|---|\n" + table),
             **({ALERT_KEY: ",".join(s.station_key for s in silent)} if silent else {}),
         },
     )
 
 
 def _when(moment: datetime | None) -> str:
-    return f"{moment.astimezone(timezone.utc):%Y-%m-%d %H:%M} UTC" if moment else "never"
+    return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M} UTC" if moment else "never"
 
 
 def _hours(span: timedelta) -> str:

@@ -21,7 +21,7 @@ retention) cannot run under its license and fail by design; they are listed, not
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 
@@ -130,9 +130,7 @@ class Health:
 
     def summary(self) -> str:
         """One paragraph: what is wrong, or that all is well, and what was measured."""
-        chunks = (
-            f"{len(self.compressed_chunks)} of {len(self.chunks)} chunk(s) of measurements compressed"
-        )
+        chunks = f"{len(self.compressed_chunks)} of {len(self.chunks)} chunk(s) of measurements compressed"
         if self.compressed_chunks:
             chunks += (
                 f" ({_size(self.bytes_before_compression)} -> {_size(self.bytes_after_compression)}"
@@ -140,7 +138,11 @@ class Health:
                 + ")"
             )
         if self.edition == "apache":
-            own = f"; TimescaleDB's own jobs ({len(self.jobs)}) cannot run under the apache license and are not watched" if self.jobs else ""
+            own = (
+                f"; TimescaleDB's own jobs ({len(self.jobs)}) cannot run under the apache license and are not watched"
+                if self.jobs
+                else ""
+            )
             state = f"Apache edition: no compression and no policies on measurements{own}. {chunks}."
         elif self.passed:
             state = f"all {len(self.watched)} watched background job(s) healthy; {chunks}, none late."
@@ -178,7 +180,8 @@ class Health:
             return "_no TimescaleDB background jobs in this database_"
         watched = {j.job_id for j in self.watched}
         lines = [
-            "| job | name | hypertable | watched | every | last run | status | last success | next start | runs | failures | latest error |",
+            "| job | name | hypertable | watched | every | last run | status | last success | next start | "
+            "runs | failures | latest error |",
             "|---:|---|---|---|---|---|---|---|---|---:|---:|---|",
         ]
         for j in self.jobs:
@@ -217,22 +220,16 @@ def read_health(conn: psycopg.Connection, grace: timedelta = GRACE) -> Health:
     """Read the jobs, their latest errors, the chunks and the layout, and assess them."""
     edition = timescaledb_edition(conn)
     checked_at = conn.execute("SELECT now()").fetchone()[0]
-    errors_readable = conn.execute(
-        "SELECT to_regclass('timescaledb_information.job_errors') IS NOT NULL"
-    ).fetchone()[0]
+    errors_readable = conn.execute("SELECT to_regclass('timescaledb_information.job_errors') IS NOT NULL").fetchone()[0]
     latest_errors = {}
     if errors_readable:
         latest_errors = {
             job_id: JobError(start_time, sqlerrcode, message)
             for job_id, start_time, sqlerrcode, message in conn.execute(read_sql("lifecycle/health/latest_job_errors.sql"))
         }
-    jobs = [
-        JobState(*row, latest_error=latest_errors.get(row[0])) for row in conn.execute(read_sql("lifecycle/health/jobs.sql"))
-    ]
+    jobs = [JobState(*row, latest_error=latest_errors.get(row[0])) for row in conn.execute(read_sql("lifecycle/health/jobs.sql"))]
     chunks = [ChunkState(*row) for row in conn.execute(read_sql("lifecycle/health/measurements_chunks.sql"))]
-    return assess(
-        Health(edition, checked_at, jobs, chunks, compression_layout(conn), errors_readable, grace)
-    )
+    return assess(Health(edition, checked_at, jobs, chunks, compression_layout(conn), errors_readable, grace))
 
 
 def compression_layout(conn: psycopg.Connection) -> tuple[list[str], list[str]]:
@@ -249,9 +246,7 @@ def compression_layout(conn: psycopg.Connection) -> tuple[list[str], list[str]]:
 def assess(health: Health) -> Health:
     """The same state with what is wrong listed in `problems` (pure: no database)."""
     now, grace = health.checked_at, health.grace
-    watched = [
-        j for j in health.jobs if health.edition == "timescale" and j.proc_name not in UNWATCHED_PROCS
-    ]
+    watched = [j for j in health.jobs if health.edition == "timescale" and j.proc_name not in UNWATCHED_PROCS]
     problems = [p for job in watched if (p := _job_problem(job, now, grace, health.job_errors_readable))]
     policy = next((j for j in health.jobs if j.is_measurements_compression_policy), None)
     horizon, late = None, []
@@ -265,8 +260,7 @@ def assess(health: Health) -> Health:
             late = [c for c in health.chunks if not c.is_compressed and c.range_end <= horizon]
             if late:
                 listed = ", ".join(
-                    f"{c.chunk_name} ({c.range_start:%Y-%m-%d %H:%M}–{c.range_end:%Y-%m-%d %H:%M})"
-                    for c in late[:LISTED_CHUNKS]
+                    f"{c.chunk_name} ({c.range_start:%Y-%m-%d %H:%M}–{c.range_end:%Y-%m-%d %H:%M})" for c in late[:LISTED_CHUNKS]
                 )
                 more = f" and {len(late) - LISTED_CHUNKS} more" if len(late) > LISTED_CHUNKS else ""
                 problems.append(
@@ -306,7 +300,7 @@ def _job_problem(job: JobState, now: datetime, grace: timedelta, errors_readable
 
 
 def _when(moment: datetime | None) -> str:
-    return f"{moment.astimezone(timezone.utc):%Y-%m-%d %H:%M:%S} UTC" if moment else "never"
+    return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC" if moment else "never"
 
 
 def _size(n: int) -> str:

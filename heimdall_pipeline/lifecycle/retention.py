@@ -29,7 +29,7 @@ import hashlib
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 import psycopg
 import pyarrow as pa
@@ -101,7 +101,7 @@ def archive_key(day: date) -> str:
 
 def expired_days(conn: psycopg.Connection, as_of: datetime, retention_days: int = DEFAULT_RETENTION_DAYS) -> list[date]:
     """Days with rows that ended `retention_days` or more before the UTC day of `as_of` began."""
-    cutoff = datetime.combine(as_of.astimezone(timezone.utc).date(), time(0), tzinfo=timezone.utc)
+    cutoff = datetime.combine(as_of.astimezone(UTC).date(), time(0), tzinfo=UTC)
     cutoff -= timedelta(days=retention_days)
     with conn.cursor() as cur:
         cur.execute(read_sql("lifecycle/retention/expired_days.sql"), {"cutoff": cutoff})
@@ -302,7 +302,7 @@ def _primary_key(row: Row) -> tuple:
 
 def _normalised(row: Sequence) -> Row:
     timestamp = row[5]
-    return (*row[:5], timestamp.astimezone(timezone.utc), *row[6:])
+    return (*row[:5], timestamp.astimezone(UTC), *row[6:])
 
 
 def _parquet(rows: Sequence[Row]) -> bytes:

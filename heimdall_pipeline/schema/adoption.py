@@ -58,8 +58,7 @@ class ForeignMeasurements:
         A varchar where the seed has text counts as present: adoption widens it to text."""
         have = {name: type_ for name, type_, _ in self.columns}
         return [
-            f"{name} {type_}" for name, type_ in SEED_COLUMNS.items()
-            if name != "id" and not _same_type(have.get(name), type_)
+            f"{name} {type_}" for name, type_ in SEED_COLUMNS.items() if name != "id" and not _same_type(have.get(name), type_)
         ]
 
     @property
@@ -97,14 +96,18 @@ class ForeignMeasurements:
             f"(no migration recorded it), so nothing was changed. Found: {self.describe()}. "
         )
         keep_apart = (
-            f"To keep it untouched, set HEIMDALL_DB_SCHEMA to a schema of ours (e.g. heimdall_pipeline) and run heimdall-migrate "
+            "To keep it untouched, set HEIMDALL_DB_SCHEMA to a schema of ours (e.g. heimdall_pipeline) and run heimdall-migrate "
             "again: our tables go there, beside it"
         )
         reason = self.adoptable()
         if reason is None:
-            return found + keep_apart + (
-                "; or, to make it ours with every row kept, run heimdall-migrate --adopt-measurements "
-                "(docs/integrating.md, 'Beside Heimdall's database')."
+            return (
+                found
+                + keep_apart
+                + (
+                    "; or, to make it ours with every row kept, run heimdall-migrate --adopt-measurements "
+                    "(docs/integrating.md, 'Beside Heimdall's database')."
+                )
             )
         return found + keep_apart + f". It cannot be adopted: {reason}."
 
@@ -127,10 +130,13 @@ def foreign_measurements(conn: psycopg.Connection, schema: str, migrations) -> F
     if table is None:
         return None
     has_ledger = conn.execute("SELECT to_regclass(%s)", (f'"{schema}".schema_migrations',)).fetchone()[0] is not None
-    recorded = has_ledger and conn.execute(
-        sql.SQL("SELECT 1 FROM {}.schema_migrations WHERE version = %s").format(sql.Identifier(schema)),
-        (creating.version,),
-    ).fetchone()
+    recorded = (
+        has_ledger
+        and conn.execute(
+            sql.SQL("SELECT 1 FROM {}.schema_migrations WHERE version = %s").format(sql.Identifier(schema)),
+            (creating.version,),
+        ).fetchone()
+    )
     if recorded:
         return None
     columns = conn.execute(
@@ -158,7 +164,8 @@ def foreign_measurements(conn: psycopg.Connection, schema: str, migrations) -> F
         (schema,),
     ).fetchone()
     referenced_by = [
-        name for (name,) in conn.execute(
+        name
+        for (name,) in conn.execute(
             "SELECT conrelid::regclass::text || '.' || conname FROM pg_constraint "
             "WHERE contype = 'f' AND confrelid = %s::regclass AND conrelid <> confrelid",
             (f'"{schema}".measurements',),
@@ -178,7 +185,9 @@ class Adoption:
 
     @property
     def summary(self) -> str:
-        aside = f", {self.rows_set_aside} set aside in {SET_ASIDE_TABLE} (see its set_aside_reason)" if self.rows_set_aside else ""
+        aside = (
+            f", {self.rows_set_aside} set aside in {SET_ASIDE_TABLE} (see its set_aside_reason)" if self.rows_set_aside else ""
+        )
         return f"adopted measurements: {self.rows_before} rows, {self.rows_kept} kept in measurements{aside}; recorded as 0001"
 
 
@@ -263,9 +272,7 @@ def _adopt(conn: psycopg.Connection, schema: str, found: ForeignMeasurements, mi
                 (f'"{schema}".measurements',),
             )
         for name, columns in SEED_INDEXES.items():
-            conn.execute(
-                sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} " + columns).format(sql.Identifier(name), table)
-            )
+            conn.execute(sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} " + columns).format(sql.Identifier(name), table))
         rows_kept = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(table)).fetchone()[0]
         if rows_kept + moved != rows_before:  # cannot happen; if it did, roll everything back
             raise MigrationError(f"adoption would lose rows: {rows_before} before, {rows_kept} kept, {moved} set aside")

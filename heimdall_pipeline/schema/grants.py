@@ -16,6 +16,7 @@ from psycopg import sql
 from heimdall_pipeline.core.db import read_sql
 from heimdall_pipeline.core.settings import db_schema
 
+
 @dataclass(frozen=True)
 class RoleGrants:
     role: str
@@ -40,8 +41,15 @@ def apply_grants(
     schema = db_schema() if schema is None else schema
     archiver = archiver_role if archiver_role and archiver_role != pipeline_role and _exists(conn, archiver_role) else None
     grants = [
-        _grant(conn, pipeline_role, "schema/grants/pipeline.sql", schema, functions=True, read_only_owner_tables=True,
-               without_archives=archiver is not None),
+        _grant(
+            conn,
+            pipeline_role,
+            "schema/grants/pipeline.sql",
+            schema,
+            functions=True,
+            read_only_owner_tables=True,
+            without_archives=archiver is not None,
+        ),
         _grant(conn, reader_role, "schema/grants/reader.sql", schema, functions=False),
     ]
     if archiver:
@@ -56,7 +64,12 @@ def _exists(conn: psycopg.Connection, role: str) -> bool:
 
 
 def _grant(
-    conn: psycopg.Connection, role: str, sql_file: str, schema: str, functions: bool, read_only_owner_tables: bool = False,
+    conn: psycopg.Connection,
+    role: str,
+    sql_file: str,
+    schema: str,
+    functions: bool,
+    read_only_owner_tables: bool = False,
     without_archives: bool = False,
 ) -> RoleGrants:
     """Role names are identifiers (sql.Identifier), never pasted into SQL text or literals."""
@@ -73,12 +86,18 @@ def _grant(
         conn.execute(statements)
         if read_only_owner_tables:
             for (table,) in conn.execute(read_sql("schema/grants/owner_tables.sql"), {"schema": schema}).fetchall():
-                conn.execute(sql.SQL("REVOKE INSERT, UPDATE, DELETE ON {} FROM {}").format(
-                    sql.Identifier(schema, table), sql.Identifier(role)))
+                conn.execute(
+                    sql.SQL("REVOKE INSERT, UPDATE, DELETE ON {} FROM {}").format(
+                        sql.Identifier(schema, table), sql.Identifier(role)
+                    )
+                )
         if without_archives:
             for (table,) in conn.execute(read_sql("schema/grants/archive_tables.sql"), {"schema": schema}).fetchall():
-                conn.execute(sql.SQL("REVOKE INSERT, UPDATE, DELETE ON {} FROM {}").format(
-                    sql.Identifier(schema, table), sql.Identifier(role)))
+                conn.execute(
+                    sql.SQL("REVOKE INSERT, UPDATE, DELETE ON {} FROM {}").format(
+                        sql.Identifier(schema, table), sql.Identifier(role)
+                    )
+                )
         if functions:
             for (function,) in conn.execute(read_sql("schema/grants/own_functions.sql"), {"schema": schema}).fetchall():
                 grant = not (without_archives and function.split("(")[0].split(".")[-1] == "drop_archived_day_chunks")

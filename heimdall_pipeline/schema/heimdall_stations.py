@@ -67,8 +67,12 @@ def read_heimdall_stations(database_url: str, table: str = HEIMDALL_TABLE, limit
         try:
             with conn.transaction():
                 rows = [row for (row,) in conn.execute(query, {"limit": limit + 1})]
-        except (psycopg.errors.UndefinedTable, psycopg.errors.UndefinedColumn, psycopg.errors.InvalidSchemaName,
-                psycopg.errors.InsufficientPrivilege) as error:
+        except (
+            psycopg.errors.UndefinedTable,
+            psycopg.errors.UndefinedColumn,
+            psycopg.errors.InvalidSchemaName,
+            psycopg.errors.InsufficientPrivilege,
+        ) as error:
             reason = " ".join(str(error).split()).split(" LINE ")[0]
             raise HeimdallTableError(f"{source}: {reason}") from None
     if len(rows) > limit:

@@ -26,8 +26,9 @@ from psycopg import sql
 
 from heimdall_pipeline.core.db import SQL_DIR, connect
 from heimdall_pipeline.core.settings import TIMESCALEDB_SCHEMA, db_schema, search_path
-from heimdall_pipeline.schema.adoption import adopt_measurements as adopt, foreign_measurements
-from heimdall_pipeline.schema.migration_record import (  # noqa: F401 - MigrationError and Migration are this module's API too
+from heimdall_pipeline.schema.adoption import adopt_measurements as adopt
+from heimdall_pipeline.schema.adoption import foreign_measurements
+from heimdall_pipeline.schema.migration_record import (  # MigrationError and Migration are this module's API too
     Migration,
     MigrationError,
     create_ledger,
@@ -49,9 +50,7 @@ def discover(directory: Traversable = MIGRATIONS_DIR) -> list[Migration]:
         match = _FILE_NAME.match(path.name)
         if not match:
             raise MigrationError(f"{path.name}: migration files are named NNNN_name[.apache|.timescale].sql")
-        migrations.append(
-            Migration(int(match["version"]), match["name"], match["edition"], path)
-        )
+        migrations.append(Migration(int(match["version"]), match["name"], match["edition"], path))
     versions = [m.version for m in migrations]
     if len(versions) != len(set(versions)):
         raise MigrationError(f"two migration files share a version number in {directory}")
@@ -60,9 +59,7 @@ def discover(directory: Traversable = MIGRATIONS_DIR) -> list[Migration]:
 
 def ensure_timescaledb(conn: psycopg.Connection) -> str:
     """Create the extension if needed and return its edition (`apache` or `timescale`)."""
-    available = conn.execute(
-        "SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'"
-    ).fetchone()
+    available = conn.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'").fetchone()
     if not available:
         raise MigrationError(
             "the timescaledb extension is not installed on this PostgreSQL server. "
@@ -74,7 +71,9 @@ def ensure_timescaledb(conn: psycopg.Connection) -> str:
         with conn.transaction():
             # Named: the session's first schema may be ours, and the functions must stay where
             # every role's search_path finds them.
-            conn.execute(sql.SQL("CREATE EXTENSION IF NOT EXISTS timescaledb SCHEMA {}").format(sql.Identifier(TIMESCALEDB_SCHEMA)))
+            conn.execute(
+                sql.SQL("CREATE EXTENSION IF NOT EXISTS timescaledb SCHEMA {}").format(sql.Identifier(TIMESCALEDB_SCHEMA))
+            )
     except psycopg.Error as error:
         raise MigrationError(
             f"CREATE EXTENSION timescaledb failed: {error}. TimescaleDB must be in "
@@ -145,16 +144,16 @@ def prepare_schema(conn: psycopg.Connection, schema: str) -> str:
     conn.execute(f"SET search_path = {search_path(schema)}, pg_temp")
     current = conn.execute("SELECT current_schema()").fetchone()[0]
     if current != schema:  # e.g. no USAGE on it: CREATE would land in the next schema of the path
-        raise MigrationError(f"this role cannot use schema {schema} (it creates in {current}); grant it USAGE, CREATE on {schema}")
+        raise MigrationError(
+            f"this role cannot use schema {schema} (it creates in {current}); grant it USAGE, CREATE on {schema}"
+        )
     return edition
 
 
 def _apply_pending(conn: psycopg.Connection, schema: str, edition: str, migrations: list[Migration]) -> list[Migration]:
     applied = {
         version: (name, checksum)
-        for version, name, checksum in conn.execute(
-            sql.SQL("SELECT version, name, checksum FROM {}").format(ledger(schema))
-        )
+        for version, name, checksum in conn.execute(sql.SQL("SELECT version, name, checksum FROM {}").format(ledger(schema)))
     }
     newly_applied = []
     for migration in migrations:
@@ -205,8 +204,7 @@ def require_current_schema(conn: psycopg.Connection, directory: Traversable = MI
             needed = {m.version for m in discover(directory) if m.edition is None}
     if needed - applied:
         raise SchemaBehindError(
-            f"schema {schema} is at {max(applied, default=0)}, code needs {max(needed)}: "
-            "run heimdall-migrate (make migrate)"
+            f"schema {schema} is at {max(applied, default=0)}, code needs {max(needed)}: run heimdall-migrate (make migrate)"
         )
 
 
@@ -228,8 +226,8 @@ def timescaledb_edition(conn: psycopg.Connection) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     from heimdall_pipeline.core.db import DatabaseConnectionError
-    from heimdall_pipeline.schema.grants import apply_grants
     from heimdall_pipeline.core.settings import MigrateSettings, exit_on_config_error
+    from heimdall_pipeline.schema.grants import apply_grants
 
     parser = argparse.ArgumentParser(
         description="Apply heimdall-pipeline's SQL migrations, then the pipeline and reader roles' grants."
@@ -253,13 +251,19 @@ def main(argv: list[str] | None = None) -> int:
     database_url = settings.database_url
     try:
         applied = migrate(
-            database_url, schema=settings.db_schema, adopt_measurements=args.adopt_measurements,
+            database_url,
+            schema=settings.db_schema,
+            adopt_measurements=args.adopt_measurements,
             on_adopted=lambda adoption: print(adoption.summary),
         )
         with connect(database_url, schema=settings.db_schema) as conn:
             edition = timescaledb_edition(conn)
             grants = apply_grants(
-                conn, settings.pipeline_role, settings.reader_role, settings.db_schema, settings.events_role,
+                conn,
+                settings.pipeline_role,
+                settings.reader_role,
+                settings.db_schema,
+                settings.events_role,
                 archiver_role=settings.archiver_role,
             )
     except (MigrationError, DatabaseConnectionError) as error:

@@ -27,7 +27,7 @@ import re
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields, replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 
@@ -62,7 +62,7 @@ MAX_TEXT_CHARS = {"name": 200, "url": 2_048, "location": 200, "key": 100}
 MAX_TIMEOUT_SECONDS = 3_600
 MAX_RETRY_COUNT = 100
 # When a change may take effect: Heimdall's history starts after 2000, and planning ahead stays within a year.
-EARLIEST_EFFECTIVE = datetime(2000, 1, 1, tzinfo=timezone.utc)
+EARLIEST_EFFECTIVE = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST_EFFECTIVE_AHEAD = timedelta(days=366)
 
 
@@ -151,12 +151,15 @@ def _strict_yaml_loader():
 
         def compose_node(self, parent, index):
             if self.check_event(yaml.AliasEvent):
-                raise yaml.constructor.ConstructorError(None, None, "aliases (*name) are not allowed", self.peek_event().start_mark)
+                raise yaml.constructor.ConstructorError(
+                    None, None, "aliases (*name) are not allowed", self.peek_event().start_mark
+                )
             self.depth += 1
             try:
                 if self.depth > MAX_YAML_DEPTH:
                     raise yaml.constructor.ConstructorError(
-                        None, None, f"nested more than {MAX_YAML_DEPTH} deep", self.peek_event().start_mark)
+                        None, None, f"nested more than {MAX_YAML_DEPTH} deep", self.peek_event().start_mark
+                    )
                 return super().compose_node(parent, index)
             finally:
                 self.depth -= 1
@@ -167,7 +170,8 @@ def _strict_yaml_loader():
                 key = self.construct_object(key_node, deep=deep)
                 if isinstance(key, str) and key in seen:
                     raise yaml.constructor.ConstructorError(
-                        None, None, f"field {key!r} given twice in one mapping", key_node.start_mark)
+                        None, None, f"field {key!r} given twice in one mapping", key_node.start_mark
+                    )
                 seen.add(key)
             return super().construct_mapping(node, deep=deep)
 
@@ -178,7 +182,7 @@ def _yaml_entries(path: Path, text: str) -> list[tuple[str, dict]]:
     import yaml
 
     try:
-        document = yaml.load(text, Loader=_strict_yaml_loader())  # noqa: S506 - a SafeLoader, stricter still
+        document = yaml.load(text, Loader=_strict_yaml_loader())  # a SafeLoader, stricter still
     except yaml.YAMLError as error:
         raise StationFileError(f"{path}: not valid YAML: {' '.join(str(error).split())[:300]}") from None
     except RecursionError:
@@ -219,7 +223,11 @@ def _station(path: Path | str, where: str, entry: dict, required: Sequence[str] 
     def fail(message: str) -> StationFileError:
         name = entry.get("name")
         # Shown as text a terminal can print: a lone surrogate or a NUL in the name is escaped, a long one cut.
-        shown = name[:80].encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\0") if isinstance(name, str) else None
+        shown = (
+            name[:80].encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\0")
+            if isinstance(name, str)
+            else None
+        )
         return StationFileError(f"{path}: {where}{f' ({shown})' if shown is not None else ''}: {message}")
 
     values = {}
@@ -250,11 +258,13 @@ def _station(path: Path | str, where: str, entry: dict, required: Sequence[str] 
         longitude=longitude,
         bands=_bands(fail, values["bands"]) if "bands" in values else (),
         active=_boolean(fail, values.get("active", True)),
-        timeout_seconds=_integer(fail, "timeout_seconds", values.get("timeout_seconds", DEFAULT_TIMEOUT_SECONDS), 1,
-                                 MAX_TIMEOUT_SECONDS),
+        timeout_seconds=_integer(
+            fail, "timeout_seconds", values.get("timeout_seconds", DEFAULT_TIMEOUT_SECONDS), 1, MAX_TIMEOUT_SECONDS
+        ),
         retry_count=_integer(fail, "retry_count", values.get("retry_count", DEFAULT_RETRY_COUNT), 0, MAX_RETRY_COUNT),
-        websdr_id=(_integer(fail, "websdr_id", values["websdr_id"], 1, MAX_STATIONS)
-                   if values.get("websdr_id") is not None else None),
+        websdr_id=(
+            _integer(fail, "websdr_id", values["websdr_id"], 1, MAX_STATIONS) if values.get("websdr_id") is not None else None
+        ),
     )
 
 
@@ -469,7 +479,7 @@ def sync_stations(
     `desired` may be a function of the open versions (from_heimdall keeps their keys and bands)."""
     if effective_at.tzinfo is None:
         raise StationSyncError("the effective time must be timezone-aware")
-    latest = datetime.now(timezone.utc) + LATEST_EFFECTIVE_AHEAD
+    latest = datetime.now(UTC) + LATEST_EFFECTIVE_AHEAD
     if not EARLIEST_EFFECTIVE <= effective_at <= latest:
         # A far date was written, then crashed every later show/log/sync, or refused every later sync.
         raise StationSyncError(
@@ -531,17 +541,36 @@ def _apply(conn, changes, desired, changed_keys, effective_at, recorded_by, sour
             INSERT INTO websdr_station_versions ({_VERSION_COLUMNS}, valid_during)
             VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, tstzrange(%s, 'infinity', '[)'))
             """,
-            (station.key, station.name, station.url, station.location, station.latitude, station.longitude,
-             list(station.bands), station.active, station.timeout_seconds, station.retry_count, station.websdr_id,
-             effective_at),
+            (
+                station.key,
+                station.name,
+                station.url,
+                station.location,
+                station.latitude,
+                station.longitude,
+                list(station.bands),
+                station.active,
+                station.timeout_seconds,
+                station.retry_count,
+                station.websdr_id,
+                effective_at,
+            ),
         )
     with conn.cursor() as cur:
         cur.executemany(
             "INSERT INTO websdr_station_changes (effective_at, recorded_by, source, change, station_key, "
             "websdr_id_before, websdr_id_after, details) VALUES (%s, %s, %s, %s, %s, %s, %s, %s::jsonb)",
             [
-                (effective_at, recorded_by, source, change.kind, change.station_key, change.websdr_id_before,
-                 change.websdr_id_after, json.dumps({"name": change.name, **change.details}))
+                (
+                    effective_at,
+                    recorded_by,
+                    source,
+                    change.kind,
+                    change.station_key,
+                    change.websdr_id_before,
+                    change.websdr_id_after,
+                    json.dumps({"name": change.name, **change.details}),
+                )
                 for change in changes
             ],
         )
@@ -562,9 +591,7 @@ class LoggedChange:
 
 
 def change_log(conn: psycopg.Connection) -> list[LoggedChange]:
-    names = ", ".join(
-        "nullif(effective_at, '-infinity')" if f.name == "effective_at" else f.name for f in fields(LoggedChange)
-    )
+    names = ", ".join("nullif(effective_at, '-infinity')" if f.name == "effective_at" else f.name for f in fields(LoggedChange))
     rows = conn.execute(f"SELECT {names} FROM websdr_station_changes ORDER BY effective_at, change_id").fetchall()
     return [LoggedChange(*row) for row in rows]
 
@@ -577,9 +604,9 @@ def _parse_time(text: str) -> datetime:
         parsed = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
         raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text[:60]!r} (e.g. 2026-11-29T10:00:00Z)") from None
-    parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
     try:
-        return parsed.astimezone(timezone.utc)
+        return parsed.astimezone(UTC)
     except OverflowError:  # 9999-12-31T23:59:59-05:00 is past year 9999 in UTC: no database holds it
         raise argparse.ArgumentTypeError(f"{text[:60]!r} is outside any plausible effective time") from None
 
@@ -594,7 +621,7 @@ def _database_url(argument: str | None) -> str:
 
 
 def _print_stations(versions: Sequence[StationVersion], at: datetime | None) -> None:
-    print(f"stations valid at {(at or datetime.now(timezone.utc)).isoformat()}:")
+    print(f"stations valid at {(at or datetime.now(UTC)).isoformat()}:")
     print(f"{'id':>3}  {'key':<20} {'name':<20} {'location':<24} {'bands':<18} valid from")
     for version in versions:
         station = version.station
@@ -628,15 +655,17 @@ def main(argv: list[str] | None = None) -> int:
         "sync needs the owner, show and log any role",
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    sync = commands.add_parser("sync", help="make the list match the file (YAML or CSV) or Heimdall's table, "
-                               "logging each change")
+    sync = commands.add_parser("sync", help="make the list match the file (YAML or CSV) or Heimdall's table, logging each change")
     origin = sync.add_mutually_exclusive_group(required=True)
     origin.add_argument("file", nargs="?", help="the station list, e.g. config/websdr_stations.yaml")
-    origin.add_argument("--from-heimdall-db", metavar="URL",
-                        help="read the stations from Heimdall's database instead (read-only; a password is best "
-                        "in ~/.pgpass, not the URL)")
-    sync.add_argument("--heimdall-table", default=HEIMDALL_TABLE,
-                      help=f"Heimdall's station table, schema.table (default {HEIMDALL_TABLE})")
+    origin.add_argument(
+        "--from-heimdall-db",
+        metavar="URL",
+        help="read the stations from Heimdall's database instead (read-only; a password is best in ~/.pgpass, not the URL)",
+    )
+    sync.add_argument(
+        "--heimdall-table", default=HEIMDALL_TABLE, help=f"Heimdall's station table, schema.table (default {HEIMDALL_TABLE})"
+    )
     sync.add_argument("--effective-at", type=_parse_time, help="when the change took effect (ISO 8601; default now)")
     sync.add_argument("--by", help="who makes the change, for the change log (default: the OS user)")
     sync.add_argument("--dry-run", action="store_true", help="print the changes, write nothing")
@@ -661,7 +690,7 @@ def main(argv: list[str] | None = None) -> int:
                 result = sync_stations(
                     conn,
                     desired,
-                    effective_at=args.effective_at or datetime.now(timezone.utc),
+                    effective_at=args.effective_at or datetime.now(UTC),
                     recorded_by=args.by or _os_user(),
                     source=source,
                     dry_run=args.dry_run,

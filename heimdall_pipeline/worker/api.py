@@ -14,10 +14,10 @@ from typing import Any
 import psycopg
 
 from heimdall_pipeline.core.db import DatabaseConnectionError, connect
+from heimdall_pipeline.core.settings import ConfigError, Settings, raw_bucket, redact
 from heimdall_pipeline.ingest.loader import load_measurements
 from heimdall_pipeline.ingest.measurement import Measurement, RejectedObject, internal_error_reason, recording_location
 from heimdall_pipeline.schema.migrations import SchemaBehindError, require_current_schema_once
-from heimdall_pipeline.core.settings import ConfigError, Settings, raw_bucket, redact
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +47,6 @@ def is_transient_database_error(error: BaseException) -> bool:
     if error.sqlstate is None:  # the connection broke mid-call: libpq's error, no server answer
         return isinstance(error, psycopg.OperationalError)
     return error.sqlstate[:2] in _TRANSIENT_SQLSTATE_CLASSES or error.sqlstate in _TRANSIENT_SQLSTATES
-
 
 
 MAX_S3_PATHS = 1_000  # Heimdall's s3_paths has one entry per receiver
@@ -105,7 +104,7 @@ def _save(task_id: str, measurements, s3_paths, database_url: str | None) -> dic
             valid.append(parsed)
         except RejectedObject as error:
             rejected.append({"index": index, "reason": error.reason})
-        except Exception as error:  # noqa: BLE001 - a parser bug rejects this dict, never the call
+        except Exception as error:  # a parser bug rejects this dict, never the call
             logger.exception("task %s: measurement %d: unexpected error while validating it", shown_task_id(task_id), index)
             rejected.append({"index": index, "reason": internal_error_reason(error)})
     for item in rejected[:20]:
@@ -120,14 +119,17 @@ def _save(task_id: str, measurements, s3_paths, database_url: str | None) -> dic
         with connect(url) as conn:
             require_current_schema_once(conn, url)  # the schema is heimdall-migrate's, never this call's
             result = load_measurements(conn, valid)
-    except Exception as error:  # noqa: BLE001 - the Celery contract reports, never raises
+    except Exception as error:  # the Celery contract reports, never raises
         message = redact(str(error), url)
         retryable = is_transient_database_error(error)
         # Configuration and connection errors are one line already; others keep their trace.
         expected = retryable or isinstance(error, (ConfigError, SchemaBehindError))
         logger.error(
             "TimescaleDB storage failed for task %s (%s): %s",
-            shown_task_id(task_id), "retryable" if retryable else "not retryable", message, exc_info=not expected,
+            shown_task_id(task_id),
+            "retryable" if retryable else "not retryable",
+            message,
+            exc_info=not expected,
         )
         return failed_answer(message, retryable=retryable, rejected=rejected)
     conflicts = [
@@ -137,7 +139,12 @@ def _save(task_id: str, measurements, s3_paths, database_url: str | None) -> dic
     stored = len(valid) - result.conflicts
     logger.info(
         "task %s: %d measurements stored (%d new, %d already there), %d conflicting with a stored row, %d rejected",
-        shown_task_id(task_id), stored, result.inserted, result.present, result.conflicts, len(rejected),
+        shown_task_id(task_id),
+        stored,
+        result.inserted,
+        result.present,
+        result.conflicts,
+        len(rejected),
     )
     for conflict in conflicts[:20]:
         logger.warning("task %s: receiver %d: %s", shown_task_id(task_id), conflict["websdr_id"], conflict["reason"])

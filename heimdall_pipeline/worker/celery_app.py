@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 import os
 import random
+import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -40,7 +40,11 @@ except ModuleNotFoundError as error:  # the package installed without its `worke
 
 from heimdall_pipeline.core.settings import ConfigError, Settings, exit_on_config_error, redact_url
 from heimdall_pipeline.worker.api import (
-    FAILED, failed_answer, heimdall_fields, save_measurements_to_timescaledb, shown_task_id,
+    FAILED,
+    failed_answer,
+    heimdall_fields,
+    save_measurements_to_timescaledb,
+    shown_task_id,
 )
 
 TASK_NAME = "heimdall_pipeline.save_measurements"
@@ -67,7 +71,7 @@ class CelerySettings:
     retry_backoff_max_seconds: float
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> "CelerySettings":
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> CelerySettings:
         env = os.environ if environ is None else environ
         broker_url = (env.get("HEIMDALL_CELERY_BROKER_URL") or "").strip()
         if not broker_url:
@@ -165,7 +169,7 @@ class AnsweringConsumer(Consumer):
         answer = {**failed_answer(error, retryable=False), **heimdall_fields(task_id, 0, 0), "retries": 0}
         try:
             self.app.backend.store_result(message_id, answer, states.SUCCESS)
-        except Exception:  # noqa: BLE001 - the answer is a courtesy; the worker must go on
+        except Exception:  # the answer is a courtesy; the worker must go on
             logger.exception("could not store the answer to undecodable message %s", message_id[:80])
 
 
@@ -187,7 +191,11 @@ def save_measurements(
             delay = retry_delay(retries, settings.retry_backoff_seconds, settings.retry_backoff_max_seconds)
             logger.warning(
                 "task %s: retry %d of %d in %.2f s: %s",
-                shown_task_id(task_id), retries + 1, settings.max_retries, delay, result["error"],
+                shown_task_id(task_id),
+                retries + 1,
+                settings.max_retries,
+                delay,
+                result["error"],
             )
             raise self.retry(countdown=delay, max_retries=settings.max_retries)
         logger.error("task %s: still failing after %d retries; giving up: %s", shown_task_id(task_id), retries, result["error"])

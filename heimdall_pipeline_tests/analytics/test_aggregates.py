@@ -73,9 +73,10 @@ def test_table_equals_recomputation_including_late_data(db):
     assert hourly_mismatches(db, *day_bounds(days[0]))
     refresh_hourly(db, days[0])
     assert hourly_mismatches(db, *EVERYTHING) == []
-    assert db.execute(
-        "SELECT * FROM measurements_hourly WHERE bucket >= %s ORDER BY 1, 2, 3", (utc(2025, 3, 11),)
-    ).fetchall() == day_two_before
+    assert (
+        db.execute("SELECT * FROM measurements_hourly WHERE bucket >= %s ORDER BY 1, 2, 3", (utc(2025, 3, 11),)).fetchall()
+        == day_two_before
+    )
 
 
 def test_refresh_is_idempotent_and_removes_vanished_groups(db):
@@ -96,8 +97,7 @@ def test_refuses_a_day_whose_rows_were_archived_and_dropped(db, archiver_databas
     refresh_hourly(db, DAY)
     with connect(archiver_database_url, autocommit=True) as archiver:  # only retention's role records archives
         archiver.execute(
-            "INSERT INTO measurement_archives (day, object_key, row_count, checksum, dropped_at)"
-            " VALUES (%s, 'k', 5, 'x', now())",
+            "INSERT INTO measurement_archives (day, object_key, row_count, checksum, dropped_at) VALUES (%s, 'k', 5, 'x', now())",
             (DAY,),
         )
     before = hourly_rows(db)
@@ -110,8 +110,7 @@ def test_the_comparison_tolerates_summation_order_only(db):
     load_measurements(db, realistic_day(DAY, sessions=400))
     refresh_hourly(db, DAY)
     some_group = (
-        "(SELECT bucket, websdr_id, frequency_mhz FROM measurements_hourly WHERE measurement_count > 2 "
-        "ORDER BY 1, 2, 3 LIMIT 1)"
+        "(SELECT bucket, websdr_id, frequency_mhz FROM measurements_hourly WHERE measurement_count > 2 ORDER BY 1, 2, 3 LIMIT 1)"
     )
     where = f"WHERE (bucket, websdr_id, frequency_mhz) = {some_group}"
 

@@ -19,8 +19,7 @@ def record_dropped(owner_database_url: str, day: date) -> None:
     retention runs as)."""
     with connect(owner_database_url, autocommit=True) as owner:
         owner.execute(
-            "INSERT INTO measurement_archives (day, object_key, row_count, checksum, dropped_at)"
-            " VALUES (%s, 'k', 5, 'x', now())",
+            "INSERT INTO measurement_archives (day, object_key, row_count, checksum, dropped_at) VALUES (%s, 'k', 5, 'x', now())",
             (day,),
         )
 

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from heimdall_pipeline.analytics.aggregates import refresh_hourly
-from heimdall_pipeline.ingest.loader import load_measurements
 from heimdall_pipeline.analytics.reports import REPORTS, ReportWindow, build_report, coverage_heatmap, publish
+from heimdall_pipeline.ingest.loader import load_measurements
 from heimdall_pipeline_tests.measurement_rows import measurement, utc
 
 END = utc(2025, 3, 10, 12)
@@ -165,8 +165,14 @@ def _recomputed(db, task_id: str, websdr_id: int, snr_db, status: str = "compute
         "INSERT INTO iq_metrics (task_id, websdr_id, timestamp_utc, status, reason, snr_db, no_signal, samples_count, "
         "algorithm_version) SELECT task_id, websdr_id, timestamp_utc, %s, %s, %s, %s, samples_count, 1 "
         "FROM measurements WHERE task_id = %s AND websdr_id = %s",
-        (status, None if status == "computed" else "truncated: test", snr_db,
-         (snr_db is None) if status == "computed" else None, task_id, websdr_id),
+        (
+            status,
+            None if status == "computed" else "truncated: test",
+            snr_db,
+            (snr_db is None) if status == "computed" else None,
+            task_id,
+            websdr_id,
+        ),
     )
 
 
@@ -183,7 +189,9 @@ def test_snr_reports_show_the_recomputed_snr_where_there_is_one_unless_told_stor
     assert by(recomputed.rows, hour=utc(2025, 3, 10, 7), websdr_id=1)["snr_avg_db"] == 14.0
     assert by(stored.rows, hour=utc(2025, 3, 10, 6), websdr_id=1)["snr_avg_db"] == 15.0
     assert (recomputed.snr_source.choice, recomputed.snr_source.recomputed, recomputed.snr_source.no_signal) == (
-        "recomputed", 2, 1,
+        "recomputed",
+        2,
+        1,
     )
     assert recomputed.snr_source.measurements == 13
     assert "for 2 of 13 measurements" in recomputed.snr_source.describe()
@@ -207,7 +215,9 @@ def test_a_station_name_that_is_a_formula_is_quoted_in_every_csv():
 
     from heimdall_pipeline.analytics.reports import spreadsheet_safe_csv
 
-    frame = pd.DataFrame({"station": ["=cmd|' /C calc'!A0", "+1", "-2", "@SUM(A1)", "Torino"], "snr_db": [1.0, -2.5, 3.0, 4.0, 5.0]})
+    frame = pd.DataFrame(
+        {"station": ["=cmd|' /C calc'!A0", "+1", "-2", "@SUM(A1)", "Torino"], "snr_db": [1.0, -2.5, 3.0, 4.0, 5.0]}
+    )
     rows = list(csv.DictReader(io.StringIO(spreadsheet_safe_csv(frame, "%Y").decode())))
     assert [r["station"] for r in rows] == ["'=cmd|' /C calc'!A0", "'+1", "'-2", "'@SUM(A1)", "Torino"]
     assert [r["snr_db"] for r in rows] == ["1.0", "-2.5", "3.0", "4.0", "5.0"]  # numbers stay numbers

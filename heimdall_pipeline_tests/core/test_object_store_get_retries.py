@@ -6,11 +6,11 @@ The faults come from a real HTTP proxy in front of the S3 server (faulty_s3_prox
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
-from heimdall_pipeline.ingest.uploads import ingest_window, list_uploads, load_pending
 from heimdall_pipeline.core.object_store import GetRetryPolicy, make_s3_client
 from heimdall_pipeline.devtools.sample_data import generate_day, upload
+from heimdall_pipeline.ingest.uploads import ingest_window, list_uploads, load_pending
 from heimdall_pipeline_tests.faulty_s3_proxy import FAULTS, FaultyS3Proxy
 
 DAY = date(2025, 10, 22)
@@ -18,7 +18,7 @@ FAST_RETRY = GetRetryPolicy(attempts=4, base_delay=0.001, max_delay=0.01)
 
 
 def now_window() -> tuple[datetime, datetime]:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return now - timedelta(hours=1), now + timedelta(hours=1)
 
 
@@ -26,9 +26,7 @@ def statuses(db) -> dict[str, str]:
     return dict(db.execute("SELECT object_key, status FROM ingest_ledger").fetchall())
 
 
-def test_thirty_percent_of_gets_failing_loads_everything_in_one_run_and_counts_each_retry(
-    db, s3, bucket, s3_endpoint_url
-):
+def test_thirty_percent_of_gets_failing_loads_everything_in_one_run_and_counts_each_retry(db, s3, bucket, s3_endpoint_url):
     objects = generate_day(DAY, sessions=30)
     upload(s3, bucket, objects)
     start, end = now_window()
@@ -55,9 +53,7 @@ def test_a_vanished_object_is_missing_and_found_again_it_loads(db, s3, bucket):
     result = load_pending(db, s3, bucket, start, end)
 
     assert (result.missing, result.failed, result.inserted) == (1, 0, len(objects) - 1)
-    status, reason = db.execute(
-        "SELECT status, reason FROM ingest_ledger WHERE object_key = %s", (objects[0].key,)
-    ).fetchone()
+    status, reason = db.execute("SELECT status, reason FROM ingest_ledger WHERE object_key = %s", (objects[0].key,)).fetchone()
     assert status == "missing" and reason.startswith("missing: GET answered NoSuchKey")
     # Nothing is pending, so a re-run does not GET it again ...
     assert load_pending(db, s3, bucket, start, end).objects == 0
@@ -80,9 +76,7 @@ def test_an_object_changed_between_listing_and_get_loads_its_new_version(db, s3,
     result = load_pending(db, s3, bucket, start, end)
 
     assert (result.changed, result.inserted, result.failed) == (1, len(objects), 0)
-    etag, status = db.execute(
-        "SELECT etag, status FROM ingest_ledger WHERE object_key = %s", (objects[0].key,)
-    ).fetchone()
+    etag, status = db.execute("SELECT etag, status FROM ingest_ledger WHERE object_key = %s", (objects[0].key,)).fetchone()
     assert etag != listed_etag and status == "loaded"
     head = s3.head_object(Bucket=bucket, Key=objects[0].key)
     assert etag == head["ETag"].strip('"')

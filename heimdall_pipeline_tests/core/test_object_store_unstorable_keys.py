@@ -3,10 +3,8 @@ listing, the ledger's COPY or the sensor: it is recorded, escaped, as rejected b
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
-from heimdall_pipeline.ingest.uploads import ingest_window, load_objects
-from heimdall_pipeline.ingest.loader import record_listed
 from heimdall_pipeline.core.object_store import (
     UNSTORABLE_KEY_PREFIX,
     ObjectInfo,
@@ -15,6 +13,8 @@ from heimdall_pipeline.core.object_store import (
     original_key,
 )
 from heimdall_pipeline.devtools.sample_data import generate_day, upload
+from heimdall_pipeline.ingest.loader import record_listed
+from heimdall_pipeline.ingest.uploads import ingest_window, load_objects
 
 DAY = date(2025, 10, 22)
 NUL_KEY = "sessions/ab\x00cd/websdr_1_metadata.json"
@@ -38,7 +38,7 @@ def test_a_nul_key_in_the_bucket_is_rejected_and_the_day_loads(db, s3, bucket):
     good = generate_day(DAY, sessions=3)
     upload(s3, bucket, good)
     s3.put_object(Bucket=bucket, Key=NUL_KEY, Body=good[0].body)  # S3 (moto here) accepts it
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     start, end = now - timedelta(hours=1), now + timedelta(hours=1)
 
     listing, result = ingest_window(db, s3, bucket, start, end)
@@ -60,7 +60,7 @@ def test_a_nul_key_in_the_bucket_is_rejected_and_the_day_loads(db, s3, bucket):
 def test_keys_boto3_cannot_send_are_handled_from_the_listing_values(db):
     """S3 refuses keys that are not UTF-8, so boto3 cannot put one; the functions take the ObjectInfo
     values a listing would give (what botocore's URL-decoding of such a key yields)."""
-    at = datetime(2025, 10, 22, 12, tzinfo=timezone.utc)
+    at = datetime(2025, 10, 22, 12, tzinfo=UTC)
     infos = [ObjectInfo(key, "etag-1", 10, at) for key in (NUL_KEY, SURROGATE_KEY, REPLACED_KEY)]
     good = ObjectInfo("sessions/ok/websdr_4_metadata.json", "etag-2", 10, at)
 

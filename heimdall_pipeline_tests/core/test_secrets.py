@@ -75,28 +75,57 @@ def test_a_sweep_after_failing_runs_and_clis_finds_the_password_nowhere(dagster_
     from heimdall_pipeline.defs.resources import TimescaleResource
 
     with DagsterInstance.get() as instance:
-        result = materialize([minio_metadata], partition_key="2025-06-10", instance=instance, raise_on_error=False,
-                             resources={"timescale": TimescaleResource(database_url=url)})
+        result = materialize(
+            [minio_metadata],
+            partition_key="2025-06-10",
+            instance=instance,
+            raise_on_error=False,
+            resources={"timescale": TimescaleResource(database_url=url)},
+        )
         assert not result.success
         run_id = result.run_id
 
     # The worker API, and every CLI that takes a database URL, failing against it.
     outputs.append(str(save_measurements_to_timescaledb("task-s", [{"websdr_id": 1}], database_url=url)))
-    outputs.append(str(save_measurements_to_timescaledb("task-s", [
-        {"websdr_id": 1, "frequency_mhz": 145.5, "sample_rate_khz": 12.5, "samples_count": 1,
-         "timestamp_utc": "2025-06-10T12:00:00Z", "metrics": {"snr_db": 1.0}}], database_url=url)))
+    outputs.append(
+        str(
+            save_measurements_to_timescaledb(
+                "task-s",
+                [
+                    {
+                        "websdr_id": 1,
+                        "frequency_mhz": 145.5,
+                        "sample_rate_khz": 12.5,
+                        "samples_count": 1,
+                        "timestamp_utc": "2025-06-10T12:00:00Z",
+                        "metrics": {"snr_db": 1.0},
+                    }
+                ],
+                database_url=url,
+            )
+        )
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith("HEIMDALL_")}
-    env.update(HEIMDALL_DATABASE_URL=url, HEIMDALL_MIGRATE_DATABASE_URL=url, HEIMDALL_EVENTS_MINIO_TABLE="on",
-               HEIMDALL_S3_ENDPOINT_URL="http://127.0.0.1:1")
+    env.update(
+        HEIMDALL_DATABASE_URL=url,
+        HEIMDALL_MIGRATE_DATABASE_URL=url,
+        HEIMDALL_EVENTS_MINIO_TABLE="on",
+        HEIMDALL_S3_ENDPOINT_URL="http://127.0.0.1:1",
+    )
     # The same password with characters a URL must encode: refused before any parser can quote it.
     special = f"postgresql://heimdall_pipeline:{SWEPT} '/#?@127.0.0.1:{_closed_port()}/heimdall"
     outputs.append(str(save_measurements_to_timescaledb("task-s", [{"websdr_id": 1}], database_url=special)))
     for database_url in (url, special):
         env.update(HEIMDALL_DATABASE_URL=database_url, HEIMDALL_MIGRATE_DATABASE_URL=database_url)
-        for command in (["heimdall-migrate"], ["heimdall-stations", "log"], ["heimdall-reconcile"],
-                        ["heimdall-events", "--once"]):
-            done = subprocess.run([str(BIN / command[0]), *command[1:]], env=env, capture_output=True, text=True,
-                                  timeout=120, cwd=tmp_path)
+        for command in (
+            ["heimdall-migrate"],
+            ["heimdall-stations", "log"],
+            ["heimdall-reconcile"],
+            ["heimdall-events", "--once"],
+        ):
+            done = subprocess.run(
+                [str(BIN / command[0]), *command[1:]], env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path
+            )
             assert done.returncode != 0, command
             assert "Traceback" not in done.stderr, (command, done.stderr[-2000:])
             outputs.append(done.stdout + done.stderr)
@@ -104,8 +133,12 @@ def test_a_sweep_after_failing_runs_and_clis_finds_the_password_nowhere(dagster_
     assert [text for text in outputs if SWEPT in text] == []
     assert _grep_tree(Path(dagster_home), SWEPT) == []
     with connect(os.environ["DAGSTER_POSTGRES_URL"], autocommit=False, schema="public") as dagster_db:
-        tables = [t for (t,) in dagster_db.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'").fetchall()]
+        tables = [
+            t
+            for (t,) in dagster_db.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"
+            ).fetchall()
+        ]
         assert "event_logs" in tables
         for table in tables:
             hits = dagster_db.execute(f'SELECT count(*) FROM "{table}" t WHERE t::text LIKE %s', (f"%{SWEPT}%",)).fetchone()[0]

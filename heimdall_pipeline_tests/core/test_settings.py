@@ -36,8 +36,10 @@ VALID = {"HEIMDALL_DATABASE_URL": f"postgresql://heimdall:{SECRET}@db.example:54
         (f"host=h password={SECRET} user=u", "host=h password=*** user=u"),
         (f"host=h password='{SECRET} x' user=u", "host=h password=*** user=u"),
         (f"postgresql://u@h/db?password={SECRET}", "postgresql://u@h/db?password=***"),
-        (f'missing "=" after "heimdall:{SECRET}@host/db" in connection info string',
-         'missing "=" after "heimdall:***@host/db" in connection info string'),
+        (
+            f'missing "=" after "heimdall:{SECRET}@host/db" in connection info string',
+            'missing "=" after "heimdall:***@host/db" in connection info string',
+        ),
         ("postgresql://heimdall@host/db", "postgresql://heimdall@host/db"),
         ("http://minio.example:9000", "http://minio.example:9000"),
     ],
@@ -61,8 +63,10 @@ def test_redact_masks_the_password_of_a_url_wherever_it_appears():
         (f"mysql://heimdall:{SECRET}@db.example/heimdall", "HEIMDALL_DATABASE_URL must be a postgresql:// URL"),
         (f"postgresql://heimdall:{SECRET}@db.example:54x2/heimdall", "HEIMDALL_DATABASE_URL is not a valid URL"),
         (f"postgresql://heimdall:{SECRET}@db.example:5432", "HEIMDALL_DATABASE_URL names no database"),
-        (f"postgresql://heimdall:{SECRET}@db.example/heimdall?sslmode=sometimes&x=1",
-         "HEIMDALL_DATABASE_URL is not a valid PostgreSQL URL"),
+        (
+            f"postgresql://heimdall:{SECRET}@db.example/heimdall?sslmode=sometimes&x=1",
+            "HEIMDALL_DATABASE_URL is not a valid PostgreSQL URL",
+        ),
     ],
 )
 def test_a_bad_database_url_is_one_line_naming_the_variable_without_the_secret(value, expected):
@@ -107,9 +111,8 @@ def test_postgres_url_accepts_what_libpq_accepts():
 
 @pytest.mark.integration
 def test_a_refused_connection_is_one_line_with_the_password_masked(admin_database_url):
-    from urllib.parse import urlsplit
-
     import socket
+    from urllib.parse import urlsplit
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -137,8 +140,7 @@ def _entry_point(cmd: list[str], **settings: str) -> subprocess.CompletedProcess
     repository root: without DAGSTER_HOME, Dagster's CLI would take ./dagster.yaml as its instance."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HEIMDALL_", "DAGSTER_"))}
     env.update(settings)
-    return subprocess.run(cmd, env=env, cwd=REPO / "heimdall_pipeline_tests", capture_output=True, text=True,
-                          timeout=180)
+    return subprocess.run(cmd, env=env, cwd=REPO / "heimdall_pipeline_tests", capture_output=True, text=True, timeout=180)
 
 
 def _assert_one_clean_line(done: subprocess.CompletedProcess, variable: str) -> None:
@@ -171,8 +173,9 @@ def test_heimdall_migrate_masks_the_password_when_the_server_refuses():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         closed_port = sock.getsockname()[1]
-    done = _entry_point([str(BIN / "heimdall-migrate")],
-                        HEIMDALL_DATABASE_URL=f"postgresql://heimdall:{SECRET}@127.0.0.1:{closed_port}/heimdall")
+    done = _entry_point(
+        [str(BIN / "heimdall-migrate")], HEIMDALL_DATABASE_URL=f"postgresql://heimdall:{SECRET}@127.0.0.1:{closed_port}/heimdall"
+    )
     _assert_one_clean_line(done, "heimdall:***@127.0.0.1")
 
 
@@ -218,7 +221,9 @@ def test_the_iq_settings_load_when_set_to_their_defaults_and_bounds(concurrency,
     """Before: setting either at all took the code location down (pydantic's ge=1 saw the EnvVar, not its value)."""
     done = _entry_point(
         [str(BIN / "dagster"), "definitions", "validate", "-m", "heimdall_pipeline.definitions"],
-        **VALID, HEIMDALL_IQ_CONCURRENCY=concurrency, HEIMDALL_IQ_MAX_RECORDING_BYTES=max_bytes,
+        **VALID,
+        HEIMDALL_IQ_CONCURRENCY=concurrency,
+        HEIMDALL_IQ_MAX_RECORDING_BYTES=max_bytes,
     )
     assert done.returncode == 0, done.stderr[-2000:]
     from heimdall_pipeline.defs.resources import resources_from_env
@@ -249,9 +254,7 @@ def test_numeric_settings_out_of_range_are_refused_in_one_line(variable, value):
 
 
 def test_an_out_of_range_concurrency_stops_the_definitions_with_one_line():
-    done = _entry_point(
-        [sys.executable, "-c", "import heimdall_pipeline.definitions"], **VALID, HEIMDALL_IQ_CONCURRENCY="100000"
-    )
+    done = _entry_point([sys.executable, "-c", "import heimdall_pipeline.definitions"], **VALID, HEIMDALL_IQ_CONCURRENCY="100000")
     _assert_one_clean_line(done, "HEIMDALL_IQ_CONCURRENCY")
 
 

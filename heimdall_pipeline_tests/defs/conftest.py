@@ -3,13 +3,13 @@ to put a day of objects in the bucket with chosen upload times."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 from dagster import materialize
 
-from heimdall_pipeline.defs.ingest.checks import INGEST_ASSET_CHECKS
 from heimdall_pipeline.defs.ingest.assets import INGEST_ASSETS
+from heimdall_pipeline.defs.ingest.checks import INGEST_ASSET_CHECKS
 from heimdall_pipeline.defs.resources import HeimdallBuckets, HeimdallS3Resource, IQRecordingsResource, TimescaleResource
 from heimdall_pipeline.devtools.sample_data import SampleObject, upload
 from heimdall_pipeline.ingest.discovery import ReconcilePass, reconcile_all
@@ -36,7 +36,7 @@ def resources(clean_database_url, reader_database_url, archiver_database_url, s3
 
 
 def noon(day: date) -> datetime:
-    return datetime.combine(day, time(12), tzinfo=timezone.utc)
+    return datetime.combine(day, time(12), tzinfo=UTC)
 
 
 def put_uploaded_at(

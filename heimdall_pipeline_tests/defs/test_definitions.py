@@ -1,4 +1,4 @@
-from dagster import AssetCheckKey, AssetKey, Definitions, DefaultSensorStatus
+from dagster import AssetCheckKey, AssetKey, DefaultSensorStatus, Definitions
 
 from heimdall_pipeline.definitions import defs
 from heimdall_pipeline.defs.ingest.assets import INGEST_BACKFILL_POLICY, measurements
@@ -8,7 +8,9 @@ def test_definitions_load_and_validate():
     Definitions.validate_loadable(defs)
     job = defs.resolve_job_def("ingest_job")
     assert {key.to_user_string() for key in job.asset_layer.executable_asset_keys} >= {
-        "minio_metadata", "measurements", "measurements_hourly"
+        "minio_metadata",
+        "measurements",
+        "measurements_hourly",
     }
     assert defs.resolve_sensor_def("new_metadata_objects_sensor").default_status == DefaultSensorStatus.RUNNING
     assert defs.resolve_schedule_def("daily_ingest_schedule").job_name == "ingest_job"
@@ -19,9 +21,9 @@ def test_hourly_follows_a_hand_materialized_measurements_because_its_automation_
     assert sensor.default_status == DefaultSensorStatus.RUNNING
     targeted = sensor.asset_selection.resolve(defs.resolve_asset_graph())
     assert targeted == {AssetKey("measurements_hourly")}
-    assert defs.resolve_assets_def("measurements_hourly").automation_conditions_by_key[
-        AssetKey("measurements_hourly")
-    ] is not None
+    assert (
+        defs.resolve_assets_def("measurements_hourly").automation_conditions_by_key[AssetKey("measurements_hourly")] is not None
+    )
 
 
 def test_loading_the_code_location_prints_no_beta_or_preview_warnings():
@@ -30,7 +32,9 @@ def test_loading_the_code_location_prints_no_beta_or_preview_warnings():
 
     loaded = subprocess.run(
         [sys.executable, "-W", "always", "-c", "import heimdall_pipeline.definitions"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert "BetaWarning" not in loaded.stderr and "PreviewWarning" not in loaded.stderr, loaded.stderr
 
@@ -51,9 +55,7 @@ def test_checks_are_registered_with_blocking_where_wrong_aggregates_must_stop():
     assert blocking == {"hourly_matches_measurements"}
     # Pending objects fail the run only after the rows that loaded are aggregated.
     unaccounted = graph.get_check_spec(AssetCheckKey(AssetKey("measurements"), "no_object_unaccounted"))
-    assert unaccounted.additional_deps and {d.asset_key for d in unaccounted.additional_deps} == {
-        AssetKey("measurements_hourly")
-    }
+    assert unaccounted.additional_deps and {d.asset_key for d in unaccounted.additional_deps} == {AssetKey("measurements_hourly")}
 
 
 def test_backfills_run_ten_days_per_run():

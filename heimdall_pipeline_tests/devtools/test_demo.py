@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -27,7 +27,7 @@ def test_the_demo_run_and_its_materializations_are_in_the_instance(
     monkeypatch.setattr(demo, "DEMO_SESSIONS", 3)  # the demo's day, smaller
 
     assert demo.main() == 0
-    today = datetime.now(timezone.utc).date().isoformat()
+    today = datetime.now(UTC).date().isoformat()
 
     # What `make dev` reads: a fresh handle on the same instance, as another process opens it.
     with DagsterInstance.get() as instance:
@@ -35,8 +35,7 @@ def test_the_demo_run_and_its_materializations_are_in_the_instance(
         assert [run.status for run in runs] == [DagsterRunStatus.SUCCESS]
         out = capsys.readouterr().out
         assert runs[0].run_id[:8] in out
-        for asset in ("minio_metadata", "measurements", "measurements_hourly", "iq_metrics",
-                      "heimdall_vs_recomputed_metrics"):
+        for asset in ("minio_metadata", "measurements", "measurements_hourly", "iq_metrics", "heimdall_vs_recomputed_metrics"):
             event = instance.get_latest_materialization_event(AssetKey(asset))
             assert event is not None, asset
             assert event.run_id == runs[0].run_id

@@ -21,8 +21,8 @@ from heimdall_pipeline.devtools.iq_accuracy import (
     noise_only_detections,
     wideband_table,
 )
-from heimdall_pipeline.iq.metrics import compute_iq_metrics
 from heimdall_pipeline.devtools.iq_synth import tone_in_noise
+from heimdall_pipeline.iq.metrics import compute_iq_metrics
 
 # One worker computes the grid once for all the tests that read it (make test runs --dist loadgroup).
 pytestmark = pytest.mark.xdist_group("iq_accuracy")

@@ -9,7 +9,6 @@ from datetime import date
 import numpy as np
 import pytest
 
-from heimdall_pipeline.iq.metrics import compute_iq_metrics
 from heimdall_pipeline.devtools.sample_data import (
     DEAF_RECEIVERS,
     RECORDING_NOISE_DBFS,
@@ -21,6 +20,7 @@ from heimdall_pipeline.devtools.sample_data import (
     recording_key,
     recording_truth,
 )
+from heimdall_pipeline.iq.metrics import compute_iq_metrics
 
 DAY = date(2025, 10, 22)
 

@@ -104,8 +104,11 @@ def test_snr_and_offset_outside_their_ranges_warn_with_counts(db):
 
 def test_a_silent_receiver_is_named(db):
     at = utc(2025, 7, 1, 9)  # in the seed's numbering (before 0021's cut-over): 7 is Milano - Baggio
-    names = dict(db.execute("SELECT websdr_id, name FROM websdr_station_versions WHERE websdr_id IS NOT NULL "
-                            "AND valid_during @> %s", (at,)).fetchall())
+    names = dict(
+        db.execute(
+            "SELECT websdr_id, name FROM websdr_station_versions WHERE websdr_id IS NOT NULL AND valid_during @> %s", (at,)
+        ).fetchall()
+    )
     assert names[7] == "Milano - Baggio"
     _load(db, *(measurement("s", websdr_id, at, 10.0) for websdr_id in names if websdr_id != 7))
     outcome = receivers_reported(db, *BOUNDS)

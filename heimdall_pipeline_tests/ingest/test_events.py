@@ -5,7 +5,7 @@ once by the consumer; duplicates, reordering, foreign and malformed notification
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -30,10 +30,17 @@ def aws_record(key: str, name: str = "ObjectCreated:Put", bucket: str = BUCKET, 
     from urllib.parse import quote_plus
 
     return {
-        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1", "eventTime": AT,
+        "eventVersion": "2.1",
+        "eventSource": "aws:s3",
+        "awsRegion": "us-east-1",
+        "eventTime": AT,
         "eventName": name,
-        "s3": {"s3SchemaVersion": "1.0", "configurationId": "c", "bucket": {"name": bucket, "arn": f"arn:aws:s3:::{bucket}"},
-               "object": {"key": quote_plus(key), "size": 10, "eTag": "abc", **obj}},
+        "s3": {
+            "s3SchemaVersion": "1.0",
+            "configurationId": "c",
+            "bucket": {"name": bucket, "arn": f"arn:aws:s3:::{bucket}"},
+            "object": {"key": quote_plus(key), "size": 10, "eTag": "abc", **obj},
+        },
     }
 
 
@@ -42,13 +49,27 @@ def minio_record(key: str, name: str = "s3:ObjectCreated:Put") -> dict:
     from urllib.parse import quote_plus
 
     record = {
-        "eventVersion": "2.0", "eventSource": "minio:s3", "awsRegion": "", "eventTime": AT, "eventName": name,
-        "userIdentity": {"principalId": "minio"}, "requestParameters": {"sourceIPAddress": "[::1]:39706"},
+        "eventVersion": "2.0",
+        "eventSource": "minio:s3",
+        "awsRegion": "",
+        "eventTime": AT,
+        "eventName": name,
+        "userIdentity": {"principalId": "minio"},
+        "requestParameters": {"sourceIPAddress": "[::1]:39706"},
         "responseElements": {},
-        "s3": {"s3SchemaVersion": "1.0", "configurationId": "Config",
-               "bucket": {"name": BUCKET, "ownerIdentity": {"principalId": "minio"}, "arn": f"arn:aws:s3:::{BUCKET}"},
-               "object": {"key": quote_plus(key), "size": 56060, "eTag": "1d97bf45ecb37f7a7b699418070df08f",
-                          "contentType": "application/json", "userMetadata": {}, "sequencer": "147CE57C70B31931"}},
+        "s3": {
+            "s3SchemaVersion": "1.0",
+            "configurationId": "Config",
+            "bucket": {"name": BUCKET, "ownerIdentity": {"principalId": "minio"}, "arn": f"arn:aws:s3:::{BUCKET}"},
+            "object": {
+                "key": quote_plus(key),
+                "size": 56060,
+                "eTag": "1d97bf45ecb37f7a7b699418070df08f",
+                "contentType": "application/json",
+                "userMetadata": {},
+                "sequencer": "147CE57C70B31931",
+            },
+        },
         "source": {"host": "[::1]", "port": "", "userAgent": "MinIO (linux; amd64) minio-go/v7"},
     }
     if name.startswith("s3:ObjectRemoved"):
@@ -63,12 +84,13 @@ def minio_record(key: str, name: str = "s3:ObjectCreated:Put") -> dict:
 def test_aws_and_minio_records_give_the_same_event_with_the_key_decoded():
     spaced = "sessions/a b+c/websdr_1_metadata.json"
     aws = parse_body(json.dumps({"Records": [aws_record(spaced)]}), BUCKET)
-    webhook = parse_body(json.dumps({"EventName": "s3:ObjectCreated:Put", "Key": f"{BUCKET}/{spaced}",
-                                     "Records": [minio_record(spaced)]}), BUCKET)
+    webhook = parse_body(
+        json.dumps({"EventName": "s3:ObjectCreated:Put", "Key": f"{BUCKET}/{spaced}", "Records": [minio_record(spaced)]}), BUCKET
+    )
     table_row = parse_body({"Records": [minio_record(spaced)]}, BUCKET)  # the PostgreSQL target's JSONB
     for parsed in (aws, webhook, table_row):
         assert [(e.kind, e.key) for e in parsed.events] == [(CREATED, spaced)] and not parsed.dropped
-    assert aws.events[0].event_time == datetime(2026, 12, 4, 10, tzinfo=timezone.utc)
+    assert aws.events[0].event_time == datetime(2026, 12, 4, 10, tzinfo=UTC)
     removed = parse_body({"Records": [minio_record(KEY, "s3:ObjectRemoved:Delete")]}, BUCKET)
     assert [(e.kind, e.etag, e.size_bytes) for e in removed.events] == [(REMOVED, None, None)]
 
@@ -93,8 +115,10 @@ def test_test_events_recordings_and_sns_envelopes():
         (json.dumps({"Records": [aws_record("uploads/x_metadata.json")]}), "outside sessions/"),
         (json.dumps({"Records": [aws_record(KEY, name="ObjectRestore:Post")]}), "unsupported event"),
         (json.dumps({"Records": [{**aws_record(KEY), "eventTime": "yesterday"}]}), "malformed: eventTime"),
-        (json.dumps({"Records": [{**aws_record(KEY), "s3": {"bucket": {"name": BUCKET}, "object": {}}}]}),
-         "malformed: no s3.object.key"),
+        (
+            json.dumps({"Records": [{**aws_record(KEY), "s3": {"bucket": {"name": BUCKET}, "object": {}}}]}),
+            "malformed: no s3.object.key",
+        ),
         ("[" * 100_000 + "]" * 100_000, "malformed: not JSON"),
         ("x" * (events_module.MAX_BODY_BYTES + 1), "malformed: a body of"),
         (json.dumps({"Records": [aws_record(KEY)] * (events_module.MAX_RECORDS_PER_BODY + 1)}), "malformed: 1,001 records"),
@@ -126,7 +150,7 @@ def _event(kind: str, key: str, at: datetime) -> ObjectEvent:
 
 
 def test_duplicate_late_and_reordered_events_change_nothing(db, s3, bucket):
-    uploaded = datetime(2025, 6, 10, 12, tzinfo=timezone.utc)
+    uploaded = datetime(2025, 6, 10, 12, tzinfo=UTC)
     info = _put(s3, bucket, KEY, b"{}", uploaded)
     first = apply_events(db, s3, bucket, [_event(CREATED, KEY, uploaded)])
     assert (first.new, first.days) == (1, {date(2025, 6, 10)})
@@ -172,7 +196,7 @@ def test_s3_to_sqs_uploads_are_recorded_and_loaded_without_any_listing(db, s3, n
     bucket, source = notified_bucket
     lists = []
     s3.meta.events.register("before-call.s3.ListObjectsV2", lambda **kwargs: lists.append(1))
-    objects = generate_day(datetime.now(timezone.utc).date(), sessions=1, seed=3, miss_rate=0)
+    objects = generate_day(datetime.now(UTC).date(), sessions=1, seed=3, miss_rate=0)
     upload(s3, bucket, objects, with_iq=True)  # the recordings are filtered out by the notification config
 
     rounds = [consume_round(db, s3, bucket, source, wait_seconds=1)]
@@ -201,7 +225,7 @@ def _minio_rows(db, records: list) -> None:
 
 
 def test_minio_postgres_target_rows_are_consumed_and_forgotten(db, s3, bucket):
-    objects = generate_day(datetime.now(timezone.utc).date(), sessions=1, seed=4, miss_rate=0)
+    objects = generate_day(datetime.now(UTC).date(), sessions=1, seed=4, miss_rate=0)
     upload(s3, bucket, objects)
 
     def record(key):
@@ -221,7 +245,7 @@ def test_minio_postgres_target_rows_are_consumed_and_forgotten(db, s3, bucket):
 
 
 def test_a_round_that_fails_before_its_ledger_commit_gives_everything_back(db, s3, bucket, monkeypatch):
-    objects = generate_day(datetime.now(timezone.utc).date(), sessions=1, seed=5, miss_rate=0)[:2]
+    objects = generate_day(datetime.now(UTC).date(), sessions=1, seed=5, miss_rate=0)[:2]
     upload(s3, bucket, objects)
     rows = []
     for o in objects:
@@ -244,12 +268,12 @@ def test_a_round_that_fails_before_its_ledger_commit_gives_everything_back(db, s
 
 def test_the_reconciliation_finds_an_object_whose_notification_was_lost(db, s3, notified_bucket):
     bucket, source = notified_bucket
-    objects = generate_day(datetime.now(timezone.utc).date(), sessions=1, seed=6, miss_rate=0)[:3]
+    objects = generate_day(datetime.now(UTC).date(), sessions=1, seed=6, miss_rate=0)[:3]
     upload(s3, bucket, objects)
     source.sqs.purge_queue(QueueUrl=source.queue_url)  # the notifications are lost
     assert consume_round(db, s3, bucket, source, wait_seconds=0).events == 0
 
-    window = {"first_day": date(2025, 1, 1), "last_day": datetime.now(timezone.utc).date()}
+    window = {"first_day": date(2025, 1, 1), "last_day": datetime.now(UTC).date()}
     plan = reconcile_slice(db, s3, bucket, DiscoveryCursor(), **window)
     assert (plan.new, plan.cursor.passes, plan.cursor.found_last_pass) == (3, 1, 3)  # what the pass found
     assert [(r.objects, r.source) for r in plan.requests] == [(3, "reconciliation")]

@@ -3,25 +3,25 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from heimdall_pipeline.core.db import connect
+from heimdall_pipeline.core.object_store import ObjectInfo
 from heimdall_pipeline.ingest.loader import (
     COMPARED_COLUMNS,
     ListingResult,
     Rejection,
+    conflict_reason,
     ledger_summary,
     load_measurements,
     load_object_batch,
     load_rows,
     pending_objects,
-    conflict_reason,
     record_listed,
 )
 from heimdall_pipeline.ingest.measurement import COLUMNS, MAX_REASON_CHARS, Measurement
-from heimdall_pipeline.core.object_store import ObjectInfo
 
-T0 = datetime(2025, 10, 22, 10, 0, tzinfo=timezone.utc)
+T0 = datetime(2025, 10, 22, 10, 0, tzinfo=UTC)
 
 
 def measurement(task: str, websdr_id: int, seconds: float = 0.0, snr: float | None = 10.0) -> Measurement:
@@ -71,10 +71,14 @@ def test_the_staging_table_is_measurements_without_id_plus_the_object(db):
     staged = db.execute(COLUMNS_OF, ("pg_temp.measurements_staging",)).fetchall()
     stored = db.execute(COLUMNS_OF, ("measurements",)).fetchall()
     assert staged == [column for column in stored if column[0] != "id"] + [
-        ("object_key", "text", False), ("etag", "text", False), ("size_bytes", "bigint", False),
+        ("object_key", "text", False),
+        ("etag", "text", False),
+        ("size_bytes", "bigint", False),
         ("last_modified", "timestamp with time zone", False),
     ]
-    assert db.execute("SELECT count(*) FROM pg_attrdef WHERE adrelid = 'pg_temp.measurements_staging'::regclass").fetchone()[0] == 0
+    assert (
+        db.execute("SELECT count(*) FROM pg_attrdef WHERE adrelid = 'pg_temp.measurements_staging'::regclass").fetchone()[0] == 0
+    )
 
 
 def test_duplicates_within_one_batch_count_once(db):
@@ -94,8 +98,7 @@ def test_object_batch_records_loaded_present_and_rejected_in_the_ledger(db):
     result = load_object_batch(db, parsed, rejected)
     assert (result.inserted, result.duplicate, result.present, result.conflicts) == (1, 1, 1, 0)
     ledger = dict(
-        ((key, (status, reason)) for key, status, reason in
-         db.execute("SELECT object_key, status, reason FROM ingest_ledger"))
+        ((key, (status, reason)) for key, status, reason in db.execute("SELECT object_key, status, reason FROM ingest_ledger"))
     )
     assert ledger["sessions/fresh/websdr_1_metadata.json"] == ("loaded", None)
     assert ledger["sessions/already/websdr_1_metadata.json"] == ("present", None)
@@ -136,8 +139,9 @@ def test_listing_marks_new_and_changed_objects_pending_and_keeps_outcomes(db):
 
 
 def test_pending_objects_are_selected_by_upload_window(db):
-    record_listed(db, [info("sessions/x/websdr_1_metadata.json", minutes=0),
-                       info("sessions/y/websdr_1_metadata.json", minutes=60 * 24)])
+    record_listed(
+        db, [info("sessions/x/websdr_1_metadata.json", minutes=0), info("sessions/y/websdr_1_metadata.json", minutes=60 * 24)]
+    )
     assert [o.key for o in pending_objects(db, T0, T0 + timedelta(days=1))] == ["sessions/x/websdr_1_metadata.json"]
 
 
@@ -184,8 +188,14 @@ def test_every_compared_column_is_named_and_long_values_are_cut_short(db):
     stored = measurement("every", 2)
     load_measurements(db, [stored])
     other = dataclasses.replace(
-        stored, frequency_mhz=430.0, sample_rate_khz=25.0, samples_count=250_000, snr_db=None,
-        frequency_offset_hz=7.0, power_dbm=-50.0, s3_path="s3://elsewhere/" + "x" * 500,
+        stored,
+        frequency_mhz=430.0,
+        sample_rate_khz=25.0,
+        samples_count=250_000,
+        snr_db=None,
+        frequency_offset_hz=7.0,
+        power_dbm=-50.0,
+        s3_path="s3://elsewhere/" + "x" * 500,
     )
     key = "sessions/every/websdr_2_metadata.json"
     result = load_object_batch(db, [(info(key), other)])

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from heimdall_pipeline.devtools.sample_data import bad_objects, encode, generate_day
 from heimdall_pipeline.ingest.measurement import (
     MAX_OBJECT_BYTES,
     MAX_REASON_CHARS,
@@ -16,7 +17,6 @@ from heimdall_pipeline.ingest.measurement import (
     parse_metadata_key,
     parse_metadata_object,
 )
-from heimdall_pipeline.devtools.sample_data import bad_objects, encode, generate_day
 
 # Heimdall's own example objects, both variants of the format (docs/heimdall-format.md).
 EXAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "heimdall_examples"
@@ -55,7 +55,7 @@ def test_current_format_example_exact_values():
         frequency_mhz=145.5,
         sample_rate_khz=12.5,
         samples_count=125000,
-        timestamp_utc=datetime(2025, 10, 22, 10, 30, 42, 123452, tzinfo=timezone.utc),
+        timestamp_utc=datetime(2025, 10, 22, 10, 30, 42, 123452, tzinfo=UTC),
         snr_db=9.8,
         frequency_offset_hz=-12.0,
         power_dbm=-56.1,
@@ -65,7 +65,10 @@ def test_current_format_example_exact_values():
 
 def _document(**changes) -> dict:
     document = {
-        "websdr_id": 4, "frequency_mhz": 432.1, "sample_rate_khz": 12.5, "samples_count": 125000,
+        "websdr_id": 4,
+        "frequency_mhz": 432.1,
+        "sample_rate_khz": 12.5,
+        "samples_count": 125000,
         "timestamp_utc": "2025-10-22T10:30:00",
         "metrics": {"snr_db": 3.5, "frequency_offset_hz": 1.5, "signal_power_dbm": -70.0},
     }
@@ -79,11 +82,11 @@ KEY = "sessions/task-a/websdr_4_metadata.json"
 @pytest.mark.parametrize(
     ("stamp", "expected"),
     [
-        ("2025-10-22T10:30:00", datetime(2025, 10, 22, 10, 30, tzinfo=timezone.utc)),  # isoformat drops .000000
-        ("2025-10-22T10:30:00.5", datetime(2025, 10, 22, 10, 30, 0, 500000, tzinfo=timezone.utc)),
-        ("2025-10-22T10:30:00Z", datetime(2025, 10, 22, 10, 30, tzinfo=timezone.utc)),
-        ("2025-10-22T12:30:00+02:00", datetime(2025, 10, 22, 10, 30, tzinfo=timezone.utc)),
-        ("2025-10-22T05:30:00-05:00", datetime(2025, 10, 22, 10, 30, tzinfo=timezone.utc)),
+        ("2025-10-22T10:30:00", datetime(2025, 10, 22, 10, 30, tzinfo=UTC)),  # isoformat drops .000000
+        ("2025-10-22T10:30:00.5", datetime(2025, 10, 22, 10, 30, 0, 500000, tzinfo=UTC)),
+        ("2025-10-22T10:30:00Z", datetime(2025, 10, 22, 10, 30, tzinfo=UTC)),
+        ("2025-10-22T12:30:00+02:00", datetime(2025, 10, 22, 10, 30, tzinfo=UTC)),
+        ("2025-10-22T05:30:00-05:00", datetime(2025, 10, 22, 10, 30, tzinfo=UTC)),
     ],
 )
 def test_timestamps_naive_are_utc_and_offsets_convert(stamp, expected):
@@ -116,10 +119,10 @@ def _reason(key: str, body: bytes) -> RejectedObject:
     ("body", "code", "fragment"),
     [
         (b"", "not_json", "empty"),
-        (b"{\"websdr_id\": 4,", "not_json", ""),
+        (b'{"websdr_id": 4,', "not_json", ""),
         (b"\xc3\x28{}", "not_utf8", "byte 0"),
         (b"[1, 2]", "not_an_object", "an array"),
-        (b"\"text\"", "not_an_object", "a string"),
+        (b'"text"', "not_an_object", "a string"),
         (encode({k: v for k, v in _document().items() if k != "metrics"}), "missing_field", "metrics is missing"),
         (encode({k: v for k, v in _document().items() if k != "samples_count"}), "missing_field", "samples_count"),
         (encode({k: v for k, v in _document().items() if k != "timestamp_utc"}), "missing_field", "timestamp_utc"),
@@ -184,7 +187,7 @@ def test_from_measurement_dict_maps_iq_data_path_and_sets_power():
 def test_from_measurement_dict_accepts_datetime_timestamps():
     naive = datetime(2025, 10, 22, 10, 30)
     measurement = Measurement.from_measurement_dict("t", _document(timestamp_utc=naive))
-    assert measurement.timestamp_utc == naive.replace(tzinfo=timezone.utc)
+    assert measurement.timestamp_utc == naive.replace(tzinfo=UTC)
 
 
 @pytest.mark.parametrize("task_id", ["", None])
@@ -203,11 +206,11 @@ def test_sample_day_parses_and_bad_objects_get_their_reasons():
 
 def test_generated_day_until_now_has_no_measurement_in_the_future_and_stable_bytes():
     day = date(2026, 11, 29)
-    now = datetime(2026, 11, 29, 4, 28, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 29, 4, 28, tzinfo=UTC)
     objects = generate_day(day, sessions=200, until=now)
     stamps = [parse_metadata_object(BUCKET, o.key, o.body).timestamp_utc for o in objects]
     assert len(stamps) > 200  # about 37 of the day's 200 sessions, up to 7 receivers each
-    assert min(stamps) >= datetime(2026, 11, 29, tzinfo=timezone.utc)
+    assert min(stamps) >= datetime(2026, 11, 29, tzinfo=UTC)
     assert max(stamps) < now
     assert max(stamps) > now - timedelta(minutes=30)  # the sessions up to now, not only the first ones
     # A later run of the demo uploads the same bytes for these (same ETags) and only adds newer ones.
@@ -318,7 +321,7 @@ def _with(field: str, value) -> bytes:
 def test_each_plausible_range_bound_is_inclusive_and_checked(field, inside, beyond, code):
     parsed = parse_metadata_object(BUCKET, KEY, _with(field, inside))
     if field == "timestamp_utc":
-        assert parsed.timestamp_utc == datetime.fromisoformat(inside).astimezone(timezone.utc)
+        assert parsed.timestamp_utc == datetime.fromisoformat(inside).astimezone(UTC)
     else:
         assert getattr(parsed, "power_dbm" if field == "signal_power_dbm" else field) == inside
     rejection = _reason(KEY, _with(field, beyond))
@@ -369,7 +372,7 @@ def test_a_timestamp_with_a_trailing_nul_is_rejected():
 
 def test_fractions_beyond_microseconds_are_truncated():
     parsed = parse_metadata_object(BUCKET, KEY, encode(_document(timestamp_utc="2026-11-28T10:00:00.123456789Z")))
-    assert parsed.timestamp_utc == datetime(2026, 11, 28, 10, 0, 0, 123456, tzinfo=timezone.utc)
+    assert parsed.timestamp_utc == datetime(2026, 11, 28, 10, 0, 0, 123456, tzinfo=UTC)
 
 
 # --- duplicate keys, and strings PostgreSQL cannot hold ---------------------------------------------
@@ -380,7 +383,7 @@ def test_fractions_beyond_microseconds_are_truncated():
     [
         (b'{"websdr_id": 4, "websdr_id": 4, "frequency_mhz": 1.0}', "websdr_id"),
         (encode(_document()).replace(b'"snr_db": 3.5', b'"snr_db": 3.5, "snr_db": 90.0'), "snr_db"),
-        (encode(_document(extra=[{"a": 1, "a": 1}])).replace(b'"extra": [', b'"extra": [{"a": 1, "a": 2},'), "a"),
+        (encode(_document(extra=[{"a": 1}])).replace(b'"extra": [', b'"extra": [{"a": 1, "a": 2},'), "a"),
         (b'{"websdr_id": 4, "websdr_id": NaN}', "websdr_id"),  # through the stdlib fallback
     ],
 )

@@ -4,14 +4,16 @@ numbers (computed here independently, in Python)."""
 
 from __future__ import annotations
 
-import math
 import statistics
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
 from heimdall_pipeline.analytics.aggregates import day_bounds, hourly_mismatches, refresh_hourly
+from heimdall_pipeline.analytics.reports import REPORTS, build_report
+from heimdall_pipeline.core.object_store import ObjectInfo
 from heimdall_pipeline.defs.ingest.checks import SNR_RANGE_DB
+from heimdall_pipeline.devtools.sample_data import encode, metadata_key
 from heimdall_pipeline.ingest.ledger import partition_rows, receiver_counts
 from heimdall_pipeline.ingest.loader import load_object_batch
 from heimdall_pipeline.ingest.measurement import (
@@ -23,12 +25,9 @@ from heimdall_pipeline.ingest.measurement import (
     SNR_DB_RANGE,
     parse_metadata_object,
 )
-from heimdall_pipeline.core.object_store import ObjectInfo
-from heimdall_pipeline.analytics.reports import REPORTS, build_report
-from heimdall_pipeline.devtools.sample_data import encode, metadata_key
 
 BUCKET = "heimdall-raw-iq"
-UPLOADED = datetime(2026, 11, 28, 12, tzinfo=timezone.utc)
+UPLOADED = datetime(2026, 11, 28, 12, tzinfo=UTC)
 LAST_DAY = date(2099, 12, 31)
 FIRST_DAY = date(2000, 1, 1)
 TINY = 1e-9  # the smallest positive frequency and sample rate we try: "0 <" is the bound
@@ -39,13 +38,21 @@ OFFSET = FREQUENCY_OFFSET_HZ_MAX
 # (task, receiver, timestamp, frequency MHz, sample rate kHz, samples, snr, offset, power)
 EXTREMES = [
     # The last instant accepted, every maximum.
-    ("top", 1, "2099-12-31T23:59:59.999999", FREQUENCY_MHZ_MAX, SAMPLE_RATE_KHZ_MAX, SAMPLES_COUNT_MAX,
-     SNR_HIGH, OFFSET, POWER_HIGH),
+    (
+        "top",
+        1,
+        "2099-12-31T23:59:59.999999",
+        FREQUENCY_MHZ_MAX,
+        SAMPLE_RATE_KHZ_MAX,
+        SAMPLES_COUNT_MAX,
+        SNR_HIGH,
+        OFFSET,
+        POWER_HIGH,
+    ),
     # The same hour and group, every minimum.
     ("bottom", 1, "2099-12-31T18:00:00-05:00", FREQUENCY_MHZ_MAX, TINY, 1, SNR_LOW, -OFFSET, POWER_LOW),
     # Another receiver, the smallest frequency, three equal extremes (stddev 0).
-    *((f"flat{i}", 2, f"2099-12-31T00:{i:02d}:00Z", TINY, 12.5, 125_000, SNR_HIGH, OFFSET, POWER_HIGH)
-      for i in range(3)),
+    *((f"flat{i}", 2, f"2099-12-31T00:{i:02d}:00Z", TINY, 12.5, 125_000, SNR_HIGH, OFFSET, POWER_HIGH) for i in range(3)),
     # The first instant accepted.
     ("first", 3, "2000-01-01T01:00:00+01:00", TINY, TINY, 1, SNR_LOW, -OFFSET, POWER_LOW),
 ]
@@ -53,10 +60,16 @@ EXTREMES = [
 
 def _body(row) -> tuple[str, bytes]:
     task, websdr_id, stamp, frequency, rate, samples, snr, offset, power = row
-    return metadata_key(task, websdr_id), encode({
-        "websdr_id": websdr_id, "frequency_mhz": frequency, "sample_rate_khz": rate, "samples_count": samples,
-        "timestamp_utc": stamp, "metrics": {"snr_db": snr, "frequency_offset_hz": offset, "power_dbm": power},
-    })
+    return metadata_key(task, websdr_id), encode(
+        {
+            "websdr_id": websdr_id,
+            "frequency_mhz": frequency,
+            "sample_rate_khz": rate,
+            "samples_count": samples,
+            "timestamp_utc": stamp,
+            "metrics": {"snr_db": snr, "frequency_offset_hz": offset, "power_dbm": power},
+        }
+    )
 
 
 @pytest.fixture
@@ -86,33 +99,32 @@ def test_hourly_aggregates_of_the_extremes_are_exact(loaded):
             " power_avg_dbm, offset_avg_hz, offset_min_hz, offset_max_hz, offset_stddev_hz FROM measurements_hourly"
         ).fetchall()
     }
-    top = rows[(1, datetime(2099, 12, 31, 23, tzinfo=timezone.utc))]
+    top = rows[(1, datetime(2099, 12, 31, 23, tzinfo=UTC))]
     assert top[:6] == [2, 0.0, SNR_LOW, SNR_HIGH, 0.0, SNR_LOW + 0.95 * (SNR_HIGH - SNR_LOW)]
     assert top[6] == (POWER_LOW + POWER_HIGH) / 2
     assert top[7:10] == [0.0, -OFFSET, OFFSET]
     assert top[10] == pytest.approx(statistics.stdev([-OFFSET, OFFSET]), rel=1e-12)
-    flat = rows[(2, datetime(2099, 12, 31, 0, tzinfo=timezone.utc))]
+    flat = rows[(2, datetime(2099, 12, 31, 0, tzinfo=UTC))]
     assert flat == [3, SNR_HIGH, SNR_HIGH, SNR_HIGH, SNR_HIGH, SNR_HIGH, POWER_HIGH, OFFSET, OFFSET, OFFSET, 0.0]
-    first = rows[(3, datetime(2000, 1, 1, tzinfo=timezone.utc))]
+    first = rows[(3, datetime(2000, 1, 1, tzinfo=UTC))]
     assert first[0] == 1 and first[10] is None  # one sample has no standard deviation
 
 
 def test_the_five_reports_run_on_the_extremes(loaded):
     refresh_hourly(loaded, LAST_DAY)
     refresh_hourly(loaded, FIRST_DAY)
-    end = datetime(2100, 1, 1, tzinfo=timezone.utc)
+    end = datetime(2100, 1, 1, tzinfo=UTC)
     reports = {name: build_report(loaded, name, end, 24) for name in REPORTS}
     for report in reports.values():
         assert report.png.startswith(b"\x89PNG")
 
     trends = reports["snr_trends"].rows.set_index(["websdr_id", "hour"])
-    top = trends.loc[(1, datetime(2099, 12, 31, 23, tzinfo=timezone.utc))]
+    top = trends.loc[(1, datetime(2099, 12, 31, 23, tzinfo=UTC))]
     assert (top["measurement_count"], top["snr_avg_db"]) == (2, 0.0)
     assert top["snr_p95_db"] == pytest.approx(SNR_LOW + 0.95 * (SNR_HIGH - SNR_LOW))
 
     drift = reports["frequency_drift"].summary.set_index("websdr_id")
-    times = [datetime(2099, 12, 31, 23, tzinfo=timezone.utc),
-             datetime(2099, 12, 31, 23, 59, 59, 999999, tzinfo=timezone.utc)]
+    times = [datetime(2099, 12, 31, 23, tzinfo=UTC), datetime(2099, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)]
     expected_slope = (OFFSET - -OFFSET) / (_hours(times[1]) - _hours(times[0]))
     assert drift.loc[1, "drift_hz_per_hour"] == pytest.approx(expected_slope, rel=1e-6)
     assert drift.loc[1, "drift_r2"] == pytest.approx(1.0)
@@ -121,7 +133,10 @@ def test_the_five_reports_run_on_the_extremes(loaded):
     performance = reports["receiver_performance"].rows.set_index("websdr_id")
     assert performance.loc[1, "measurement_count"] == 2
     assert (performance.loc[1, "snr_avg_db"], performance.loc[1, "snr_min_db"], performance.loc[1, "snr_max_db"]) == (
-        0.0, SNR_LOW, SNR_HIGH)
+        0.0,
+        SNR_LOW,
+        SNR_HIGH,
+    )
     assert performance.loc[2, "offset_avg_hz"] == OFFSET
     assert performance.loc[1, "session_share_pct"] == pytest.approx(100 * 2 / 5)
 
@@ -135,7 +150,7 @@ def test_the_five_reports_run_on_the_extremes(loaded):
     assert recent.loc[1, "power_avg_dbm"] == (POWER_LOW + POWER_HIGH) / 2
 
     # The first accepted instant, in a window of its own.
-    first = build_report(loaded, "receiver_performance", datetime(2000, 1, 1, 1, tzinfo=timezone.utc), 1)
+    first = build_report(loaded, "receiver_performance", datetime(2000, 1, 1, 1, tzinfo=UTC), 1)
     row = first.rows.set_index("websdr_id").loc[3]
     assert (row["measurement_count"], row["snr_avg_db"], row["offset_avg_hz"]) == (1, SNR_LOW, -OFFSET)
 

@@ -3,25 +3,24 @@
 from __future__ import annotations
 
 import threading
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 from heimdall_pipeline.core.db import connect
+from heimdall_pipeline.devtools.sample_data import bad_objects, generate_day, upload
+from heimdall_pipeline.ingest.loader import ledger_summary
 from heimdall_pipeline.ingest.uploads import (
     ingest_window,
     list_uploads,
-    load_pending,
     load_pending_by_day,
     upload_day_bounds,
 )
-from heimdall_pipeline.ingest.loader import ledger_summary
-from heimdall_pipeline.devtools.sample_data import bad_objects, generate_day, upload
 from heimdall_pipeline_tests.conftest import backdate
 
 DAY = date(2025, 10, 22)
 
 
 def _now_window() -> tuple[datetime, datetime]:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return now - timedelta(hours=1), now + timedelta(hours=1)
 
 
@@ -44,7 +43,11 @@ def test_a_day_with_bad_objects_and_iq_files_is_fully_accounted_for(db, s3, buck
 
     assert listing.new == len(good) + len(bad)  # the .npy recordings are not metadata
     assert (result.objects, result.inserted, result.duplicate, result.rejected, result.failed) == (
-        len(good) + len(bad), len(good), 0, len(bad), 0,
+        len(good) + len(bad),
+        len(good),
+        0,
+        len(bad),
+        0,
     )
     assert result.bytes == sum(len(o.body) for o in good + bad)
     assert result.measurement_days == {DAY}
@@ -88,7 +91,7 @@ def test_a_replaced_object_replaces_its_row(db, s3, bucket):
 def test_the_upload_day_decides_the_window_not_the_measurement_time(db, s3, bucket):
     objects = generate_day(DAY, sessions=3)
     upload(s3, bucket, objects)
-    yesterday = datetime.now(timezone.utc) - timedelta(days=1)
+    yesterday = datetime.now(UTC) - timedelta(days=1)
     backdate(bucket, objects[0].key, yesterday)
     start, end = _now_window()
 
@@ -115,7 +118,7 @@ def test_loading_days_waits_for_another_loader_of_one_of_them(db, clean_database
     upload(s3, bucket, objects)
     start, end = _now_window()
     list_uploads(db, s3, bucket, start, end)
-    today = datetime.now(timezone.utc).date()
+    today = datetime.now(UTC).date()
     log = _Said()
     with connect(clean_database_url) as other:
         other.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", (f"heimdall:upload-day:{today}",))

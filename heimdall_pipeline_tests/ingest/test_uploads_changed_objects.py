@@ -5,18 +5,17 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
-from heimdall_pipeline.ingest.uploads import ingest_window
+from heimdall_pipeline.devtools.sample_data import SampleObject, encode, generate_day, upload
 from heimdall_pipeline.ingest.loader import load_measurements
 from heimdall_pipeline.ingest.measurement import parse_metadata_object
-from heimdall_pipeline.devtools.sample_data import SampleObject, encode, generate_day, upload
-
+from heimdall_pipeline.ingest.uploads import ingest_window
 from heimdall_pipeline_tests.ingest.test_uploads import DAY
 
 
 def window():
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return now - timedelta(hours=1), now + timedelta(hours=1)
 
 
@@ -142,8 +141,9 @@ def test_a_conflict_keeps_its_reason_and_a_new_version_is_compared_again(db, s3,
     stored = parse_metadata_object(bucket, target.key, target.body)
     # The worker stored other values under the object's key.
     load_measurements(db, [dataclasses.replace(stored, snr_db=(stored.snr_db or 0.0) + 7.0)])
-    worker_row = db.execute("SELECT * FROM measurements WHERE task_id = %s AND websdr_id = %s",
-                            (stored.task_id, stored.websdr_id)).fetchone()
+    worker_row = db.execute(
+        "SELECT * FROM measurements WHERE task_id = %s AND websdr_id = %s", (stored.task_id, stored.websdr_id)
+    ).fetchone()
     upload(s3, bucket, objects)
     _, result = ingest_window(db, s3, bucket, *window())
     assert (result.inserted, result.present, result.conflicts) == (len(objects) - 1, 0, 1)
@@ -161,11 +161,16 @@ def test_a_conflict_keeps_its_reason_and_a_new_version_is_compared_again(db, s3,
     assert status == "rejected" and "earlier version" not in reason
 
     # A new version with the worker's values: the same measurement now.
-    worker_snr = db.execute("SELECT snr_db FROM measurements WHERE task_id = %s AND websdr_id = %s",
-                            (stored.task_id, stored.websdr_id)).fetchone()[0]
+    worker_snr = db.execute(
+        "SELECT snr_db FROM measurements WHERE task_id = %s AND websdr_id = %s", (stored.task_id, stored.websdr_id)
+    ).fetchone()[0]
     reupload(s3, bucket, target, metrics={"snr_db": worker_snr})
     _, fixed = ingest_window(db, s3, bucket, *window())
     assert (fixed.objects, fixed.inserted, fixed.present, fixed.conflicts) == (1, 0, 1, 0)
     assert ledger(db, target.key)[:2] == ("present", None)
-    assert db.execute("SELECT * FROM measurements WHERE task_id = %s AND websdr_id = %s",
-                      (stored.task_id, stored.websdr_id)).fetchone() == worker_row
+    assert (
+        db.execute(
+            "SELECT * FROM measurements WHERE task_id = %s AND websdr_id = %s", (stored.task_id, stored.websdr_id)
+        ).fetchone()
+        == worker_row
+    )

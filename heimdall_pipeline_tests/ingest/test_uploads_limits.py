@@ -4,24 +4,26 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
-from heimdall_pipeline.ingest import uploads as ingest
-from heimdall_pipeline.ingest.uploads import ingest_window, list_uploads, load_pending
-from heimdall_pipeline.ingest.measurement import MAX_OBJECT_BYTES, MAX_REASON_CHARS
 from heimdall_pipeline.devtools.sample_data import SampleObject, generate_day, metadata_key, upload
+from heimdall_pipeline.ingest import uploads as ingest
+from heimdall_pipeline.ingest.measurement import MAX_OBJECT_BYTES, MAX_REASON_CHARS
+from heimdall_pipeline.ingest.uploads import ingest_window, list_uploads, load_pending
 
 DAY = date(2025, 10, 22)
 
 
 def _now_window() -> tuple[datetime, datetime]:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return now - timedelta(hours=1), now + timedelta(hours=1)
 
 
 def _ledger(db) -> dict[str, tuple[str, str | None]]:
-    return {key: (status, reason) for key, status, reason in
-            db.execute("SELECT object_key, status, reason FROM ingest_ledger").fetchall()}
+    return {
+        key: (status, reason)
+        for key, status, reason in db.execute("SELECT object_key, status, reason FROM ingest_ledger").fetchall()
+    }
 
 
 def test_an_object_over_the_size_limit_is_rejected_from_its_listing_unread(db, s3, bucket):

@@ -43,8 +43,7 @@ COORDINATOR = {
         # "Materialize all" of a day: both limits hold it, and it loads, so it is not background.
         (INGEST_ASSETS | IQ_ASSETS, ONE_DAY, {INGEST_DAY_TAG: DAY, IQ_DAY_TAG: DAY}),
         # A backfill run of one day carries a range of one key, not dagster/partition.
-        ({"measurements"}, {ASSET_PARTITION_RANGE_START_TAG: DAY, ASSET_PARTITION_RANGE_END_TAG: DAY},
-         {INGEST_DAY_TAG: DAY}),
+        ({"measurements"}, {ASSET_PARTITION_RANGE_START_TAG: DAY, ASSET_PARTITION_RANGE_END_TAG: DAY}, {INGEST_DAY_TAG: DAY}),
         # A ranged backfill run: no day tag (it stays under dagster/backfill, its loads under the day locks).
         ({"measurements"}, {ASSET_PARTITION_RANGE_START_TAG: DAY, ASSET_PARTITION_RANGE_END_TAG: "2026-11-29"}, {}),
         ({"snr_trends", "coverage"}, {}, {BACKGROUND_TAG: "reports"}),
@@ -111,8 +110,13 @@ def test_runs_are_queued_with_their_work_tags_however_they_were_launched():
         iq = _submitted(instance, "__ASSET_JOB", ONE_DAY, asset_selection=frozenset({AssetKey("iq_metrics")}))
         assert iq == {IQ_DAY_TAG: DAY, BACKGROUND_TAG: "iq"}
         # "Execute checks" of a day in the UI: the checks alone, no materialization.
-        checks_only = _submitted(instance, "__ASSET_JOB", ONE_DAY, asset_selection=frozenset(),
-                                 asset_check_selection=frozenset({AssetCheckKey(AssetKey("measurements"), "no_conflicting_rows")}))
+        checks_only = _submitted(
+            instance,
+            "__ASSET_JOB",
+            ONE_DAY,
+            asset_selection=frozenset(),
+            asset_check_selection=frozenset({AssetCheckKey(AssetKey("measurements"), "no_conflicting_rows")}),
+        )
         assert checks_only == {BACKGROUND_TAG: "checks"}
         assert _submitted(instance, "freshness_checks_job", {}) == {BACKGROUND_TAG: "checks"}
         assert _submitted(instance, "reports_job", {}) == {BACKGROUND_TAG: "reports"}

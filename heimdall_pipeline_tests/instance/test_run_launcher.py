@@ -23,8 +23,9 @@ def test_a_code_server_that_does_not_answer_gives_no_verdict():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         closed_port = sock.getsockname()[1]
-    run = DagsterRun(job_name="ingest_job", run_id="r2",
-                     tags={GRPC_INFO_TAG: json.dumps({"host": "127.0.0.1", "port": closed_port})})
+    run = DagsterRun(
+        job_name="ingest_job", run_id="r2", tags={GRPC_INFO_TAG: json.dumps({"host": "127.0.0.1", "port": closed_port})}
+    )
     result = CodeServerRunLauncher().check_run_worker_health(run)
     assert result.status == WorkerStatus.RUNNING
     assert f"127.0.0.1:{closed_port} did not answer" in result.msg

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from heimdall_pipeline.iq.metrics import ALGORITHM_VERSION, IQMetrics, InvalidRecording, compute_iq_metrics
 from heimdall_pipeline.devtools.iq_synth import band_in_noise, tone_in_noise
+from heimdall_pipeline.iq.metrics import ALGORITHM_VERSION, InvalidRecording, IQMetrics, compute_iq_metrics
 
 RATE_HZ = 12_500.0
 SAMPLES = 125_000
@@ -37,7 +37,10 @@ def test_noise_only_reports_no_signal_and_its_floor():
 
     assert metrics.no_signal
     assert (metrics.snr_db, metrics.frequency_offset_hz, metrics.signal_power_dbfs, metrics.occupied_bandwidth_hz) == (
-        None, None, None, None,
+        None,
+        None,
+        None,
+        None,
     )
     assert metrics.noise_floor_dbfs == pytest.approx(-40.0, abs=0.2)
 

@@ -8,12 +8,12 @@ import struct
 
 import numpy as np
 
+from heimdall_pipeline.core.object_store import GetRetryPolicy, make_s3_client
 from heimdall_pipeline.iq import metrics as iq_metrics
 from heimdall_pipeline.iq.store import compute_day, day_reasons, day_summary
-from heimdall_pipeline.core.object_store import GetRetryPolicy, make_s3_client
 from heimdall_pipeline_tests.faulty_s3_proxy import FaultyS3Proxy
-from heimdall_pipeline_tests.iq_days import TEST_SAMPLES, ingest, npy_bytes, upload_day_with_recordings
 from heimdall_pipeline_tests.iq.test_recordings import _with_header, hostile_recording
+from heimdall_pipeline_tests.iq_days import TEST_SAMPLES, ingest, npy_bytes, upload_day_with_recordings
 
 FAST_RETRY = GetRetryPolicy(attempts=6, base_delay=0.01, max_delay=0.05)
 
@@ -40,7 +40,13 @@ def test_a_day_of_good_recordings_is_computed_and_agrees_with_the_tones(db, s3, 
     assert len(stored) == len(recordings)
     for recording in recordings:
         status, reason, snr, offset, version, _, samples, mismatch = stored[(recording.task_id, recording.websdr_id)]
-        assert (status, reason, version, samples, mismatch) == ("computed", None, iq_metrics.ALGORITHM_VERSION, TEST_SAMPLES, True)
+        assert (status, reason, version, samples, mismatch) == (
+            "computed",
+            None,
+            iq_metrics.ALGORITHM_VERSION,
+            TEST_SAMPLES,
+            True,
+        )
         assert abs(offset - recording.stored_offset_hz) < 5.0
         assert abs(snr - recording.stored_snr_db) < 1.5
     assert day_summary(db, start, end)["computed"]["recordings"] == len(recordings)
@@ -73,8 +79,9 @@ def test_bad_recordings_are_each_accounted_for_with_a_reason_and_none_fails_the_
         expected[(recording.task_id, recording.websdr_id)] = code
     start, end = ingest(db, s3, bucket)
     no_path = recordings[-1]
-    db.execute("UPDATE measurements SET s3_path = NULL WHERE task_id = %s AND websdr_id = %s",
-               (no_path.task_id, no_path.websdr_id))
+    db.execute(
+        "UPDATE measurements SET s3_path = NULL WHERE task_id = %s AND websdr_id = %s", (no_path.task_id, no_path.websdr_id)
+    )
     expected[(no_path.task_id, no_path.websdr_id)] = "no_s3_path"
 
     result = compute_day(db, s3, bucket, start, end, concurrency=4, max_bytes=400_000)
@@ -91,7 +98,10 @@ def test_bad_recordings_are_each_accounted_for_with_a_reason_and_none_fails_the_
         assert snr is None
     assert not target.exists()  # the pickled array was never loaded
     assert result.outcomes == {
-        "computed": len(recordings) - len(expected), "rejected": len(expected) - 2, "missing": 2, "failed": 0,
+        "computed": len(recordings) - len(expected),
+        "rejected": len(expected) - 2,
+        "missing": 2,
+        "failed": 0,
     }
     codes = {(status, code): count for status, code, count, _ in day_reasons(db, start, end)}
     assert codes == {("missing" if c in ("missing_object", "no_s3_path") else "rejected", c): 1 for c in expected.values()}
@@ -133,11 +143,14 @@ def test_a_stored_path_into_another_bucket_is_never_read(db, s3, bucket):
     first, second = recordings[0], recordings[1]
     s3.put_object(Bucket=other, Key=first.key, Body=npy_bytes(np.ones(TEST_SAMPLES, dtype=np.complex64)))
     with db.transaction():
-        db.execute("UPDATE measurements SET s3_path = %s WHERE task_id = %s AND websdr_id = %s",
-                   (f"s3://{other}/{first.key}", first.task_id, first.websdr_id))
-        db.execute("UPDATE measurements SET s3_path = %s WHERE task_id = %s AND websdr_id = %s",
-                   (f"s3://{bucket}/sessions/{second.task_id}/../x/{second.key.rsplit('/', 1)[1]}",
-                    second.task_id, second.websdr_id))
+        db.execute(
+            "UPDATE measurements SET s3_path = %s WHERE task_id = %s AND websdr_id = %s",
+            (f"s3://{other}/{first.key}", first.task_id, first.websdr_id),
+        )
+        db.execute(
+            "UPDATE measurements SET s3_path = %s WHERE task_id = %s AND websdr_id = %s",
+            (f"s3://{bucket}/sessions/{second.task_id}/../x/{second.key.rsplit('/', 1)[1]}", second.task_id, second.websdr_id),
+        )
     gets = []
     s3.meta.events.register("before-call.s3.GetObject", lambda params, **kwargs: gets.append(params["Bucket"]))
 
@@ -145,7 +158,9 @@ def test_a_stored_path_into_another_bucket_is_never_read(db, s3, bucket):
 
     stored = rows(db)
     assert tuple(stored[(first.task_id, first.websdr_id)][:2]) == (
-        "rejected", f"foreign_bucket: iq_data_path names bucket {other!r}, not {bucket!r}")
+        "rejected",
+        f"foreign_bucket: iq_data_path names bucket {other!r}, not {bucket!r}",
+    )
     assert stored[(second.task_id, second.websdr_id)][1].startswith("bad_s3_path:")
     assert other not in gets
 
@@ -201,13 +216,18 @@ def test_a_measurement_that_names_another_recording_is_recomputed(db, s3, bucket
     moved = recordings[0]
     new_key = moved.key.replace(".npy", "_v2.npy")
     s3.put_object(Bucket=bucket, Key=new_key, Body=npy_bytes(np.zeros(8, dtype=np.float64)))
-    db.execute("UPDATE measurements SET s3_path = %s WHERE task_id = %s AND websdr_id = %s",
-               (f"s3://{bucket}/{new_key}", moved.task_id, moved.websdr_id))
+    db.execute(
+        "UPDATE measurements SET s3_path = %s WHERE task_id = %s AND websdr_id = %s",
+        (f"s3://{bucket}/{new_key}", moved.task_id, moved.websdr_id),
+    )
 
     result = compute_day(db, s3, bucket, start, end)
 
     assert result.read == 1
-    assert tuple(rows(db)[(moved.task_id, moved.websdr_id)][:2]) == ("rejected", "wrong_dtype: dtype '<f8'; expected complex64 (or complex128)")
+    assert tuple(rows(db)[(moved.task_id, moved.websdr_id)][:2]) == (
+        "rejected",
+        "wrong_dtype: dtype '<f8'; expected complex64 (or complex128)",
+    )
 
 
 def test_bodies_held_at_once_never_exceed_the_concurrency(db, s3, bucket):

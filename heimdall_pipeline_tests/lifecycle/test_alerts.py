@@ -3,7 +3,7 @@ the masking, and delivery to a real local webhook and SMTP server."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -22,7 +22,7 @@ from heimdall_pipeline.lifecycle.alerts import (
 )
 from heimdall_pipeline_tests.alert_receivers import SmtpReceiver, WebhookReceiver
 
-NOW = datetime(2026, 6, 2, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 6, 2, 12, 0, tzinfo=UTC)
 DB_PASSWORD = "Kq7-database-pw"
 DB_URL = f"postgresql://heimdall_pipeline:{DB_PASSWORD}@db.internal:5432/heimdall"
 UI = "http://dagster.example.org"
@@ -30,17 +30,29 @@ UI = "http://dagster.example.org"
 
 def failure(storage_id: int, *, will_retry: bool | None = False, failed_at: datetime = NOW, **changes) -> RunFailure:
     values = dict(
-        storage_id=storage_id, run_id=f"run-{storage_id}", job="ingest_job", partition="2026-06-01",
-        error="DatabaseConnectionError: cannot connect", failed_at=failed_at, will_retry=will_retry,
+        storage_id=storage_id,
+        run_id=f"run-{storage_id}",
+        job="ingest_job",
+        partition="2026-06-01",
+        error="DatabaseConnectionError: cannot connect",
+        failed_at=failed_at,
+        will_retry=will_retry,
     )
     return RunFailure(**{**values, **changes})
 
 
 def evaluation(storage_id: int, *, passed: bool = False, severity: str = "WARN", alert_key=None, partition="2026-06-01"):
     return CheckEvaluation(
-        storage_id=storage_id, run_id=f"run-{storage_id}", job="ingest_job", asset="measurements",
-        check="all_receivers_reported", partition=partition, passed=passed, severity=severity,
-        description="missing: Torino\nsecond line", alert_key=alert_key,
+        storage_id=storage_id,
+        run_id=f"run-{storage_id}",
+        job="ingest_job",
+        asset="measurements",
+        check="all_receivers_reported",
+        partition=partition,
+        passed=passed,
+        severity=severity,
+        description="missing: Torino\nsecond line",
+        alert_key=alert_key,
     )
 
 
@@ -54,20 +66,26 @@ def settings(**changes) -> AlertSettings:
 def test_alerts_are_off_until_a_channel_is_set():
     off = AlertSettings.from_env({})
     assert not off.enabled and off.channels == []
-    both = AlertSettings.from_env({
-        "HEIMDALL_ALERT_WEBHOOK_URL": "https://hooks.slack.com/services/T0/B0/secret",
-        "HEIMDALL_ALERT_SMTP_HOST": "smtp.example.org",
-        "HEIMDALL_ALERT_SMTP_TO": "ops@example.org, oncall@example.org",
-        "HEIMDALL_DAGSTER_URL": "http://127.0.0.1:3000",
-        "HEIMDALL_DATABASE_URL": DB_URL,
-    })
+    both = AlertSettings.from_env(
+        {
+            "HEIMDALL_ALERT_WEBHOOK_URL": "https://hooks.slack.com/services/T0/B0/secret",
+            "HEIMDALL_ALERT_SMTP_HOST": "smtp.example.org",
+            "HEIMDALL_ALERT_SMTP_TO": "ops@example.org, oncall@example.org",
+            "HEIMDALL_DAGSTER_URL": "http://127.0.0.1:3000",
+            "HEIMDALL_DATABASE_URL": DB_URL,
+        }
+    )
     assert both.channels == ["webhook", "email"]
     assert both.smtp.port == 587 and both.smtp.security == "starttls"  # the submission port, STARTTLS
     assert both.smtp.recipients == ("ops@example.org", "oncall@example.org")
     assert both.ui_url == "http://127.0.0.1:3000"  # HEIMDALL_UI_URL when set, else make serve's address
     assert both.secret_urls == (DB_URL,)
-    assert AlertSettings.from_env({"HEIMDALL_ALERT_SMTP_HOST": "h", "HEIMDALL_ALERT_SMTP_TO": "a@b",
-                                   "HEIMDALL_ALERT_SMTP_SECURITY": "ssl"}).smtp.port == 465
+    assert (
+        AlertSettings.from_env(
+            {"HEIMDALL_ALERT_SMTP_HOST": "h", "HEIMDALL_ALERT_SMTP_TO": "a@b", "HEIMDALL_ALERT_SMTP_SECURITY": "ssl"}
+        ).smtp.port
+        == 465
+    )
 
 
 @pytest.mark.parametrize(
@@ -75,13 +93,19 @@ def test_alerts_are_off_until_a_channel_is_set():
     [
         ({"HEIMDALL_ALERT_WEBHOOK_URL": "hooks.slack.com/services/T0/B0/secret"}, "HEIMDALL_ALERT_WEBHOOK_URL"),
         ({"HEIMDALL_ALERT_SMTP_HOST": "smtp.example.org"}, "HEIMDALL_ALERT_SMTP_TO"),
-        ({"HEIMDALL_ALERT_SMTP_HOST": "h", "HEIMDALL_ALERT_SMTP_TO": "a@b", "HEIMDALL_ALERT_SMTP_PORT": "smtp"},
-         "HEIMDALL_ALERT_SMTP_PORT"),
-        ({"HEIMDALL_ALERT_SMTP_HOST": "h", "HEIMDALL_ALERT_SMTP_TO": "a@b", "HEIMDALL_ALERT_SMTP_SECURITY": "tls"},
-         "HEIMDALL_ALERT_SMTP_SECURITY"),
+        (
+            {"HEIMDALL_ALERT_SMTP_HOST": "h", "HEIMDALL_ALERT_SMTP_TO": "a@b", "HEIMDALL_ALERT_SMTP_PORT": "smtp"},
+            "HEIMDALL_ALERT_SMTP_PORT",
+        ),
+        (
+            {"HEIMDALL_ALERT_SMTP_HOST": "h", "HEIMDALL_ALERT_SMTP_TO": "a@b", "HEIMDALL_ALERT_SMTP_SECURITY": "tls"},
+            "HEIMDALL_ALERT_SMTP_SECURITY",
+        ),
         ({"HEIMDALL_ALERT_SMTP_HOST": "h", "HEIMDALL_ALERT_SMTP_TO": "ops"}, "HEIMDALL_ALERT_SMTP_TO"),
-        ({"HEIMDALL_ALERT_SMTP_HOST": "h", "HEIMDALL_ALERT_SMTP_TO": "a@b", "HEIMDALL_ALERT_SMTP_PASSWORD": "pw"},
-         "HEIMDALL_ALERT_SMTP_PASSWORD"),
+        (
+            {"HEIMDALL_ALERT_SMTP_HOST": "h", "HEIMDALL_ALERT_SMTP_TO": "a@b", "HEIMDALL_ALERT_SMTP_PASSWORD": "pw"},
+            "HEIMDALL_ALERT_SMTP_PASSWORD",
+        ),
         ({"HEIMDALL_ALERT_BURST_LIMIT": "0"}, "HEIMDALL_ALERT_BURST_LIMIT"),
         ({"HEIMDALL_UI_URL": "dagster:3000"}, "HEIMDALL_UI_URL"),
     ],
@@ -150,11 +174,16 @@ def test_a_cursor_this_version_cannot_read_is_no_cursor():
 
 def test_the_error_line_is_the_first_line_of_the_error_that_happened():
     chain = [
-        ("DagsterExecutionStepExecutionError", 'dagster._core.errors.DagsterExecutionStepExecutionError: Error occurred while executing op "measurements":\n'),
+        (
+            "DagsterExecutionStepExecutionError",
+            'dagster._core.errors.DagsterExecutionStepExecutionError: Error occurred while executing op "measurements":\n',
+        ),
         ("DatabaseConnectionError", "heimdall_pipeline.core.db.DatabaseConnectionError: cannot connect to x: refused\nmore\n"),
     ]
     assert error_line(chain) == "DatabaseConnectionError: cannot connect to x: refused"
-    assert error_line([("Failure", "dagster._core.definitions.events.Failure: 3 objects pending\n")]) == "Failure: 3 objects pending"
+    assert (
+        error_line([("Failure", "dagster._core.definitions.events.Failure: 3 objects pending\n")]) == "Failure: 3 objects pending"
+    )
     assert error_line([]) == "no error recorded"
     assert len(error_line([("E", "x" * 5000)])) == 400
 
@@ -163,10 +192,15 @@ def test_the_error_line_is_the_first_line_of_the_error_that_happened():
 
 
 def test_an_alert_names_job_partition_check_error_and_run_link_and_masks_every_password():
-    run = Incident("abc123", "ingest_job", "2026-06-01",
-                   f"DatabaseConnectionError: cannot connect to {DB_URL}: password {DB_PASSWORD} refused")
-    check = Incident("def456", "freshness_checks_job", None, "no upload for 7.0 h", check="minio_metadata/uploads_arriving",
-                     severity="ERROR")
+    run = Incident(
+        "abc123",
+        "ingest_job",
+        "2026-06-01",
+        f"DatabaseConnectionError: cannot connect to {DB_URL}: password {DB_PASSWORD} refused",
+    )
+    check = Incident(
+        "def456", "freshness_checks_job", None, "no upload for 7.0 h", check="minio_metadata/uploads_arriving", severity="ERROR"
+    )
     smtp_password = "smtp-pw-123"
     configured = settings(smtp_host="smtp.example.org", smtp_to="ops@example.org", smtp_user="u", smtp_password=smtp_password)
     first, second = compose([run, check], configured)
@@ -188,8 +222,9 @@ def test_an_alert_names_job_partition_check_error_and_run_link_and_masks_every_p
 
 def test_a_burst_is_one_summary():
     incidents = [Incident(f"run-{n}", "ingest_job", f"2026-05-{n:02d}", "OSError: disk full") for n in range(1, 13)]
-    incidents.append(Incident("c", "ingest_job", "2026-05-01", "missing: Torino", check="measurements/all_receivers_reported",
-                              severity="WARN"))
+    incidents.append(
+        Incident("c", "ingest_job", "2026-05-01", "missing: Torino", check="measurements/all_receivers_reported", severity="WARN")
+    )
     assert len(compose(incidents[:5], settings(burst_limit=5))) == 5
     [summary] = compose(incidents, settings(burst_limit=5))
     assert summary.subject == "[heimdall-pipeline] 13 alerts at once: 12 failed run(s), 1 failed or warning check(s)"
@@ -223,17 +258,26 @@ def test_a_channel_that_fails_is_reported_masked_and_the_other_still_gets_the_al
         assert delivery.sent == 1 and len(mail.messages) == 1
     [error] = delivery.errors
     assert error.startswith("webhook (127.0.0.1): HTTPError") and "token" not in error  # the URL's path is never shown
-    unreachable = AlertSettings.from_env({"HEIMDALL_ALERT_SMTP_HOST": "127.0.0.1", "HEIMDALL_ALERT_SMTP_PORT": "1",
-                                          "HEIMDALL_ALERT_SMTP_TO": "a@b", "HEIMDALL_ALERT_SMTP_SECURITY": "none"})
+    unreachable = AlertSettings.from_env(
+        {
+            "HEIMDALL_ALERT_SMTP_HOST": "127.0.0.1",
+            "HEIMDALL_ALERT_SMTP_PORT": "1",
+            "HEIMDALL_ALERT_SMTP_TO": "a@b",
+            "HEIMDALL_ALERT_SMTP_SECURITY": "none",
+        }
+    )
     nothing = deliver(compose([Incident("abc", "j", None, "boom")], unreachable), unreachable)
     assert nothing.sent == 0 and nothing.errors[0].startswith("email (127.0.0.1:1): ConnectionRefusedError")
 
 
-@pytest.mark.parametrize(("security", "expected"), [
-    ("starttls", ["SMTP", "starttls", "login", "send"]),
-    ("ssl", ["SMTP_SSL", "login", "send"]),
-    ("none", ["SMTP", "login", "send"]),
-])
+@pytest.mark.parametrize(
+    ("security", "expected"),
+    [
+        ("starttls", ["SMTP", "starttls", "login", "send"]),
+        ("ssl", ["SMTP_SSL", "login", "send"]),
+        ("none", ["SMTP", "login", "send"]),
+    ],
+)
 def test_smtp_security_modes_take_the_right_steps(monkeypatch, security, expected):
     """STARTTLS and SSL need a certificate the client trusts; the order of the steps is checked here,
     a real server (no TLS) by the test above and by test_serve_alerts."""
@@ -262,8 +306,14 @@ def test_smtp_security_modes_take_the_right_steps(monkeypatch, security, expecte
 
     monkeypatch.setattr(smtplib, "SMTP", FakeSMTP)
     monkeypatch.setattr(smtplib, "SMTP_SSL", FakeSMTP)
-    configured = AlertSettings.from_env({"HEIMDALL_ALERT_SMTP_HOST": "smtp.example.org", "HEIMDALL_ALERT_SMTP_TO": "a@b",
-                                         "HEIMDALL_ALERT_SMTP_SECURITY": security, "HEIMDALL_ALERT_SMTP_USER": "u",
-                                         "HEIMDALL_ALERT_SMTP_PASSWORD": "p"})
+    configured = AlertSettings.from_env(
+        {
+            "HEIMDALL_ALERT_SMTP_HOST": "smtp.example.org",
+            "HEIMDALL_ALERT_SMTP_TO": "a@b",
+            "HEIMDALL_ALERT_SMTP_SECURITY": security,
+            "HEIMDALL_ALERT_SMTP_USER": "u",
+            "HEIMDALL_ALERT_SMTP_PASSWORD": "p",
+        }
+    )
     assert deliver(compose([Incident("abc", "j", None, "boom")], configured), configured).sent == 1
     assert steps == expected

@@ -35,7 +35,9 @@ def active_stations(conn) -> dict[int, tuple[str, str]]:
 
 def test_thresholds_default_to_six_hours_and_name_a_bad_variable():
     assert Thresholds.from_env({}) == Thresholds(6, 6)
-    assert Thresholds.from_env({"HEIMDALL_FRESHNESS_UPLOAD_HOURS": "2", "HEIMDALL_FRESHNESS_RECEIVER_HOURS": "24"}) == Thresholds(2, 24)
+    assert Thresholds.from_env({"HEIMDALL_FRESHNESS_UPLOAD_HOURS": "2", "HEIMDALL_FRESHNESS_RECEIVER_HOURS": "24"}) == Thresholds(
+        2, 24
+    )
     with pytest.raises(ConfigError, match="HEIMDALL_FRESHNESS_RECEIVER_HOURS"):
         Thresholds.from_env({"HEIMDALL_FRESHNESS_RECEIVER_HOURS": "0"})
 

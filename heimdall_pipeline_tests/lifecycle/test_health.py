@@ -4,9 +4,7 @@ built by hand), and read_health against the real server, asserting what its edit
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date, datetime, timedelta, timezone
-
-import pytest
+from datetime import UTC, date, datetime, timedelta
 
 from heimdall_pipeline.core.db import connect
 from heimdall_pipeline.ingest.loader import load_measurements
@@ -22,7 +20,7 @@ from heimdall_pipeline.lifecycle.health import (
 )
 from heimdall_pipeline_tests.measurement_rows import realistic_day
 
-NOW = datetime(2026, 11, 29, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 PORTAL_ERROR = JobError(NOW - timedelta(hours=3), "24000", 'cannot drop portal "" while it is being set up')
 
 
@@ -49,9 +47,21 @@ def compression_job(**changes) -> JobState:
 
 def history_retention_job(**changes) -> JobState:
     job = JobState(
-        3, "Job History Log Retention Policy [3]", "policy_job_stat_history_retention", None, False,
-        timedelta(days=30), True, None, NOW - timedelta(days=2), NOW - timedelta(days=2), "Success",
-        "Scheduled", NOW + timedelta(days=28), 1, 0,
+        3,
+        "Job History Log Retention Policy [3]",
+        "policy_job_stat_history_retention",
+        None,
+        False,
+        timedelta(days=30),
+        True,
+        None,
+        NOW - timedelta(days=2),
+        NOW - timedelta(days=2),
+        "Success",
+        "Scheduled",
+        NOW + timedelta(days=28),
+        1,
+        0,
     )
     return replace(job, **changes)
 
@@ -59,7 +69,10 @@ def history_retention_job(**changes) -> JobState:
 def chunk(days_ago_end: float, compressed: bool, name: str = "_hyper_1_1_chunk") -> ChunkState:
     end = NOW - timedelta(days=days_ago_end)
     return ChunkState(
-        name, end - timedelta(days=1), end, compressed,
+        name,
+        end - timedelta(days=1),
+        end,
+        compressed,
         1_000_000 if not compressed else 300_000,
         4_000_000 if compressed else None,
         1_000_000 if compressed else None,
@@ -117,8 +130,13 @@ def test_no_success_within_the_schedule_plus_grace_warns():
 
 
 def test_a_job_due_long_ago_that_never_ran_points_at_the_scheduler():
-    never = compression_job(last_run_started_at=None, last_successful_finish=None, last_run_status=None,
-                            next_start=NOW - timedelta(hours=3), total_runs=0)
+    never = compression_job(
+        last_run_started_at=None,
+        last_successful_finish=None,
+        last_run_status=None,
+        next_start=NOW - timedelta(hours=3),
+        total_runs=0,
+    )
     (problem,) = community([never]).problems
     assert "has never succeeded (0 run(s))" in problem and "max_background_workers" in problem
     just_created = replace(never, next_start=NOW - timedelta(minutes=5))
@@ -188,7 +206,7 @@ def _job_stats(conn) -> dict[int, str | None]:
 
 def test_read_health_on_the_real_server(db, owner_database_url, edition):
     old_days = [date(2025, 1, 2), date(2025, 1, 3)]
-    recent = datetime.now(timezone.utc).date()
+    recent = datetime.now(UTC).date()
     for day in [*old_days, recent]:
         load_measurements(db, realistic_day(day, sessions=300))
 
@@ -196,9 +214,7 @@ def test_read_health_on_the_real_server(db, owner_database_url, edition):
     assert health.edition == edition
     assert (len(health.compressed_chunks), len(health.chunks)) == _chunk_counts(db)
     assert len(health.chunks) >= 3
-    assert {j.job_id for j in health.jobs} == set(
-        r[0] for r in db.execute("SELECT job_id FROM timescaledb_information.jobs")
-    )
+    assert {j.job_id for j in health.jobs} == set(r[0] for r in db.execute("SELECT job_id FROM timescaledb_information.jobs"))
     assert health.layout == compression_layout(db)
     for job in health.jobs:  # every job's status as job_stats has it, every error with its text
         assert job.last_run_status == _job_stats(db).get(job.job_id)
@@ -252,12 +268,16 @@ def test_the_latest_job_errors_reach_the_pipeline_and_reader_roles(owner_databas
         "ORDER BY job_id, start_time DESC NULLS LAST"
     )
     with connect(owner_database_url, autocommit=False) as owner:
-        assert owner.execute(
-            "SELECT datdba::regrole::text FROM pg_database WHERE datname = current_database()"
-        ).fetchone()[0] == owner.info.user
+        assert (
+            owner.execute("SELECT datdba::regrole::text FROM pg_database WHERE datname = current_database()").fetchone()[0]
+            == owner.info.user
+        )
         expected = owner.execute(latest).fetchall()
     for url in (database_url, reader_database_url):
         with connect(url, autocommit=False) as conn:
-            assert conn.execute(
-                "SELECT job_id, sqlerrcode, err_message FROM timescaledb_latest_job_errors() ORDER BY job_id"
-            ).fetchall() == expected
+            assert (
+                conn.execute(
+                    "SELECT job_id, sqlerrcode, err_message FROM timescaledb_latest_job_errors() ORDER BY job_id"
+                ).fetchall()
+                == expected
+            )

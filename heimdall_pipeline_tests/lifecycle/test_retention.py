@@ -6,8 +6,10 @@ from datetime import date, timedelta
 
 import pytest
 
-from heimdall_pipeline.core.db import connect
 from heimdall_pipeline.analytics.aggregates import DayArchivedError, day_bounds, refresh_hourly
+from heimdall_pipeline.core.db import connect
+from heimdall_pipeline.ingest.loader import load_measurements
+from heimdall_pipeline.ingest.measurement import COLUMNS
 from heimdall_pipeline.lifecycle.retention import (
     ARCHIVE_SCHEMA,
     ArchiveError,
@@ -23,8 +25,6 @@ from heimdall_pipeline.lifecycle.retention import (
     retire_day,
     verify_archive,
 )
-from heimdall_pipeline.ingest.loader import load_measurements
-from heimdall_pipeline.ingest.measurement import COLUMNS
 from heimdall_pipeline_tests.measurement_rows import measurement, realistic_day, utc
 
 OLD, OLDER, RECENT = date(2025, 1, 2), date(2025, 1, 1), date(2025, 2, 14)

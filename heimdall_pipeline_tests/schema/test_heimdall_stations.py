@@ -23,7 +23,9 @@ from heimdall_pipeline_tests.measurement_rows import utc
 from heimdall_pipeline_tests.schema.test_stations import AFTER_T, BY_NAME, names_at, table_state
 
 # Heimdall's seed (db/01-init.sql), in its order: insertion order is not the numbering.
-HEIMDALL_INIT = HEIMDALL_WEBSDR_STATIONS + """
+HEIMDALL_INIT = (
+    HEIMDALL_WEBSDR_STATIONS
+    + """
 INSERT INTO heimdall.websdr_stations
     (name, url, country, latitude, longitude, is_active, timeout_seconds, retry_count, location_description)
 VALUES
@@ -35,6 +37,7 @@ VALUES
     ('Genova', 'http://iq1zw.ddns.net:42154', 'Italy', 44.395, 8.956, TRUE, 30, 3, 'Genova, Italy'),
     ('Milano - Baggio', 'http://iu2mch.duckdns.org:8073', 'Italy', 45.478, 9.123, TRUE, 30, 3, 'Milano (Baggio), Italy');
 """
+)
 T1, T2, T3 = utc(2026, 3, 1, 9), utc(2026, 3, 8, 9), utc(2026, 3, 15, 9)
 
 
@@ -70,8 +73,20 @@ def where(url: str) -> str:
 
 
 def sync_from(database_url: str, heimdall: str, at, *extra: str) -> int:
-    return stations.main(["--database-url", database_url, "sync", "--from-heimdall-db", heimdall,
-                          "--effective-at", at.isoformat(), "--by", "anna", *extra])
+    return stations.main(
+        [
+            "--database-url",
+            database_url,
+            "sync",
+            "--from-heimdall-db",
+            heimdall,
+            "--effective-at",
+            at.isoformat(),
+            "--by",
+            "anna",
+            *extra,
+        ]
+    )
 
 
 def test_sync_from_heimdalls_table_numbers_as_heimdall_before_and_after_a_deactivation(stations_restored, heimdall_url, capsys):
@@ -83,9 +98,11 @@ def test_sync_from_heimdalls_table_numbers_as_heimdall_before_and_after_a_deacti
     out = capsys.readouterr().out.splitlines()
     assert out[0] == f"changes effective {T1.isoformat()}:" and out[-1] == "7 change(s) written"
     assert all(line.startswith("  edited       ") for line in out[1:-1]), out
-    assert "  edited       Aquila di Giaveno [aquila-di-giaveno] websdr 1: url: 'http://sdr1.ik1jns.it:8076/' -> " \
-           "'http://sdr1.ik1jns.it:8076'; location: 'Giaveno, Italy' -> 'Aquila, Giaveno, Turin'; latitude: 45.02 -> 45.03; " \
-           "longitude: 7.29 -> 7.27" in out
+    assert (
+        "  edited       Aquila di Giaveno [aquila-di-giaveno] websdr 1: url: 'http://sdr1.ik1jns.it:8076/' -> "
+        "'http://sdr1.ik1jns.it:8076'; location: 'Giaveno, Italy' -> 'Aquila, Giaveno, Turin'; latitude: 45.02 -> 45.03; "
+        "longitude: 7.29 -> 7.27" in out
+    )
     assert names_at(stations_restored, T1) == heimdall_ids(heimdall_url) == dict(enumerate(BY_NAME, start=1))
     with connect(stations_restored) as conn:
         now = [v.station for v in stations_at(conn, T1)]
@@ -121,14 +138,25 @@ def test_sync_from_heimdalls_table_numbers_as_heimdall_before_and_after_a_deacti
     # A station new to Heimdall, first by name, and one whose is_active is NULL (Heimdall's
     # `WHERE is_active` leaves it out): every id moves, as Heimdall's do.
     with psycopg.connect(heimdall_url) as conn:
-        conn.execute("INSERT INTO heimdall.websdr_stations (name, url, latitude, longitude, country) "
-                     "VALUES ('Alba', 'http://alba.example:8073', 44.7, 8.03, NULL)")
+        conn.execute(
+            "INSERT INTO heimdall.websdr_stations (name, url, latitude, longitude, country) "
+            "VALUES ('Alba', 'http://alba.example:8073', 44.7, 8.03, NULL)"
+        )
         conn.execute("UPDATE heimdall.websdr_stations SET is_active = NULL WHERE name = 'Torino'")
     assert sync_from(stations_restored, heimdall_url, T3) == 0
     assert "  added        Alba [alba] websdr - -> 1" in capsys.readouterr().out
-    assert names_at(stations_restored, T3) == heimdall_ids(heimdall_url) == {
-        1: "Alba", 2: "Aquila di Giaveno", 3: "Genova", 4: "Milano - Baggio", 5: "Montanaro", 6: "Passo del Giovi",
-    }
+    assert (
+        names_at(stations_restored, T3)
+        == heimdall_ids(heimdall_url)
+        == {
+            1: "Alba",
+            2: "Aquila di Giaveno",
+            3: "Genova",
+            4: "Milano - Baggio",
+            5: "Montanaro",
+            6: "Passo del Giovi",
+        }
+    )
     with connect(stations_restored) as conn:
         (alba,) = [v.station for v in stations_at(conn, T3) if v.station.key == "alba"]
     # Heimdall's fallbacks: location from name and country ('Italy' when none), no bands known.
@@ -155,7 +183,10 @@ def test_heimdalls_database_orders_the_names_by_its_own_collation(stations_resto
         conn.execute("CREATE TABLE heimdall_icu.websdr_stations (LIKE heimdall.websdr_stations INCLUDING ALL)")
         conn.execute('ALTER TABLE heimdall_icu.websdr_stations ALTER COLUMN name TYPE VARCHAR(255) COLLATE "en-US-x-icu"')
         conn.execute("INSERT INTO heimdall_icu.websdr_stations SELECT * FROM heimdall.websdr_stations")
-        conn.execute("INSERT INTO heimdall_icu.websdr_stations (name, url, latitude, longitude) VALUES ('bra', 'http://bra.example/', 44.7, 7.85)")
+        conn.execute(
+            "INSERT INTO heimdall_icu.websdr_stations (name, url, latitude, longitude) VALUES ('bra', "
+            "'http://bra.example/', 44.7, 7.85)"
+        )
     expected = heimdall_ids(heimdall_url, "heimdall_icu.websdr_stations")
     assert expected[2] == "bra"
 
@@ -172,12 +203,18 @@ def test_a_source_that_cannot_be_read_is_refused_in_one_line_and_nothing_changes
     before = table_state(stations_restored)
     source = f"heimdall.websdr_stations at {where(heimdall_url)}"
     with psycopg.connect(heimdall_url) as conn:
-        (coazze,) = conn.execute("UPDATE heimdall.websdr_stations SET url = 'ftp://coazze' WHERE name = 'Coazze' RETURNING id").fetchone()
+        (coazze,) = conn.execute(
+            "UPDATE heimdall.websdr_stations SET url = 'ftp://coazze' WHERE name = 'Coazze' RETURNING id"
+        ).fetchone()
     refusals = [
-        (["--heimdall-table", "heimdall.nope"],
-         f'heimdall.nope at {where(heimdall_url)}: relation "heimdall.nope" does not exist'),
-        (["--heimdall-table", "websdr_stations; DROP TABLE x"],
-         "'websdr_stations; DROP TABLE x' is not a schema.table name, e.g. heimdall.websdr_stations"),
+        (
+            ["--heimdall-table", "heimdall.nope"],
+            f'heimdall.nope at {where(heimdall_url)}: relation "heimdall.nope" does not exist',
+        ),
+        (
+            ["--heimdall-table", "websdr_stations; DROP TABLE x"],
+            "'websdr_stations; DROP TABLE x' is not a schema.table name, e.g. heimdall.websdr_stations",
+        ),
         ([], f"{source}: station {coazze} (Coazze): url must be an http:// or https:// URL, got 'ftp://coazze'"),
     ]
     for extra, message in refusals:
@@ -186,9 +223,7 @@ def test_a_source_that_cannot_be_read_is_refused_in_one_line_and_nothing_changes
     with psycopg.connect(heimdall_url) as conn:
         conn.execute("ALTER TABLE heimdall.websdr_stations DROP COLUMN is_active")
     assert sync_from(stations_restored, heimdall_url, T1) == 1
-    assert capsys.readouterr().err == (
-        f"heimdall-stations: {source}: column station.is_active does not exist\n"
-    )
+    assert capsys.readouterr().err == (f"heimdall-stations: {source}: column station.is_active does not exist\n")
 
     assert sync_from(stations_restored, "postgresql://nobody:s3cr3t-pw@127.0.0.1:1/heimdall", T1) == 1
     err = capsys.readouterr().err

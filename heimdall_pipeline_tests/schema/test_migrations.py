@@ -6,7 +6,7 @@ import shutil
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -14,12 +14,12 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from heimdall_pipeline.schema import migrations
 from heimdall_pipeline.core.db import connect
 from heimdall_pipeline.ingest.loader import load_measurements
+from heimdall_pipeline.lifecycle.health import compression_layout
+from heimdall_pipeline.schema import migrations
 from heimdall_pipeline.schema.migrations import MIGRATIONS_DIR, MigrationError, discover, migrate
 from heimdall_pipeline.schema.stations import stations_at, sync_stations
-from heimdall_pipeline.lifecycle.health import compression_layout
 from heimdall_pipeline_tests.conftest import _with_database, drop_database
 from heimdall_pipeline_tests.measurement_rows import realistic_day
 
@@ -59,9 +59,7 @@ def _columns(conn, table):
 
 def test_fresh_database_gets_the_seed_schema_and_a_rerun_applies_nothing(empty_database_url, edition):
     applied = migrate(empty_database_url)
-    assert [m.path.name for m in applied] == [
-        m.path.name for m in discover() if m.applies_to(edition)
-    ]
+    assert [m.path.name for m in applied] == [m.path.name for m in discover() if m.applies_to(edition)]
     assert {m.edition for m in applied} <= {None, edition}
     assert migrate(empty_database_url) == []
 
@@ -89,9 +87,7 @@ def test_fresh_database_gets_the_seed_schema_and_a_rerun_applies_nothing(empty_d
             """
         ).fetchone()[0]
         assert primary_key == ["task_id", "websdr_id", "timestamp_utc"]
-        indexes = dict(conn.execute(
-            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'measurements'"
-        ).fetchall())
+        indexes = dict(conn.execute("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'measurements'").fetchall())
         assert set(indexes) == {
             "measurements_pkey",
             "idx_measurements_websdr_time",
@@ -174,9 +170,12 @@ def test_edition_is_detected_from_the_license(empty_database_url):
                 conn.execute("ALTER TABLE probe SET (timescaledb.compress)")
         else:
             conn.execute("ALTER TABLE probe SET (timescaledb.compress)")
-            assert conn.execute(
-                "SELECT compression_enabled FROM timescaledb_information.hypertables WHERE hypertable_name = 'probe'"
-            ).fetchone()[0] is True
+            assert (
+                conn.execute(
+                    "SELECT compression_enabled FROM timescaledb_information.hypertables WHERE hypertable_name = 'probe'"
+                ).fetchone()[0]
+                is True
+            )
 
 
 def test_edition_specific_migrations_apply_only_on_their_edition(empty_database_url, edition, tmp_path, monkeypatch):
@@ -268,10 +267,12 @@ def test_the_layout_migration_recompresses_chunks_compressed_with_the_old_layout
 
 def chunk_layouts(conn) -> set[tuple[str, str]]:
     """(segmentby, orderby) of the compressed chunks of measurements, as TimescaleDB recorded them."""
-    return set(conn.execute(
-        "SELECT segmentby, orderby FROM timescaledb_information.chunk_compression_settings "
-        "WHERE hypertable = 'measurements'::regclass"
-    ).fetchall())
+    return set(
+        conn.execute(
+            "SELECT segmentby, orderby FROM timescaledb_information.chunk_compression_settings "
+            "WHERE hypertable = 'measurements'::regclass"
+        ).fetchall()
+    )
 
 
 def test_a_changed_applied_migration_stops_the_runner(empty_database_url, tmp_path):
@@ -319,8 +320,10 @@ def test_cli_reports_up_to_date_and_the_grants_it_reapplied(owner_database_url, 
     assert "SELECT on measurement_archive_writes, measurement_archives, " in grants[0]
     assert grants[1].startswith("grants: heimdall_reader: SELECT on ingest_ledger, ")
     assert "INSERT" not in grants[1]
-    assert grants[2].startswith("grants: heimdall_archiver: SELECT/INSERT/UPDATE/DELETE on ingest_ledger, iq_metrics, "
-                                "measurement_archive_writes, measurement_archives, ")
+    assert grants[2].startswith(
+        "grants: heimdall_archiver: SELECT/INSERT/UPDATE/DELETE on ingest_ledger, iq_metrics, "
+        "measurement_archive_writes, measurement_archives, "
+    )
     assert "EXECUTE on drop_archived_day_chunks(date)" in grants[2]
     assert "postgresql://" not in out  # the URL and its password are never printed
 
@@ -353,7 +356,7 @@ def test_0021_leaves_a_receiver_list_changed_since_the_cut_over_as_it_is(empty_d
     """Heimdall began numbering by name at 0021's cut-over; a list an operator changed after it
     (here: Genova's URL, in the seed's numbering) is theirs, and 0021 does not renumber under it."""
     migrate(empty_database_url, migrations_before("websdr_ids_by_name", tmp_path))
-    edited_at = datetime(2026, 2, 1, tzinfo=timezone.utc)
+    edited_at = datetime(2026, 2, 1, tzinfo=UTC)
     with connect(empty_database_url) as conn:
         seed = [v.station for v in stations_at(conn)]
         edited = [replace(s, url="http://iq1zw.ddns.net:42155/") if s.key == "genova" else s for s in seed]
@@ -390,7 +393,8 @@ def test_0014_sends_old_duplicates_back_to_pending_to_be_compared(empty_database
 
     with connect(empty_database_url) as conn:
         rows = dict(
-            (key, rest) for key, *rest in conn.execute(
+            (key, rest)
+            for key, *rest in conn.execute(
                 "SELECT object_key, status, reason, task_id, processed_at IS NULL, attempts FROM ingest_ledger"
             )
         )

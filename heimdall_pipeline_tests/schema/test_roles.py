@@ -17,13 +17,13 @@ import pytest
 from psycopg import errors, sql
 
 from heimdall_pipeline.core.db import connect
-from heimdall_pipeline.defs.resources import TimescaleResource
-from heimdall_pipeline.schema.grants import apply_grants
-from heimdall_pipeline.lifecycle.retention import archive_day
-from heimdall_pipeline.ingest.loader import load_measurements
-from heimdall_pipeline.schema import migrations as migrations_module
-from heimdall_pipeline.schema.migrations import MIGRATIONS_DIR, SchemaBehindError, discover, migrate
 from heimdall_pipeline.core.settings import redact
+from heimdall_pipeline.defs.resources import TimescaleResource
+from heimdall_pipeline.ingest.loader import load_measurements
+from heimdall_pipeline.lifecycle.retention import archive_day
+from heimdall_pipeline.schema import migrations as migrations_module
+from heimdall_pipeline.schema.grants import apply_grants
+from heimdall_pipeline.schema.migrations import MIGRATIONS_DIR, SchemaBehindError, discover, migrate
 from heimdall_pipeline.worker.api import save_measurements_to_timescaledb
 from heimdall_pipeline_tests.conftest import TEST_DB_SCHEMA, _user, _with_database, create_role_database, drop_database
 from heimdall_pipeline_tests.measurement_rows import realistic_day
@@ -75,8 +75,11 @@ def test_the_pipeline_role_cannot_change_the_schema(split_roles, clean_database_
     # The receiver list over time is the owner's to change (heimdall-stations sync).
     _refused(url, "UPDATE websdr_station_versions SET name = 'planted'")
     _refused(url, "DELETE FROM websdr_station_versions")
-    _refused(url, "INSERT INTO websdr_station_changes (effective_at, recorded_by, source, change, station_key) "
-                  "VALUES (now(), 'planted', 'planted', 'edited', 'torino')")
+    _refused(
+        url,
+        "INSERT INTO websdr_station_changes (effective_at, recorded_by, source, change, station_key) "
+        "VALUES (now(), 'planted', 'planted', 'edited', 'torino')",
+    )
     # drop_chunks needs the owner: the pipeline retires days only through the owner's function.
     with connect(url, autocommit=True) as conn:
         with pytest.raises(psycopg.Error, match="must be owner"):
@@ -90,10 +93,17 @@ def test_the_pipeline_role_can_neither_forge_an_archive_record_nor_drop_a_day(sp
     rows = realistic_day(day, sessions=3)
     with connect(clean_database_url, autocommit=True) as conn:
         load_measurements(conn, rows)
-    _refused(clean_database_url, "INSERT INTO measurement_archives (day, object_key, row_count, checksum) "
-                                 "VALUES (%s, 'planted', 1000000, 'planted')", (day,))
-    _refused(clean_database_url, "INSERT INTO measurement_archive_writes (day, object_key, row_count, checksum) "
-                                 "VALUES (%s, 'planted', 1000000, 'planted')", (day,))
+    _refused(
+        clean_database_url,
+        "INSERT INTO measurement_archives (day, object_key, row_count, checksum) VALUES (%s, 'planted', 1000000, 'planted')",
+        (day,),
+    )
+    _refused(
+        clean_database_url,
+        "INSERT INTO measurement_archive_writes (day, object_key, row_count, checksum) "
+        "VALUES (%s, 'planted', 1000000, 'planted')",
+        (day,),
+    )
     _refused(clean_database_url, "UPDATE measurement_archives SET row_count = 1000000")
     _refused(clean_database_url, "SELECT drop_archived_day_chunks(%s)", (day,))
     with connect(clean_database_url, autocommit=True) as conn:
@@ -101,7 +111,9 @@ def test_the_pipeline_role_can_neither_forge_an_archive_record_nor_drop_a_day(sp
         conn.execute("SELECT count(*) FROM measurement_archives")  # reading them stays allowed
 
 
-def test_the_owners_drop_function_refuses_a_day_without_an_archive(split_roles, clean_database_url, archiver_database_url, s3, bucket):
+def test_the_owners_drop_function_refuses_a_day_without_an_archive(
+    split_roles, clean_database_url, archiver_database_url, s3, bucket
+):
     day = date(2025, 1, 2)
     rows = realistic_day(day, sessions=3)
     with connect(archiver_database_url) as conn:
@@ -211,8 +223,12 @@ def test_an_unmigrated_database_is_at_zero(admin_database_url, split_roles):
         admin.execute(f'CREATE DATABASE "{name}"')
     try:
         newest = max(m.version for m in discover() if m.edition is None)
-        with pytest.raises(SchemaBehindError, match=rf"^schema {TEST_DB_SCHEMA} is at 0, code needs {newest}: run heimdall-migrate"):
-            with TimescaleResource(database_url=_with_database(split_roles.pipeline, name), db_schema=TEST_DB_SCHEMA).connection():
+        with pytest.raises(
+            SchemaBehindError, match=rf"^schema {TEST_DB_SCHEMA} is at 0, code needs {newest}: run heimdall-migrate"
+        ):
+            with TimescaleResource(
+                database_url=_with_database(split_roles.pipeline, name), db_schema=TEST_DB_SCHEMA
+            ).connection():
                 pass
     finally:
         drop_database(admin_database_url, name)
@@ -236,6 +252,7 @@ def test_migrate_settings_default_to_the_pipeline_url_and_the_standard_role_name
 
 def test_heimdall_migrate_without_a_url_says_which_variables_to_set(monkeypatch):
     from heimdall_pipeline.schema import migrations
+
     monkeypatch.delenv("HEIMDALL_DATABASE_URL", raising=False)
     monkeypatch.delenv("HEIMDALL_MIGRATE_DATABASE_URL", raising=False)
     with pytest.raises(SystemExit) as stopped:
@@ -259,11 +276,15 @@ def test_a_hostile_role_name_is_quoted_as_an_identifier_never_run(admin_database
             with connect(owner_database_url) as owner:
                 pipeline, reader = apply_grants(owner, hostile, _user(split_roles.reader))
             assert pipeline.granted and reader.granted
-            assert admin.execute("SELECT to_regclass('pwned_by_role'), to_regclass('public.pwned_by_role')").fetchone() == (None, None)
+            assert admin.execute("SELECT to_regclass('pwned_by_role'), to_regclass('public.pwned_by_role')").fetchone() == (
+                None,
+                None,
+            )
             can = admin.execute(
                 "SELECT has_table_privilege(%s, 'schema_migrations', 'SELECT'), "
                 "has_table_privilege(%s, 'schema_migrations', 'INSERT'), has_table_privilege(%s, 'measurements', 'INSERT')",
-                (hostile, hostile, hostile)).fetchone()
+                (hostile, hostile, hostile),
+            ).fetchone()
             assert can == (True, False, True)  # the owner's tables read-only, the data writable
         finally:
             admin.execute(sql.SQL("DROP OWNED BY {}").format(role))

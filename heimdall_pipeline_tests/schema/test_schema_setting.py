@@ -8,24 +8,24 @@ owner role does the rest, as heimdall-migrate does). The whole suite also runs i
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import psycopg
 import pytest
 from psycopg import sql
 
+from heimdall_pipeline.analytics.aggregates import refresh_hourly
+from heimdall_pipeline.analytics.reports import build_report
+from heimdall_pipeline.core.db import connect
+from heimdall_pipeline.core.settings import ConfigError, db_schema, search_path
+from heimdall_pipeline.ingest.loader import load_measurements
 from heimdall_pipeline.schema import migrations
 from heimdall_pipeline.schema.adoption import SEED_INDEXES, SET_ASIDE_TABLE
-from heimdall_pipeline.analytics.aggregates import refresh_hourly
-from heimdall_pipeline.core.db import connect
 from heimdall_pipeline.schema.grants import apply_grants
-from heimdall_pipeline.ingest.loader import load_measurements
 from heimdall_pipeline.schema.migrations import MigrationError, SchemaBehindError, discover, migrate, require_current_schema
-from heimdall_pipeline.analytics.reports import build_report
-from heimdall_pipeline.core.settings import ConfigError, db_schema, search_path
 from heimdall_pipeline_tests.conftest import TEST_DB_SCHEMA, _user, _with_database, drop_database
-from heimdall_pipeline_tests.measurement_rows import realistic_day
 from heimdall_pipeline_tests.heimdall_tables import HEIMDALL_WEBSDR_STATIONS
+from heimdall_pipeline_tests.measurement_rows import realistic_day
 
 # Heimdall's backend model of measurements: a SQLAlchemy table with a surrogate primary key `id`
 # and the seed's columns (its strings as VARCHAR), not a hypertable.
@@ -45,7 +45,10 @@ CREATE TABLE {table} (
 )
 """
 HEIMDALL_STATIONS = "CREATE TABLE {table} (id SERIAL PRIMARY KEY, name VARCHAR NOT NULL, url VARCHAR NOT NULL, is_active BOOLEAN)"
-SEED_COLUMNS = "id, task_id, websdr_id, frequency_mhz, sample_rate_khz, samples_count, timestamp_utc, snr_db, frequency_offset_hz, power_dbm, s3_path"
+SEED_COLUMNS = (
+    "id, task_id, websdr_id, frequency_mhz, sample_rate_khz, samples_count, timestamp_utc, snr_db, "
+    "frequency_offset_hz, power_dbm, s3_path"
+)
 FIRST_DAY = date(2025, 3, 10)
 
 
@@ -54,8 +57,19 @@ def test_the_schema_setting_is_a_plain_identifier_defaulting_to_public():
     assert db_schema({"HEIMDALL_DB_SCHEMA": " heimdall "}) == "heimdall"
     assert search_path("public") == "public"
     assert search_path("heimdall") == '"heimdall",public'
-    for bad in ("Heimdall", "heimdall; DROP TABLE x", "pg_catalog", "information_schema", "1st", "a-b", "x" * 64,
-                "_timescaledb_internal", "_timescaledb_catalog", "timescaledb_information", "timescaledb_experimental"):
+    for bad in (
+        "Heimdall",
+        "heimdall; DROP TABLE x",
+        "pg_catalog",
+        "information_schema",
+        "1st",
+        "a-b",
+        "x" * 64,
+        "_timescaledb_internal",
+        "_timescaledb_catalog",
+        "timescaledb_information",
+        "timescaledb_experimental",
+    ):
         with pytest.raises(ConfigError) as raised:
             db_schema({"HEIMDALL_DB_SCHEMA": bad})
         message = str(raised.value)
@@ -82,8 +96,21 @@ def _heimdall_rows(rows: int = 300) -> list[tuple]:
     (task_id, websdr_id, timestamp_utc) of earlier rows with other values (e.g. a re-run acquisition)."""
     out = []
     for i in range(rows - 3):
-        at = datetime(2025, 3, 10, tzinfo=timezone.utc) + timedelta(minutes=14 * i)  # 297 * 14 min: three days
-        out.append((f"task-{i // 7:04d}", i % 7 + 1, 145.0 + (i % 5) / 10, 12.5, 125000, at, 5.0 + i % 30, -10.0 + i % 20, -60.0, f"sessions/task-{i // 7:04d}/websdr_{i % 7 + 1}.npy"))
+        at = datetime(2025, 3, 10, tzinfo=UTC) + timedelta(minutes=14 * i)  # 297 * 14 min: three days
+        out.append(
+            (
+                f"task-{i // 7:04d}",
+                i % 7 + 1,
+                145.0 + (i % 5) / 10,
+                12.5,
+                125000,
+                at,
+                5.0 + i % 30,
+                -10.0 + i % 20,
+                -60.0,
+                f"sessions/task-{i // 7:04d}/websdr_{i % 7 + 1}.npy",
+            )
+        )
     for i in (5, 100, 250):
         task, websdr, freq, rate, count, at, *_ = out[i]
         out.append((task, websdr, freq + 0.5, rate, count, at, 1.0, 0.0, -70.0, None))
@@ -97,13 +124,20 @@ def _create_heimdall_tables(conn: psycopg.Connection, schema: str) -> None:
     conn.execute(sql.SQL(HEIMDALL_MEASUREMENTS).format(table=measurements))
     with conn.cursor() as cur:
         cur.executemany(
-            sql.SQL("INSERT INTO {} (task_id, websdr_id, frequency_mhz, sample_rate_khz, samples_count, timestamp_utc, "
-                    "snr_db, frequency_offset_hz, power_dbm, s3_path) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)").format(measurements),
+            sql.SQL(
+                "INSERT INTO {} (task_id, websdr_id, frequency_mhz, sample_rate_khz, samples_count, timestamp_utc, "
+                "snr_db, frequency_offset_hz, power_dbm, s3_path) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+            ).format(measurements),
             _heimdall_rows(),
         )
     stations = sql.SQL("{}.websdr_stations").format(sql.Identifier(schema))
     conn.execute(sql.SQL(HEIMDALL_STATIONS).format(table=stations))
-    conn.execute(sql.SQL("INSERT INTO {} (name, url, is_active) VALUES ('Heimdall one', 'http://one/', TRUE), ('Heimdall two', 'http://two/', FALSE)").format(stations))
+    conn.execute(
+        sql.SQL(
+            "INSERT INTO {} (name, url, is_active) VALUES ('Heimdall one', 'http://one/', TRUE), ('Heimdall "
+            "two', 'http://two/', FALSE)"
+        ).format(stations)
+    )
 
 
 def _contents(conn: psycopg.Connection, *tables: str) -> tuple[int, str]:
@@ -141,8 +175,10 @@ def test_a_foreign_measurements_table_stops_the_runner_which_says_what_it_found_
     assert migrations.main(["--database-url", owner_url]) == 1
 
     err = capsys.readouterr().err
-    assert err.startswith(f"heimdall-migrate: schema {TEST_DB_SCHEMA} already has a measurements table that "
-                          "heimdall-pipeline did not create (no migration recorded it), so nothing was changed. ")
+    assert err.startswith(
+        f"heimdall-migrate: schema {TEST_DB_SCHEMA} already has a measurements table that "
+        "heimdall-pipeline did not create (no migration recorded it), so nothing was changed. "
+    )
     assert "columns id bigint NOT NULL, task_id character varying NOT NULL, websdr_id integer NOT NULL" in err
     assert "primary key (id); not a hypertable; 300 rows" in err
     assert "set HEIMDALL_DB_SCHEMA to a schema of ours (e.g. heimdall_pipeline)" in err
@@ -159,7 +195,9 @@ def test_a_foreign_table_without_the_seed_columns_is_refused_and_cannot_be_adopt
     with connect(owner_url, schema=TEST_DB_SCHEMA) as owner:
         owner.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(TEST_DB_SCHEMA)))
         owner.execute("CREATE TABLE measurements (id SERIAL PRIMARY KEY, station TEXT, value REAL)")
-    with pytest.raises(MigrationError, match=r"It cannot be adopted: it lacks the seed's columns task_id text, websdr_id integer"):
+    with pytest.raises(
+        MigrationError, match=r"It cannot be adopted: it lacks the seed's columns task_id text, websdr_id integer"
+    ):
         migrate(owner_url, schema=TEST_DB_SCHEMA)
     with pytest.raises(MigrationError, match=r"^cannot adopt .*measurements: it lacks the seed's columns task_id text"):
         migrate(owner_url, schema=TEST_DB_SCHEMA, adopt_measurements=True)
@@ -195,7 +233,9 @@ def test_an_adoption_the_server_refuses_is_one_line_and_leaves_nothing_behind(ne
         assert _primary_key(owner, f'"{TEST_DB_SCHEMA}".measurements') == ["id"]
 
 
-def test_adopting_heimdalls_measurements_keeps_every_row_and_the_pipeline_loads_into_it(new_database, edition, capsys, monkeypatch):
+def test_adopting_heimdalls_measurements_keeps_every_row_and_the_pipeline_loads_into_it(
+    new_database, edition, capsys, monkeypatch
+):
     owner_url, pipeline_url, reader_url = new_database
     table = f'"{TEST_DB_SCHEMA}".measurements'
     with connect(owner_url) as owner:
@@ -207,8 +247,10 @@ def test_adopting_heimdalls_measurements_keeps_every_row_and_the_pipeline_loads_
     assert migrations.main(["--database-url", owner_url, "--adopt-measurements"]) == 0
 
     out = capsys.readouterr().out
-    assert (f"adopted measurements: 300 rows, 297 kept in measurements, 3 set aside in {SET_ASIDE_TABLE} "
-            "(see its set_aside_reason); recorded as 0001\n") in out
+    assert (
+        f"adopted measurements: 300 rows, 297 kept in measurements, 3 set aside in {SET_ASIDE_TABLE} "
+        "(see its set_aside_reason); recorded as 0001\n"
+    ) in out
     assert f"schema: {TEST_DB_SCHEMA}\n" in out
     set_aside = f'"{TEST_DB_SCHEMA}".{SET_ASIDE_TABLE}'
     with connect(owner_url, schema=TEST_DB_SCHEMA) as owner:
@@ -220,19 +262,27 @@ def test_adopting_heimdalls_measurements_keeps_every_row_and_the_pipeline_loads_
         assert aside == [(i, "another row has the same (task_id, websdr_id, timestamp_utc)") for i in (298, 299, 300)]
         assert _primary_key(owner, table) == ["task_id", "websdr_id", "timestamp_utc"]
         assert owner.execute(
-            "SELECT num_dimensions FROM timescaledb_information.hypertables WHERE hypertable_schema = %s AND hypertable_name = 'measurements'",
+            "SELECT num_dimensions FROM timescaledb_information.hypertables WHERE hypertable_schema = %s "
+            "AND hypertable_name = 'measurements'",
             (TEST_DB_SCHEMA,),
         ).fetchone() == (1,)
         chunks = owner.execute("SELECT count(*) FROM show_chunks(%s::regclass)", (table,)).fetchone()[0]
         assert chunks == 3  # the rows were migrated into one-day chunks, none left in the parent
         assert owner.execute(f"SELECT count(*) FROM ONLY {table}").fetchone()[0] == 0
-        indexes = {name for (name,) in owner.execute(
-            "SELECT indexname FROM pg_indexes WHERE schemaname = %s AND tablename = 'measurements'", (TEST_DB_SCHEMA,))}
+        indexes = {
+            name
+            for (name,) in owner.execute(
+                "SELECT indexname FROM pg_indexes WHERE schemaname = %s AND tablename = 'measurements'", (TEST_DB_SCHEMA,)
+            )
+        }
         assert set(SEED_INDEXES) <= indexes
         recorded = [v for (v,) in owner.execute("SELECT version FROM schema_migrations ORDER BY version")]
         assert recorded == [m.version for m in discover() if m.applies_to(edition)]
-        assert owner.execute("SELECT data_type FROM information_schema.columns WHERE table_schema = %s "
-                             "AND table_name = 'measurements' AND column_name = 'task_id'", (TEST_DB_SCHEMA,)).fetchone() == ("text",)
+        assert owner.execute(
+            "SELECT data_type FROM information_schema.columns WHERE table_schema = %s "
+            "AND table_name = 'measurements' AND column_name = 'task_id'",
+            (TEST_DB_SCHEMA,),
+        ).fetchone() == ("text",)
     assert migrate(owner_url, schema=TEST_DB_SCHEMA) == []  # 0001 recorded with its checksum: the guard holds
 
     day = FIRST_DAY + timedelta(days=5)
@@ -254,7 +304,7 @@ def _load_and_report(pipeline_url: str, reader_url: str, schema: str) -> tuple[i
         hourly = conn.execute("SELECT sum(measurement_count) FROM measurements_hourly").fetchone()[0]
         assert hourly == inserted
     with connect(reader_url, schema=schema) as reader:
-        report = build_report(reader, "receiver_performance", datetime(2025, 3, 10, 23, 30, tzinfo=timezone.utc), 24)
+        report = build_report(reader, "receiver_performance", datetime(2025, 3, 10, 23, 30, tzinfo=UTC), 24)
     assert report.rows["measurement_count"].sum() == inserted
     assert len(report.rows) == 7  # our seven receivers, by name
     return inserted, len(report.rows)
@@ -266,7 +316,14 @@ def test_the_default_public_schema_migrates_loads_and_reports(new_database, role
     with connect(owner_url, schema="public") as owner:
         apply_grants(owner, _user(role_urls.pipeline), _user(role_urls.reader), "public")
         tables = {t for (t,) in owner.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
-        assert {"schema_migrations", "measurements", "websdr_station_versions", "ingest_ledger", "measurements_hourly", "iq_metrics"} <= tables
+        assert {
+            "schema_migrations",
+            "measurements",
+            "websdr_station_versions",
+            "ingest_ledger",
+            "measurements_hourly",
+            "iq_metrics",
+        } <= tables
         assert owner.execute("SELECT 1 FROM pg_views WHERE schemaname = 'public' AND viewname = 'websdr_stations'").fetchone()
         assert owner.execute("SELECT proconfig FROM pg_proc WHERE proname = 'drop_archived_day_chunks'").fetchone() == (
             ["search_path=public, pg_temp"],
@@ -280,8 +337,10 @@ def test_beside_heimdalls_public_tables_ours_live_in_our_schema_and_neither_touc
     ours = TEST_DB_SCHEMA if TEST_DB_SCHEMA != "public" else "heimdall_pipeline"
     with connect(owner_url, schema="public") as owner:
         _create_heimdall_tables(owner, "public")
-        heimdall_before = (_contents(owner, "public.measurements"),
-                           owner.execute("SELECT md5(string_agg(t::text, '|' ORDER BY id)) FROM public.websdr_stations t").fetchone())
+        heimdall_before = (
+            _contents(owner, "public.measurements"),
+            owner.execute("SELECT md5(string_agg(t::text, '|' ORDER BY id)) FROM public.websdr_stations t").fetchone(),
+        )
 
     # Before our migrations, the runtime stops: it never falls through to Heimdall's public tables.
     with connect(pipeline_url, schema=ours) as conn:
@@ -296,24 +355,39 @@ def test_beside_heimdalls_public_tables_ours_live_in_our_schema_and_neither_touc
     inserted, _ = _load_and_report(pipeline_url, reader_url, ours)
 
     with connect(owner_url, schema="public") as owner:
-        assert (_contents(owner, "public.measurements"),
-                owner.execute("SELECT md5(string_agg(t::text, '|' ORDER BY id)) FROM public.websdr_stations t").fetchone()) == heimdall_before
+        assert (
+            _contents(owner, "public.measurements"),
+            owner.execute("SELECT md5(string_agg(t::text, '|' ORDER BY id)) FROM public.websdr_stations t").fetchone(),
+        ) == heimdall_before
         assert _primary_key(owner, "public.measurements") == ["id"]  # Heimdall's, as it was
-        assert owner.execute("SELECT count(*) FROM timescaledb_information.hypertables WHERE hypertable_schema = 'public'").fetchone()[0] == 0
-        assert owner.execute(sql.SQL("SELECT count(*) FROM {}.measurements").format(sql.Identifier(ours))).fetchone()[0] == inserted
+        assert (
+            owner.execute(
+                "SELECT count(*) FROM timescaledb_information.hypertables WHERE hypertable_schema = 'public'"
+            ).fetchone()[0]
+            == 0
+        )
+        assert (
+            owner.execute(sql.SQL("SELECT count(*) FROM {}.measurements").format(sql.Identifier(ours))).fetchone()[0] == inserted
+        )
         assert owner.execute(sql.SQL("SELECT count(*) FROM {}.websdr_stations").format(sql.Identifier(ours))).fetchone()[0] == 7
         # Our SECURITY DEFINER function resolves our tables, not Heimdall's (0015).
         assert owner.execute(
-            "SELECT proconfig FROM pg_proc WHERE proname = 'drop_archived_day_chunks' AND pronamespace = %s::regnamespace", (ours,)
-        ).fetchone() == ([f'search_path={ours}, public, pg_temp'],)
+            "SELECT proconfig FROM pg_proc WHERE proname = 'drop_archived_day_chunks' AND pronamespace = %s::regnamespace",
+            (ours,),
+        ).fetchone() == ([f"search_path={ours}, public, pg_temp"],)
         # The roles got nothing on Heimdall's tables.
         for role in (_user(role_urls.pipeline), _user(role_urls.reader)):
             if role != _user(role_urls.owner):
                 assert not owner.execute("SELECT has_table_privilege(%s, 'public.measurements', 'SELECT')", (role,)).fetchone()[0]
     with connect(owner_url, schema=ours) as owner:
-        owner.execute("INSERT INTO measurement_archives (day, object_key, row_count, checksum) VALUES (%s, 'k', 0, 'c')", (FIRST_DAY,))
+        owner.execute(
+            "INSERT INTO measurement_archives (day, object_key, row_count, checksum) VALUES (%s, 'k', 0, 'c')", (FIRST_DAY,)
+        )
     with connect(pipeline_url, schema=ours) as conn:  # it counts our rows of the day, not Heimdall's
-        with pytest.raises(psycopg.errors.RaiseException, match=rf"refusing to drop {FIRST_DAY}: {inserted} rows in the day, its archive records 0"):
+        with pytest.raises(
+            psycopg.errors.RaiseException,
+            match=rf"refusing to drop {FIRST_DAY}: {inserted} rows in the day, its archive records 0",
+        ):
             conn.execute("SELECT drop_archived_day_chunks(%s)", (FIRST_DAY,))
 
 
@@ -355,7 +429,9 @@ def test_the_table_heimdalls_seed_script_creates_is_adopted_as_it_is(new_databas
         owner.execute(seed.path.read_text())
         load_measurements(owner, realistic_day(FIRST_DAY, sessions=20))
         before = _contents(owner, "measurements")
-    with pytest.raises(MigrationError, match=r"primary key \(task_id, websdr_id, timestamp_utc\); a hypertable on timestamp_utc; \d+ rows"):
+    with pytest.raises(
+        MigrationError, match=r"primary key \(task_id, websdr_id, timestamp_utc\); a hypertable on timestamp_utc; \d+ rows"
+    ):
         migrate(owner_url, schema=TEST_DB_SCHEMA)
     adoptions = []
     migrate(owner_url, schema=TEST_DB_SCHEMA, adopt_measurements=True, on_adopted=adoptions.append)
@@ -380,12 +456,16 @@ def test_heimdalls_websdr_stations_in_our_schema_stops_the_migration_that_create
         "for heimdall-pipeline (README, 'Beside Heimdall's database')"
     )
     with connect(owner_url, schema=TEST_DB_SCHEMA) as owner:
-        assert owner.execute("SELECT name, url, is_active FROM websdr_stations").fetchall() == [("Heimdall one", "http://one/", True)]
+        assert owner.execute("SELECT name, url, is_active FROM websdr_stations").fetchall() == [
+            ("Heimdall one", "http://one/", True)
+        ]
         assert [v for (v,) in owner.execute("SELECT version FROM schema_migrations")] == [1]  # stopped at 0002
 
 
 # Heimdall's own schema as its init script (db/01-init.sql) lays it out: UUID keys, its stations.
-HEIMDALL_INIT = HEIMDALL_WEBSDR_STATIONS + """
+HEIMDALL_INIT = (
+    HEIMDALL_WEBSDR_STATIONS
+    + """
 CREATE TABLE heimdall.measurements (
     id UUID PRIMARY KEY DEFAULT gen_random_uuid(),
     websdr_station_id UUID REFERENCES heimdall.websdr_stations (id),
@@ -406,6 +486,7 @@ INSERT INTO heimdall.measurements (websdr_station_id, frequency_hz, timestamp, s
 SELECT s.id, 145500000, '2025-03-10 12:00+00'::timestamptz + n * interval '1 minute', 10 + n % 7, 'sessions/x/' || n || '.npy'
 FROM heimdall.websdr_stations s, generate_series(1, 20) AS n;
 """
+)
 
 
 def _heimdall_schema_contents(conn) -> tuple:
@@ -434,6 +515,10 @@ def test_the_recommended_schema_runs_beside_heimdalls_own_heimdall_schema(new_da
 
     with connect(owner_url, schema="public") as owner:
         assert _heimdall_schema_contents(owner) == before  # Heimdall's, untouched
-        assert owner.execute(sql.SQL("SELECT count(*) FROM {}.measurements").format(sql.Identifier(ours))).fetchone()[0] == inserted > 0
+        assert (
+            owner.execute(sql.SQL("SELECT count(*) FROM {}.measurements").format(sql.Identifier(ours))).fetchone()[0]
+            == inserted
+            > 0
+        )
         for role in {_user(role_urls.pipeline), _user(role_urls.reader)} - {_user(role_urls.owner)}:
             assert not owner.execute("SELECT has_table_privilege(%s, 'heimdall.measurements', 'SELECT')", (role,)).fetchone()[0]

@@ -5,7 +5,7 @@ What they compute is tested through the checks and reports that use them."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
@@ -24,7 +24,7 @@ from heimdall_pipeline_tests.schema.test_schema_setting import (  # noqa: F401 -
     new_database,
 )
 
-DAY_START = datetime(2025, 3, 10, tzinfo=timezone.utc)
+DAY_START = datetime(2025, 3, 10, tzinfo=UTC)
 WINDOW = (DAY_START, DAY_START + timedelta(days=1))
 CALLS = (
     "SELECT count(*) FROM {}.upload_day_rows(%s, %s)",
@@ -34,7 +34,7 @@ CALLS = (
 )
 
 
-def test_they_read_our_tables_for_the_reader_even_with_only_heimdalls_schema_on_its_path(new_database, role_urls):
+def test_they_read_our_tables_for_the_reader_even_with_only_heimdalls_schema_on_its_path(new_database, role_urls):  # noqa: F811
     owner_url, pipeline_url, reader_url = new_database
     ours = TEST_DB_SCHEMA if TEST_DB_SCHEMA != "public" else "heimdall_pipeline"
     with connect(owner_url, schema="public") as owner:

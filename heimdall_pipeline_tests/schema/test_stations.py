@@ -6,7 +6,6 @@ Syncing from Heimdall's own table: test_heimdall_stations.py."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -14,11 +13,11 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from heimdall_pipeline.schema import stations
+from heimdall_pipeline.analytics.reports import build_report, coverage_heatmap
 from heimdall_pipeline.core.db import connect
 from heimdall_pipeline.ingest.ledger import receiver_counts, unknown_receiver_ids
 from heimdall_pipeline.ingest.loader import load_measurements
-from heimdall_pipeline.analytics.reports import build_report, coverage_heatmap
+from heimdall_pipeline.schema import stations
 from heimdall_pipeline.schema.stations import (
     Station,
     StationFileError,
@@ -62,7 +61,7 @@ def coazze_deactivated(tmp_path: Path, suffix: str = "yaml") -> Path:
     at = text.index("key: coazze")
     flag = text.index("active: true", at)
     path = tmp_path / f"stations.{suffix}"
-    path.write_text(text[:flag] + "active: false" + text[flag + len("active: true"):], encoding="utf-8")
+    path.write_text(text[:flag] + "active: false" + text[flag + len("active: true") :], encoding="utf-8")
     return path
 
 
@@ -88,8 +87,17 @@ def test_the_shipped_file_numbers_the_seven_as_heimdall_does():
     assert [(s.websdr_id, s.name) for s in listed] == list(enumerate(BY_NAME, start=1))
     assert (listed[6].name, listed[6].websdr_id) == ("Torino", 7)
     assert listed[0] == Station(
-        "aquila-di-giaveno", "Aquila di Giaveno", "http://sdr1.ik1jns.it:8076/", "Giaveno, Italy", 45.02, 7.29,
-        ("144-146", "430-440"), True, 30, 3, 1,
+        "aquila-di-giaveno",
+        "Aquila di Giaveno",
+        "http://sdr1.ik1jns.it:8076/",
+        "Giaveno, Italy",
+        45.02,
+        7.29,
+        ("144-146", "430-440"),
+        True,
+        30,
+        3,
+        1,
     )
 
 
@@ -100,8 +108,10 @@ def test_heimdalls_csv_in_another_order_reads_as_the_shipped_yaml(tmp_path):
 
 
 def test_a_list_numbered_in_the_seeds_order_is_refused(tmp_path):
-    seed_era = HEIMDALL_CSV.splitlines()[0] + "\n" + "".join(
-        f"{i},{line.split(',', 1)[1]}\n" for i, line in enumerate(HEIMDALL_CSV.splitlines()[1:], start=1)
+    seed_era = (
+        HEIMDALL_CSV.splitlines()[0]
+        + "\n"
+        + "".join(f"{i},{line.split(',', 1)[1]}\n" for i, line in enumerate(HEIMDALL_CSV.splitlines()[1:], start=1))
     )
     path = tmp_path / "receivers.csv"
     path.write_text(seed_era, encoding="utf-8")
@@ -123,23 +133,29 @@ def test_names_sort_by_code_point_as_postgresqls_c_collation_does(database_url):
     numbered = [s.name for s in number_stations("t", stations)]
     assert numbered == ["Coazze", "Milano", "Milano - Baggio", "Milano2", "Torino", "Zeri", "aosta", "Ñuñoa"]
     with connect(database_url) as conn:
-        (by_c,) = conn.execute('SELECT array_agg(name ORDER BY name COLLATE "C") FROM unnest(%s::text[]) AS name', (names,)).fetchone()
+        (by_c,) = conn.execute(
+            'SELECT array_agg(name ORDER BY name COLLATE "C") FROM unnest(%s::text[]) AS name', (names,)
+        ).fetchone()
     assert numbered == by_c
 
 
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
-        (lambda t: t.replace("    retry_count: 3\n", "    retry_count: 3\n    colour: red\n", 1),
-         r"station 1 \(Aquila di Giaveno\): unknown field 'colour'"),
+        (
+            lambda t: t.replace("    retry_count: 3\n", "    retry_count: 3\n    colour: red\n", 1),
+            r"station 1 \(Aquila di Giaveno\): unknown field 'colour'",
+        ),
         (lambda t: t.replace("    latitude: 45.234\n", "", 1), r"station 5 \(Montanaro\): missing latitude"),
         (lambda t: t.replace("latitude: 45.044", "latitude: 145.044"), r"\(Torino\): latitude must be within -90..90"),
         (lambda t: t.replace("bands: [144-146, 430-440]", "bands: [146-144]", 1), r"band '146-144' is not a 'low-high'"),
         (lambda t: t.replace("key: coazze", "key: torino"), r"two stations share the key 'torino'"),
         (lambda t: t.replace("active: true", "active: maybe", 1), r"active must be true or false, got 'maybe'"),
         (lambda t: t.replace("active: true", "active: false"), r"no station is active"),
-        (lambda t: t.replace("    name: Coazze\n", "    websdr_id: 3\n    name: Coazze\n"),
-         r"Coazze \[coazze\] states websdr_id 3, but its number .* is 2"),
+        (
+            lambda t: t.replace("    name: Coazze\n", "    websdr_id: 3\n    name: Coazze\n"),
+            r"Coazze \[coazze\] states websdr_id 3, but its number .* is 2",
+        ),
         (lambda t: t.replace("stations:", "stations: [", 1), r"not valid YAML"),
         (lambda t: "receivers:\n  - name: x\n", r"expected a mapping with a list under 'stations:'"),
     ],
@@ -158,8 +174,12 @@ def test_csv_and_file_type_errors(tmp_path):
     with pytest.raises(StationFileError, match=r"short.csv: line 2 \(Torino\): missing location, latitude, longitude, bands"):
         load_station_file(short)
     inactive_with_id = tmp_path / "inactive.csv"
-    inactive_with_id.write_text(HEIMDALL_CSV.replace(",144-146;430-440,true,30,3\n2,", ",144-146;430-440,false,30,3\n2,"), encoding="utf-8")
-    with pytest.raises(StationFileError, match=r"Torino \[torino\] states websdr_id 7, but .* is none \(the station is inactive\)"):
+    inactive_with_id.write_text(
+        HEIMDALL_CSV.replace(",144-146;430-440,true,30,3\n2,", ",144-146;430-440,false,30,3\n2,"), encoding="utf-8"
+    )
+    with pytest.raises(
+        StationFileError, match=r"Torino \[torino\] states websdr_id 7, but .* is none \(the station is inactive\)"
+    ):
         load_station_file(inactive_with_id)
     with pytest.raises(StationFileError, match=r"unknown file type .txt"):
         load_station_file(tmp_path / "stations.txt")
@@ -211,7 +231,9 @@ def test_migrations_keep_the_seeds_numbering_until_the_cut_over_then_number_by_n
         assert [(v.station.websdr_id, v.station.name, v.valid_from) for v in seed_era] == [
             (i, name, None) for i, name in enumerate(SEED_ERA, start=1)
         ]
-        assert {v.station.key: v.valid_to for v in seed_era} == {k: None if v is None else CUT_OVER for k, v in moved_from.items()}
+        assert {v.station.key: v.valid_to for v in seed_era} == {
+            k: None if v is None else CUT_OVER for k, v in moved_from.items()
+        }
         assert conn.execute("SELECT count(*) FROM websdr_station_versions").fetchone()[0] == 7 + 6
         view = conn.execute("SELECT id, name, station_key FROM websdr_stations ORDER BY id").fetchall()
         assert view == [(v.station.websdr_id, v.station.name, v.station.key) for v in now]
@@ -219,8 +241,9 @@ def test_migrations_keep_the_seeds_numbering_until_the_cut_over_then_number_by_n
     assert [(c.effective_at, c.change, c.recorded_by, c.websdr_id_after) for c in log[:7]] == [
         (None, "added", "migration 0016", i) for i in range(1, 8)
     ]
-    assert [(c.effective_at, c.change, c.recorded_by, c.details["name"], c.websdr_id_before, c.websdr_id_after)
-            for c in log[7:]] == [
+    assert [
+        (c.effective_at, c.change, c.recorded_by, c.details["name"], c.websdr_id_before, c.websdr_id_after) for c in log[7:]
+    ] == [
         (CUT_OVER, "renumbered", "migration 0021", name, SEED_ERA.index(name) + 1, BY_NAME.index(name) + 1)
         for name in BY_NAME[1:]
     ]
@@ -305,8 +328,13 @@ def test_a_bad_file_or_an_effective_time_in_the_past_changes_nothing(stations_re
     with connect(stations_restored) as conn:
         # The seed's era is history too: no change may reach back before the cut-over.
         with pytest.raises(StationSyncError, match=r"is not after the list's last change \(2025-10-27T22:59:07\+00:00\)"):
-            sync_stations(conn, load_station_file(coazze_deactivated(tmp_path)), effective_at=CUT_OVER - timedelta(days=1),
-                          recorded_by="t", source="t")
+            sync_stations(
+                conn,
+                load_station_file(coazze_deactivated(tmp_path)),
+                effective_at=CUT_OVER - timedelta(days=1),
+                recorded_by="t",
+                source="t",
+            )
         assert table_state(stations_restored) == before
         sync_stations(conn, load_station_file(coazze_deactivated(tmp_path)), effective_at=T, recorded_by="t", source="t")
         after_first = table_state(stations_restored)
@@ -420,8 +448,13 @@ def test_reports_name_the_station_that_had_the_id_at_the_measurements_time(deact
 def test_reports_name_the_seeds_stations_before_the_cut_over_and_heimdalls_after(db, reader_database_url):
     """Id 3 was Torino in the seed's era and is Genova since Heimdall numbers by name: a measurement
     keeps the name of its time, whichever side of the cut-over it is."""
-    load_measurements(db, [measurement("seed-era", 3, CUT_OVER - timedelta(hours=1), 33.0),
-                           measurement("by-name", 3, CUT_OVER + timedelta(hours=1), 44.0)])
+    load_measurements(
+        db,
+        [
+            measurement("seed-era", 3, CUT_OVER - timedelta(hours=1), 33.0),
+            measurement("by-name", 3, CUT_OVER + timedelta(hours=1), 44.0),
+        ],
+    )
     with connect(reader_database_url) as reader:
         performance = build_report(reader, "receiver_performance", CUT_OVER + timedelta(hours=2), 4).rows
     named = performance[performance["measurement_count"] > 0].set_index("receiver")
@@ -436,7 +469,8 @@ def test_the_check_expects_the_receivers_active_that_day(deactivated_at_t):
     # The ledger as the loader leaves it, one upload per measurement at its own time.
     db.execute(
         "INSERT INTO ingest_ledger (object_key, etag, size_bytes, last_modified, status, task_id, websdr_id, timestamp_utc) "
-        "SELECT 'sessions/' || task_id || '/websdr_' || websdr_id || '_metadata.json', 'e', 1, timestamp_utc + interval '1 minute', "
+        "SELECT 'sessions/' || task_id || '/websdr_' || websdr_id || '_metadata.json', 'e', 1, "
+        "timestamp_utc + interval '1 minute', "
         "'loaded', task_id, websdr_id, timestamp_utc FROM measurements"
     )
 
@@ -452,8 +486,13 @@ def test_the_check_expects_the_receivers_active_that_day(deactivated_at_t):
     # The change day: every station active at some moment of it, with all its ids of the day.
     day = counted(utc(2026, 7, 2), utc(2026, 7, 3))
     assert day == {
-        ("Aquila di Giaveno", "1"): 4, ("Coazze", "2"): 2, ("Genova", "3, 2"): 4, ("Milano - Baggio", "4, 3"): 4,
-        ("Montanaro", "5, 4"): 4, ("Passo del Giovi", "6, 5"): 4, ("Torino", "7, 6"): 4,
+        ("Aquila di Giaveno", "1"): 4,
+        ("Coazze", "2"): 2,
+        ("Genova", "3, 2"): 4,
+        ("Milano - Baggio", "4, 3"): 4,
+        ("Montanaro", "5, 4"): 4,
+        ("Passo del Giovi", "6, 5"): 4,
+        ("Torino", "7, 6"): 4,
     }
     assert unknown_receiver_ids(db, utc(2026, 7, 2), utc(2026, 7, 3)) == {}
 
@@ -471,10 +510,15 @@ def test_the_check_expects_the_receivers_active_that_day(deactivated_at_t):
 
 # --- hostile files ([security] #5, #6): each a one-line refusal naming the file, never a traceback ---
 
-BILLION_LAUGHS = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
-    f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, "
-    f"*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}]\n" for i in range(8)
-) + "stations: *i\n"
+BILLION_LAUGHS = (
+    "a: &a [x, x, x, x, x, x, x, x, x]\n"
+    + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, "
+        f"*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}]\n"
+        for i in range(8)
+    )
+    + "stations: *i\n"
+)
 
 
 @pytest.mark.parametrize(
@@ -500,8 +544,11 @@ def test_a_hostile_station_file_is_refused_in_one_line(tmp_path, capsys, name, c
             "nul.yaml": lambda: shipped.replace("name: Aquila di Giaveno", 'name: "Aquila\\0di Giaveno"', 1),
             "surrogate.yaml": lambda: shipped.replace("name: Aquila di Giaveno", 'name: "Aquila \\ud800"', 1),
             "timeout.yaml": lambda: shipped.replace("timeout_seconds: 30", "timeout_seconds: 2147483648", 3),
-            "many.csv": lambda: HEIMDALL_CSV.splitlines()[0] + "\n" + "".join(
-                f"{n},Station {n},http://s{n}/,Here,45,7,144-146,true,30,3\n" for n in range(1, 1002)),
+            "many.csv": lambda: (
+                HEIMDALL_CSV.splitlines()[0]
+                + "\n"
+                + "".join(f"{n},Station {n},http://s{n}/,Here,45,7,144-146,true,30,3\n" for n in range(1, 1002))
+            ),
             "longname.yaml": lambda: shipped.replace("name: Aquila di Giaveno", "name: " + "A" * 5_000, 1),
         }[name]()
     path = tmp_path / name
@@ -514,14 +561,16 @@ def test_a_hostile_station_file_is_refused_in_one_line(tmp_path, capsys, name, c
     assert err.startswith(f"heimdall-stations: {path}: ") and len(err.strip().splitlines()) == 1
 
 
-@pytest.mark.parametrize("when", ["9999-12-31T23:59:59-05:00", "0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59Z",
-                                  "1999-12-31T23:59:59Z"])
+@pytest.mark.parametrize(
+    "when", ["9999-12-31T23:59:59-05:00", "0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59Z", "1999-12-31T23:59:59Z"]
+)
 def test_an_implausible_effective_time_is_refused_and_writes_nothing(stations_restored, tmp_path, capsys, when):
     """Before: accepted and written, after which show, log and every sync crashed or were refused."""
     before = table_state(stations_restored)
     try:
-        code = stations.main(["--database-url", stations_restored, "sync", str(coazze_deactivated(tmp_path)),
-                              "--effective-at", when])
+        code = stations.main(
+            ["--database-url", stations_restored, "sync", str(coazze_deactivated(tmp_path)), "--effective-at", when]
+        )
     except SystemExit as exit_:  # argparse: its usage line and the error line
         code = exit_.code
     err = capsys.readouterr().err

@@ -13,8 +13,8 @@ import pytest
 
 from heimdall_pipeline import save_measurements_to_timescaledb
 from heimdall_pipeline.core.db import connect
-from heimdall_pipeline.ingest.measurement import MAX_REASON_CHARS
 from heimdall_pipeline.core.settings import ConfigError
+from heimdall_pipeline.ingest.measurement import MAX_REASON_CHARS
 from heimdall_pipeline.worker.api import is_transient_database_error
 
 
@@ -36,10 +36,20 @@ def _measurements(task_id: str) -> list[dict]:
 def test_success_returns_the_count_and_stores_power(clean_database_url):
     result = save_measurements_to_timescaledb("task-1", _measurements("task-1"), database_url=clean_database_url)
     assert result == {
-        "status": "SUCCESS", "retryable": False, "measurements_count": 7, "inserted": 7, "duplicate": 0,
-        "present": 0, "conflicts": [], "rejected": [], "rejected_count": 0,
+        "status": "SUCCESS",
+        "retryable": False,
+        "measurements_count": 7,
+        "inserted": 7,
+        "duplicate": 0,
+        "present": 0,
+        "conflicts": [],
+        "rejected": [],
+        "rejected_count": 0,
         # Heimdall's own task answers with these; its callers read them.
-        "successful": 7, "failed": 0, "message": "Stored 7/7 measurements", "task_id": "task-1",
+        "successful": 7,
+        "failed": 0,
+        "message": "Stored 7/7 measurements",
+        "task_id": "task-1",
     }
     with connect(clean_database_url, autocommit=False) as conn:
         rows = conn.execute("SELECT websdr_id, power_dbm, s3_path FROM measurements ORDER BY websdr_id").fetchall()
@@ -52,7 +62,10 @@ def test_a_retried_task_inserts_nothing_twice(clean_database_url):
     save_measurements_to_timescaledb("task-2", _measurements("task-2"), database_url=clean_database_url)
     result = save_measurements_to_timescaledb("task-2", _measurements("task-2"), database_url=clean_database_url)
     assert (result["status"], result["measurements_count"], result["inserted"], result["duplicate"]) == (
-        "SUCCESS", 7, 0, 7,
+        "SUCCESS",
+        7,
+        0,
+        7,
     )
 
 
@@ -112,20 +125,37 @@ def test_an_empty_call_succeeds_with_nothing_stored(clean_database_url):
 @pytest.mark.parametrize(
     ("path", "reason"),
     [
-        ("s3://heimdall-raw-iq/sessions/task-other/websdr_3.npy",
-         "task_mismatch: iq_data_path names task 'task-other', not this acquisition's 'task-7'"),
-        ("sessions/task-other/websdr_3.npy", "task_mismatch: iq_data_path names task 'task-other', not this acquisition's 'task-7'"),
-        ("s3://heimdall-raw-iq/websdr_3.npy",
-         "task_mismatch: iq_data_path 's3://heimdall-raw-iq/websdr_3.npy' is not under sessions/<task_id>/ (Heimdall's layout)"),
-        ("s3://heimdall-raw-iq/sessions/task-7-b/websdr_3.npy",
-         "task_mismatch: iq_data_path names task 'task-7-b', not this acquisition's 'task-7'"),
+        (
+            "s3://heimdall-raw-iq/sessions/task-other/websdr_3.npy",
+            "task_mismatch: iq_data_path names task 'task-other', not this acquisition's 'task-7'",
+        ),
+        (
+            "sessions/task-other/websdr_3.npy",
+            "task_mismatch: iq_data_path names task 'task-other', not this acquisition's 'task-7'",
+        ),
+        (
+            "s3://heimdall-raw-iq/websdr_3.npy",
+            "task_mismatch: iq_data_path 's3://heimdall-raw-iq/websdr_3.npy' is not under "
+            "sessions/<task_id>/ (Heimdall's layout)",
+        ),
+        (
+            "s3://heimdall-raw-iq/sessions/task-7-b/websdr_3.npy",
+            "task_mismatch: iq_data_path names task 'task-7-b', not this acquisition's 'task-7'",
+        ),
         # Another bucket was accepted and then read with the pipeline's credentials; so were '..' and 10 MB.
-        ("s3://someone-elses-bucket/sessions/task-7/websdr_3.npy",
-         "foreign_bucket: iq_data_path names bucket 'someone-elses-bucket', not 'heimdall-raw-iq'"),
-        ("s3://heimdall-raw-iq/sessions/task-7/../task-8/websdr_3.npy",
-         "bad_s3_path: iq_data_path 's3://heimdall-raw-iq/sessions/task-7/../task-8/websdr_3.npy' has an empty, '.' or '..' segment"),
-        ("s3://heimdall-raw-iq/sessions/task-7/" + "x" * 10_000_000,
-         "path_too_long: iq_data_path has 10,000,037 characters, over 1,024"),
+        (
+            "s3://someone-elses-bucket/sessions/task-7/websdr_3.npy",
+            "foreign_bucket: iq_data_path names bucket 'someone-elses-bucket', not 'heimdall-raw-iq'",
+        ),
+        (
+            "s3://heimdall-raw-iq/sessions/task-7/../task-8/websdr_3.npy",
+            "bad_s3_path: iq_data_path 's3://heimdall-raw-iq/sessions/task-7/../task-8/websdr_3.npy' has an "
+            "empty, '.' or '..' segment",
+        ),
+        (
+            "s3://heimdall-raw-iq/sessions/task-7/" + "x" * 10_000_000,
+            "path_too_long: iq_data_path has 10,000,037 characters, over 1,024",
+        ),
     ],
 )
 def test_a_measurement_whose_recording_is_another_acquisitions_is_rejected(clean_database_url, path, reason):
@@ -180,7 +210,8 @@ def _stored(database_url: str, task_id: str) -> list[tuple]:
     with connect(database_url, autocommit=False) as conn:
         return conn.execute(
             "SELECT websdr_id, frequency_mhz, sample_rate_khz, samples_count, snr_db, frequency_offset_hz, power_dbm"
-            " FROM measurements WHERE task_id = %s ORDER BY websdr_id", (task_id,)
+            " FROM measurements WHERE task_id = %s ORDER BY websdr_id",
+            (task_id,),
         ).fetchall()
 
 
@@ -225,7 +256,10 @@ def test_other_hostile_items_in_the_list_are_rejected(clean_database_url):
     result = save_measurements_to_timescaledb("task-l", measurements, database_url=clean_database_url)
     assert (result["status"], result["inserted"]) == ("PARTIAL_FAILURE", 6)
     assert [(r["index"], r["reason"].split(":")[0]) for r in result["rejected"]] == [
-        (6, "not_an_object"), (7, "not_an_object"), (8, "not_an_object"), (9, "missing_field"),
+        (6, "not_an_object"),
+        (7, "not_an_object"),
+        (8, "not_an_object"),
+        (9, "missing_field"),
     ]
 
 
@@ -244,8 +278,10 @@ def test_a_task_id_postgresql_cannot_hold_fails_the_call_without_raising(clean_d
     result = save_measurements_to_timescaledb(task_id, measurements, database_url=clean_database_url)
     assert (result["status"], result["retryable"], result["measurements_count"], result["inserted"]) == ("FAILED", False, 0, 0)
     assert [r["index"] for r in result["rejected"]] == list(range(7)) and result["rejected_count"] == 7
-    assert all(r["reason"].startswith(("nul_character: task_id", "not_utf8: task_id", "task_id_too_long: task_id has 10,000"))
-               for r in result["rejected"])
+    assert all(
+        r["reason"].startswith(("nul_character: task_id", "not_utf8: task_id", "task_id_too_long: task_id has 10,000"))
+        for r in result["rejected"]
+    )
     with connect(clean_database_url, autocommit=False) as conn:
         assert conn.execute("SELECT count(*) FROM measurements").fetchone()[0] == 0
 
@@ -257,8 +293,11 @@ def test_numpy_numbers_are_accepted_and_numpy_booleans_are_not(clean_database_ur
         document["sample_rate_khz"] = np.float32(12.5)
         document["samples_count"] = np.int64(125_000) if index % 2 else np.float64(125_000.0)
         document["websdr_id"] = np.int32(document["websdr_id"])
-        document["metrics"] = {"snr_db": np.float32(10.25 + index), "frequency_offset_hz": np.float64(-1.5),
-                               "signal_power_dbm": np.int64(-55)}
+        document["metrics"] = {
+            "snr_db": np.float32(10.25 + index),
+            "frequency_offset_hz": np.float64(-1.5),
+            "signal_power_dbm": np.int64(-55),
+        }
     measurements[5]["metrics"]["snr_db"] = np.bool_(True)
     measurements[6]["samples_count"] = np.bool_(True)
 
@@ -286,8 +325,7 @@ def test_heimdalls_three_arguments_fill_the_recording_paths_and_its_callers_read
     measurements = _measurements("task-h3")
     for measurement in measurements:
         del measurement["iq_data_path"]
-    s3_paths = {str(m["websdr_id"]): f"s3://heimdall-raw-iq/sessions/task-h3/websdr_{m['websdr_id']}.npy"
-                for m in measurements}
+    s3_paths = {str(m["websdr_id"]): f"s3://heimdall-raw-iq/sessions/task-h3/websdr_{m['websdr_id']}.npy" for m in measurements}
     measurements[6]["iq_data_path"] = "s3://heimdall-raw-iq/sessions/task-h3/other.npy"  # contradicts s3_paths
 
     result = save_measurements_to_timescaledb("task-h3", measurements, s3_paths, database_url=clean_database_url)

@@ -22,9 +22,9 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 from celery import Celery
 
-from heimdall_pipeline.worker.celery_app import TASK_NAME, CelerySettings, retry_delay, save_measurements
-from heimdall_pipeline.core.settings import ConfigError
 from heimdall_pipeline.core.db import connect
+from heimdall_pipeline.core.settings import ConfigError
+from heimdall_pipeline.worker.celery_app import TASK_NAME, CelerySettings, retry_delay, save_measurements
 from heimdall_pipeline_tests.brokers import BROKERS, PersistentRedis, PrivateRabbitMQ, devstack_broker_urls
 from heimdall_pipeline_tests.tcp_proxy import TcpProxy
 
@@ -52,12 +52,13 @@ def _measurements(task_id: str, count: int = 7) -> list[dict]:
 
 def _rows(database_url: str, task_id: str) -> list[int]:
     with connect(database_url, autocommit=False) as conn:
-        return [r[0] for r in conn.execute(
-            "SELECT websdr_id FROM measurements WHERE task_id = %s ORDER BY websdr_id", (task_id,)
-        )]
+        return [
+            r[0] for r in conn.execute("SELECT websdr_id FROM measurements WHERE task_id = %s ORDER BY websdr_id", (task_id,))
+        ]
 
 
 # --- without a worker -------------------------------------------------------------------------
+
 
 def test_the_task_is_registered_by_its_explicit_name_and_acknowledged_late():
     assert TASK_NAME == "heimdall_pipeline.save_measurements"
@@ -82,9 +83,13 @@ def test_celery_settings_fail_in_one_line_naming_the_variable():
     with pytest.raises(ConfigError, match=r"^HEIMDALL_CELERY_MAX_RETRIES must be a whole number >= 0, got 'many'$"):
         CelerySettings.from_env({"HEIMDALL_CELERY_BROKER_URL": "redis://127.0.0.1:1/0", "HEIMDALL_CELERY_MAX_RETRIES": "many"})
     with pytest.raises(ConfigError, match=r"^HEIMDALL_CELERY_RETRY_BACKOFF_MAX_SECONDS must be a number >= 0, got 'inf'$"):
-        CelerySettings.from_env({"HEIMDALL_CELERY_BROKER_URL": "redis://127.0.0.1:1/0", "HEIMDALL_CELERY_RETRY_BACKOFF_MAX_SECONDS": "inf"})
+        CelerySettings.from_env(
+            {"HEIMDALL_CELERY_BROKER_URL": "redis://127.0.0.1:1/0", "HEIMDALL_CELERY_RETRY_BACKOFF_MAX_SECONDS": "inf"}
+        )
     with pytest.raises(ConfigError, match=r"^HEIMDALL_CELERY_RESULT_BACKEND must be a URL"):
-        CelerySettings.from_env({"HEIMDALL_CELERY_BROKER_URL": "redis://127.0.0.1:1/0", "HEIMDALL_CELERY_RESULT_BACKEND": "redis"})
+        CelerySettings.from_env(
+            {"HEIMDALL_CELERY_BROKER_URL": "redis://127.0.0.1:1/0", "HEIMDALL_CELERY_RESULT_BACKEND": "redis"}
+        )
     settings = CelerySettings.from_env({"HEIMDALL_CELERY_BROKER_URL": "amqp://guest:guest@rabbitmq:5672//"})
     assert (settings.result_backend, settings.max_retries, settings.retry_backoff_seconds) == (None, 10, 2.0)
 
@@ -110,6 +115,7 @@ def test_importing_the_task_module_imports_neither_dagster_nor_pandas_matplotlib
 
 
 # --- a real worker process --------------------------------------------------------------------
+
 
 class Worker:
     def __init__(self, process: subprocess.Popen, log: Path, queue: str, nodename: str, proxy: TcpProxy):
@@ -158,9 +164,24 @@ def _start_worker(
     }
     with open(log, "wb") as out:
         process = subprocess.Popen(
-            [str(WORKER_COMMAND), *pool, "--loglevel", "INFO", "-Q", queue, "-n", nodename,
-             "--without-gossip", "--without-mingle", "--without-heartbeat"],
-            env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=REPO,
+            [
+                str(WORKER_COMMAND),
+                *pool,
+                "--loglevel",
+                "INFO",
+                "-Q",
+                queue,
+                "-n",
+                nodename,
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+            ],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=REPO,
         )
     worker = Worker(process, log, queue, nodename, proxy)
     deadline = time.monotonic() + 60
@@ -188,8 +209,15 @@ def worker(database_url, heimdall, broker_urls, tmp_path_factory) -> Worker:
     proxy.start()
     proxied_url = urlunsplit(db._replace(netloc=f"{db.username}:{db.password}@127.0.0.1:{proxy.port}"))
     try:
-        handle = _start_worker(heimdall, proxied_url, tmp_path_factory.mktemp("celery") / "worker.log", proxy, "--pool", "solo",
-                               broker_urls=broker_urls)
+        handle = _start_worker(
+            heimdall,
+            proxied_url,
+            tmp_path_factory.mktemp("celery") / "worker.log",
+            proxy,
+            "--pool",
+            "solo",
+            broker_urls=broker_urls,
+        )
         yield handle
         _stop_worker(handle)
     finally:
@@ -212,9 +240,20 @@ def test_a_task_sent_by_name_stores_the_rows(heimdall, worker, clean_database_ur
     task_id = str(uuid.uuid4())
     result = _result(_send(heimdall, worker, task_id, _measurements(task_id)), worker)
     assert result == {
-        "status": "SUCCESS", "retryable": False, "measurements_count": 7, "inserted": 7, "duplicate": 0,
-        "present": 0, "conflicts": [], "rejected": [], "rejected_count": 0, "retries": 0,
-        "successful": 7, "failed": 0, "message": "Stored 7/7 measurements", "task_id": task_id,
+        "status": "SUCCESS",
+        "retryable": False,
+        "measurements_count": 7,
+        "inserted": 7,
+        "duplicate": 0,
+        "present": 0,
+        "conflicts": [],
+        "rejected": [],
+        "rejected_count": 0,
+        "retries": 0,
+        "successful": 7,
+        "failed": 0,
+        "message": "Stored 7/7 measurements",
+        "task_id": task_id,
     }
     assert _rows(clean_database_url, task_id) == list(range(1, 8))
 
@@ -270,11 +309,30 @@ def _publish_raw(broker_url: str, queue: str, message_id: str, body: str) -> Non
     """A message of our task with a body of our own making, as a broken or hostile sender would send it."""
     from kombu import Connection
 
-    headers = {"lang": "py", "task": TASK_NAME, "id": message_id, "root_id": message_id, "parent_id": None,
-               "group": None, "retries": 0, "eta": None, "expires": None, "argsrepr": "(...)", "kwargsrepr": "{}"}
+    headers = {
+        "lang": "py",
+        "task": TASK_NAME,
+        "id": message_id,
+        "root_id": message_id,
+        "parent_id": None,
+        "group": None,
+        "retries": 0,
+        "eta": None,
+        "expires": None,
+        "argsrepr": "(...)",
+        "kwargsrepr": "{}",
+    }
     with Connection(broker_url) as conn:
-        conn.Producer().publish(body, routing_key=queue, exchange="", content_type="application/json",
-                                content_encoding="utf-8", headers=headers, serializer=None, delivery_mode=2)
+        conn.Producer().publish(
+            body,
+            routing_key=queue,
+            exchange="",
+            content_type="application/json",
+            content_encoding="utf-8",
+            headers=headers,
+            serializer=None,
+            delivery_mode=2,
+        )
 
 
 @pytest.mark.parametrize("body", ["deep", "truncated"])
@@ -330,8 +388,17 @@ def test_a_pool_process_killed_mid_task_gives_its_message_back_and_the_rows_land
     heimdall, broker_urls, clean_database_url, owner_database_url, tmp_path
 ):
     # prefork: the task runs in a child process; killing it is a worker lost mid-task.
-    worker = _start_worker(heimdall, clean_database_url, tmp_path / "worker.log", None, "--pool", "prefork", "--concurrency", "1",
-                           broker_urls=broker_urls)
+    worker = _start_worker(
+        heimdall,
+        clean_database_url,
+        tmp_path / "worker.log",
+        None,
+        "--pool",
+        "prefork",
+        "--concurrency",
+        "1",
+        broker_urls=broker_urls,
+    )
     try:
         task_id = str(uuid.uuid4())
         [child] = _children(worker.process.pid)
@@ -372,14 +439,17 @@ def test_a_broker_killed_and_restarted_mid_task_loses_no_message(kind, clean_dat
     urls = (broker.url, devstack_broker_urls(kind)[1])
     heimdall = _heimdall_app(urls)
     # prefork, as Heimdall runs workers: the main process sees the broker go while a child runs the task.
-    worker = _start_worker(heimdall, clean_database_url, tmp_path / "worker.log", None, "--pool", "prefork",
-                           "--concurrency", "1", broker_urls=urls)
+    worker = _start_worker(
+        heimdall, clean_database_url, tmp_path / "worker.log", None, "--pool", "prefork", "--concurrency", "1", broker_urls=urls
+    )
     task_id = str(uuid.uuid4())
     try:
         with connect(owner_database_url, autocommit=False) as lock:  # the task's INSERT waits on this
             lock.execute("LOCK TABLE measurements IN SHARE MODE")
-            fifty = [{**_measurements(task_id)[i % 7], "timestamp_utc": f"2025-10-22T10:{i // 60:02d}:{i % 60:02d}Z"}
-                     for i in range(50)]
+            fifty = [
+                {**_measurements(task_id)[i % 7], "timestamp_utc": f"2025-10-22T10:{i // 60:02d}:{i % 60:02d}Z"}
+                for i in range(50)
+            ]
             sent = _send(heimdall, worker, task_id, fifty)
             deadline = time.monotonic() + 30
             waiting = "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'measurements'::regclass"
@@ -408,28 +478,57 @@ def test_our_worker_and_heimdalls_share_one_broker_and_lose_no_message(broker_ur
     broker, backend = broker_urls
     suffix = uuid.uuid4().hex[:8]
     ours_queue, theirs_queue = f"heimdall-pipeline-{suffix}", f"celery-{suffix}"
-    env = {**os.environ, "HEIMDALL_DATABASE_URL": clean_database_url, "HEIMDALL_CELERY_BROKER_URL": broker,
-           "HEIMDALL_CELERY_RESULT_BACKEND": backend, "HEIMDALL_CELERY_QUEUE": ours_queue,
-           "HEIMDALL_STANDIN_BROKER_URL": broker, "HEIMDALL_STANDIN_BACKEND": backend, "HEIMDALL_STANDIN_QUEUE": theirs_queue}
+    env = {
+        **os.environ,
+        "HEIMDALL_DATABASE_URL": clean_database_url,
+        "HEIMDALL_CELERY_BROKER_URL": broker,
+        "HEIMDALL_CELERY_RESULT_BACKEND": backend,
+        "HEIMDALL_CELERY_QUEUE": ours_queue,
+        "HEIMDALL_STANDIN_BROKER_URL": broker,
+        "HEIMDALL_STANDIN_BACKEND": backend,
+        "HEIMDALL_STANDIN_QUEUE": theirs_queue,
+    }
     # Heimdall's app, configured as docs/integrating.md says: our task routed to our queue, its own
     # tasks to its default queue.
     heimdall = _heimdall_app(broker_urls, task_default_queue=theirs_queue, task_routes={TASK_NAME: {"queue": ours_queue}})
     ours_log, theirs_log = tmp_path / "ours.log", tmp_path / "theirs.log"
     common = ["--loglevel", "INFO", "--pool", "solo", "--without-gossip", "--without-mingle", "--without-heartbeat"]
     with open(ours_log, "wb") as out1, open(theirs_log, "wb") as out2:
-        ours = subprocess.Popen([str(WORKER_COMMAND), *common, "-n", f"ours-{suffix}@localhost"],  # no -Q: its default
-                                env=env, stdout=out1, stderr=subprocess.STDOUT, cwd=REPO)
-        theirs = subprocess.Popen([sys.executable, "-m", "celery", "-A", "heimdall_pipeline_tests.heimdall_standin",
-                                   "worker", *common, "-n", f"theirs-{suffix}@localhost"],
-                                  env=env, stdout=out2, stderr=subprocess.STDOUT, cwd=REPO)
+        ours = subprocess.Popen(
+            [str(WORKER_COMMAND), *common, "-n", f"ours-{suffix}@localhost"],  # no -Q: its default
+            env=env,
+            stdout=out1,
+            stderr=subprocess.STDOUT,
+            cwd=REPO,
+        )
+        theirs = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "heimdall_pipeline_tests.heimdall_standin",
+                "worker",
+                *common,
+                "-n",
+                f"theirs-{suffix}@localhost",
+            ],
+            env=env,
+            stdout=out2,
+            stderr=subprocess.STDOUT,
+            cwd=REPO,
+        )
     try:
         deadline = time.monotonic() + 60
-        while not heimdall.control.ping(destination=[f"ours-{suffix}@localhost", f"theirs-{suffix}@localhost"], timeout=0.5) \
-                or len(heimdall.control.ping(destination=[f"ours-{suffix}@localhost", f"theirs-{suffix}@localhost"], timeout=0.5)) < 2:
+        while (
+            not heimdall.control.ping(destination=[f"ours-{suffix}@localhost", f"theirs-{suffix}@localhost"], timeout=0.5)
+            or len(heimdall.control.ping(destination=[f"ours-{suffix}@localhost", f"theirs-{suffix}@localhost"], timeout=0.5)) < 2
+        ):
             assert time.monotonic() < deadline and ours.poll() is None and theirs.poll() is None, (
-                ours_log.read_text(errors="replace")[-2000:] + theirs_log.read_text(errors="replace")[-2000:])
+                ours_log.read_text(errors="replace")[-2000:] + theirs_log.read_text(errors="replace")[-2000:]
+            )
         sent_ours, sent_theirs = [], []
-        for n in range(10):
+        for _ in range(10):
             task_id = str(uuid.uuid4())
             sent_ours.append((task_id, heimdall.send_task(TASK_NAME, args=[task_id, _measurements(task_id)])))
             sent_theirs.append(heimdall.send_task("src.tasks.acquire_iq.health_check_websdrs"))

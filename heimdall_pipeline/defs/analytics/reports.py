@@ -2,16 +2,16 @@
 heimdall_pipeline.analytics.reports or heimdall_pipeline.lifecycle.health; nothing here computes
 anything itself. Reports read through the `reader` resource (the read-only role)."""
 
-from datetime import datetime, timedelta, timezone
-from typing import Literal, Optional
+from datetime import UTC, datetime, timedelta
+from typing import Literal
 
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetKey,
-    AssetSelection,
     AssetsDefinition,
+    AssetSelection,
     Config,
     DefaultScheduleStatus,
     MaterializeResult,
@@ -34,9 +34,7 @@ REPORTS_GROUP = "reports"
 
 class ReportConfig(Config):
     window_hours: int = Field(default=7 * 24, description="length of the report window in hours (whole UTC hours)")
-    end: Optional[str] = Field(
-        default=None, description="ISO 8601 end of the window, e.g. 2025-03-10T12:00:00Z (default: now)"
-    )
+    end: str | None = Field(default=None, description="ISO 8601 end of the window, e.g. 2025-03-10T12:00:00Z (default: now)")
 
     def end_time(self) -> datetime:
         return utc_or_now(self.end)
@@ -73,7 +71,7 @@ def _materialize_report(
     with reader.connection() as conn:
         report = build_report(conn, name, config.end_time(), config.window_hours, snr_source)
     publish(client, bucket, report)
-    expires = datetime.now(timezone.utc) + timedelta(seconds=REPORT_LINK_SECONDS)
+    expires = datetime.now(UTC) + timedelta(seconds=REPORT_LINK_SECONDS)
     snr_metadata = {}
     if report.snr_source is not None:
         snr_metadata = {

@@ -27,18 +27,18 @@ from dagster import (
 )
 
 from heimdall_pipeline.analytics.aggregates import days_to_aggregate, refresh_hourly_days
+from heimdall_pipeline.core.object_store import ledger_key
 from heimdall_pipeline.defs.metadata import headline_first, partition_report
 from heimdall_pipeline.defs.partitions import daily_partitions
 from heimdall_pipeline.defs.resources import HeimdallBuckets, HeimdallS3Resource, TimescaleResource
+from heimdall_pipeline.ingest.ledger import PartitionRows, day_discovery, measurement_days_of_uploads, partition_rows
+from heimdall_pipeline.ingest.loader import ledger_summary
 from heimdall_pipeline.ingest.uploads import (
     IngestResult,
     load_pending_by_day,
     upload_day_bounds,
     upload_days,
 )
-from heimdall_pipeline.ingest.ledger import PartitionRows, day_discovery, measurement_days_of_uploads, partition_rows
-from heimdall_pipeline.ingest.loader import ledger_summary
-from heimdall_pipeline.core.object_store import ledger_key
 
 # 60 days of history → 6 runs of 10 days each. A ranged run still reports per day: each
 # partition's materialization carries that day's own figures.
@@ -66,16 +66,19 @@ def _day_metadata(day: date) -> dict:
 
 def _ledger_day_metadata(day: date, summary: dict, discovered: dict[str, int]) -> dict:
     objects = sum(count for count, _ in summary.values())
-    return headline_first({
-        **_day_metadata(day),
-        "objects": objects,
-        "bytes": sum(size for _, size in summary.values()),
-        "pending": summary.get("pending", (0, 0))[0],
-        "recorded from notifications": discovered.get("events", 0),
-        "recorded by the listing": discovered.get("listing", 0),
-        "ledger": _ledger_table(summary),
-        "dagster/row_count": objects,
-    }, ("objects", "pending"))
+    return headline_first(
+        {
+            **_day_metadata(day),
+            "objects": objects,
+            "bytes": sum(size for _, size in summary.values()),
+            "pending": summary.get("pending", (0, 0))[0],
+            "recorded from notifications": discovered.get("events", 0),
+            "recorded by the listing": discovered.get("listing", 0),
+            "ledger": _ledger_table(summary),
+            "dagster/row_count": objects,
+        },
+        ("objects", "pending"),
+    )
 
 
 @asset(
@@ -97,8 +100,7 @@ def minio_metadata(context: AssetExecutionContext, timescale: TimescaleResource)
             bounds = upload_day_bounds(day)
             per_day[day] = _ledger_day_metadata(day, ledger_summary(conn, *bounds), day_discovery(conn, *bounds))
             context.log.info(
-                f"{per_day[day]['objects']} metadata objects uploaded on {day} in the ledger, "
-                f"{per_day[day]['pending']} pending"
+                f"{per_day[day]['objects']} metadata objects uploaded on {day} in the ledger, {per_day[day]['pending']} pending"
             )
     return partition_report(
         context,
@@ -108,15 +110,11 @@ def minio_metadata(context: AssetExecutionContext, timescale: TimescaleResource)
 
 
 def _conflicts_table(result: IngestResult) -> MetadataValue:
-    rows = "\n".join(
-        f"| `{c.object_key}` | {c.reason.replace('|', '/')} |" for c in result.conflict_examples[:REPORTED_REASONS]
-    )
+    rows = "\n".join(f"| `{c.object_key}` | {c.reason.replace('|', '/')} |" for c in result.conflict_examples[:REPORTED_REASONS])
     return MetadataValue.md("| key | reason |\n|---|---|\n" + (rows or "| (none) | |"))
 
 
-def _loading_metadata(
-    day: date, result: IngestResult, summary: dict, days_touched: list[date], rows: PartitionRows
-) -> dict:
+def _loading_metadata(day: date, result: IngestResult, summary: dict, days_touched: list[date], rows: PartitionRows) -> dict:
     metadata = {
         **_day_metadata(day),
         "objects": result.objects,
@@ -177,7 +175,10 @@ def measurements(
             day_start, day_end = upload_day_bounds(day)
             summary = ledger_summary(conn, day_start, day_end)
             per_day[day] = _loading_metadata(
-                day, result, summary, measurement_days_of_uploads(conn, day_start, day_end),
+                day,
+                result,
+                summary,
+                measurement_days_of_uploads(conn, day_start, day_end),
                 partition_rows(conn, day_start, day_end),
             )
     for day, result in results.items():
@@ -238,14 +239,17 @@ def measurements_hourly(context: AssetExecutionContext, timescale: TimescaleReso
     for upload_day, days in covered.items():
         day_groups = {day: groups[day] for day in days if day in groups}
         table = "\n".join(f"| {day} | {count} |" for day, count in day_groups.items())
-        per_day[upload_day] = headline_first({
-            **_day_metadata(upload_day),
-            "days refreshed": len(day_groups),
-            "late days refreshed": MetadataValue.text(", ".join(str(d) for d in day_groups if d != upload_day) or "-"),
-            "archived days left as they are": MetadataValue.text(", ".join(str(d) for d in days if d in archived) or "-"),
-            "groups by day": MetadataValue.md("| day | hourly groups |\n|---|---|\n" + table),
-            "dagster/row_count": sum(day_groups.values()),
-        }, ("days refreshed",))
+        per_day[upload_day] = headline_first(
+            {
+                **_day_metadata(upload_day),
+                "days refreshed": len(day_groups),
+                "late days refreshed": MetadataValue.text(", ".join(str(d) for d in day_groups if d != upload_day) or "-"),
+                "archived days left as they are": MetadataValue.text(", ".join(str(d) for d in days if d in archived) or "-"),
+                "groups by day": MetadataValue.md("| day | hourly groups |\n|---|---|\n" + table),
+                "dagster/row_count": sum(day_groups.values()),
+            },
+            ("days refreshed",),
+        )
     return partition_report(context, per_day, {"days refreshed": len(groups), "hourly groups": sum(groups.values())})
 
 

@@ -22,13 +22,14 @@ from dagster import (
     AssetCheckExecutionContext,
     AssetCheckResult,
     AssetChecksDefinition,
-    AssetsDefinition,
     AssetCheckSeverity,
     AssetRecordsFilter,
+    AssetsDefinition,
     Failure,
     MetadataValue,
     asset_check,
 )
+
 # Not exported by dagster 1.13; it ties a day's logged result to that day's materialization, as
 # Dagster does for a result it returns, so the UI does not show the day's check as outdated.
 from dagster._core.definitions.asset_checks.asset_check_evaluation import (
@@ -64,8 +65,7 @@ def check_result(outcome: CheckOutcome) -> AssetCheckResult:
         severity=AssetCheckSeverity(outcome.severity.value),
         description=outcome.description,
         metadata={
-            name: MetadataValue.md(value) if isinstance(value, Markdown) else value
-            for name, value in outcome.metadata.items()
+            name: MetadataValue.md(value) if isinstance(value, Markdown) else value for name, value in outcome.metadata.items()
         },
     )
 

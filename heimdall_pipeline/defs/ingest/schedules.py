@@ -8,7 +8,7 @@ uploaded yesterday while the sensor was stopped. Pending objects of older days a
 sensor every 15 minutes; the schedule retries them too, so they are not stuck while the sensor is off.
 """
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from dagster import DefaultScheduleStatus, RunRequest, ScheduleEvaluationContext, schedule
 
@@ -33,13 +33,13 @@ MAX_PENDING_DAYS_PER_TICK = 10
     ),
 )
 def daily_ingest_schedule(context: ScheduleEvaluationContext, timescale: TimescaleResource) -> list[RunRequest]:
-    now = context.scheduled_execution_time.astimezone(timezone.utc)
+    now = context.scheduled_execution_time.astimezone(UTC)
     yesterday = (now - timedelta(days=1)).date()
     requests = [RunRequest(partition_key=yesterday.isoformat(), run_key=f"daily:{yesterday.isoformat()}")]
     with timescale.connection() as conn:
         stale = pending_retries(
             conn,
-            now=datetime.now(timezone.utc),  # whatever is pending as the tick runs
+            now=datetime.now(UTC),  # whatever is pending as the tick runs
             first_day=daily_partitions.start.date(),
             last_day=yesterday - timedelta(days=1),
             retry_after=timedelta(0),

@@ -5,7 +5,7 @@ notification consumer recorded, retries of pending objects) is plain Python in
 heimdall_pipeline.ingest.discovery; this module wires it to Dagster.
 """
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from dagster import (
     AssetSelection,
@@ -72,12 +72,18 @@ def build_new_metadata_objects_sensor(
         buckets: HeimdallBuckets,
     ) -> SensorResult:
         cursor = DiscoveryCursor.load(context.cursor)
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         first_day, last_day = daily_partitions.start.date(), now.date()
         with timescale.connection() as conn:
             plan = discover(
-                conn, s3.get_client(), buckets.raw, cursor,
-                first_day=first_day, last_day=last_day, pages=pages, events=with_events,
+                conn,
+                s3.get_client(),
+                buckets.raw,
+                cursor,
+                first_day=first_day,
+                last_day=last_day,
+                pages=pages,
+                events=with_events,
             )
             retries = pending_retries(conn, now=now, first_day=first_day, last_day=last_day)
         requested_days = {request.day for request in plan.requests}

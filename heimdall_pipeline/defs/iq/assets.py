@@ -8,7 +8,7 @@ iq_metrics covers the measurements its uploads loaded. `iq_job` runs both with t
 materialized, through their eager automation conditions.
 """
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 from dagster import (
     AssetCheckExecutionContext,
@@ -26,14 +26,22 @@ from dagster import (
     in_process_executor,
 )
 
-from heimdall_pipeline.defs.ingest.checks import per_upload_day
 from heimdall_pipeline.defs.ingest.assets import INGEST_BACKFILL_POLICY, measurements, window_days
+from heimdall_pipeline.defs.ingest.checks import per_upload_day
 from heimdall_pipeline.defs.metadata import headline_first, partition_report
 from heimdall_pipeline.defs.partitions import daily_partitions
 from heimdall_pipeline.defs.resources import HeimdallBuckets, HeimdallS3Resource, IQRecordingsResource, TimescaleResource
-from heimdall_pipeline.ingest.uploads import upload_day_bounds
-from heimdall_pipeline.iq.store import IQDayResult, compute_day, current_version, day_computed, day_reasons, day_summary, iter_status
 from heimdall_pipeline.ingest.ledger import advisory_locks
+from heimdall_pipeline.ingest.uploads import upload_day_bounds
+from heimdall_pipeline.iq.store import (
+    IQDayResult,
+    compute_day,
+    current_version,
+    day_computed,
+    day_reasons,
+    day_summary,
+    iter_status,
+)
 
 IQ_GROUP = "iq"
 COMPARISON_REPORT = "heimdall_vs_recomputed_metrics"  # = iq_reports.COMPARISON_REPORT (not imported: matplotlib)
@@ -56,26 +64,29 @@ def _iq_day_metadata(day: date, result: IQDayResult, summary: dict, reasons: lis
     reason_rows = "\n".join(
         f"| {status} | {code} | {count} | {example.replace('|', '/')[:160]} |" for status, code, count, example in reasons
     )
-    return headline_first({
-        "upload days": MetadataValue.text(str(day)),
-        "algorithm_version": current_version(),
-        "recordings": result.recordings,
-        "read in this run": result.read,
-        "already current": result.already_current,
-        **{status: count for status, count in statuses.items()},
-        **{f"flag: {name}": count for name, count in flags.items()},
-        "GET retries": result.stats.retries,
-        "MB read": round(result.stats.bytes / 1e6, 2),
-        "recordings/s": round(result.recordings_per_second, 1),
-        "peak recordings in flight": result.stats.peak_in_flight,
-        "status": MetadataValue.md("| status | recordings |\n|---|---:|\n" + status_table),
-        "reasons": MetadataValue.md(
-            "| status | reason | recordings | example |\n|---|---|---:|---|\n" + (reason_rows or "| (none) | | 0 | |")
-        ),
-        "plot": MetadataValue.md(_png_markdown("iq_metrics", plot)),
-        # Every measurement of the day's uploads has its row (or is pending): the same on a re-run.
-        "dagster/row_count": sum(count for status, count in statuses.items() if status != "pending"),
-    }, ("recordings", "computed", "rejected", "pending"))
+    return headline_first(
+        {
+            "upload days": MetadataValue.text(str(day)),
+            "algorithm_version": current_version(),
+            "recordings": result.recordings,
+            "read in this run": result.read,
+            "already current": result.already_current,
+            **{status: count for status, count in statuses.items()},
+            **{f"flag: {name}": count for name, count in flags.items()},
+            "GET retries": result.stats.retries,
+            "MB read": round(result.stats.bytes / 1e6, 2),
+            "recordings/s": round(result.recordings_per_second, 1),
+            "peak recordings in flight": result.stats.peak_in_flight,
+            "status": MetadataValue.md("| status | recordings |\n|---|---:|\n" + status_table),
+            "reasons": MetadataValue.md(
+                "| status | reason | recordings | example |\n|---|---|---:|---|\n" + (reason_rows or "| (none) | | 0 | |")
+            ),
+            "plot": MetadataValue.md(_png_markdown("iq_metrics", plot)),
+            # Every measurement of the day's uploads has its row (or is pending): the same on a re-run.
+            "dagster/row_count": sum(count for status, count in statuses.items() if status != "pending"),
+        },
+        ("recordings", "computed", "rejected", "pending"),
+    )
 
 
 @asset(
@@ -110,8 +121,13 @@ def iq_metrics(
             day_start, day_end = upload_day_bounds(day)
             with advisory_locks(conn, [f"heimdall:iq-day:{day}"], log=context.log):
                 result = compute_day(
-                    conn, client, buckets.raw, day_start, day_end,
-                    concurrency=iq_recordings.concurrency, max_bytes=iq_recordings.max_recording_bytes,
+                    conn,
+                    client,
+                    buckets.raw,
+                    day_start,
+                    day_end,
+                    concurrency=iq_recordings.concurrency,
+                    max_bytes=iq_recordings.max_recording_bytes,
                 )
             summary = day_summary(conn, day_start, day_end)
             statuses = dict(iter_status(summary))
@@ -135,8 +151,8 @@ def iq_metrics(
 
 
 def _comparison_day(conn, client, bucket: str, day: date) -> dict:
-    from heimdall_pipeline.iq.reports import agreement, comparison_markdown, comparison_plot, comparison_rows, per_receiver
     from heimdall_pipeline.analytics.reports import REPORT_LINK_SECONDS, presigned_link, spreadsheet_safe_csv
+    from heimdall_pipeline.iq.reports import agreement, comparison_markdown, comparison_plot, comparison_rows, per_receiver
 
     rows = comparison_rows(conn, *upload_day_bounds(day))
     summary = per_receiver(rows)
@@ -146,7 +162,7 @@ def _comparison_day(conn, client, bucket: str, day: date) -> dict:
     client.put_object(Bucket=bucket, Key=f"{prefix}.csv", Body=csv, ContentType="text/csv")
     client.put_object(Bucket=bucket, Key=f"{prefix}.png", Body=png, ContentType="image/png")
     found = agreement(rows)
-    expires = datetime.now(timezone.utc) + timedelta(seconds=REPORT_LINK_SECONDS)
+    expires = datetime.now(UTC) + timedelta(seconds=REPORT_LINK_SECONDS)
     return {
         "upload days": MetadataValue.text(str(day)),
         "dagster/row_count": len(rows),
@@ -201,9 +217,7 @@ def heimdall_vs_recomputed_metrics(
         "With counts per kind and per receiver."
     ),
 )
-def recomputed_metrics_agree_with_heimdall(
-    context: AssetCheckExecutionContext, reader: TimescaleResource
-) -> AssetCheckResult:
+def recomputed_metrics_agree_with_heimdall(context: AssetCheckExecutionContext, reader: TimescaleResource) -> AssetCheckResult:
     from heimdall_pipeline.iq.reports import agreement_outcome  # matplotlib: only runs that check load it
 
     with reader.connection() as conn:

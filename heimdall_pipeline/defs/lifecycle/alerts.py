@@ -8,7 +8,7 @@ calls its function once per failed run and keeps the cursor to itself, so a tick
 summarise a burst nor remember which checks are already failing.
 """
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from dagster import (
     DagsterEventType,
@@ -104,7 +104,7 @@ def run_failures(instance: DagsterInstance, after: int) -> list[RunFailure]:
                 job=run.job_name,
                 partition=_partition(run.tags),
                 error=_run_error(instance, run.run_id, entry),
-                failed_at=datetime.fromtimestamp(record.timestamp, timezone.utc),
+                failed_at=datetime.fromtimestamp(record.timestamp, UTC),
                 will_retry=None if will_retry is None else get_boolean_tag_value(will_retry),
                 attempt=int(run.tags.get(RETRY_NUMBER_TAG, "0")) + 1,
             )
@@ -160,13 +160,16 @@ def alerts_sensor(context: SensorEvaluationContext, alerts: AlertChannels):
         # First tick, or alerts off: start (or stay) at the newest events, so turning alerts on
         # later does not send the history.
         context.update_cursor(_latest_storage_ids(instance).to_json())
-        return SkipReason("alerts off: set HEIMDALL_ALERT_WEBHOOK_URL or HEIMDALL_ALERT_SMTP_HOST" if not settings.enabled
-                          else "started: alerting on what fails from now on")
+        return SkipReason(
+            "alerts off: set HEIMDALL_ALERT_WEBHOOK_URL or HEIMDALL_ALERT_SMTP_HOST"
+            if not settings.enabled
+            else "started: alerting on what fails from now on"
+        )
     incidents, new_state = advance(
         state,
         run_failures(instance, state.runs_after),
         check_evaluations(instance, state.checks_after),
-        now=datetime.now(timezone.utc),
+        now=datetime.now(UTC),
         retries_enabled=instance.run_retries_enabled,
     )
     messages = compose(incidents, settings)

@@ -3,7 +3,6 @@
 the role that alone writes archive records and drops days."""
 
 from datetime import date
-from typing import Optional
 
 from dagster import (
     Config,
@@ -22,10 +21,9 @@ from heimdall_pipeline.lifecycle import retention as lifecycle
 from heimdall_pipeline.lifecycle.health import read_health
 
 
-
 class RetentionConfig(Config):
     retention_days: int = Field(default=lifecycle.DEFAULT_RETENTION_DAYS, description="days of raw rows to keep")
-    as_of: Optional[str] = Field(default=None, description="ISO 8601 date-time to count back from (default: now)")
+    as_of: str | None = Field(default=None, description="ISO 8601 date-time to count back from (default: now)")
 
 
 class RestoreConfig(Config):

@@ -11,8 +11,8 @@ from datetime import date
 import pandas as pd
 from dagster import AssetCheckKey, AssetCheckSeverity, AssetKey, materialize
 
-from heimdall_pipeline.core.db import connect
 from heimdall_pipeline.analytics.aggregates import refresh_hourly
+from heimdall_pipeline.core.db import connect
 from heimdall_pipeline.defs.analytics.reports import (
     ANALYTICS_ASSETS,
     ANALYTICS_JOBS,
@@ -24,11 +24,11 @@ from heimdall_pipeline.defs.analytics.reports import (
     timescaledb_health,
 )
 from heimdall_pipeline.defs.lifecycle.retention import LIFECYCLE_JOBS, LIFECYCLE_SCHEDULES, restore_job, retention_job
-from heimdall_pipeline.lifecycle.retention import archive_day, archive_key, archive_record, day_rows, read_archive, verify_archive
 from heimdall_pipeline.ingest.loader import load_measurements
+from heimdall_pipeline.lifecycle.retention import archive_day, archive_key, archive_record, day_rows, read_archive, verify_archive
+from heimdall_pipeline_tests.analytics.test_reports import END, assert_real_png, hand_built_rows
 from heimdall_pipeline_tests.defs.conftest import QUIET, check_evaluations, materialization_metadata
 from heimdall_pipeline_tests.measurement_rows import realistic_day
-from heimdall_pipeline_tests.analytics.test_reports import END, assert_real_png, hand_built_rows
 
 REPORT_KEYS = ["snr_trends", "frequency_drift", "receiver_performance", "coverage", "recent_measurements"]
 

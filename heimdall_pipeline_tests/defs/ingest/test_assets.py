@@ -7,8 +7,8 @@ from heimdall_pipeline.defs.ingest.assets import window_days
 from heimdall_pipeline.devtools.sample_data import bad_objects, encode, generate_day
 from heimdall_pipeline_tests.conftest import backdate
 from heimdall_pipeline_tests.defs.conftest import (
-    discover_uploads,
     check_evaluations,
+    discover_uploads,
     materialization_metadata,
     noon,
     put_uploaded_at,
@@ -162,7 +162,8 @@ def test_backfill_range_in_one_run(resources, s3, bucket, db):
     assert result.success
     # One listing for the whole window, recorded as a materialization of each day in the range.
     partitions = sorted(
-        event.partition for event in result.get_asset_materialization_events()
+        event.partition
+        for event in result.get_asset_materialization_events()
         if event.materialization.asset_key.to_user_string() == "minio_metadata"
     )
     assert partitions == [day.isoformat() for day in days]
@@ -171,9 +172,7 @@ def test_backfill_range_in_one_run(resources, s3, bucket, db):
     assert [m["objects"] for m in listings] == [len(uploaded[day]) for day in days]
     assert [m["upload days"] for m in listings] == [day.isoformat() for day in days]
     assert {m["run range: objects"] for m in listings} == {total}
-    assert [m["inserted"] for m in materialization_metadata(result, "measurements")] == [
-        len(uploaded[day]) for day in days
-    ]
+    assert [m["inserted"] for m in materialization_metadata(result, "measurements")] == [len(uploaded[day]) for day in days]
     hourly = materialization_metadata(result, "measurements_hourly")
     assert hourly[0]["run range: days refreshed"] == 4  # the three upload days and the day before the first
     assert [m["days refreshed"] for m in hourly] == [2, 2, 2]  # each upload day and the day before it

@@ -3,8 +3,8 @@ discovered, the day's good objects load, the checks pass, and the sensor moves o
 
 from __future__ import annotations
 
-from heimdall_pipeline.defs.ingest.sensors import new_metadata_objects_sensor
 from heimdall_pipeline.core.object_store import ledger_key
+from heimdall_pipeline.defs.ingest.sensors import new_metadata_objects_sensor
 from heimdall_pipeline.devtools.sample_data import generate_day
 from heimdall_pipeline_tests.conftest import backdate
 from heimdall_pipeline_tests.defs.conftest import check_evaluations, put_uploaded_at, run_chain
@@ -22,9 +22,7 @@ def test_a_nul_key_never_stops_the_sensor_or_the_day(resources, s3, bucket, db):
     backdate(bucket, NUL_KEY, uploaded_at)
 
     first = tick(new_metadata_objects_sensor, resources)
-    assert [(r.partition_key, r.tags["heimdall/new_objects"]) for r in first.run_requests] == [
-        (day, str(len(good)))
-    ]
+    assert [(r.partition_key, r.tags["heimdall/new_objects"]) for r in first.run_requests] == [(day, str(len(good)))]
     assert db.execute(
         "SELECT status, left(reason, 7) FROM ingest_ledger WHERE object_key = %s", (ledger_key(NUL_KEY),)
     ).fetchone() == ("rejected", "bad_key")

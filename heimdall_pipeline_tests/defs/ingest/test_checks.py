@@ -5,7 +5,6 @@ from datetime import date
 from dagster import AssetCheckSeverity, AssetSelection
 
 from heimdall_pipeline.defs.ingest.checks import hourly_matches_measurements
-from heimdall_pipeline.defs.ingest.assets import measurements, measurements_hourly, minio_metadata
 from heimdall_pipeline.devtools.sample_data import SampleObject, encode, generate_day, measurement_document, metadata_key
 from heimdall_pipeline_tests.defs.conftest import (
     check_evaluations,
@@ -28,8 +27,13 @@ def odd_object(websdr_id: int = 1, **metrics) -> SampleObject:
 def test_warning_checks_pass_on_a_normal_day(resources, s3, bucket):
     put_uploaded_at(s3, bucket, generate_day(DAY, sessions=10, miss_rate=0), noon(DAY))
     evaluations = check_evaluations(run_chain(resources, DAY.isoformat()))
-    for name in ("all_receivers_reported", "snr_in_plausible_range", "frequency_offset_within_band",
-                 "no_object_unaccounted", "hourly_matches_measurements"):
+    for name in (
+        "all_receivers_reported",
+        "snr_in_plausible_range",
+        "frequency_offset_within_band",
+        "no_object_unaccounted",
+        "hourly_matches_measurements",
+    ):
         assert evaluations[name].passed, name
     assert evaluations["no_object_unaccounted"].partition == DAY.isoformat()
 
@@ -47,8 +51,11 @@ def test_missing_receiver_warns_with_its_name(resources, s3, bucket):
 
 
 def test_implausible_snr_and_offset_warn_with_counts(resources, s3, bucket):
-    odd = [odd_object(snr_db=95.0), odd_object(websdr_id=2, frequency_offset_hz=7_000.0),
-           odd_object(websdr_id=3, frequency_offset_hz=-6_300.0)]
+    odd = [
+        odd_object(snr_db=95.0),
+        odd_object(websdr_id=2, frequency_offset_hz=7_000.0),
+        odd_object(websdr_id=3, frequency_offset_hz=-6_300.0),
+    ]
     put_uploaded_at(s3, bucket, generate_day(DAY, sessions=5) + odd, noon(DAY))
 
     result = run_chain(resources, DAY.isoformat())
@@ -86,8 +93,10 @@ def test_hourly_disagreeing_with_the_rows_fails(resources, s3, bucket, db):
     put_uploaded_at(s3, bucket, generate_day(DAY, sessions=10), noon(DAY))
     assert run_chain(resources, DAY.isoformat()).success
     with db.transaction():
-        db.execute("UPDATE measurements_hourly SET snr_avg_db = snr_avg_db + 0.5 "
-                   "WHERE bucket = (SELECT min(bucket) FROM measurements_hourly)")
+        db.execute(
+            "UPDATE measurements_hourly SET snr_avg_db = snr_avg_db + 0.5 "
+            "WHERE bucket = (SELECT min(bucket) FROM measurements_hourly)"
+        )
         db.execute("DELETE FROM measurements_hourly WHERE bucket = (SELECT max(bucket) FROM measurements_hourly)")
     expected_wrong = db.execute(
         "SELECT count(*) FROM measurements_hourly WHERE bucket = (SELECT min(bucket) FROM measurements_hourly)"
@@ -98,8 +107,12 @@ def test_hourly_disagreeing_with_the_rows_fails(resources, s3, bucket, db):
     ).fetchone()[0]
 
     # The check alone, as "Execute check" in the UI does (a check-only selection takes the partition as tags).
-    result = run_chain(resources, selection=AssetSelection.checks(hourly_matches_measurements), raise_on_error=False,
-                       tags={"dagster/partition": DAY.isoformat()})
+    result = run_chain(
+        resources,
+        selection=AssetSelection.checks(hourly_matches_measurements),
+        raise_on_error=False,
+        tags={"dagster/partition": DAY.isoformat()},
+    )
 
     evaluation = check_evaluations(result)["hourly_matches_measurements"]
     assert not evaluation.passed and evaluation.severity == AssetCheckSeverity.ERROR

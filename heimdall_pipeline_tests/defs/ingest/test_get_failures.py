@@ -4,13 +4,13 @@ reports the object and the run fails; the sensor and the daily schedule come bac
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from dagster import build_schedule_context
 
-from heimdall_pipeline.defs.resources import HeimdallS3Resource
 from heimdall_pipeline.defs.ingest.schedules import daily_ingest_schedule
 from heimdall_pipeline.defs.ingest.sensors import new_metadata_objects_sensor
+from heimdall_pipeline.defs.resources import HeimdallS3Resource
 from heimdall_pipeline.devtools.sample_data import generate_day
 from heimdall_pipeline_tests.defs.conftest import (
     check_evaluations,
@@ -105,9 +105,7 @@ def test_the_sensor_requests_a_run_for_a_day_whose_objects_stay_pending(resource
     db.commit()
     retry = tick(new_metadata_objects_sensor, resources, settled.cursor)
 
-    assert [(r.partition_key, r.tags["heimdall/retry_pending"]) for r in retry.run_requests] == [
-        (day, str(len(objects)))
-    ]
+    assert [(r.partition_key, r.tags["heimdall/retry_pending"]) for r in retry.run_requests] == [(day, str(len(objects)))]
     assert retry.run_requests[0].run_key.startswith(f"retry:{day}:")
     replay = tick(new_metadata_objects_sensor, resources, settled.cursor)
     assert [r.run_key for r in replay.run_requests] == [r.run_key for r in retry.run_requests]  # no second run
@@ -119,8 +117,7 @@ def test_the_sensor_requests_a_missing_object_that_is_back(resources, s3, bucket
     objects = generate_day(uploaded_at.date(), sessions=1, seed=8, miss_rate=0)
     put_uploaded_at(s3, bucket, objects, uploaded_at)
     assert run_chain(resources, day).success
-    db.execute("UPDATE ingest_ledger SET status = 'missing', reason = 'missing: test' WHERE object_key = %s",
-               (objects[0].key,))
+    db.execute("UPDATE ingest_ledger SET status = 'missing', reason = 'missing: test' WHERE object_key = %s", (objects[0].key,))
     db.commit()
 
     found = tick(new_metadata_objects_sensor, resources)
@@ -130,7 +127,7 @@ def test_the_sensor_requests_a_missing_object_that_is_back(resources, s3, bucket
 
 
 def test_the_daily_schedule_also_retries_older_days_with_pending_objects(resources, s3, bucket, db):
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     older = (now - timedelta(days=5)).replace(hour=12, minute=0, second=0, microsecond=0)
     put_uploaded_at(s3, bucket, generate_day(older.date(), sessions=1, seed=9, miss_rate=0), older)
     discover_uploads(resources)  # recorded, never loaded: pending

@@ -8,8 +8,8 @@ from collections import Counter
 from datetime import date
 
 from heimdall_pipeline.defs.resources import HeimdallS3Resource
-from heimdall_pipeline.ingest.measurement import MAX_REASON_CHARS, parse_metadata_object
 from heimdall_pipeline.devtools.sample_data import generate_day
+from heimdall_pipeline.ingest.measurement import MAX_REASON_CHARS, parse_metadata_object
 from heimdall_pipeline_tests.defs.conftest import (
     check_evaluations,
     materialization_metadata,
@@ -30,7 +30,7 @@ def test_a_day_of_every_hostile_kind_loads_every_good_object_twice_over(resource
     good = generate_day(DAY, sessions=20)
     hostile = hostile_objects(DAY)
     # Hostile objects among the good ones in upload order, so they share batches with them.
-    mixed = [obj for pair in zip(good, hostile) for obj in pair] + good[len(hostile):] + hostile[len(good):]
+    mixed = [obj for pair in zip(good, hostile) for obj in pair] + good[len(hostile) :] + hostile[len(good) :]
     put_uploaded_at(s3, bucket, mixed, noon(DAY), spacing=0.5)
     expected_rows = {parse_metadata_object(bucket, o.key, o.body).as_row() for o in good}
     expected_codes = {case.key: case.expected_code for case in hostile}
@@ -41,15 +41,16 @@ def test_a_day_of_every_hostile_kind_loads_every_good_object_twice_over(resource
         assert result.success
         assert all(evaluation.passed for evaluation in check_evaluations(result).values())
     first, second = (materialization_metadata(result, "measurements")[0] for result in runs)
-    assert (first["objects"], first["inserted"], first["rejected"], first["failed"]) == (
-        len(mixed), len(good), len(hostile), 0)
+    assert (first["objects"], first["inserted"], first["rejected"], first["failed"]) == (len(mixed), len(good), len(hostile), 0)
     assert (second["objects"], second["inserted"], second["rejected"]) == (0, 0, 0)  # nothing left pending
     assert first["dagster/row_count"] == second["dagster/row_count"] == len(good)
 
     rows = set(db.execute(f"SELECT {ROW_COLUMNS} FROM measurements").fetchall())
     assert rows == expected_rows  # every good row, with its values; no hostile one
-    ledger = {key: (status, reason) for key, status, reason in
-              db.execute("SELECT object_key, status, reason FROM ingest_ledger").fetchall()}
+    ledger = {
+        key: (status, reason)
+        for key, status, reason in db.execute("SELECT object_key, status, reason FROM ingest_ledger").fetchall()
+    }
     assert set(ledger) == {o.key for o in mixed}
     assert Counter(status for status, _ in ledger.values()) == Counter({"loaded": len(good), "rejected": len(hostile)})
     for key, code in expected_codes.items():
@@ -65,10 +66,16 @@ def test_the_size_limit_is_a_resource_knob(resources, s3_endpoint_url, s3, bucke
     put_uploaded_at(s3, bucket, good, noon(DAY))
     limit = sorted(len(o.body) for o in good)[len(good) // 2]
     over = {o.key for o in good if len(o.body) > limit}
-    resources = {**resources, "s3": HeimdallS3Resource(
-        endpoint_url=s3_endpoint_url, region_name="us-east-1", aws_access_key_id="heimdall",
-        aws_secret_access_key="heimdall-secret", max_object_bytes=limit,
-    )}
+    resources = {
+        **resources,
+        "s3": HeimdallS3Resource(
+            endpoint_url=s3_endpoint_url,
+            region_name="us-east-1",
+            aws_access_key_id="heimdall",
+            aws_secret_access_key="heimdall-secret",
+            max_object_bytes=limit,
+        ),
+    }
 
     result = run_chain(resources, DAY.isoformat())
 

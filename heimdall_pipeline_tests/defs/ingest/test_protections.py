@@ -32,7 +32,10 @@ def test_every_schedule_has_its_pinned_cron_timezone_default_status_and_job():
     for name, (cron, timezone, status, job) in EXPECTED_SCHEDULES.items():
         schedule = schedules[name]
         assert (schedule.cron_schedule, schedule.execution_timezone, schedule.default_status, schedule.job_name) == (
-            cron, timezone, status, job,
+            cron,
+            timezone,
+            status,
+            job,
         ), name
 
 
@@ -79,8 +82,10 @@ def test_two_concurrent_runs_of_one_partition_are_serialized_without_duplicates(
     # The per-day lock serializes the loads: one run loaded every object, the other found none pending.
     assert sorted((m["objects"], m["inserted"]) for m in loads) == [(0, 0), (len(objects), len(objects))]
     assert all((m["already present"], m["conflicts"]) == (0, 0) for m in loads)
-    assert db.execute("SELECT count(*), count(DISTINCT (task_id, websdr_id, timestamp_utc)) FROM measurements"
-                      ).fetchone() == (len(objects), len(objects))
+    assert db.execute("SELECT count(*), count(DISTINCT (task_id, websdr_id, timestamp_utc)) FROM measurements").fetchone() == (
+        len(objects),
+        len(objects),
+    )
     assert Counter(dict(db.execute("SELECT status, count(*) FROM ingest_ledger GROUP BY status").fetchall())) == Counter(
         {"loaded": len(objects)}
     )

@@ -8,7 +8,7 @@ import random
 from datetime import date, timedelta
 
 import pytest
-from dagster import AssetCheckKey, AssetSelection, AssetCheckSeverity, AssetKey, AssetRecordsFilter, DagsterInstance
+from dagster import AssetCheckKey, AssetCheckSeverity, AssetKey, AssetRecordsFilter, AssetSelection, DagsterInstance
 from dagster._core.event_api import PartitionKeyFilter
 from dagster._core.storage.asset_check_execution_record import (
     AssetCheckExecutionRecordStatus,
@@ -17,9 +17,21 @@ from dagster._core.storage.asset_check_execution_record import (
 
 from heimdall_pipeline.defs.ingest.checks import INGEST_ASSET_CHECKS, hourly_matches_measurements
 from heimdall_pipeline.defs.partitions import daily_partitions
-from heimdall_pipeline.devtools.sample_data import SampleObject, bad_objects, encode, generate_day, measurement_document, metadata_key
+from heimdall_pipeline.devtools.sample_data import (
+    SampleObject,
+    bad_objects,
+    encode,
+    generate_day,
+    measurement_document,
+    metadata_key,
+)
 from heimdall_pipeline_tests.defs.conftest import (
-    check_evaluations, figures, materialization_metadata, noon, put_uploaded_at, run_chain,
+    check_evaluations,
+    figures,
+    materialization_metadata,
+    noon,
+    put_uploaded_at,
+    run_chain,
 )
 
 FIRST = date(2025, 8, 4)

@@ -1,4 +1,4 @@
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from dagster import DefaultScheduleStatus, build_schedule_context
 
@@ -10,12 +10,12 @@ def schedule_context(resources, at: datetime):
 
 
 def test_daily_schedule_materializes_yesterday_not_today(resources):
-    requests = daily_ingest_schedule(schedule_context(resources, datetime(2025, 6, 11, 0, 15, tzinfo=timezone.utc)))
+    requests = daily_ingest_schedule(schedule_context(resources, datetime(2025, 6, 11, 0, 15, tzinfo=UTC)))
     assert [(r.partition_key, r.run_key) for r in requests] == [("2025-06-10", "daily:2025-06-10")]
 
 
 def test_daily_schedule_crosses_month_and_year_boundaries(resources):
-    requests = daily_ingest_schedule(schedule_context(resources, datetime(2026, 1, 1, 0, 15, tzinfo=timezone.utc)))
+    requests = daily_ingest_schedule(schedule_context(resources, datetime(2026, 1, 1, 0, 15, tzinfo=UTC)))
     assert requests[0].partition_key == "2025-12-31"
 
 

@@ -1,4 +1,4 @@
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import botocore.client
 from dagster import build_sensor_context
@@ -21,7 +21,7 @@ def requested_keys(result) -> dict[str, int]:
 
 def start_of_test_uploads() -> datetime:
     # A fixed hour within the partitions (today or yesterday), whatever the clock says.
-    return (datetime.now(timezone.utc) - timedelta(hours=3)).replace(minute=0, second=0, microsecond=0)
+    return (datetime.now(UTC) - timedelta(hours=3)).replace(minute=0, second=0, microsecond=0)
 
 
 def test_sensor_over_several_ticks(resources, s3, bucket, db):
@@ -83,7 +83,7 @@ def test_one_tick_costs_at_most_its_pages_of_list_requests(db, s3, bucket):
     store_uploaded_at(bucket, generate_day(base.date(), sessions=500, miss_rate=0, seed=6), base, spacing=0.1)
     calls = []
     s3.meta.events.register("before-call.s3.ListObjectsV2", lambda **kwargs: calls.append(1))
-    window = {"first_day": date(2025, 1, 1), "last_day": datetime.now(timezone.utc).date()}
+    window = {"first_day": date(2025, 1, 1), "last_day": datetime.now(UTC).date()}
     plan = discover(db, s3, bucket, DiscoveryCursor(), pages=2, **window)
     assert len(calls) == 2 and plan.listed == 2_000 and plan.new == 2_000 and plan.pages == 2
     rest = discover(db, s3, bucket, plan.cursor, pages=2, **window)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import io
 import random
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 import pandas as pd
 from dagster import AssetCheckSeverity, materialize
@@ -20,11 +20,11 @@ from heimdall_pipeline_tests.defs.conftest import QUIET, check_evaluations, put_
 from heimdall_pipeline_tests.schema.test_stations import AFTER_T, BY_NAME, T, coazze_deactivated
 
 BEFORE, CHANGE_DAY, AFTER = date(2026, 7, 1), date(2026, 7, 2), date(2026, 7, 3)
-assert T == datetime.combine(CHANGE_DAY, time(12), tzinfo=timezone.utc)
+assert T == datetime.combine(CHANGE_DAY, time(12), tzinfo=UTC)
 
 
 def at(day: date, hour: int) -> datetime:
-    return datetime.combine(day, time(hour), tzinfo=timezone.utc)
+    return datetime.combine(day, time(hour), tzinfo=UTC)
 
 
 def session(task_id: str, started: datetime, websdr_ids) -> list[SampleObject]:
@@ -70,8 +70,14 @@ def test_check_and_reports_across_a_deactivation(stations_restored, resources, s
     assert after.metadata["ids no station had then"].value == "-"
 
     end = at(AFTER, 0).isoformat()  # the window [BEFORE 00:00, AFTER 00:00)
-    run_config = {**QUIET, "ops": {a.key.to_user_string(): {"config": {"window_hours": 48, "end": end}}
-                                   for a in ANALYTICS_ASSETS if a.key.to_user_string() != "timescaledb_health"}}
+    run_config = {
+        **QUIET,
+        "ops": {
+            a.key.to_user_string(): {"config": {"window_hours": 48, "end": end}}
+            for a in ANALYTICS_ASSETS
+            if a.key.to_user_string() != "timescaledb_health"
+        },
+    }
     reports = [a for a in ANALYTICS_ASSETS if a.key.to_user_string() != "timescaledb_health"]
     assert materialize(reports, resources=resources, run_config=run_config).success
 

@@ -13,15 +13,19 @@ from datetime import date
 from dagster import AssetCheckSeverity
 
 from heimdall_pipeline import save_measurements_to_timescaledb
+from heimdall_pipeline.devtools.sample_data import SampleObject, encode, generate_day, measurement_document, metadata_key
 from heimdall_pipeline.ingest.loader import load_measurements
 from heimdall_pipeline.ingest.measurement import Measurement
-from heimdall_pipeline.devtools.sample_data import SampleObject, encode, generate_day, measurement_document, metadata_key
 from heimdall_pipeline_tests.defs.conftest import check_evaluations, materialization_metadata, noon, put_uploaded_at, run_chain
 
 DAY = date(2025, 9, 16)
 CHECKS = {
-    "all_receivers_reported", "snr_in_plausible_range", "frequency_offset_within_band", "no_conflicting_rows",
-    "no_object_unaccounted", "hourly_matches_measurements",
+    "all_receivers_reported",
+    "snr_in_plausible_range",
+    "frequency_offset_within_band",
+    "no_conflicting_rows",
+    "no_object_unaccounted",
+    "hourly_matches_measurements",
 }
 
 
@@ -74,9 +78,7 @@ def row_count(db) -> int:
     return db.execute("SELECT count(*) FROM measurements").fetchone()[0]
 
 
-def test_worker_then_pipeline_objects_are_already_present_and_every_row_is_checked(
-    resources, clean_database_url, s3, bucket, db
-):
+def test_worker_then_pipeline_objects_are_already_present_and_every_row_is_checked(resources, clean_database_url, s3, bucket, db):
     day = generate_day(DAY, sessions=6, miss_rate=0)
     odd_snr = odd_object("odd-snr", 3, snr_db=95.0)  # implausible: the SNR check must find it
     # Rows that exist only through the worker (Heimdall's upload of their objects failed): all of
@@ -101,7 +103,10 @@ def test_worker_then_pipeline_objects_are_already_present_and_every_row_is_check
     assert stored(db) == rows_before  # nothing inserted twice, nothing changed
     loading = materialization_metadata(result, "measurements")[0]
     assert (loading["objects"], loading["inserted"], loading["already present"], loading["conflicts"]) == (
-        len(uploaded), 0, len(uploaded), 0,
+        len(uploaded),
+        0,
+        len(uploaded),
+        0,
     )
     # The day's rows, whoever inserted them: the worker-only ones too.
     assert loading["dagster/row_count"] == loading["rows measured on the day"] == all_rows
@@ -156,7 +161,9 @@ def test_pipeline_then_worker_the_worker_finds_every_row_already_there(resources
     assert all(a["status"] == "SUCCESS" and a["inserted"] == 0 for a in answers)
     assert stored(db) == rows_before
     # What the loader tells the worker path (LoadResult, for its answer): all of them the same measurement.
-    again = load_measurements(db, [Measurement.from_measurement_dict(task_and_receiver(o)[0], worker_dict(bucket, o)) for o in day])
+    again = load_measurements(
+        db, [Measurement.from_measurement_dict(task_and_receiver(o)[0], worker_dict(bucket, o)) for o in day]
+    )
     assert (again.inserted, again.duplicate, again.present, again.conflicts) == (0, len(day), len(day), 0)
 
     # A later acquisition the worker stored and whose objects never came: the day's row all the same.

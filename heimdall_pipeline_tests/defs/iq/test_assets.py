@@ -6,7 +6,7 @@ import base64
 import json
 import re
 from collections import defaultdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 from dagster import AssetKey, materialize
@@ -23,14 +23,14 @@ from heimdall_pipeline.defs.iq.assets import (
     iq_metrics,
 )
 from heimdall_pipeline.defs.partitions import daily_partitions
-from heimdall_pipeline_tests.defs.conftest import QUIET, check_evaluations, materialization_metadata, run_chain
-from heimdall_pipeline_tests.iq_days import TEST_SAMPLES, npy_bytes, upload_day_with_recordings
-from heimdall_pipeline_tests.iq.test_recordings import hostile_recording
 from heimdall_pipeline_tests.analytics.test_reports import assert_real_png
+from heimdall_pipeline_tests.defs.conftest import QUIET, check_evaluations, materialization_metadata, run_chain
+from heimdall_pipeline_tests.iq.test_recordings import hostile_recording
+from heimdall_pipeline_tests.iq_days import TEST_SAMPLES, npy_bytes, upload_day_with_recordings
 
 
 def today() -> str:
-    return datetime.now(timezone.utc).date().isoformat()
+    return datetime.now(UTC).date().isoformat()
 
 
 def run_iq(resources, partition: str):
@@ -64,7 +64,11 @@ def test_a_day_that_agrees_computes_every_recording_and_the_check_passes(resourc
     assert result.success
     (iq,) = materialization_metadata(result, "iq_metrics")
     assert (iq["dagster/row_count"], iq["computed"], iq["rejected"], iq["missing"], iq["pending"]) == (
-        len(recordings), len(recordings), 0, 0, 0,
+        len(recordings),
+        len(recordings),
+        0,
+        0,
+        0,
     )
     assert iq["flag: samples_count_mismatch"] == len(recordings)  # 4,096 samples, the metadata says 125,000
     assert iq["peak recordings in flight"] <= 4
@@ -118,7 +122,9 @@ def test_a_day_that_disagrees_warns_with_counts(resources, s3, bucket):
     assert check.severity.value == "WARN"
     metadata = {name: value.value for name, value in check.metadata.items()}
     assert (metadata["compared"], metadata["disagreeing"], metadata["disagreeing by offset"]) == (
-        len(recordings), len(recordings), len(recordings),
+        len(recordings),
+        len(recordings),
+        len(recordings),
     )
     (report,) = materialization_metadata(result, "heimdall_vs_recomputed_metrics")
     assert report["disagreeing"] == len(recordings)

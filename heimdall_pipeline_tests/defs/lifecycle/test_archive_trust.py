@@ -11,6 +11,7 @@ import pytest
 
 from heimdall_pipeline.core.db import connect
 from heimdall_pipeline.defs.lifecycle.retention import restore_job
+from heimdall_pipeline.ingest.loader import load_measurements
 from heimdall_pipeline.lifecycle.retention import (
     ArchiveError,
     _parquet,
@@ -24,10 +25,9 @@ from heimdall_pipeline.lifecycle.retention import (
     retire_day,
     verify_archive,
 )
-from heimdall_pipeline.ingest.loader import load_measurements
 from heimdall_pipeline_tests.defs.conftest import QUIET
-from heimdall_pipeline_tests.measurement_rows import realistic_day
 from heimdall_pipeline_tests.lifecycle.test_retention import OLD, OLDER
+from heimdall_pipeline_tests.measurement_rows import realistic_day
 
 
 @pytest.fixture

@@ -56,7 +56,9 @@ def test_a_stopped_stream_and_a_silent_receiver_are_failed_checks_and_alerts(res
     assert len(texts) == 2
     assert texts[0].startswith("Check failed (ERROR): minio_metadata/uploads_arriving, partition -, job freshness_checks_job")
     assert "no upload for 9.0 h (more than 6 h)" in texts[0]
-    assert texts[1].startswith("Check warning (WARN): measurements/receivers_heard_recently, partition -, job freshness_checks_job")
+    assert texts[1].startswith(
+        "Check warning (WARN): measurements/receivers_heard_recently, partition -, job freshness_checks_job"
+    )
     assert f"http://ui.example.org/runs/{result.run_id}" in texts[1]
 
 
