@@ -15,7 +15,7 @@ from typing import Any
 
 import psycopg
 
-from heimdall_pipeline.core.db import read_sql
+from heimdall_pipeline.core.db import read_sql, scalar
 from heimdall_pipeline.ingest.ledger import advisory_locks, measurement_days_of_uploads
 from heimdall_pipeline.ingest.uploads import upload_days
 
@@ -35,7 +35,7 @@ def is_day_dropped(conn: psycopg.Connection, day: date) -> bool:
     """Whether retention archived the day and dropped its raw rows (late rows may have arrived since)."""
     with conn.cursor() as cur:
         cur.execute(read_sql("analytics/aggregates/day_dropped.sql"), {"day": day})
-        return cur.fetchone()[0]
+        return scalar(cur)
 
 
 def refresh_hourly(conn: psycopg.Connection, day: date) -> int:

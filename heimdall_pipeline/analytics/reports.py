@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 import psycopg
 
-from heimdall_pipeline.core.db import read_sql
+from heimdall_pipeline.core.db import column_names, read_sql
 
 MARKDOWN_ROWS = 40
 HOUR = timedelta(hours=1)
@@ -126,7 +126,7 @@ def run_query(conn: psycopg.Connection, name: str, window: ReportWindow, snr_sou
         # Returned timestamptz values follow the session time zone; reports speak UTC.
         cur.execute("SET LOCAL TIME ZONE 'UTC'")
         cur.execute(read_sql(f"analytics/reports/{name}.sql"), window.params(snr_source))
-        columns = [column.name for column in cur.description]
+        columns = column_names(cur)
         return pd.DataFrame(cur.fetchall(), columns=columns)
 
 

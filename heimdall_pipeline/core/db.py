@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import cache
 from importlib.resources import files
 from importlib.resources.abc import Traversable
+from typing import Any
 
 import psycopg
 
@@ -48,3 +49,21 @@ def connect(database_url: str, autocommit: bool = True, schema: str | None = Non
 def read_sql(relative_path: str) -> str:
     """The text of a file under `sql/`, e.g. `read_sql("analytics/reports/snr_trends.sql")`."""
     return SQL_DIR.joinpath(*relative_path.split("/")).read_text(encoding="utf-8")
+
+
+def one_row(cursor: psycopg.Cursor) -> tuple[Any, ...]:
+    """The one row a query always returns (an aggregate, INSERT ... RETURNING, a SELECT of now())."""
+    row = cursor.fetchone()
+    if row is None:
+        raise RuntimeError("the query returned no row")
+    return row
+
+
+def scalar(cursor: psycopg.Cursor) -> Any:
+    """The first column of that one row (count(*), now(), to_regclass(...))."""
+    return one_row(cursor)[0]
+
+
+def column_names(cursor: psycopg.Cursor) -> list[str]:
+    """The result's column names, in order (after a query that returns rows)."""
+    return [column.name for column in cursor.description or ()]

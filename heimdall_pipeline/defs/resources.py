@@ -153,7 +153,7 @@ def _env_or(name: str, default):
     return EnvVar(name) if os.environ.get(name) else default
 
 
-def _env_or_int(name: str, default: int):
+def _env_or_int(name: str, default: int | None):
     return EnvVar.int(name) if os.environ.get(name) else default
 
 

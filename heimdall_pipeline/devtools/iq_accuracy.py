@@ -115,11 +115,11 @@ def wideband_table(points: list[WidebandPoint]) -> str:
     for bandwidth in sorted({p.bandwidth_hz for p in points}):
         group = [p for p in points if p.bandwidth_hz == bandwidth]
         found = [p for p in group if p.detected] or group[:0]
-        snr_errors = [abs(p.snr_error_db) for p in found] or [float("nan")]
+        snr_errors = [abs(e) for p in found if (e := p.snr_error_db) is not None] or [float("nan")]
         lines.append(
             f"| {bandwidth:g} | {len(group)} | {len(found)} | {max(snr_errors):.3f} | {statistics.median(snr_errors):.3f} "
-            f"| {max([abs(p.centre_error_hz) for p in found] or [float('nan')]):.1f} "
-            f"| {max([abs(p.bandwidth_error) for p in found] or [float('nan')]):.1%} |"
+            f"| {max([abs(e) for p in found if (e := p.centre_error_hz) is not None] or [float('nan')]):.1f} "
+            f"| {max([abs(e) for p in found if (e := p.bandwidth_error) is not None] or [float('nan')]):.1%} |"
         )
     return "\n".join(lines)
 
@@ -137,8 +137,8 @@ def by_snr(points: list[GridPoint]) -> list[SnrRow]:
     for snr in sorted({p.snr_db for p in points}):
         group = [p for p in points if p.snr_db == snr]
         found = [p for p in group if p.detected]
-        snr_errors = [abs(p.snr_error_db) for p in found] or [float("nan")]
-        offset_errors = [abs(p.offset_error_hz) for p in found] or [float("nan")]
+        snr_errors = [abs(e) for p in found if (e := p.snr_error_db) is not None] or [float("nan")]
+        offset_errors = [abs(e) for p in found if (e := p.offset_error_hz) is not None] or [float("nan")]
         rows.append(
             SnrRow(
                 snr,

@@ -34,7 +34,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import psycopg
 
-from heimdall_pipeline.core.db import read_sql
+from heimdall_pipeline.core.db import read_sql, scalar
 from heimdall_pipeline.core.object_store import ObjectInfo, list_slice
 from heimdall_pipeline.core.settings import DEFAULT_RECONCILE_PAGES_PER_TICK
 from heimdall_pipeline.ingest.loader import LISTED_BY_LISTING, record_listed
@@ -170,7 +170,7 @@ def event_requests(
 ) -> DiscoveryPlan:
     """Request a run for each upload day that the consumer recorded entries for since the last tick."""
     with conn.cursor() as cur:
-        until = cur.execute("SELECT now() - %s::interval", (settle,)).fetchone()[0]
+        until = scalar(cur.execute("SELECT now() - %s::interval", (settle,)))
         since = datetime.fromisoformat(plan.cursor.events_until) if plan.cursor.events_until else until - FIRST_LOOK_BACK
         cur.execute(read_sql("ingest/ledger/listed_by_events.sql"), {"since": since, "until": until})
         infos = [ObjectInfo(*row) for row in cur.fetchall()]

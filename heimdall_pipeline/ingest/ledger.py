@@ -15,7 +15,7 @@ from typing import Any
 
 import psycopg
 
-from heimdall_pipeline.core.db import read_sql
+from heimdall_pipeline.core.db import one_row, read_sql, scalar
 
 # How long a run waits for another run's lock on the same day before it fails, naming the lock:
 # far longer than a day's load (seconds to minutes), short enough that a stuck holder is noticed.
@@ -77,7 +77,7 @@ def advisory_locks(
 
 def _take_lock(conn: psycopg.Connection, name: str, wait: timedelta, log: Any) -> None:
     conn.commit()
-    taken = conn.execute(read_sql("core/locks/advisory_try_lock.sql"), {"name": name}).fetchone()[0]
+    taken = scalar(conn.execute(read_sql("core/locks/advisory_try_lock.sql"), {"name": name}))
     conn.commit()
     if taken:
         return
@@ -155,7 +155,7 @@ def partition_rows(
             read_sql("ingest/ledger/partition_rows.sql"),
             {"start": start, "end": end, "min_snr_db": snr_range_db[0], "max_snr_db": snr_range_db[1]},
         )
-        return PartitionRows(*cur.fetchone())
+        return PartitionRows(*one_row(cur))
 
 
 def day_conflicts(conn: psycopg.Connection, start: datetime, end: datetime, limit: int) -> tuple[int, list[tuple[str, str]]]:

@@ -17,7 +17,7 @@ from datetime import datetime
 
 import psycopg
 
-from heimdall_pipeline.core.db import read_sql
+from heimdall_pipeline.core.db import one_row, read_sql
 from heimdall_pipeline.core.object_store import ObjectInfo, is_storable_key, ledger_key, unstorable_key_reason
 from heimdall_pipeline.ingest.measurement import COLUMNS, Measurement, cap_reason
 
@@ -202,7 +202,7 @@ def load_object_batch(
                     "earlier_times": [row[3] for row in earlier],
                 },
             )
-            inserted, duplicate, updated = cur.fetchone()
+            inserted, duplicate, updated = one_row(cur)
             if duplicate:
                 # Recorded 'present' above; those whose stored row holds other values become conflicts.
                 conflicts = _staged_conflicts(cur)

@@ -335,6 +335,7 @@ def _validated(task_id: str, doc: dict[str, Any], s3_path: str | None) -> Measur
     samples_count = _integer(doc, "samples_count", SAMPLES_COUNT_MAX)
     frequency_mhz = _number(doc, "frequency_mhz", (0.0, FREQUENCY_MHZ_MAX), positive=True)
     sample_rate_khz = _number(doc, "sample_rate_khz", (0.0, SAMPLE_RATE_KHZ_MAX), positive=True)
+    assert frequency_mhz is not None and sample_rate_khz is not None  # required: _number raised otherwise
     power_dbm = _number(metrics, "power_dbm", POWER_DBM_RANGE, required=False, prefix="metrics.")
     if power_dbm is None:
         power_dbm = _number(metrics, "signal_power_dbm", POWER_DBM_RANGE, required=False, prefix="metrics.")

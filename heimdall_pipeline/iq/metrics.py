@@ -270,7 +270,7 @@ def compute_iq_metrics(samples: np.ndarray, sample_rate_hz: float, expected_samp
             detected = floor > 0 and smoothed[peak] > floor * _averaged_threshold(n, width)
             if detected:
                 break
-        smoothed = cumulative = None
+        del smoothed, cumulative  # the large arrays go before the band is measured
     band = None
     if detected:
         # Where the average falls back to the floor, give or take its spread: the band's edges.

@@ -216,6 +216,7 @@ def read_and_compute(
         fetched = get_recording(s3, bucket, key, max_bytes, retry)
         if fetched.outcome != COMPUTED:
             return RecordingResult(request, fetched.outcome, fetched.reason, None, fetched.size, fetched.retries)
+        assert fetched.body is not None  # a COMPUTED fetch carries its body
         try:
             samples = parse_npy(fetched.body)
         except RejectedRecording as rejected:

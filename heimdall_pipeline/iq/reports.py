@@ -25,7 +25,7 @@ import pandas as pd
 import psycopg
 
 from heimdall_pipeline.analytics.reports import _png, markdown_table
-from heimdall_pipeline.core.db import read_sql
+from heimdall_pipeline.core.db import column_names, read_sql
 from heimdall_pipeline.ingest.checks import CheckOutcome, Markdown, Severity
 
 COMPARISON_REPORT = "heimdall_vs_recomputed_metrics"
@@ -40,7 +40,7 @@ def comparison_rows(conn: psycopg.Connection, start, end) -> pd.DataFrame:
     with conn.transaction(), conn.cursor() as cur:
         cur.execute("SET LOCAL TIME ZONE 'UTC'")
         cur.execute(read_sql("iq/heimdall_vs_recomputed.sql"), {"start": start, "end": end})
-        frame = pd.DataFrame(cur.fetchall(), columns=[c.name for c in cur.description])
+        frame = pd.DataFrame(cur.fetchall(), columns=column_names(cur))
     for column in ("stored_snr_db", "recomputed_snr_db", "stored_offset_hz", "recomputed_offset_hz"):
         frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
     frame["snr_diff_db"] = frame["stored_snr_db"] - frame["recomputed_snr_db"]

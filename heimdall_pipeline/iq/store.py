@@ -17,7 +17,7 @@ from datetime import datetime
 import numpy as np
 import psycopg
 
-from heimdall_pipeline.core.db import read_sql
+from heimdall_pipeline.core.db import column_names, read_sql
 from heimdall_pipeline.core.object_store import DEFAULT_GET_RETRY, GetRetryPolicy
 from heimdall_pipeline.iq import metrics as iq_metrics
 from heimdall_pipeline.iq.recordings import (
@@ -173,7 +173,7 @@ def compute_day(
 def day_summary(conn: psycopg.Connection, start: datetime, end: datetime) -> dict[str, dict[str, int]]:
     """Per status ('pending' = not attempted yet) of the day's recordings: counts and flag counts."""
     cur = conn.execute(read_sql("iq/day_summary.sql"), {"start": start, "end": end, "algorithm_version": current_version()})
-    names = [column.name for column in cur.description]
+    names = column_names(cur)
     return {row[0]: dict(zip(names[1:], row[1:])) for row in cur.fetchall()}
 
 

@@ -428,6 +428,7 @@ def send_webhook(url: str, message: Message, timeout: float = WEBHOOK_TIMEOUT_SE
 def smtp_session(smtp: SmtpSettings, timeout: float = SMTP_TIMEOUT_SECONDS) -> Iterator[smtplib.SMTP]:
     """A logged-in SMTP session: SSL from the start, STARTTLS, or plain; login when a user is set."""
     context = ssl.create_default_context()
+    client: smtplib.SMTP
     if smtp.security == "ssl":
         client = smtplib.SMTP_SSL(smtp.host, smtp.port, timeout=timeout, context=context)
     else:

@@ -23,10 +23,11 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import psycopg
 
-from heimdall_pipeline.core.db import read_sql
+from heimdall_pipeline.core.db import one_row, read_sql
 from heimdall_pipeline.core.settings import bounded_int
 from heimdall_pipeline.ingest.checks import CheckOutcome, Markdown, Severity
 from heimdall_pipeline.lifecycle.alerts import ALERT_KEY
@@ -53,8 +54,8 @@ class Thresholds:
 
 def uploads_arriving(conn: psycopg.Connection, hours: int) -> CheckOutcome:
     """The newest upload in the ledger is at most `hours` old (ERROR)."""
-    checked_at, key, uploaded_at, listed_at = conn.execute(read_sql("lifecycle/freshness/newest_upload.sql")).fetchone()
-    metadata = {"threshold (hours)": hours, "checked at": _when(checked_at)}
+    checked_at, key, uploaded_at, listed_at = one_row(conn.execute(read_sql("lifecycle/freshness/newest_upload.sql")))
+    metadata: dict[str, Any] = {"threshold (hours)": hours, "checked at": _when(checked_at)}
     if key is None:
         return CheckOutcome(
             passed=True,

@@ -25,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 
-from heimdall_pipeline.core.db import read_sql
+from heimdall_pipeline.core.db import read_sql, scalar
 from heimdall_pipeline.schema.migrations import timescaledb_edition
 
 GRACE = timedelta(hours=1)
@@ -219,15 +219,18 @@ class Health:
 def read_health(conn: psycopg.Connection, grace: timedelta = GRACE) -> Health:
     """Read the jobs, their latest errors, the chunks and the layout, and assess them."""
     edition = timescaledb_edition(conn)
-    checked_at = conn.execute("SELECT now()").fetchone()[0]
-    errors_readable = conn.execute("SELECT to_regclass('timescaledb_information.job_errors') IS NOT NULL").fetchone()[0]
+    checked_at = scalar(conn.execute("SELECT now()"))
+    errors_readable = scalar(conn.execute("SELECT to_regclass('timescaledb_information.job_errors') IS NOT NULL"))
     latest_errors = {}
     if errors_readable:
         latest_errors = {
             job_id: JobError(start_time, sqlerrcode, message)
             for job_id, start_time, sqlerrcode, message in conn.execute(read_sql("lifecycle/health/latest_job_errors.sql"))
         }
-    jobs = [JobState(*row, latest_error=latest_errors.get(row[0])) for row in conn.execute(read_sql("lifecycle/health/jobs.sql"))]
+    jobs = [
+        JobState(*row, latest_error=latest_errors.get(row[0]))  # type: ignore[misc]  # the query's columns are JobState's but the last
+        for row in conn.execute(read_sql("lifecycle/health/jobs.sql"))
+    ]
     chunks = [ChunkState(*row) for row in conn.execute(read_sql("lifecycle/health/measurements_chunks.sql"))]
     return assess(Health(edition, checked_at, jobs, chunks, compression_layout(conn), errors_readable, grace))
 
@@ -303,7 +306,7 @@ def _when(moment: datetime | None) -> str:
     return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC" if moment else "never"
 
 
-def _size(n: int) -> str:
+def _size(n: float) -> str:
     for unit in ("B", "kB", "MB", "GB"):
         if n < 1024 or unit == "GB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"

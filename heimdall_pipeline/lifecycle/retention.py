@@ -36,7 +36,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from heimdall_pipeline.analytics.aggregates import day_bounds, hourly_mismatches, refresh_hourly
-from heimdall_pipeline.core.db import read_sql
+from heimdall_pipeline.core.db import read_sql, scalar
 from heimdall_pipeline.ingest.loader import LoadResult, load_rows
 from heimdall_pipeline.ingest.measurement import COLUMNS
 
@@ -262,7 +262,7 @@ def drop_day(conn: psycopg.Connection, day: date, archived_rows: Sequence[Row]) 
         if refreshed:
             refresh_hourly(conn, day)
         cur.execute(read_sql("lifecycle/retention/drop_day_chunks.sql"), {"day": day})
-        chunks = cur.fetchone()[0]
+        chunks = scalar(cur)
         cur.execute(read_sql("lifecycle/retention/delete_day_rows.sql"), window)
         cur.execute(read_sql("lifecycle/retention/mark_dropped.sql"), {"day": day})
     return DropResult(rows_dropped=len(rows), chunks_dropped=chunks, hourly_refreshed=refreshed)
@@ -306,7 +306,7 @@ def _normalised(row: Sequence) -> Row:
 
 
 def _parquet(rows: Sequence[Row]) -> bytes:
-    columns = list(zip(*rows)) if rows else [[] for _ in COLUMNS]
+    columns: list[Sequence] = list(zip(*rows)) if rows else [[] for _ in COLUMNS]
     table = pa.Table.from_arrays([pa.array(list(c), type=f.type) for c, f in zip(columns, ARCHIVE_SCHEMA)], schema=ARCHIVE_SCHEMA)
     buffer = io.BytesIO()
     pq.write_table(table, buffer, compression="zstd")

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
+from heimdall_pipeline.core.db import scalar
 from heimdall_pipeline.schema.migration_record import MigrationError, record_applied
 
 # 0001's columns and their types (format_type), the loader writes all of them but `id`.
@@ -126,10 +127,10 @@ def foreign_measurements(conn: psycopg.Connection, schema: str, migrations) -> F
     (creating,) = [m for m in migrations if m.name == "measurements"] or [None]
     if creating is None:  # a test's own migration directory: nothing of ours to protect
         return None
-    table = conn.execute("SELECT to_regclass(%s)", (f'"{schema}".measurements',)).fetchone()[0]
+    table = scalar(conn.execute("SELECT to_regclass(%s)", (f'"{schema}".measurements',)))
     if table is None:
         return None
-    has_ledger = conn.execute("SELECT to_regclass(%s)", (f'"{schema}".schema_migrations',)).fetchone()[0] is not None
+    has_ledger = scalar(conn.execute("SELECT to_regclass(%s)", (f'"{schema}".schema_migrations',))) is not None
     recorded = (
         has_ledger
         and conn.execute(
@@ -148,16 +149,18 @@ def foreign_measurements(conn: psycopg.Connection, schema: str, migrations) -> F
         """,
         (f'"{schema}".measurements',),
     ).fetchall()
-    primary_key = conn.execute(
-        """
+    primary_key = scalar(
+        conn.execute(
+            """
         SELECT coalesce(array_agg(a.attname ORDER BY k.ord), '{}')
         FROM pg_index i
         JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord) ON TRUE
         JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
         WHERE i.indrelid = %s::regclass AND i.indisprimary
         """,
-        (f'"{schema}".measurements',),
-    ).fetchone()[0]
+            (f'"{schema}".measurements',),
+        )
+    )
     dimension = conn.execute(
         "SELECT column_name FROM timescaledb_information.dimensions "
         "WHERE hypertable_schema = %s AND hypertable_name = 'measurements' AND dimension_number = 1",
@@ -171,7 +174,7 @@ def foreign_measurements(conn: psycopg.Connection, schema: str, migrations) -> F
             (f'"{schema}".measurements',),
         )
     ]
-    row_count = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(_measurements(schema))).fetchone()[0]
+    row_count = scalar(conn.execute(sql.SQL("SELECT count(*) FROM {}").format(_measurements(schema))))
     return ForeignMeasurements(
         schema, [tuple(c) for c in columns], list(primary_key), dimension[0] if dimension else None, row_count, referenced_by
     )
@@ -219,7 +222,7 @@ def _adopt(conn: psycopg.Connection, schema: str, found: ForeignMeasurements, mi
     set_aside = sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(SET_ASIDE_TABLE))
     with conn.transaction():
         conn.execute(sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(table))
-        rows_before = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(table)).fetchone()[0]
+        rows_before = scalar(conn.execute(sql.SQL("SELECT count(*) FROM {}").format(table)))
         ranked = sql.SQL(
             """
             SELECT tableoid AS row_table, ctid AS row_id,
@@ -231,7 +234,7 @@ def _adopt(conn: psycopg.Connection, schema: str, found: ForeignMeasurements, mi
             FROM {table}
             """
         ).format(key=key, order=order, table=table)
-        to_move = conn.execute(sql.SQL("SELECT count(*) FROM ({}) r WHERE reason IS NOT NULL").format(ranked)).fetchone()[0]
+        to_move = scalar(conn.execute(sql.SQL("SELECT count(*) FROM ({}) r WHERE reason IS NOT NULL").format(ranked)))
         moved = 0
         if to_move:
             conn.execute(
@@ -273,7 +276,7 @@ def _adopt(conn: psycopg.Connection, schema: str, found: ForeignMeasurements, mi
             )
         for name, columns in SEED_INDEXES.items():
             conn.execute(sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} " + columns).format(sql.Identifier(name), table))
-        rows_kept = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(table)).fetchone()[0]
+        rows_kept = scalar(conn.execute(sql.SQL("SELECT count(*) FROM {}").format(table)))
         if rows_kept + moved != rows_before:  # cannot happen; if it did, roll everything back
             raise MigrationError(f"adoption would lose rows: {rows_before} before, {rows_kept} kept, {moved} set aside")
         record_applied(conn, schema, creating)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
-from heimdall_pipeline.core.db import read_sql
+from heimdall_pipeline.core.db import read_sql, scalar
 from heimdall_pipeline.core.settings import db_schema
 
 
@@ -77,7 +77,7 @@ def _grant(
         return RoleGrants(role, False, f"{role}: no such role, nothing granted (docs/operating.md, 'Database roles')")
     if role == conn.info.user:
         return RoleGrants(role, False, f"{role}: is the migrating role itself (owner), nothing to grant")
-    database = conn.execute("SELECT current_database()").fetchone()[0]
+    database = scalar(conn.execute("SELECT current_database()"))
     statements = sql.SQL(read_sql(sql_file)).format(
         role=sql.Identifier(role), database=sql.Identifier(database), schema=sql.Identifier(schema)
     )

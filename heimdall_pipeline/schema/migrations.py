@@ -24,7 +24,7 @@ from importlib.resources.abc import Traversable
 import psycopg
 from psycopg import sql
 
-from heimdall_pipeline.core.db import SQL_DIR, connect
+from heimdall_pipeline.core.db import SQL_DIR, connect, scalar
 from heimdall_pipeline.core.settings import TIMESCALEDB_SCHEMA, db_schema, search_path
 from heimdall_pipeline.schema.adoption import adopt_measurements as adopt
 from heimdall_pipeline.schema.adoption import foreign_measurements
@@ -82,9 +82,9 @@ def ensure_timescaledb(conn: psycopg.Connection) -> str:
     edition = timescaledb_edition(conn)
     if edition not in EDITIONS:
         raise MigrationError(f"unknown timescaledb.license {edition!r}; expected one of {EDITIONS}")
-    extension_schema = conn.execute(
-        "SELECT extnamespace::regnamespace::text FROM pg_extension WHERE extname = 'timescaledb'"
-    ).fetchone()[0]
+    extension_schema = scalar(
+        conn.execute("SELECT extnamespace::regnamespace::text FROM pg_extension WHERE extname = 'timescaledb'")
+    )
     if extension_schema != TIMESCALEDB_SCHEMA:
         raise MigrationError(
             f"the timescaledb extension is in schema {extension_schema}; heimdall-pipeline's connections "
@@ -131,7 +131,7 @@ def prepare_schema(conn: psycopg.Connection, schema: str) -> str:
     """The extension and our schema exist, and this session creates in our schema with pg_temp
     searched last (what `SET search_path FROM CURRENT` captures); the edition."""
     edition = ensure_timescaledb(conn)
-    exists = conn.execute("SELECT to_regnamespace(%s) IS NOT NULL", (f'"{schema}"',)).fetchone()[0]
+    exists = scalar(conn.execute("SELECT to_regnamespace(%s) IS NOT NULL", (f'"{schema}"',)))
     try:
         if not exists:  # asked only then: CREATE SCHEMA needs CREATE on the database even when it exists
             with conn.transaction():
@@ -142,7 +142,7 @@ def prepare_schema(conn: psycopg.Connection, schema: str) -> str:
             f"CREATE SCHEMA {schema} AUTHORIZATION <owner role>, or GRANT CREATE ON DATABASE to the owner role"
         ) from None
     conn.execute(f"SET search_path = {search_path(schema)}, pg_temp")
-    current = conn.execute("SELECT current_schema()").fetchone()[0]
+    current = scalar(conn.execute("SELECT current_schema()"))
     if current != schema:  # e.g. no USAGE on it: CREATE would land in the next schema of the path
         raise MigrationError(
             f"this role cannot use schema {schema} (it creates in {current}); grant it USAGE, CREATE on {schema}"
@@ -195,7 +195,7 @@ def require_current_schema(conn: psycopg.Connection, directory: Traversable = MI
     schema = db_schema() if schema is None else schema
     with conn.transaction():  # a failed probe must not leave a caller's transaction aborted
         applied: set[int] = set()
-        if conn.execute("SELECT to_regclass(%s)", (f'"{schema}".schema_migrations',)).fetchone()[0] is not None:
+        if scalar(conn.execute("SELECT to_regclass(%s)", (f'"{schema}".schema_migrations',))) is not None:
             applied = {version for (version,) in conn.execute(sql.SQL("SELECT version FROM {}").format(ledger(schema)))}
         if conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'").fetchone():
             edition = timescaledb_edition(conn)
@@ -221,7 +221,7 @@ def require_current_schema_once(conn: psycopg.Connection, database_url: str, sch
 
 def timescaledb_edition(conn: psycopg.Connection) -> str:
     """`timescale` (Community, the production images) or `apache`."""
-    return conn.execute("SHOW timescaledb.license").fetchone()[0]
+    return scalar(conn.execute("SHOW timescaledb.license"))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -33,7 +33,7 @@ from pathlib import Path
 
 import psycopg
 
-from heimdall_pipeline.core.db import connect
+from heimdall_pipeline.core.db import connect, scalar
 from heimdall_pipeline.schema.heimdall_stations import (
     HEIMDALL_TABLE,
     HeimdallStations,
@@ -204,7 +204,7 @@ def _csv_entries(path: Path, text: str) -> list[tuple[str, dict]]:
     reader = csv.DictReader(io.StringIO(text))
     if not reader.fieldnames:
         raise StationFileError(f"{path}: the CSV file has no header line")
-    entries = []
+    entries: list[tuple[str, dict]] = []
     try:
         for row in reader:
             if None in row:
@@ -506,10 +506,12 @@ def sync_stations(
             changed_keys = {change.station_key for change in changes}
             # The ids come from the whole list, so a change may not reach back before the list's
             # last change (any station's): that would rewrite what the ids meant since.
-            (last_change,) = conn.execute(
-                "SELECT greatest(max(nullif(lower(valid_during), '-infinity')), "
-                "max(nullif(upper(valid_during), 'infinity'))) FROM websdr_station_versions"
-            ).fetchone()
+            last_change = scalar(
+                conn.execute(
+                    "SELECT greatest(max(nullif(lower(valid_during), '-infinity')), "
+                    "max(nullif(upper(valid_during), 'infinity'))) FROM websdr_station_versions"
+                )
+            )
             if changes and last_change is not None and effective_at <= last_change:
                 raise StationSyncError(
                     f"effective time {effective_at.isoformat()} is not after the list's last change "
@@ -521,6 +523,7 @@ def sync_stations(
                 raise _DryRun
     except _DryRun:
         pass
+    assert result is not None  # set before the dry run's rollback, or the sync returned
     return result
 
 
@@ -679,6 +682,7 @@ def main(argv: list[str] | None = None) -> int:
         heimdall_url = getattr(args, "from_heimdall_db", None)
         if heimdall_url is not None:
             heimdall_url = postgres_url({"--from-heimdall-db": heimdall_url}, "--from-heimdall-db")
+    desired: list[Station] | Callable[[list[Station]], list[Station]]
     try:
         if args.command == "sync":
             if heimdall_url is not None:

@@ -110,9 +110,9 @@ def _save(task_id: str, measurements, s3_paths, database_url: str | None) -> dic
     for item in rejected[:20]:
         logger.warning("task %s: measurement %d rejected: %s", shown_task_id(task_id), item["index"], item["reason"])
     if rejected and not valid:  # nothing to store; the database is not asked
-        error = f"all {len(rejected)} measurements were rejected (the first: {rejected[0]['reason']})"
-        logger.error("task %s: %s", shown_task_id(task_id), error)
-        return failed_answer(error, retryable=False, rejected=rejected)
+        message = f"all {len(rejected)} measurements were rejected (the first: {rejected[0]['reason']})"
+        logger.error("task %s: %s", shown_task_id(task_id), message)
+        return failed_answer(message, retryable=False, rejected=rejected)
     url = database_url
     try:
         url = url or Settings.from_env().database_url

@@ -179,7 +179,7 @@ app.add_defaults(_celery_config)  # read when the configuration is first used, n
 
 @app.task(name=TASK_NAME, bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
 def save_measurements(
-    self, task_id: str, measurements: list[dict[str, Any]], s3_paths: dict[str, str] | None = None
+    self, task_id: str, measurements: list[dict[str, Any]], s3_paths: dict[int | str, str] | None = None
 ) -> dict[str, Any]:
     """Heimdall's call by name, with its own task's arguments (task_id, measurements, s3_paths):
     worker_api's answer plus `retries` (how many retries it took)."""

@@ -3,7 +3,7 @@ heimdall_pipeline.analytics.reports or heimdall_pipeline.lifecycle.health; nothi
 anything itself. Reports read through the `reader` resource (the read-only role)."""
 
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from dagster import (
     AssetCheckResult,
@@ -72,7 +72,7 @@ def _materialize_report(
         report = build_report(conn, name, config.end_time(), config.window_hours, snr_source)
     publish(client, bucket, report)
     expires = datetime.now(UTC) + timedelta(seconds=REPORT_LINK_SECONDS)
-    snr_metadata = {}
+    snr_metadata: dict[str, Any] = {}
     if report.snr_source is not None:
         snr_metadata = {
             "snr source": MetadataValue.text(report.snr_source.choice),
@@ -102,7 +102,10 @@ def report_asset(name: str, config_type: type[ReportConfig], description: str) -
 
     @asset(name=name, group_name=REPORTS_GROUP, deps=deps, description=description)
     def report(
-        config: config_type, reader: TimescaleResource, s3: HeimdallS3Resource, buckets: HeimdallBuckets
+        config: config_type,  # type: ignore[valid-type]  # the factory's class: Dagster reads it when it builds the asset
+        reader: TimescaleResource,
+        s3: HeimdallS3Resource,
+        buckets: HeimdallBuckets,
     ) -> MaterializeResult:
         return _materialize_report(name, config, reader, s3, buckets)
 

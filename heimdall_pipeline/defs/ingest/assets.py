@@ -233,8 +233,8 @@ def measurements_hourly(context: AssetExecutionContext, timescale: TimescaleReso
             "were left as they are; the next retention_job run restores the day, re-archives it with "
             "the late rows and refreshes its aggregates"
         )
-    refreshed = ", ".join(f"{day} ({count} groups)" for day, count in groups.items()) or "none"
-    context.log.info(f"refreshed hourly aggregates of {len(groups)} day(s): {refreshed}")
+    shown = ", ".join(f"{day} ({count} groups)" for day, count in groups.items()) or "none"
+    context.log.info(f"refreshed hourly aggregates of {len(groups)} day(s): {shown}")
     per_day = {}
     for upload_day, days in covered.items():
         day_groups = {day: groups[day] for day in days if day in groups}

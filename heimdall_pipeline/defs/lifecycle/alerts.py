@@ -75,7 +75,9 @@ def _run_error(instance: DagsterInstance, run_id: str, failure_event) -> str:
     """The first line of the run's first failed step's error, else of the run's failure."""
     steps = instance.get_records_for_run(run_id, of_type=DagsterEventType.STEP_FAILURE, limit=1).records
     if steps:
-        return error_line(_error_chain(steps[0].event_log_entry.dagster_event.step_failure_data.error))
+        step = steps[0].event_log_entry.dagster_event
+        if step is not None and step.step_failure_data is not None:
+            return error_line(_error_chain(step.step_failure_data.error))
     data = failure_event.dagster_event.job_failure_data if failure_event.dagster_event else None
     if data is not None and data.error is not None:
         return error_line(_error_chain(data.error))
@@ -122,7 +124,10 @@ def check_evaluations(instance: DagsterInstance, after: int) -> list[CheckEvalua
     jobs = {run.run_id: run.job_name for run in instance.get_runs(RunsFilter(run_ids=run_ids))} if run_ids else {}
     evaluations = []
     for record in records:
-        evaluation = record.event_log_entry.dagster_event.asset_check_evaluation_data
+        event = record.event_log_entry.dagster_event
+        if event is None:  # the query asks for check evaluations: every record has its event
+            continue
+        evaluation = event.asset_check_evaluation_data
         alert_key = evaluation.metadata.get(ALERT_KEY)
         evaluations.append(
             CheckEvaluation(
