@@ -115,8 +115,10 @@ def run_library(settings: Settings, admin_url: str, objects: list[SampleObject])
 class Topology:
     """scripts/serve.sh's three processes on a Dagster instance, database and bucket of their own."""
 
-    def __init__(self, admin_url: str, settings: Settings, work: Path, events: bool = False):
+    def __init__(self, admin_url: str, settings: Settings, work: Path, events: bool = False,
+                 extra_env: dict[str, str] | None = None):
         self.admin_url, self.settings, self.work, self.events = admin_url, settings, work, events
+        self.extra_env = dict(extra_env or {})  # more settings for the three processes
         self.queue_url = None
         self.suffix = uuid.uuid4().hex[:8]
         self.heimdall_db, self.dagster_db = f"heimdall_bench_u2r_{self.suffix}", f"dagster_bench_u2r_{self.suffix}"
@@ -147,6 +149,7 @@ class Topology:
             HEIMDALL_SERVE_STATE=str(self.work / "state"),
             HEIMDALL_SERVE_ENVFILE=str(self.work / "env"),
         )
+        self.env.update(self.extra_env)
         if self.events:
             from heimdall_pipeline.devtools.notifications import configure_sqs_notifications
 
@@ -272,11 +275,15 @@ class Topology:
         return breakdown(self.instance, run_id, uploaded, rows_at)
 
 
-def breakdown(instance, run_id: str, uploaded: float, rows_at: float) -> dict:
+def run_breakdown(instance, run_id: str) -> dict:
+    """A finished run from its record and event log: queued (created → RUN_STARTING), starting
+    (→ RUN_START), running (→ RUN_SUCCESS), run (created → RUN_SUCCESS), each step's own time, and
+    `created` / `success` (epoch seconds) and the ENGINE_EVENT messages, for callers that need more."""
     record = instance.get_run_record_by_id(run_id)
     created = record.create_timestamp.timestamp()
     events: dict[str, float] = {}
     steps: dict[str, dict[str, float]] = {}
+    engine: list[str] = []
     for entry in instance.all_logs(run_id):
         if entry.dagster_event is None:
             continue
@@ -284,18 +291,31 @@ def breakdown(instance, run_id: str, uploaded: float, rows_at: float) -> dict:
         events.setdefault(kind, entry.timestamp)
         if kind in STEP_EVENTS and entry.step_key:
             steps.setdefault(entry.step_key, {})[kind] = entry.timestamp
+        if kind == "ENGINE_EVENT":
+            engine.append(entry.message or "")
     starting, start, success = events["PIPELINE_STARTING"], events["PIPELINE_START"], events["PIPELINE_SUCCESS"]
     return {
         "run_id": run_id,
-        "upload_to_row": rows_at - uploaded,
-        "upload_to_run_success": success - uploaded,
-        "tick": created - uploaded,
+        "created": created,
+        "success": success,
         "queued": starting - created,
         "starting": start - starting,
         "running": success - start,
         "run": success - created,
         "steps": {key: s["STEP_SUCCESS"] - s["STEP_START"] for key, s in steps.items()
                   if "STEP_START" in s and "STEP_SUCCESS" in s},
+        "engine_events": engine,
+    }
+
+
+def breakdown(instance, run_id: str, uploaded: float, rows_at: float) -> dict:
+    run = run_breakdown(instance, run_id)
+    return {
+        "run_id": run_id,
+        "upload_to_row": rows_at - uploaded,
+        "upload_to_run_success": run["success"] - uploaded,
+        "tick": run["created"] - uploaded,
+        **{part: run[part] for part in ("queued", "starting", "running", "run", "steps")},
     }
 
 

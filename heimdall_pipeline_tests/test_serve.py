@@ -7,9 +7,12 @@ All tests of this module share one topology, so they run on one xdist worker (xd
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import signal
 import subprocess
+import sys
 import time
 import uuid
 from collections import Counter
@@ -494,3 +497,23 @@ def test_a_backfill_launched_as_the_ui_launches_it_reports_each_days_own_figures
             assert checks[(name, day.isoformat())] is True, f"{name} failed for {day}"
     assert len(counts) == len(days), "each day shows its own row count"
 
+
+def test_the_ui_launch_benchmark_runs_small_against_this_topology(topology, tmp_path):
+    """bench/ui_launch.py --attach (the benchmark of BENCHMARKS.md, "A day launched from the UI"),
+    once with 14 objects: the UI's "Materialize all" of today runs Dagster's asset job in one process."""
+    json_out = tmp_path / "ui_launch.json"
+    command = [sys.executable, str(REPO / "bench" / "ui_launch.py"), "--attach", "--objects", "14", "--repeat", "1",
+               "--paths", "asset_job", "--json-out", str(json_out)]
+    env = {**topology.env, "HEIMDALL_DAGSTER_URL": topology.url}
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600, cwd=tmp_path)
+
+    assert done.returncode == 0, done.stderr[-3000:]
+    last = done.stdout.strip().splitlines()[-1]
+    assert re.fullmatch(r"ui_launch_objects=14 asset_job_running_s=[0-9.]+ backfill_running_s=nan "
+                        r"ingest_job_running_s=nan executors=in_process", last), last
+    (run,) = json.loads(json_out.read_text())["runs"]["asset_job"]
+    assert run["job"] == "__ASSET_JOB" and run["executor"] == "in_process"
+    assert run["tags"][INGEST_DAY_TAG] == datetime.now(timezone.utc).date().isoformat()
+    assert 0 < run["running"] <= run["run"]
+    assert {"minio_metadata", "measurements", "measurements_hourly"} <= set(run["steps"])
+    assert list(tmp_path.iterdir()) == [json_out]

@@ -91,6 +91,28 @@ query BackfillStatus($backfillId: String!) {
 """
 
 
+SENSOR_QUERY = """
+query SensorId($sensorSelector: SensorSelector!) {
+  sensorOrError(sensorSelector: $sensorSelector) {
+    ... on Sensor { id sensorState { status } }
+    ... on SensorNotFoundError { message }
+    ... on PythonError { message }
+  }
+}
+"""
+
+STOP_SENSOR_MUTATION = """
+mutation StopRunningSensor($id: String!) {
+  stopSensor(id: $id) {
+    __typename
+    ... on StopSensorMutationResult { instigationState { status } }
+    ... on UnauthorizedError { message }
+    ... on PythonError { message }
+  }
+}
+"""
+
+
 class UILaunchError(RuntimeError):
     """The webserver refused the launch (the UI would show this as an error toast)."""
 
@@ -114,7 +136,7 @@ def _key_inputs(asset_keys: Iterable[str]) -> list[dict]:
 
 
 def materialize_partition(url: str, asset_keys: Sequence[str], partition: str) -> str:
-    """"Materialize" the assets for one partition as the UI does ("Launch 1 run"); the run's id."""
+    """ "Materialize" the assets for one partition as the UI does ("Launch 1 run"); the run's id."""
     keys = _key_inputs(asset_keys)
     nodes = graphql(url, ASSET_NODES_QUERY, {"assetKeys": keys})["assetNodes"]
     if len(nodes) != len(keys):
@@ -125,10 +147,17 @@ def materialize_partition(url: str, asset_keys: Sequence[str], partition: str) -
     job = common[0]  # getCommonJob without a preferred job (the asset graph, not a job's page)
     location = nodes[0]["repository"]["location"]["name"]
     repository = nodes[0]["repository"]["name"]
-    found = graphql(url, CONFIG_PARTITION_FOR_ASSET_JOB_QUERY, {
-        "repositoryName": repository, "repositoryLocationName": location, "jobName": job,
-        "partitionName": partition, "assetKeys": keys,
-    })["pipelineOrError"]
+    found = graphql(
+        url,
+        CONFIG_PARTITION_FOR_ASSET_JOB_QUERY,
+        {
+            "repositoryName": repository,
+            "repositoryLocationName": location,
+            "jobName": job,
+            "partitionName": partition,
+            "assetKeys": keys,
+        },
+    )["pipelineOrError"]
     if "partition" not in found:
         raise UILaunchError(f"job {job}: {found}")
     tags = [t for t in found["partition"]["tagsOrError"]["results"] if t["key"] != FROM_UI_TAG["key"]]
@@ -157,7 +186,7 @@ def materialize_partition(url: str, asset_keys: Sequence[str], partition: str) -
 
 
 def launch_partition_backfill(url: str, asset_keys: Sequence[str], partitions: Sequence[str]) -> str:
-    """"Launch backfill" of the assets over `partitions`, as the UI sends it; the backfill's id."""
+    """ "Launch backfill" of the assets over `partitions`, as the UI sends it; the backfill's id."""
     params = {
         "tags": [FROM_UI_TAG],
         "assetSelection": _key_inputs(asset_keys),
@@ -176,3 +205,15 @@ def backfill_status(url: str, backfill_id: str) -> str:
     if "status" not in found:
         raise UILaunchError(f"backfill {backfill_id}: {found}")
     return found["status"]
+
+
+def stop_sensor(url: str, name: str, location: str = "heimdall_pipeline", repository: str = REPOSITORY) -> str:
+    """Turn a sensor off as its switch in the UI does; its status after (STOPPED)."""
+    selector = {"repositoryLocationName": location, "repositoryName": repository, "sensorName": name}
+    sensor = graphql(url, SENSOR_QUERY, {"sensorSelector": selector})["sensorOrError"]
+    if "id" not in sensor:
+        raise UILaunchError(f"sensor {name}: {sensor}")
+    result = graphql(url, STOP_SENSOR_MUTATION, {"id": sensor["id"]})["stopSensor"]
+    if result["__typename"] != "StopSensorMutationResult":
+        raise UILaunchError(f"stopSensor {name}: {result}")
+    return result["instigationState"]["status"]
