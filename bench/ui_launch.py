@@ -4,9 +4,10 @@ The deployment topology of bench/upload_to_row.py (scripts/serve.sh up: code ser
 daemon on a PostgreSQL Dagster instance of its own, with the repository's dagster.yaml), with the
 sensor's reconciliation off (HEIMDALL_RECONCILE_PAGES_PER_TICK=0), so the run timed is the one
 launched here, and iq_automation_sensor switched off (as its switch in the UI does), so no IQ run
-of the loaded day shares the machine with the next measured run. Each repetition PUTs --objects new metadata objects of today, records them in the
-ledger (what discovery does before any run), and launches today's partition of the ingest chain
-(minio_metadata, measurements, measurements_hourly, with their checks) one of three ways:
+of the loaded day shares the machine with the next measured run. Each repetition PUTs --objects
+new metadata objects of today, records them in the ledger (what discovery does before any run),
+and launches today's partition of the ingest chain (minio_metadata, measurements,
+measurements_hourly, with their checks) one of three ways:
 
   asset_job  the UI's "Materialize all" with one partition, "Launch 1 run": launchPipelineExecution
              of Dagster's asset job (__ASSET_JOB) with the partition's tags, the assets and their
@@ -39,19 +40,20 @@ import shutil
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR))  # run as a script: bench/ helpers import as top-level modules
+
+from stack import median  # noqa: E402
+from upload_to_row import Topology, rows_of_tasks, run_breakdown, task_ids  # noqa: E402
 
 from heimdall_pipeline.core.db import connect  # noqa: E402
 from heimdall_pipeline.core.settings import Settings  # noqa: E402
 from heimdall_pipeline.devtools import ui_launch  # noqa: E402
 from heimdall_pipeline.devtools.sample_data import SampleObject, generate_day, upload  # noqa: E402
 from heimdall_pipeline.ingest.discovery import reconcile_all  # noqa: E402
-from stack import median  # noqa: E402
-from upload_to_row import Topology, rows_of_tasks, run_breakdown, task_ids  # noqa: E402
 
 PATHS = ("asset_job", "backfill", "ingest_job")
 INGEST_ASSETS = ("minio_metadata", "measurements", "measurements_hourly")
@@ -70,7 +72,7 @@ SEED = random.SystemRandom().randrange(1 << 30)  # new task ids on every invocat
 
 def todays_objects(repetition: int, count: int) -> list[SampleObject]:
     """`count` metadata objects of today measured up to now (new task ids each repetition)."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     sessions = count // 7 + 1
     while True:
         objects = generate_day(now.date(), sessions=sessions, seed=SEED + repetition, miss_rate=0.0, until=now)
@@ -99,7 +101,7 @@ class Attached:
         self.s3 = s3_client_from_settings(settings)
         self.instance = DagsterInstance.get()
 
-    def __enter__(self) -> "Attached":
+    def __enter__(self) -> Attached:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -109,8 +111,13 @@ class Attached:
 def wait_drained(topology: Topology, timeout: float) -> None:
     from dagster import DagsterRunStatus, RunsFilter
 
-    in_flight = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING,
-                 DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING]
+    in_flight = [
+        DagsterRunStatus.QUEUED,
+        DagsterRunStatus.NOT_STARTED,
+        DagsterRunStatus.STARTING,
+        DagsterRunStatus.STARTED,
+        DagsterRunStatus.CANCELING,
+    ]
     deadline = time.monotonic() + timeout
     while topology.instance.get_runs(filters=RunsFilter(statuses=in_flight)):
         if time.monotonic() > deadline:
@@ -127,8 +134,7 @@ def launch(topology: Topology, url: str, path: str, day: str, timeout: float) ->
 
         host, port = url.removeprefix("http://").rsplit(":", 1)
         client = DagsterGraphQLClient(host, port_number=int(port), timeout=60)
-        return client.submit_job_execution("ingest_job", repository_location_name=LOCATION,
-                                           tags={"dagster/partition": day})
+        return client.submit_job_execution("ingest_job", repository_location_name=LOCATION, tags={"dagster/partition": day})
     from dagster import RunsFilter
 
     backfill_id = ui_launch.launch_partition_backfill(url, INGEST_ASSETS, [day])
@@ -151,8 +157,11 @@ def measure(instance, run_id: str, timeout: float) -> dict:
     if status != "SUCCESS":
         raise RuntimeError(f"run {run_id} ended {status}")
     run = run_breakdown(instance, run_id)
-    executors = {"in_process" if m.startswith(IN_PROCESS) else "multiprocess"
-                 for m in run.pop("engine_events") if m.startswith((IN_PROCESS, MULTIPROCESS))}
+    executors = {
+        "in_process" if m.startswith(IN_PROCESS) else "multiprocess"
+        for m in run.pop("engine_events")
+        if m.startswith((IN_PROCESS, MULTIPROCESS))
+    }
     dagster_run = instance.get_run_by_id(run_id)
     keep = ("heimdall/", "dagster/partition", "dagster/backfill", "dagster/asset_partition")
     return {
@@ -170,10 +179,16 @@ def report(objects: int, results: dict[str, list[dict]]) -> dict:
     for path, runs in results.items():
         med = {part: median([r[part] for r in runs]) for part in ("queued", "starting", "running", "run")}
         executors = sorted({r["executor"] for r in runs})
-        summary["medians"][path] = {**med, "executor": "+".join(executors), "jobs": sorted({r["job"] for r in runs}),
-                                    "running_each": [round(r["running"], 3) for r in runs]}
-        print(f"  {path:12}{'+'.join(executors):>12}{med['queued']:>8.2f}s{med['starting']:>9.2f}s"
-              f"{med['running']:>9.2f}s{med['run']:>8.2f}s   ({', '.join(sorted({r['job'] for r in runs}))})")
+        summary["medians"][path] = {
+            **med,
+            "executor": "+".join(executors),
+            "jobs": sorted({r["job"] for r in runs}),
+            "running_each": [round(r["running"], 3) for r in runs],
+        }
+        print(
+            f"  {path:12}{'+'.join(executors):>12}{med['queued']:>8.2f}s{med['starting']:>9.2f}s"
+            f"{med['running']:>9.2f}s{med['run']:>8.2f}s   ({', '.join(sorted({r['job'] for r in runs}))})"
+        )
         step_keys = list(dict.fromkeys(key for r in runs for key in r["steps"]))
         for key in step_keys:
             if key in INGEST_ASSETS:
@@ -183,10 +198,12 @@ def report(objects: int, results: dict[str, list[dict]]) -> dict:
         return "nan" if math.isnan(value) else f"{value:.3f}"
 
     executors = sorted({r["executor"] for runs in results.values() for r in runs})
-    print(f"ui_launch_objects={objects} "
-          + " ".join(f"{path}_running_s={fmt(summary['medians'].get(path, {}).get('running', math.nan))}"
-                     for path in PATHS)
-          + f" executors={'+'.join(executors)}", flush=True)
+    print(
+        f"ui_launch_objects={objects} "
+        + " ".join(f"{path}_running_s={fmt(summary['medians'].get(path, {}).get('running', math.nan))}" for path in PATHS)
+        + f" executors={'+'.join(executors)}",
+        flush=True,
+    )
     return summary
 
 
@@ -196,8 +213,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=5, help="repetitions of each way (medians reported)")
     parser.add_argument("--paths", default=",".join(PATHS), help=f"which ways, comma-separated ({', '.join(PATHS)})")
     parser.add_argument("--timeout", type=float, default=300, help="seconds for each wait")
-    parser.add_argument("--attach", action="store_true",
-                        help="measure against the running processes of this environment, not a topology of its own")
+    parser.add_argument(
+        "--attach",
+        action="store_true",
+        help="measure against the running processes of this environment, not a topology of its own",
+    )
     parser.add_argument("--json-out", help="write all timings as JSON here")
     args = parser.parse_args(argv)
     paths = [p for p in args.paths.split(",") if p]
@@ -213,8 +233,7 @@ def main(argv: list[str] | None = None) -> int:
             topology_cm = Attached(settings)
         else:
             log("starting the topology (scripts/serve.sh up), the sensor's reconciliation off")
-            topology_cm = Topology(settings.database_url, settings, work,
-                                   extra_env={"HEIMDALL_RECONCILE_PAGES_PER_TICK": "0"})
+            topology_cm = Topology(settings.database_url, settings, work, extra_env={"HEIMDALL_RECONCILE_PAGES_PER_TICK": "0"})
         with topology_cm as topology:
             url = topology.url if args.attach else webserver_url(topology)
             if not args.attach:
@@ -226,15 +245,17 @@ def main(argv: list[str] | None = None) -> int:
                     upload(topology.s3, topology.bucket, objects)
                     with connect(topology.database_url) as conn:
                         reconcile_all(conn, topology.s3, topology.bucket)
-                    day = datetime.now(timezone.utc).date().isoformat()
+                    day = datetime.now(UTC).date().isoformat()
                     run_id = launch(topology, url, path, day, args.timeout)
                     result = measure(topology.instance, run_id, args.timeout)
                     rows = rows_of_tasks(topology.database_url, task_ids(objects))
                     if rows != len(objects):
                         raise RuntimeError(f"{path}: {rows} rows for {len(objects)} objects")
                     results[path].append(result)
-                    log(f"#{repetition + 1} {path}: {result['job']} on {result['executor']}, "
-                        f"running {result['running']:.2f} s (run {result['run']:.2f} s), {rows} rows")
+                    log(
+                        f"#{repetition + 1} {path}: {result['job']} on {result['executor']}, "
+                        f"running {result['running']:.2f} s (run {result['run']:.2f} s), {rows} rows"
+                    )
     finally:
         shutil.rmtree(work, ignore_errors=True)
     summary = report(args.objects, results)

@@ -46,7 +46,7 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -54,13 +54,13 @@ ROOT = BENCH_DIR.parent
 sys.path.insert(0, str(BENCH_DIR))  # run as a script: bench/ helpers import as top-level modules
 
 import psycopg  # noqa: E402
+from stack import Timer, _with_database, fresh_bucket, fresh_database, median  # noqa: E402
 
 from heimdall_pipeline.core.db import connect  # noqa: E402
-from heimdall_pipeline.ingest.uploads import ingest_window  # noqa: E402
 from heimdall_pipeline.core.object_store import s3_client_from_settings  # noqa: E402
-from heimdall_pipeline.devtools.sample_data import SampleObject, generate_day, upload  # noqa: E402
 from heimdall_pipeline.core.settings import Settings  # noqa: E402
-from stack import Timer, _with_database, fresh_bucket, fresh_database, median  # noqa: E402
+from heimdall_pipeline.devtools.sample_data import SampleObject, generate_day, upload  # noqa: E402
+from heimdall_pipeline.ingest.uploads import ingest_window  # noqa: E402
 
 SERVE = str(ROOT / "scripts" / "serve.sh")
 SENSOR = "new_metadata_objects_sensor"
@@ -73,10 +73,9 @@ def log(message: str) -> None:
 
 def objects_for(repetition: int, count: int) -> list[SampleObject]:
     """`count` metadata objects of today (measured up to now), new task ids each repetition."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     sessions = count // 7 + 1
-    objects = generate_day(now.date(), sessions=sessions, seed=10_000 + repetition, miss_rate=0.0,
-                           until=now)
+    objects = generate_day(now.date(), sessions=sessions, seed=10_000 + repetition, miss_rate=0.0, until=now)
     return objects[:count]
 
 
@@ -90,7 +89,7 @@ def rows_of_tasks(url: str, tasks: list[str]) -> int:
 
 
 def today_window() -> tuple[datetime, datetime]:
-    start = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    start = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     return start, start + timedelta(days=1)
 
 
@@ -104,8 +103,10 @@ def run_library(settings: Settings, admin_url: str, objects: list[SampleObject])
         with connect(url, autocommit=False) as conn, Timer() as timer:
             listing, result = ingest_window(conn, s3, bucket, *today_window())
         if result.failed or result.inserted + result.rejected != len(objects):
-            raise RuntimeError(f"library load incomplete: {listing}, {result.inserted} inserted, "
-                               f"{result.rejected} rejected, {result.failed} failed")
+            raise RuntimeError(
+                f"library load incomplete: {listing}, {result.inserted} inserted, "
+                f"{result.rejected} rejected, {result.failed} failed"
+            )
         return timer.seconds, result.inserted
 
 
@@ -115,8 +116,9 @@ def run_library(settings: Settings, admin_url: str, objects: list[SampleObject])
 class Topology:
     """scripts/serve.sh's three processes on a Dagster instance, database and bucket of their own."""
 
-    def __init__(self, admin_url: str, settings: Settings, work: Path, events: bool = False,
-                 extra_env: dict[str, str] | None = None):
+    def __init__(
+        self, admin_url: str, settings: Settings, work: Path, events: bool = False, extra_env: dict[str, str] | None = None
+    ):
         self.admin_url, self.settings, self.work, self.events = admin_url, settings, work, events
         self.extra_env = dict(extra_env or {})  # more settings for the three processes
         self.queue_url = None
@@ -127,7 +129,7 @@ class Topology:
         self.bucket = f"heimdall-bench-u2r-{self.suffix}"
         self.instance = None
 
-    def __enter__(self) -> "Topology":
+    def __enter__(self) -> Topology:
         from heimdall_pipeline.schema.migrations import migrate
 
         with psycopg.connect(self.admin_url, autocommit=True) as admin:
@@ -193,10 +195,13 @@ class Topology:
             with contextlib.suppress(Exception):
                 self._sqs().delete_queue(QueueUrl=self.queue_url)
         with contextlib.suppress(Exception):
-            keys = [{"Key": o["Key"]} for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket)
-                    for o in page.get("Contents", ())]
+            keys = [
+                {"Key": o["Key"]}
+                for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket)
+                for o in page.get("Contents", ())
+            ]
             for i in range(0, len(keys), 1000):
-                self.s3.delete_objects(Bucket=self.bucket, Delete={"Objects": keys[i:i + 1000]})
+                self.s3.delete_objects(Bucket=self.bucket, Delete={"Objects": keys[i : i + 1000]})
             self.s3.delete_bucket(Bucket=self.bucket)
 
     def sensor_runs(self, **tags: str) -> set[str]:
@@ -237,9 +242,12 @@ class Topology:
     def tick_seconds(self) -> list[float]:
         """How long each finished tick of the sensor took (listing slice, ledger, run requests)."""
         states = [s for s in self.instance.all_instigator_state() if s.instigator_name == SENSOR]
-        return [tick.end_timestamp - tick.timestamp for state in states
-                for tick in self.instance.get_ticks(state.instigator_origin_id, state.selector_id)
-                if tick.end_timestamp]
+        return [
+            tick.end_timestamp - tick.timestamp
+            for state in states
+            for tick in self.instance.get_ticks(state.instigator_origin_id, state.selector_id)
+            if tick.end_timestamp
+        ]
 
     def run_once(self, objects: list[SampleObject], expected_rows: int, timeout: float) -> dict:
         """PUT the objects, wait for their rows, and break the wait down from the run's events."""
@@ -302,8 +310,9 @@ def run_breakdown(instance, run_id: str) -> dict:
         "starting": start - starting,
         "running": success - start,
         "run": success - created,
-        "steps": {key: s["STEP_SUCCESS"] - s["STEP_START"] for key, s in steps.items()
-                  if "STEP_START" in s and "STEP_SUCCESS" in s},
+        "steps": {
+            key: s["STEP_SUCCESS"] - s["STEP_START"] for key, s in steps.items() if "STEP_START" in s and "STEP_SUCCESS" in s
+        },
         "engine_events": engine,
     }
 
@@ -333,8 +342,16 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, math.ceil(share * len(ordered)) - 1)]
 
 
-def report(objects: int, library: list[float], launched: list[dict], interval: int, ticks: list[float],
-           events: list[float], event_objects: int, event_runs: int) -> dict:
+def report(
+    objects: int,
+    library: list[float],
+    launched: list[dict],
+    interval: int,
+    ticks: list[float],
+    events: list[float],
+    event_objects: int,
+    event_runs: int,
+) -> dict:
     def med(name: str) -> float:
         return median([r[name] for r in launched])
 
@@ -347,8 +364,9 @@ def report(objects: int, library: list[float], launched: list[dict], interval: i
         "sensor_tick_s": median(ticks),
         "sensor_ticks": len(ticks),
         "launched": launched,
-        "medians": {name: med(name) for name in
-                    ("upload_to_row", "upload_to_run_success", "tick", "queued", "starting", "running", "run")},
+        "medians": {
+            name: med(name) for name in ("upload_to_row", "upload_to_run_success", "tick", "queued", "starting", "running", "run")
+        },
         "step_medians": {key: median([r["steps"][key] for r in launched if key in r["steps"]]) for key in step_keys},
     }
     m = summary["medians"]
@@ -357,8 +375,10 @@ def report(objects: int, library: list[float], launched: list[dict], interval: i
 
     print(f"\nupload → row, {objects} objects, median of {len(launched)} (sensor interval {interval} s)")
     print(f"  library   ingest_window in-process                 {summary['library_s']:>8.3f} s")
-    print(f"  launched  last PUT → all rows queryable             {m['upload_to_row']:>8.3f} s"
-          f"   ({summary['launched_vs_library']:.1f}x the library call)")
+    print(
+        f"  launched  last PUT → all rows queryable             {m['upload_to_row']:>8.3f} s"
+        f"   ({summary['launched_vs_library']:.1f}x the library call)"
+    )
     print(f"            last PUT → run succeeded                  {m['upload_to_run_success']:>8.3f} s")
     print(f"    tick      PUT → run created by the sensor          {m['tick']:>8.3f} s   (0 … {interval} s by design)")
     print(f"      (a tick itself takes {summary['sensor_tick_s']:.3f} s, median of {len(ticks)})")
@@ -367,19 +387,31 @@ def report(objects: int, library: list[float], launched: list[dict], interval: i
     print(f"    running   RUN_START → RUN_SUCCESS                  {m['running']:>8.3f} s")
     for key, value in summary["step_medians"].items():
         print(f"      {key:<48} {value:>8.3f} s")
-    print(f"    run       created → succeeded (the run itself)     {m['run']:>8.3f} s"
-          f"   ({summary['run_vs_library']:.1f}x the library call)")
-    summary["events"] = {"objects": event_objects, "upload_to_row": events, "median": median(events),
-                          "p95": percentile(events, 0.95), "runs": event_runs}
+    print(
+        f"    run       created → succeeded (the run itself)     {m['run']:>8.3f} s"
+        f"   ({summary['run_vs_library']:.1f}x the library call)"
+    )
+    summary["events"] = {
+        "objects": event_objects,
+        "upload_to_row": events,
+        "median": median(events),
+        "p95": percentile(events, 0.95),
+        "runs": event_runs,
+    }
     e = summary["events"]
     print(f"  notifications (S3 → SQS → heimdall-events), {len(events)} acquisitions of {event_objects} objects:")
-    print(f"            last PUT → all rows queryable             {e['median']:>8.3f} s median, "
-          f"{e['p95']:.3f} s p95 (max {max(events, default=math.nan):.3f} s); "
-          f"{event_runs} sensor run(s) from them, all succeeded")
-    print(f"upload_to_row_s={_fmt(m['upload_to_row'])} run_s={_fmt(m['run'])} library_s={_fmt(summary['library_s'])} "
-          f"launched_vs_library={_fmt(summary['launched_vs_library'])} sensor_interval_s={interval} "
-          f"events_upload_to_row_s={_fmt(e['median'])} events_upload_to_row_p95_s={_fmt(e['p95'])} "
-          f"events_runs={event_runs}", flush=True)
+    print(
+        f"            last PUT → all rows queryable             {e['median']:>8.3f} s median, "
+        f"{e['p95']:.3f} s p95 (max {max(events, default=math.nan):.3f} s); "
+        f"{event_runs} sensor run(s) from them, all succeeded"
+    )
+    print(
+        f"upload_to_row_s={_fmt(m['upload_to_row'])} run_s={_fmt(m['run'])} library_s={_fmt(summary['library_s'])} "
+        f"launched_vs_library={_fmt(summary['launched_vs_library'])} sensor_interval_s={interval} "
+        f"events_upload_to_row_s={_fmt(e['median'])} events_upload_to_row_p95_s={_fmt(e['p95'])} "
+        f"events_runs={event_runs}",
+        flush=True,
+    )
     return summary
 
 
@@ -387,8 +419,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--objects", type=int, default=100, help="metadata objects per upload")
     parser.add_argument("--repeat", type=int, default=3, help="repetitions (medians reported)")
-    parser.add_argument("--timeout", type=float, default=0, help="seconds per launched repetition "
-                        "(default: two sensor intervals + 120)")
+    parser.add_argument(
+        "--timeout", type=float, default=0, help="seconds per launched repetition (default: two sensor intervals + 120)"
+    )
     parser.add_argument("--event-objects", type=int, default=7, help="metadata objects per acquisition (notifications)")
     parser.add_argument("--event-repeat", type=int, default=20, help="acquisitions timed with notifications on")
     parser.add_argument("--json-out", help="write all timings as JSON here")
@@ -415,8 +448,10 @@ def main(argv: list[str] | None = None) -> int:
                 result = topology.run_once(objects, rows, timeout)
                 launched.append(result)
                 ticks = topology.tick_seconds()
-                log(f"#{repetition + 1} launched: upload→row {result['upload_to_row']:.1f} s, "
-                    f"run {result['run']:.1f} s (tick wait {result['tick']:.1f} s)")
+                log(
+                    f"#{repetition + 1} launched: upload→row {result['upload_to_row']:.1f} s, "
+                    f"run {result['run']:.1f} s (tick wait {result['tick']:.1f} s)"
+                )
         events: list[float] = []
         event_runs = 0
         if args.event_repeat:
@@ -434,8 +469,7 @@ def main(argv: list[str] | None = None) -> int:
                 log(f"{event_runs} sensor run(s) for the notified objects succeeded")
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    summary = report(args.objects, library, launched, SENSOR_INTERVAL_SECONDS, ticks, events, args.event_objects,
-                     event_runs)
+    summary = report(args.objects, library, launched, SENSOR_INTERVAL_SECONDS, ticks, events, args.event_objects, event_runs)
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(summary, indent=2))
     return 0

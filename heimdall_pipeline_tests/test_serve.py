@@ -17,7 +17,7 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -27,12 +27,12 @@ from dagster_graphql import DagsterGraphQLClient
 
 from heimdall_pipeline.core.db import connect
 from heimdall_pipeline.devtools import ui_launch
+from heimdall_pipeline.devtools.sample_data import bad_objects, generate_day
 from heimdall_pipeline.ingest.discovery import reconcile_all
 from heimdall_pipeline.ingest.ledger import advisory_locks
 from heimdall_pipeline.ingest.uploads import upload_day_lock
 from heimdall_pipeline.instance.run_coordinator import BACKGROUND_TAG, INGEST_DAY_TAG, IQ_DAY_TAG
 from heimdall_pipeline.schema.migrations import migrate
-from heimdall_pipeline.devtools.sample_data import bad_objects, generate_day
 from heimdall_pipeline_tests.conftest import TEST_DB_SCHEMA, _with_database
 from heimdall_pipeline_tests.defs.conftest import noon, put_uploaded_at, store_uploaded_at
 
@@ -42,8 +42,13 @@ REPO = Path(__file__).resolve().parent.parent
 SERVE = str(REPO / "scripts" / "serve.sh")
 LOCATION = "heimdall_pipeline"
 FINISHED = {DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED}
-IN_FLIGHT = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING,
-             DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING]
+IN_FLIGHT = [
+    DagsterRunStatus.QUEUED,
+    DagsterRunStatus.NOT_STARTED,
+    DagsterRunStatus.STARTING,
+    DagsterRunStatus.STARTED,
+    DagsterRunStatus.CANCELING,
+]
 INGEST = ("minio_metadata", "measurements", "measurements_hourly")
 IQ = ("iq_metrics", "heimdall_vs_recomputed_metrics")
 
@@ -99,8 +104,7 @@ def topology(admin_database_url, s3_endpoint_url, tmp_path_factory):
     home.mkdir()
     (home / "dagster.yaml").symlink_to(REPO / "dagster.yaml")
 
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("HEIMDALL_", "DAGSTER_", "AWS_", "PYTEST_"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HEIMDALL_", "DAGSTER_", "AWS_", "PYTEST_"))}
     env.update(
         HEIMDALL_DATABASE_URL=database_url,
         HEIMDALL_S3_ENDPOINT_URL=s3_endpoint_url,
@@ -167,16 +171,22 @@ def _upload_day(topology: Topology, s3, day: date, sessions: int, direct: bool =
 
 def _day_state(topology: Topology, day: date) -> tuple[Counter, int]:
     """(ledger statuses, measurements rows) of the objects uploaded on `day`."""
-    start = datetime.combine(day, datetime.min.time(), tzinfo=timezone.utc)
+    start = datetime.combine(day, datetime.min.time(), tzinfo=UTC)
     with connect(topology.database_url, autocommit=False) as conn:
-        statuses = Counter(dict(conn.execute(
-            "SELECT status, count(*) FROM ingest_ledger WHERE last_modified >= %s AND last_modified < %s "
-            "GROUP BY status", (start, start + timedelta(days=1))).fetchall()))
+        statuses = Counter(
+            dict(
+                conn.execute(
+                    "SELECT status, count(*) FROM ingest_ledger WHERE last_modified >= %s AND last_modified < %s GROUP BY status",
+                    (start, start + timedelta(days=1)),
+                ).fetchall()
+            )
+        )
         rows = conn.execute(
             "SELECT count(*) FROM measurements m JOIN ingest_ledger l "
             "ON (l.task_id, l.websdr_id, l.timestamp_utc) = (m.task_id, m.websdr_id, m.timestamp_utc) "
             "WHERE l.status = 'loaded' AND l.last_modified >= %s AND l.last_modified < %s",
-            (start, start + timedelta(days=1))).fetchone()[0]
+            (start, start + timedelta(days=1)),
+        ).fetchone()[0]
     return statuses, rows
 
 
@@ -191,8 +201,7 @@ def _drained(topology: Topology) -> bool:
 
 
 def _finished(topology: Topology, run_id: str, timeout: float = 300) -> DagsterRunStatus:
-    return _wait(lambda: _status(topology, run_id) in FINISHED and _status(topology, run_id), timeout,
-                 f"run {run_id} to finish")
+    return _wait(lambda: _status(topology, run_id) in FINISHED and _status(topology, run_id), timeout, f"run {run_id} to finish")
 
 
 def _step_started(topology: Topology, run_id: str, step: str) -> bool:
@@ -210,8 +219,7 @@ def _event_times(topology: Topology, run_id: str) -> dict[str, float]:
 
 def _ran_in_one_process(topology: Topology, run_id: str) -> bool:
     messages = [e.message or "" for e in topology.instance.all_logs(run_id, of_type=DagsterEventType.ENGINE_EVENT)]
-    return any(m.startswith("Executing steps in process") for m in messages) and not any(
-        "multiprocess" in m for m in messages)
+    return any(m.startswith("Executing steps in process") for m in messages) and not any("multiprocess" in m for m in messages)
 
 
 def test_make_dev_refuses_an_instance_that_make_serve_runs_and_names_the_same_location(topology):
@@ -237,13 +245,16 @@ def test_make_dev_refuses_an_instance_that_make_serve_runs_and_names_the_same_lo
 
 
 def test_a_partition_launched_over_graphql_loads_its_objects(topology, s3):
-    day = datetime.now(timezone.utc).date() - timedelta(days=2)
+    day = datetime.now(UTC).date() - timedelta(days=2)
     good, bad = _upload_day(topology, s3, day, sessions=10)
 
     started = time.monotonic()
     run_id = _launch(topology, day)
-    status = _wait(lambda: topology.graphql().get_run_status(run_id) in FINISHED
-                   and topology.graphql().get_run_status(run_id), 300, "the run to finish")
+    status = _wait(
+        lambda: topology.graphql().get_run_status(run_id) in FINISHED and topology.graphql().get_run_status(run_id),
+        300,
+        "the run to finish",
+    )
     print(f"\ningest_job {day} over GraphQL: {status.value} in {time.monotonic() - started:.1f} s")
 
     assert status == DagsterRunStatus.SUCCESS
@@ -255,12 +266,13 @@ def test_a_partition_launched_over_graphql_loads_its_objects(topology, s3):
 
 
 def test_the_daemons_sensor_launches_a_run_for_new_uploads(topology, s3):
-    day = datetime.now(timezone.utc).date() - timedelta(days=3)
+    day = datetime.now(UTC).date() - timedelta(days=3)
     good, bad = _upload_day(topology, s3, day, sessions=5, discover=False)  # the sensor finds them
 
     def sensor_run_succeeded():
-        runs = topology.instance.get_runs(filters=RunsFilter(tags={
-            SENSOR_NAME_TAG: "new_metadata_objects_sensor", PARTITION_NAME_TAG: day.isoformat()}))
+        runs = topology.instance.get_runs(
+            filters=RunsFilter(tags={SENSOR_NAME_TAG: "new_metadata_objects_sensor", PARTITION_NAME_TAG: day.isoformat()})
+        )
         return any(run.status == DagsterRunStatus.SUCCESS for run in runs)
 
     # The sensor ticks every 30 s; then the run starts and loads.
@@ -271,7 +283,7 @@ def test_the_daemons_sensor_launches_a_run_for_new_uploads(topology, s3):
 
 
 def test_killing_the_daemon_and_code_server_mid_run_loses_and_doubles_nothing(topology, s3):
-    day = datetime.now(timezone.utc).date() - timedelta(days=4)
+    day = datetime.now(UTC).date() - timedelta(days=4)
     queued_day = day - timedelta(days=1)
     good, bad = _upload_day(topology, s3, day, sessions=150, direct=True)
     queued_good, queued_bad = _upload_day(topology, s3, queued_day, sessions=3)
@@ -305,6 +317,7 @@ def test_killing_the_daemon_and_code_server_mid_run_loses_and_doubles_nothing(to
     # Run monitoring finds the run's worker gone and fails it; run_retries launches it again.
     _wait(lambda: _status(topology, run_id) == DagsterRunStatus.FAILURE, 180, "monitoring to fail the dead run")
     failed_at = time.monotonic()
+
     # The retry daemon acts on the failure on its own tick: the queue can look drained for a moment
     # between the failure and the retry's launch.
     def retries_of_run():
@@ -312,8 +325,10 @@ def test_killing_the_daemon_and_code_server_mid_run_loses_and_doubles_nothing(to
 
     _wait(lambda: bool(retries_of_run()), 120, "run_retries to launch a retry", interval=1)
     _wait(lambda: _drained(topology), 300, "the queue to drain", interval=1)
-    print(f"\nkilled mid-run; run marked failed {failed_at - killed_at:.0f} s later; "
-          f"queue drained {time.monotonic() - killed_at:.0f} s after the kill")
+    print(
+        f"\nkilled mid-run; run marked failed {failed_at - killed_at:.0f} s later; "
+        f"queue drained {time.monotonic() - killed_at:.0f} s after the kill"
+    )
 
     retries = retries_of_run()
     assert any(run.status == DagsterRunStatus.SUCCESS for run in retries)
@@ -325,7 +340,8 @@ def test_killing_the_daemon_and_code_server_mid_run_loses_and_doubles_nothing(to
         assert rows == len(day_good)
     with connect(topology.database_url, autocommit=False) as conn:
         total, distinct = conn.execute(
-            "SELECT count(*), count(DISTINCT (task_id, websdr_id, timestamp_utc)) FROM measurements").fetchone()
+            "SELECT count(*), count(DISTINCT (task_id, websdr_id, timestamp_utc)) FROM measurements"
+        ).fetchone()
         ledger_total = conn.execute("SELECT count(*) FROM ingest_ledger WHERE status = 'loaded'").fetchone()[0]
     assert total == distinct == ledger_total
 
@@ -336,7 +352,7 @@ def test_killing_the_daemon_and_code_server_mid_run_loses_and_doubles_nothing(to
 def test_a_second_run_of_the_same_day_waits_in_the_queue_until_the_first_ends(topology, s3):
     """heimdall/ingest_day, one run per value: whatever launched them, two loads of one day never
     overlap, while a run of another day, queued after them, goes ahead."""
-    day = datetime.now(timezone.utc).date() - timedelta(days=6)
+    day = datetime.now(UTC).date() - timedelta(days=6)
     other_day = day - timedelta(days=1)
     good, bad = _upload_day(topology, s3, day, sessions=3)
     _upload_day(topology, s3, other_day, sessions=2)
@@ -349,8 +365,11 @@ def test_a_second_run_of_the_same_day_waits_in_the_queue_until_the_first_ends(to
         later = _launch(topology, other_day)
         # The daemon takes the queue in order: launching the run queued after the second one means
         # it looked at the second one and held it back.
-        _wait(lambda: _status(topology, later) not in (DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED), 240,
-              "the daemon to launch the run of the other day")
+        _wait(
+            lambda: _status(topology, later) not in (DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED),
+            240,
+            "the daemon to launch the run of the other day",
+        )
         assert _status(topology, second) == DagsterRunStatus.QUEUED
         assert _status(topology, first) == DagsterRunStatus.STARTED
 
@@ -372,13 +391,14 @@ def test_an_iq_run_of_a_day_running_or_queued_does_not_hold_back_that_days_inges
     """Before: IQ runs carried dagster/partition under the one-run-per-day limit, so a sensor run
     waited for an iq_automation_sensor run of its day. Now IQ counts against heimdall/iq_day and the
     background lane only."""
-    day = datetime.now(timezone.utc).date() - timedelta(days=8)
+    day = datetime.now(UTC).date() - timedelta(days=8)
     good, bad = _upload_day(topology, s3, day, sessions=3)
 
     # The test holds the day's IQ lock (iq_metrics takes it per day), so the IQ run stays running.
     with connect(topology.database_url) as conn, advisory_locks(conn, [f"heimdall:iq-day:{day}"]):
         iq_running = topology.graphql().submit_job_execution(
-            "iq_job", repository_location_name=LOCATION, tags={PARTITION_NAME_TAG: day.isoformat()})
+            "iq_job", repository_location_name=LOCATION, tags={PARTITION_NAME_TAG: day.isoformat()}
+        )
         _wait(lambda: _step_started(topology, iq_running, "iq_metrics"), 240, "the IQ run to reach iq_metrics")
         iq_queued = ui_launch.materialize_partition(topology.url, IQ, day.isoformat())
         ingest = _launch(topology, day)
@@ -402,10 +422,10 @@ def test_a_run_whose_asset_failed_is_retried_and_the_retry_succeeds(topology, s3
     """run_retries with retry_on_asset_or_op_failure: measurements_hourly fails once (a trigger
     refuses the first hourly row of the day, as a transient database error would), the run fails,
     the daemon launches a retry of the whole chain, and it succeeds."""
-    day = datetime.now(timezone.utc).date() - timedelta(days=9)
+    day = datetime.now(UTC).date() - timedelta(days=9)
     good, bad = _upload_day(topology, s3, day, sessions=3)
     schema = TEST_DB_SCHEMA
-    start = datetime.combine(day, datetime.min.time(), tzinfo=timezone.utc)
+    start = datetime.combine(day, datetime.min.time(), tzinfo=UTC)
     with connect(topology.database_url) as conn:
         conn.execute(f"""
             CREATE SEQUENCE {schema}.test_fail_once;
@@ -428,12 +448,18 @@ def test_a_run_whose_asset_failed_is_retried_and_the_retry_succeeds(topology, s3
         def retries():
             return topology.instance.get_runs(filters=RunsFilter(tags={ROOT_RUN_ID_TAG: run_id}))
 
-        _wait(lambda: retries() and all(_status(topology, r.run_id) in FINISHED for r in retries()), 300,
-              "run_retries' retry to finish", interval=1)
+        _wait(
+            lambda: retries() and all(_status(topology, r.run_id) in FINISHED for r in retries()),
+            300,
+            "run_retries' retry to finish",
+            interval=1,
+        )
     finally:
         with connect(topology.database_url) as conn:
-            conn.execute(f"DROP TRIGGER IF EXISTS test_fail_once ON {schema}.measurements_hourly; "
-                         f"DROP FUNCTION IF EXISTS {schema}.test_fail_once(); DROP SEQUENCE IF EXISTS {schema}.test_fail_once")
+            conn.execute(
+                f"DROP TRIGGER IF EXISTS test_fail_once ON {schema}.measurements_hourly; "
+                f"DROP FUNCTION IF EXISTS {schema}.test_fail_once(); DROP SEQUENCE IF EXISTS {schema}.test_fail_once"
+            )
 
     failures = topology.instance.all_logs(run_id, of_type=DagsterEventType.STEP_FAILURE)
     assert [event.step_key for event in failures] == ["measurements_hourly"]
@@ -446,8 +472,10 @@ def test_a_run_whose_asset_failed_is_retried_and_the_retry_succeeds(topology, s3
     assert statuses == Counter({"loaded": len(good), "rejected": len(bad)})
     assert rows == len(good)
     with connect(topology.database_url) as conn:
-        hourly = conn.execute("SELECT sum(measurement_count) FROM measurements_hourly WHERE bucket >= %s AND bucket < %s",
-                              (start, start + timedelta(days=1))).fetchone()[0]
+        hourly = conn.execute(
+            "SELECT sum(measurement_count) FROM measurements_hourly WHERE bucket >= %s AND bucket < %s",
+            (start, start + timedelta(days=1)),
+        ).fetchone()[0]
     assert hourly == len(good)
 
 
@@ -463,15 +491,19 @@ def _check_evaluations(topology: Topology, run_ids: list[str]) -> dict[tuple[str
 def test_a_backfill_launched_as_the_ui_launches_it_reports_each_days_own_figures(topology, s3):
     """launchPartitionBackfill as the UI sends it; the daemon's backfill loop runs the days (one
     ranged run, BackfillPolicy.multi_run); each day's materialization and checks are its own."""
-    today = datetime.now(timezone.utc).date()
+    today = datetime.now(UTC).date()
     days = [today - timedelta(days=12), today - timedelta(days=11), today - timedelta(days=10)]
     uploaded = {day: _upload_day(topology, s3, day, sessions=2 + index) for index, day in enumerate(days)}
 
     backfill_id = ui_launch.launch_partition_backfill(topology.url, INGEST, [day.isoformat() for day in days])
     done = {"COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"}
     # The daemon's backfill loop wakes every 30 s: it submits the run, then marks the backfill done.
-    status = _wait(lambda: (s := ui_launch.backfill_status(topology.url, backfill_id)) in done and s, 300,
-                   "the backfill to complete", interval=2)
+    status = _wait(
+        lambda: (s := ui_launch.backfill_status(topology.url, backfill_id)) in done and s,
+        300,
+        "the backfill to complete",
+        interval=2,
+    )
     assert status == "COMPLETED_SUCCESS"
 
     runs = topology.instance.get_runs(filters=RunsFilter(tags={BACKFILL_ID_TAG: backfill_id}))
@@ -486,7 +518,8 @@ def test_a_backfill_launched_as_the_ui_launches_it_reports_each_days_own_figures
         assert statuses == Counter({"loaded": len(good), "rejected": len(bad)})
         assert rows == len(good)
         (record,) = topology.instance.fetch_materializations(
-            AssetRecordsFilter(asset_key=AssetKey("measurements"), asset_partitions=[day.isoformat()]), limit=1).records
+            AssetRecordsFilter(asset_key=AssetKey("measurements"), asset_partitions=[day.isoformat()]), limit=1
+        ).records
         assert record.run_id in {run.run_id for run in runs}
         metadata = {key: value.value for key, value in record.asset_materialization.metadata.items()}
         assert (metadata["dagster/row_count"], metadata["inserted"], metadata["rejected"]) == (rows, len(good), len(bad))
@@ -502,18 +535,32 @@ def test_the_ui_launch_benchmark_runs_small_against_this_topology(topology, tmp_
     """bench/ui_launch.py --attach (the benchmark of BENCHMARKS.md, "A day launched from the UI"),
     once with 14 objects: the UI's "Materialize all" of today runs Dagster's asset job in one process."""
     json_out = tmp_path / "ui_launch.json"
-    command = [sys.executable, str(REPO / "bench" / "ui_launch.py"), "--attach", "--objects", "14", "--repeat", "1",
-               "--paths", "asset_job", "--json-out", str(json_out)]
+    command = [
+        sys.executable,
+        str(REPO / "bench" / "ui_launch.py"),
+        "--attach",
+        "--objects",
+        "14",
+        "--repeat",
+        "1",
+        "--paths",
+        "asset_job",
+        "--json-out",
+        str(json_out),
+    ]
     env = {**topology.env, "HEIMDALL_DAGSTER_URL": topology.url}
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600, cwd=tmp_path)
 
     assert done.returncode == 0, done.stderr[-3000:]
     last = done.stdout.strip().splitlines()[-1]
-    assert re.fullmatch(r"ui_launch_objects=14 asset_job_running_s=[0-9.]+ backfill_running_s=nan "
-                        r"ingest_job_running_s=nan executors=in_process", last), last
+    assert re.fullmatch(
+        r"ui_launch_objects=14 asset_job_running_s=[0-9.]+ backfill_running_s=nan "
+        r"ingest_job_running_s=nan executors=in_process",
+        last,
+    ), last
     (run,) = json.loads(json_out.read_text())["runs"]["asset_job"]
     assert run["job"] == "__ASSET_JOB" and run["executor"] == "in_process"
-    assert run["tags"][INGEST_DAY_TAG] == datetime.now(timezone.utc).date().isoformat()
+    assert run["tags"][INGEST_DAY_TAG] == datetime.now(UTC).date().isoformat()
     assert 0 < run["running"] <= run["run"]
     assert {"minio_metadata", "measurements", "measurements_hourly"} <= set(run["steps"])
     assert list(tmp_path.iterdir()) == [json_out]
