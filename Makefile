@@ -22,7 +22,7 @@ DAGSTER_HOME ?= $(CURDIR)/.devstack/dagster_home
 export DAGSTER_HOME
 BENCH_ARGS ?=
 
-.PHONY: setup up down status env migrate test demo dev serve worker bench clean
+.PHONY: setup up down status env migrate lint test demo dev serve worker bench clean
 
 setup: $(STAMP)
 
@@ -54,7 +54,14 @@ env:
 migrate: up
 	$(WITH_ENV) $(VENV)/bin/heimdall-migrate
 
-test: up
+# Lint, format and types (configured in pyproject.toml), before any service starts: seconds, and
+# the first thing `make test` (CI's command) checks.
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+test: lint up
 	HEIMDALL_DB_SCHEMA=$(TEST_DB_SCHEMA) $(WITH_ENV) $(VENV)/bin/python -m pytest -n 2 --dist loadgroup heimdall_pipeline_tests $(PYTEST_ARGS)
 
 demo: up
