@@ -1,6 +1,6 @@
 """Peak RSS of computing one day's IQ recordings (ours), in a process of its own so nothing else counts.
 
-Runs `iq_store.compute_day` exactly as the `iq_metrics` asset does (the day's measurements must be
+Runs `iq_store.compute_and_store_day` exactly as the `iq_metrics` asset does (the day's measurements must be
 loaded already) and prints one JSON line: peak RSS (VmHWM, MB) and the RSS before the run (the
 interpreter with numpy, boto3 and psycopg imported), recordings, computed, seconds, peak in flight.
 """
@@ -18,7 +18,7 @@ from heimdall_pipeline.core.db import connect
 from heimdall_pipeline.core.object_store import s3_client_from_settings
 from heimdall_pipeline.core.settings import Settings
 from heimdall_pipeline.iq.recordings import DEFAULT_IQ_CONCURRENCY
-from heimdall_pipeline.iq.store import compute_day
+from heimdall_pipeline.iq.store import compute_and_store_day
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     s3 = s3_client_from_settings(settings, max_pool_connections=args.concurrency)
     with connect(args.database_url) as conn:
         before = rss_mb("VmRSS")
-        result = compute_day(conn, s3, args.bucket, args.start, args.end, concurrency=args.concurrency)
+        result = compute_and_store_day(conn, s3, args.bucket, args.start, args.end, concurrency=args.concurrency)
     print(
         json.dumps(
             {

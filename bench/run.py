@@ -12,9 +12,9 @@ the median reported. Stages (see BENCHMARKS.md):
   db      N already-parsed rows: loader.load_rows vs server-side COPY FROM file
   hourly  aggregates.refresh_hourly for a day vs one bare INSERT … SELECT time_bucket … GROUP BY
   memory  (--memory) peak RSS of ingest_window for a 70,000-object day, in a subprocess
-  iq      a day of IQ recordings (--iq-sessions × 7, 1 MB each): ours = iq_store.compute_day (the
+  iq      a day of IQ recordings (--iq-sessions × 7, 1 MB each): ours = iq_store.compute_and_store_day (the
           iq_metrics asset: GET, validate, np.load, compute, store) vs raw concurrent boto3 GETs of
-          the same .npy objects at the same concurrency; and the peak RSS of compute_day in a subprocess
+          the same .npy objects at the same concurrency; and the peak RSS of compute_and_store_day in a subprocess
 
 The last line printed is machine-readable:
   e2e_vs_floor=<x> dlt_vs_ours=<x> copy_vs_server=<x> hourly_vs_bare=<x> peak_rss_mb=<x> iq_vs_raw_get=<x> iq_peak_rss_mb=<x>
@@ -62,7 +62,7 @@ from heimdall_pipeline.devtools.sample_data import generate_day, upload
 from heimdall_pipeline.ingest.loader import load_rows
 from heimdall_pipeline.ingest.uploads import ingest_window
 from heimdall_pipeline.iq.recordings import DEFAULT_IQ_CONCURRENCY
-from heimdall_pipeline.iq.store import compute_day
+from heimdall_pipeline.iq.store import compute_and_store_day
 
 DAY = date(2025, 10, 22)
 # dlt's filesystem extra needs s3fs → aiobotocore, which pins an older botocore than ours: the
@@ -322,7 +322,7 @@ def bench_memory(args, settings: Settings, admin_url: str) -> dict:
 
 
 def bench_iq(args, settings: Settings, admin_url: str, stages: dict[str, Stage]) -> dict:
-    """ours (compute_day) vs raw concurrent GETs of the same .npy objects, interleaved; then peak RSS."""
+    """ours (compute_and_store_day) vs raw concurrent GETs of the same .npy objects, interleaved; then peak RSS."""
     objects = generate_day(DAY, args.iq_sessions, miss_rate=0)
     n = len(objects)
     s3 = _client(settings, UPLOAD_CONCURRENCY)
@@ -336,14 +336,19 @@ def bench_iq(args, settings: Settings, admin_url: str, stages: dict[str, Stage])
             _, loaded = ingest_window(conn, s3, bucket, *window)
             if loaded.inserted != n:
                 raise RuntimeError(f"iq: loaded {loaded.inserted} of {n} measurements")
-            ours = stages["iq_ours"] = Stage("iq day", f"ours (compute_day, {args.iq_concurrency} threads)", n, "recordings")
+            ours = stages["iq_ours"] = Stage(
+                "iq day",
+                f"ours (compute_and_store_day, {args.iq_concurrency} threads)",
+                n,
+                "recordings",
+            )
             raw = stages["iq_raw"] = Stage("iq day", f"raw GET x{args.iq_concurrency} of the .npy", n, "recordings")
 
             def measure_ours() -> None:
                 conn.execute("DELETE FROM iq_metrics")
                 client = _client(settings, args.iq_concurrency)  # a new pool each run, as raw_get has
                 with Timer() as timer:
-                    result = compute_day(conn, client, bucket, *window, concurrency=args.iq_concurrency)
+                    result = compute_and_store_day(conn, client, bucket, *window, concurrency=args.iq_concurrency)
                 if result.outcomes["computed"] != n:
                     raise RuntimeError(f"iq: computed {result.outcomes} of {n}: {result.rejections[:3]}")
                 ours.add(timer.seconds)

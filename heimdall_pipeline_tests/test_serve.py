@@ -26,10 +26,10 @@ from dagster._core.storage.tags import BACKFILL_ID_TAG, PARTITION_NAME_TAG, ROOT
 from dagster_graphql import DagsterGraphQLClient
 
 from heimdall_pipeline.core.db import connect
+from heimdall_pipeline.core.locks import advisory_locks
 from heimdall_pipeline.devtools import ui_launch
 from heimdall_pipeline.devtools.sample_data import bad_objects, generate_day
 from heimdall_pipeline.ingest.discovery import reconcile_all
-from heimdall_pipeline.ingest.ledger import advisory_locks
 from heimdall_pipeline.ingest.uploads import upload_day_lock
 from heimdall_pipeline.instance.run_coordinator import BACKGROUND_TAG, INGEST_DAY_TAG, IQ_DAY_TAG
 from heimdall_pipeline.schema.migrations import migrate

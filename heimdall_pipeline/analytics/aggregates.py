@@ -16,7 +16,8 @@ from typing import Any
 import psycopg
 
 from heimdall_pipeline.core.db import read_sql, scalar
-from heimdall_pipeline.ingest.ledger import advisory_locks, measurement_days_of_uploads
+from heimdall_pipeline.core.locks import advisory_locks
+from heimdall_pipeline.ingest.ledger import measurement_days_of_uploads
 from heimdall_pipeline.ingest.uploads import upload_days
 
 logger = logging.getLogger(__name__)

@@ -25,11 +25,11 @@ from datetime import date, timedelta
 import psycopg
 
 from heimdall_pipeline.core.db import DatabaseConnectionError, connect
+from heimdall_pipeline.core.locks import LockWaitTimeout, advisory_locks
 from heimdall_pipeline.core.object_store import describe_error, s3_client_from_settings
 from heimdall_pipeline.core.settings import ConfigError, EventSettings, Settings, exit_on_config_error, redact
 from heimdall_pipeline.ingest.event_sources import EventSource, MinioEventTable, SqsQueue
 from heimdall_pipeline.ingest.events import AppliedEvents, apply_events, parse_body, record_dropped
-from heimdall_pipeline.ingest.ledger import LockWaitTimeout, advisory_locks
 from heimdall_pipeline.ingest.uploads import IngestResult, load_pending, upload_day_bounds, upload_day_lock
 
 logger = logging.getLogger(__name__)

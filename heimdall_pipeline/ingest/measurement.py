@@ -37,7 +37,7 @@ _SHOWN_STRING_CHARS = 60
 FREQUENCY_MHZ_MAX = 6_000.0  # 0 < f <= 6 GHz
 SAMPLE_RATE_KHZ_MAX = 100_000.0  # 0 < rate <= 100 MS/s
 SAMPLES_COUNT_MAX = 1_000_000_000  # 1 <= n <= 1e9 (fits int4)
-SNR_DB_RANGE = (-200.0, 200.0)
+STORABLE_SNR_DB_RANGE = (-200.0, 200.0)  # what a row may hold; the checks judge against PLAUSIBLE_SNR_RANGE_DB
 POWER_DBM_RANGE = (-300.0, 200.0)
 FREQUENCY_OFFSET_HZ_MAX = 1e8  # |offset| <= 100 MHz, beyond any sample rate's Nyquist limit
 # Measurement times: [2000-01-01, 2100-01-01) UTC. A fixed upper bound (not "now + 1 day") keeps
@@ -346,7 +346,7 @@ def _validated(task_id: str, doc: dict[str, Any], s3_path: str | None) -> Measur
         sample_rate_khz=sample_rate_khz,
         samples_count=samples_count,
         timestamp_utc=_timestamp(doc),
-        snr_db=_number(metrics, "snr_db", SNR_DB_RANGE, required=False, prefix="metrics."),
+        snr_db=_number(metrics, "snr_db", STORABLE_SNR_DB_RANGE, required=False, prefix="metrics."),
         frequency_offset_hz=_number(
             metrics,
             "frequency_offset_hz",

@@ -18,6 +18,7 @@ from typing import Any
 
 import psycopg
 
+from heimdall_pipeline.core.locks import advisory_locks
 from heimdall_pipeline.core.object_store import (
     CHANGED,
     DEFAULT_CONCURRENCY,
@@ -33,7 +34,6 @@ from heimdall_pipeline.core.object_store import (
     ledger_key,
     unstorable_key_reason,
 )
-from heimdall_pipeline.ingest.ledger import advisory_locks
 from heimdall_pipeline.ingest.loader import (
     Conflict,
     ListingResult,

@@ -137,7 +137,7 @@ class IQDayResult:
         return self.read / self.stats.seconds if self.stats.seconds > 0 else 0.0
 
 
-def compute_day(
+def compute_and_store_day(
     conn: psycopg.Connection,
     s3,
     default_bucket: str,

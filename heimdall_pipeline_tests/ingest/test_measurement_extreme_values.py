@@ -12,9 +12,8 @@ import pytest
 from heimdall_pipeline.analytics.aggregates import day_bounds, hourly_mismatches, refresh_hourly
 from heimdall_pipeline.analytics.reports import REPORTS, build_report
 from heimdall_pipeline.core.object_store import ObjectInfo
-from heimdall_pipeline.defs.ingest.checks import SNR_RANGE_DB
 from heimdall_pipeline.devtools.sample_data import encode, metadata_key
-from heimdall_pipeline.ingest.ledger import partition_rows, receiver_counts
+from heimdall_pipeline.ingest.ledger import PLAUSIBLE_SNR_RANGE_DB, partition_rows, receiver_counts
 from heimdall_pipeline.ingest.loader import load_object_batch
 from heimdall_pipeline.ingest.measurement import (
     FREQUENCY_MHZ_MAX,
@@ -22,7 +21,7 @@ from heimdall_pipeline.ingest.measurement import (
     POWER_DBM_RANGE,
     SAMPLE_RATE_KHZ_MAX,
     SAMPLES_COUNT_MAX,
-    SNR_DB_RANGE,
+    STORABLE_SNR_DB_RANGE,
     parse_metadata_object,
 )
 
@@ -31,7 +30,7 @@ UPLOADED = datetime(2026, 11, 28, 12, tzinfo=UTC)
 LAST_DAY = date(2099, 12, 31)
 FIRST_DAY = date(2000, 1, 1)
 TINY = 1e-9  # the smallest positive frequency and sample rate we try: "0 <" is the bound
-SNR_LOW, SNR_HIGH = SNR_DB_RANGE
+SNR_LOW, SNR_HIGH = STORABLE_SNR_DB_RANGE
 POWER_LOW, POWER_HIGH = POWER_DBM_RANGE
 OFFSET = FREQUENCY_OFFSET_HZ_MAX
 
@@ -157,7 +156,7 @@ def test_the_five_reports_run_on_the_extremes(loaded):
 
 def test_the_checks_queries_run_on_the_extremes(loaded):
     start, end = day_bounds(UPLOADED.date())
-    rows = partition_rows(loaded, start, end, SNR_RANGE_DB)
+    rows = partition_rows(loaded, start, end, PLAUSIBLE_SNR_RANGE_DB)
     # Uploaded on one day, measured on others: every row is the upload day's through its object.
     assert (rows.measurements, rows.measured_on_day, rows.measured_on_other_days) == (len(EXTREMES), 0, len(EXTREMES))
     assert (rows.snr_out_of_range, rows.min_snr_db, rows.max_snr_db) == (len(EXTREMES), SNR_LOW, SNR_HIGH)

@@ -10,7 +10,7 @@ import numpy as np
 
 from heimdall_pipeline.core.object_store import GetRetryPolicy, make_s3_client
 from heimdall_pipeline.iq import metrics as iq_metrics
-from heimdall_pipeline.iq.store import compute_day, day_reasons, day_summary
+from heimdall_pipeline.iq.store import compute_and_store_day, day_reasons, day_summary
 from heimdall_pipeline_tests.faulty_s3_proxy import FaultyS3Proxy
 from heimdall_pipeline_tests.iq.test_recordings import _with_header, hostile_recording
 from heimdall_pipeline_tests.iq_days import TEST_SAMPLES, ingest, npy_bytes, upload_day_with_recordings
@@ -32,7 +32,7 @@ def test_a_day_of_good_recordings_is_computed_and_agrees_with_the_tones(db, s3, 
     recordings = upload_day_with_recordings(s3, bucket, sessions=4)
     start, end = ingest(db, s3, bucket)
 
-    result = compute_day(db, s3, bucket, start, end, concurrency=3)
+    result = compute_and_store_day(db, s3, bucket, start, end, concurrency=3)
 
     assert (result.recordings, result.read, result.already_current) == (len(recordings), len(recordings), 0)
     assert result.outcomes == {"computed": len(recordings), "rejected": 0, "missing": 0, "failed": 0}
@@ -84,7 +84,7 @@ def test_bad_recordings_are_each_accounted_for_with_a_reason_and_none_fails_the_
     )
     expected[(no_path.task_id, no_path.websdr_id)] = "no_s3_path"
 
-    result = compute_day(db, s3, bucket, start, end, concurrency=4, max_bytes=400_000)
+    result = compute_and_store_day(db, s3, bucket, start, end, concurrency=4, max_bytes=400_000)
 
     stored = rows(db)
     assert len(stored) == len(recordings)  # every measurement has its row
@@ -120,7 +120,7 @@ def test_a_malformed_header_among_good_recordings_stalls_nothing(db, s3, bucket)
         s3.put_object(Bucket=bucket, Key=recording.key, Body=_with_header(header, bytes(24)))
     start, end = ingest(db, s3, bucket)
 
-    result = compute_day(db, s3, bucket, start, end, concurrency=2)
+    result = compute_and_store_day(db, s3, bucket, start, end, concurrency=2)
 
     stored = rows(db)
     assert len(stored) == len(recordings)
@@ -154,7 +154,7 @@ def test_a_stored_path_into_another_bucket_is_never_read(db, s3, bucket):
     gets = []
     s3.meta.events.register("before-call.s3.GetObject", lambda params, **kwargs: gets.append(params["Bucket"]))
 
-    compute_day(db, s3, bucket, start, end, concurrency=2)
+    compute_and_store_day(db, s3, bucket, start, end, concurrency=2)
 
     stored = rows(db)
     assert tuple(stored[(first.task_id, first.websdr_id)][:2]) == (
@@ -168,10 +168,10 @@ def test_a_stored_path_into_another_bucket_is_never_read(db, s3, bucket):
 def test_re_running_a_day_reads_nothing_already_computed(db, s3, bucket):
     upload_day_with_recordings(s3, bucket, sessions=3)
     start, end = ingest(db, s3, bucket)
-    first = compute_day(db, s3, bucket, start, end)
+    first = compute_and_store_day(db, s3, bucket, start, end)
     before = rows(db)
 
-    again = compute_day(db, s3, bucket, start, end)
+    again = compute_and_store_day(db, s3, bucket, start, end)
 
     assert first.read == len(before) > 0
     assert (again.read, again.already_current, again.stats.recordings) == (0, len(before), 0)
@@ -184,10 +184,10 @@ def test_missing_recordings_are_tried_again_and_computed_once_they_exist(db, s3,
     body = s3.get_object(Bucket=bucket, Key=late.key)["Body"].read()
     s3.delete_object(Bucket=bucket, Key=late.key)
     start, end = ingest(db, s3, bucket)
-    assert compute_day(db, s3, bucket, start, end).outcomes["missing"] == 1
+    assert compute_and_store_day(db, s3, bucket, start, end).outcomes["missing"] == 1
 
     s3.put_object(Bucket=bucket, Key=late.key, Body=body)
-    again = compute_day(db, s3, bucket, start, end)
+    again = compute_and_store_day(db, s3, bucket, start, end)
 
     assert (again.read, again.outcomes["computed"]) == (1, 1)
     assert rows(db)[(late.task_id, late.websdr_id)][0] == "computed"
@@ -196,23 +196,23 @@ def test_missing_recordings_are_tried_again_and_computed_once_they_exist(db, s3,
 def test_a_new_algorithm_version_recomputes_every_row(db, s3, bucket, monkeypatch):
     upload_day_with_recordings(s3, bucket, sessions=2)
     start, end = ingest(db, s3, bucket)
-    compute_day(db, s3, bucket, start, end)
+    compute_and_store_day(db, s3, bucket, start, end)
     before = rows(db)
 
     monkeypatch.setattr(iq_metrics, "ALGORITHM_VERSION", iq_metrics.ALGORITHM_VERSION + 1)
-    result = compute_day(db, s3, bucket, start, end)
+    result = compute_and_store_day(db, s3, bucket, start, end)
 
     after = rows(db)
     assert result.read == len(before) == len(after)
     assert {row[4] for row in after.values()} == {iq_metrics.ALGORITHM_VERSION}
     assert all(after[key][5] > before[key][5] for key in before)  # computed_at: written again
-    assert compute_day(db, s3, bucket, start, end).read == 0  # and then current again
+    assert compute_and_store_day(db, s3, bucket, start, end).read == 0  # and then current again
 
 
 def test_a_measurement_that_names_another_recording_is_recomputed(db, s3, bucket):
     recordings = upload_day_with_recordings(s3, bucket, sessions=1)
     start, end = ingest(db, s3, bucket)
-    compute_day(db, s3, bucket, start, end)
+    compute_and_store_day(db, s3, bucket, start, end)
     moved = recordings[0]
     new_key = moved.key.replace(".npy", "_v2.npy")
     s3.put_object(Bucket=bucket, Key=new_key, Body=npy_bytes(np.zeros(8, dtype=np.float64)))
@@ -221,7 +221,7 @@ def test_a_measurement_that_names_another_recording_is_recomputed(db, s3, bucket
         (f"s3://{bucket}/{new_key}", moved.task_id, moved.websdr_id),
     )
 
-    result = compute_day(db, s3, bucket, start, end)
+    result = compute_and_store_day(db, s3, bucket, start, end)
 
     assert result.read == 1
     assert tuple(rows(db)[(moved.task_id, moved.websdr_id)][:2]) == (
@@ -234,9 +234,9 @@ def test_bodies_held_at_once_never_exceed_the_concurrency(db, s3, bucket):
     upload_day_with_recordings(s3, bucket, sessions=4)
     start, end = ingest(db, s3, bucket)
 
-    serial = compute_day(db, s3, bucket, start, end, concurrency=1)
+    serial = compute_and_store_day(db, s3, bucket, start, end, concurrency=1)
     db.execute("DELETE FROM iq_metrics")
-    parallel = compute_day(db, s3, bucket, start, end, concurrency=3)
+    parallel = compute_and_store_day(db, s3, bucket, start, end, concurrency=3)
 
     assert serial.stats.peak_in_flight == 1
     assert 1 <= parallel.stats.peak_in_flight <= 3
@@ -248,7 +248,7 @@ def test_transient_get_failures_are_retried_and_every_recording_computed(db, s3,
     start, end = ingest(db, s3, bucket)
     with FaultyS3Proxy(s3_endpoint_url, failure_rate=0.3, seed=5) as proxy:
         flaky = make_s3_client(proxy.url, "us-east-1", "heimdall", "heimdall-secret", botocore_retries=0)
-        result = compute_day(db, flaky, bucket, start, end, retry=FAST_RETRY)
+        result = compute_and_store_day(db, flaky, bucket, start, end, retry=FAST_RETRY)
 
     assert proxy.injected > 0
     assert result.stats.retries == proxy.injected
@@ -261,11 +261,11 @@ def test_a_get_that_keeps_failing_is_failed_and_retried_by_the_next_run(db, s3, 
     denied = recordings[0].key.split("/", 1)[1]
     with FaultyS3Proxy(s3_endpoint_url, denied_keys=frozenset({denied})) as proxy:
         flaky = make_s3_client(proxy.url, "us-east-1", "heimdall", "heimdall-secret")
-        result = compute_day(db, flaky, bucket, start, end, retry=FAST_RETRY)
+        result = compute_and_store_day(db, flaky, bucket, start, end, retry=FAST_RETRY)
     assert (result.outcomes["failed"], result.outcomes["computed"]) == (1, len(recordings) - 1)
     status, reason, *_ = rows(db)[(recordings[0].task_id, recordings[0].websdr_id)]
     assert status == "failed" and "AccessDenied" in reason
 
-    again = compute_day(db, s3, bucket, start, end)
+    again = compute_and_store_day(db, s3, bucket, start, end)
 
     assert (again.read, again.outcomes["computed"]) == (1, 1)

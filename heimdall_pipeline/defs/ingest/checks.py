@@ -55,8 +55,6 @@ from heimdall_pipeline.ingest.checks import (
 from heimdall_pipeline.ingest.ledger import PLAUSIBLE_SNR_RANGE_DB
 from heimdall_pipeline.ingest.uploads import upload_day_bounds
 
-SNR_RANGE_DB = PLAUSIBLE_SNR_RANGE_DB
-
 
 def check_result(outcome: CheckOutcome) -> AssetCheckResult:
     """A library CheckOutcome as Dagster's result: Markdown values as Markdown, the rest as they are."""
@@ -148,8 +146,9 @@ snr_in_plausible_range = day_check(
     partial(rows_within, bound=SNR_IN_PLAUSIBLE_RANGE),
     asset=measurements,
     description=(
-        f"SNR of the day's rows within {SNR_RANGE_DB[0]:g}..{SNR_RANGE_DB[1]:g} dB (WARN): every row measured on "
-        "the day and every row its uploads name, whoever inserted it (this pipeline or Heimdall's worker)."
+        f"SNR of the day's rows within {PLAUSIBLE_SNR_RANGE_DB[0]:g}..{PLAUSIBLE_SNR_RANGE_DB[1]:g} dB (WARN): "
+        "every row measured on the day and every row its uploads name, whoever inserted it (this pipeline "
+        "or Heimdall's worker)."
     ),
 )
 

@@ -26,16 +26,16 @@ from dagster import (
     in_process_executor,
 )
 
+from heimdall_pipeline.core.locks import advisory_locks
 from heimdall_pipeline.defs.ingest.assets import INGEST_BACKFILL_POLICY, measurements, window_days
 from heimdall_pipeline.defs.ingest.checks import per_upload_day
 from heimdall_pipeline.defs.metadata import headline_first, partition_report
 from heimdall_pipeline.defs.partitions import daily_partitions
 from heimdall_pipeline.defs.resources import HeimdallBuckets, HeimdallS3Resource, IQRecordingsResource, TimescaleResource
-from heimdall_pipeline.ingest.ledger import advisory_locks
 from heimdall_pipeline.ingest.uploads import upload_day_bounds
 from heimdall_pipeline.iq.store import (
     IQDayResult,
-    compute_day,
+    compute_and_store_day,
     current_version,
     day_computed,
     day_reasons,
@@ -120,7 +120,7 @@ def iq_metrics(
         for day in window_days(start, end):
             day_start, day_end = upload_day_bounds(day)
             with advisory_locks(conn, [f"heimdall:iq-day:{day}"], log=context.log):
-                result = compute_day(
+                result = compute_and_store_day(
                     conn,
                     client,
                     buckets.raw,

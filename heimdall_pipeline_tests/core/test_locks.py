@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from heimdall_pipeline.core.db import connect
-from heimdall_pipeline.ingest.ledger import LockWaitTimeout, advisory_locks
+from heimdall_pipeline.core.locks import LockWaitTimeout, advisory_locks
 
 LOCK = "heimdall:upload-day:2026-11-28"
 
@@ -26,7 +26,7 @@ HELD_BY_ME = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid 
 
 
 def test_a_free_lock_is_taken_without_a_word(db, caplog):
-    with caplog.at_level(logging.INFO, logger="heimdall_pipeline.ingest.ledger"):
+    with caplog.at_level(logging.INFO, logger="heimdall_pipeline.core.locks"):
         with advisory_locks(db, [LOCK]):
             assert db.execute(HELD_BY_ME).fetchone()[0] == 1
     assert caplog.records == []
@@ -36,7 +36,7 @@ def test_a_free_lock_is_taken_without_a_word(db, caplog):
 def test_a_held_lock_is_waited_for_with_a_log_line_naming_the_holder(db, holder, caplog):
     releaser = threading.Timer(0.5, lambda: holder.execute("SELECT pg_advisory_unlock_all()"))
     releaser.start()
-    with caplog.at_level(logging.INFO, logger="heimdall_pipeline.ingest.ledger"):
+    with caplog.at_level(logging.INFO, logger="heimdall_pipeline.core.locks"):
         with advisory_locks(db, [LOCK], wait=timedelta(seconds=30)):
             pass
     releaser.join()
