@@ -32,6 +32,7 @@ from heimdall_pipeline.devtools.sample_data import bad_objects, generate_day
 from heimdall_pipeline.ingest.discovery import reconcile_all
 from heimdall_pipeline.ingest.uploads import upload_day_lock
 from heimdall_pipeline.instance.run_coordinator import BACKGROUND_TAG, INGEST_DAY_TAG, IQ_DAY_TAG
+from heimdall_pipeline.iq.store import iq_day_lock
 from heimdall_pipeline.schema.migrations import migrate
 from heimdall_pipeline_tests.conftest import TEST_DB_SCHEMA, _with_database
 from heimdall_pipeline_tests.defs.conftest import noon, put_uploaded_at, store_uploaded_at
@@ -395,7 +396,7 @@ def test_an_iq_run_of_a_day_running_or_queued_does_not_hold_back_that_days_inges
     good, bad = _upload_day(topology, s3, day, sessions=3)
 
     # The test holds the day's IQ lock (iq_metrics takes it per day), so the IQ run stays running.
-    with connect(topology.database_url) as conn, advisory_locks(conn, [f"heimdall:iq-day:{day}"]):
+    with connect(topology.database_url) as conn, advisory_locks(conn, [iq_day_lock(day)]):
         iq_running = topology.graphql().submit_job_execution(
             "iq_job", repository_location_name=LOCATION, tags={PARTITION_NAME_TAG: day.isoformat()}
         )

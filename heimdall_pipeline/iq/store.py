@@ -12,13 +12,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
+from typing import Any
 
 import numpy as np
 import psycopg
 
 from heimdall_pipeline.core.db import column_names, read_sql
+from heimdall_pipeline.core.locks import advisory_locks
 from heimdall_pipeline.core.object_store import DEFAULT_GET_RETRY, GetRetryPolicy
+from heimdall_pipeline.ingest.uploads import upload_day_bounds
 from heimdall_pipeline.iq import metrics as iq_metrics
 from heimdall_pipeline.iq.recordings import (
     COMPUTED,
@@ -168,6 +171,28 @@ def compute_and_store_day(
             batch = []
     store_results(conn, batch, version)
     return result
+
+
+def iq_day_lock(day: date) -> str:
+    """The advisory lock of one upload day's IQ work: two IQ runs of a day never read its recordings twice."""
+    return f"heimdall:iq-day:{day}"
+
+
+def compute_and_store_upload_day(
+    conn: psycopg.Connection,
+    s3,
+    default_bucket: str,
+    day: date,
+    *,
+    concurrency: int = DEFAULT_IQ_CONCURRENCY,
+    max_bytes: int = DEFAULT_MAX_RECORDING_BYTES,
+    log: Any = None,
+) -> IQDayResult:
+    """compute_and_store_day for the uploads of one UTC day, holding the day's IQ lock
+    (`log`: as advisory_locks')."""
+    start, end = upload_day_bounds(day)
+    with advisory_locks(conn, [iq_day_lock(day)], **({"log": log} if log is not None else {})):
+        return compute_and_store_day(conn, s3, default_bucket, start, end, concurrency, max_bytes)
 
 
 def day_summary(conn: psycopg.Connection, start: datetime, end: datetime) -> dict[str, dict[str, int]]:

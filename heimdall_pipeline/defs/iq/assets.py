@@ -26,7 +26,6 @@ from dagster import (
     in_process_executor,
 )
 
-from heimdall_pipeline.core.locks import advisory_locks
 from heimdall_pipeline.defs.ingest.assets import INGEST_BACKFILL_POLICY, measurements, window_days
 from heimdall_pipeline.defs.ingest.checks import per_upload_day
 from heimdall_pipeline.defs.metadata import headline_first, partition_report
@@ -35,7 +34,7 @@ from heimdall_pipeline.defs.resources import HeimdallBuckets, HeimdallS3Resource
 from heimdall_pipeline.ingest.uploads import upload_day_bounds
 from heimdall_pipeline.iq.store import (
     IQDayResult,
-    compute_and_store_day,
+    compute_and_store_upload_day,
     current_version,
     day_computed,
     day_reasons,
@@ -119,16 +118,15 @@ def iq_metrics(
     with timescale.connection() as conn:
         for day in window_days(start, end):
             day_start, day_end = upload_day_bounds(day)
-            with advisory_locks(conn, [f"heimdall:iq-day:{day}"], log=context.log):
-                result = compute_and_store_day(
-                    conn,
-                    client,
-                    buckets.raw,
-                    day_start,
-                    day_end,
-                    concurrency=iq_recordings.concurrency,
-                    max_bytes=iq_recordings.max_recording_bytes,
-                )
+            result = compute_and_store_upload_day(
+                conn,
+                client,
+                buckets.raw,
+                day,
+                concurrency=iq_recordings.concurrency,
+                max_bytes=iq_recordings.max_recording_bytes,
+                log=context.log,
+            )
             summary = day_summary(conn, day_start, day_end)
             statuses = dict(iter_status(summary))
             plot = iq_metrics_plot(statuses, day_computed(conn, day_start, day_end), day)
