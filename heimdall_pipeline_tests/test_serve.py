@@ -90,6 +90,32 @@ def _create_database(admin_url: str, prefix: str) -> str:
     return name
 
 
+def serve_env(
+    work: Path, admin_url: str, heimdall_db: str, dagster_db: str, s3_endpoint_url: str, bucket: str, **settings: str
+) -> dict[str, str]:
+    """The environment of a `scripts/serve.sh` topology of its own under `work`: its databases, bucket,
+    DAGSTER_HOME (the repository's dagster.yaml) and state directory; nothing of the caller's."""
+    home = work / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").symlink_to(REPO / "dagster.yaml")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HEIMDALL_", "DAGSTER_", "AWS_", "PYTEST_"))}
+    env.update(
+        HEIMDALL_DATABASE_URL=_with_database(admin_url, heimdall_db),
+        HEIMDALL_S3_ENDPOINT_URL=s3_endpoint_url,
+        HEIMDALL_S3_BUCKET=bucket,
+        AWS_ACCESS_KEY_ID="heimdall",
+        AWS_SECRET_ACCESS_KEY="heimdall-secret",
+        AWS_REGION="us-east-1",
+        DAGSTER_HOME=str(home),
+        DAGSTER_POSTGRES_URL=_with_database(admin_url, dagster_db),
+        HEIMDALL_SERVE_STATE=str(work / "state"),
+        HEIMDALL_SERVE_ENVFILE=str(work / "env"),
+        HEIMDALL_DB_SCHEMA=TEST_DB_SCHEMA,
+        **settings,
+    )
+    return env
+
+
 @pytest.fixture(scope="module")
 def topology(admin_database_url, s3_endpoint_url, tmp_path_factory):
     from heimdall_pipeline.core.object_store import make_s3_client
@@ -101,24 +127,8 @@ def topology(admin_database_url, s3_endpoint_url, tmp_path_factory):
     migrate(database_url)
     bucket = f"heimdall-serve-{uuid.uuid4().hex[:8]}"
     make_s3_client(s3_endpoint_url, "us-east-1", "heimdall", "heimdall-secret").create_bucket(Bucket=bucket)
+    env = serve_env(work, admin_database_url, heimdall_db, dagster_db, s3_endpoint_url, bucket)
     home = work / "dagster_home"
-    home.mkdir()
-    (home / "dagster.yaml").symlink_to(REPO / "dagster.yaml")
-
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HEIMDALL_", "DAGSTER_", "AWS_", "PYTEST_"))}
-    env.update(
-        HEIMDALL_DATABASE_URL=database_url,
-        HEIMDALL_S3_ENDPOINT_URL=s3_endpoint_url,
-        HEIMDALL_S3_BUCKET=bucket,
-        AWS_ACCESS_KEY_ID="heimdall",
-        AWS_SECRET_ACCESS_KEY="heimdall-secret",
-        AWS_REGION="us-east-1",
-        DAGSTER_HOME=str(home),
-        DAGSTER_POSTGRES_URL=_with_database(admin_database_url, dagster_db),
-        HEIMDALL_SERVE_STATE=str(work / "state"),
-        HEIMDALL_SERVE_ENVFILE=str(work / "env"),
-        HEIMDALL_DB_SCHEMA=TEST_DB_SCHEMA,
-    )
     topology = None
     try:
         done = subprocess.run([SERVE, "up"], env=env, capture_output=True, text=True, timeout=400)

@@ -6,7 +6,6 @@ operator gets exactly one alert per channel, for the chain, with no password in 
 
 from __future__ import annotations
 
-import os
 import subprocess
 import time
 import uuid
@@ -22,8 +21,8 @@ from dagster_graphql import DagsterGraphQLClient
 from heimdall_pipeline.core.db import connect
 from heimdall_pipeline.schema.migrations import migrate
 from heimdall_pipeline_tests.alert_receivers import SmtpReceiver, WebhookReceiver, free_port
-from heimdall_pipeline_tests.conftest import TEST_DB_SCHEMA, _with_database
-from heimdall_pipeline_tests.test_serve import _create_database, _wait
+from heimdall_pipeline_tests.conftest import _with_database
+from heimdall_pipeline_tests.test_serve import _create_database, _wait, serve_env
 
 pytestmark = [
     pytest.mark.integration,
@@ -50,23 +49,15 @@ def served(admin_database_url, s3_endpoint_url, tmp_path_factory):
     bucket = f"heimdall-alerts-{uuid.uuid4().hex[:8]}"
     make_s3_client(s3_endpoint_url, "us-east-1", "heimdall", "heimdall-secret").create_bucket(Bucket=bucket)
     home = work / "dagster_home"
-    home.mkdir()
-    (home / "dagster.yaml").symlink_to(REPO / "dagster.yaml")
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HEIMDALL_", "DAGSTER_", "AWS_", "PYTEST_"))}
     with WebhookReceiver() as hook, SmtpReceiver(user="alerts", password=SMTP_PASSWORD) as mail:
-        env.update(
-            HEIMDALL_DATABASE_URL=_with_database(admin_database_url, heimdall_db),
-            HEIMDALL_DB_SCHEMA=TEST_DB_SCHEMA,
-            HEIMDALL_S3_ENDPOINT_URL=s3_endpoint_url,
-            HEIMDALL_S3_BUCKET=bucket,
-            AWS_ACCESS_KEY_ID="heimdall",
-            AWS_SECRET_ACCESS_KEY="heimdall-secret",
-            AWS_REGION="us-east-1",
-            DAGSTER_HOME=str(home),
-            DAGSTER_POSTGRES_URL=_with_database(admin_database_url, dagster_db),
-            HEIMDALL_SERVE_STATE=str(work / "state"),
-            HEIMDALL_SERVE_ENVFILE=str(work / "env"),
+        env = serve_env(
+            work,
+            admin_database_url,
+            heimdall_db,
+            dagster_db,
+            s3_endpoint_url,
+            bucket,
             HEIMDALL_WEBSERVER_PORT=str(port),
             HEIMDALL_UI_URL=f"http://127.0.0.1:{port}",
             HEIMDALL_ALERT_WEBHOOK_URL=hook.url,
