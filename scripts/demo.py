@@ -86,7 +86,8 @@ def main() -> int:
     recordings, comparison = metadata.get("iq_metrics", {}), metadata.get("heimdall_vs_recomputed_metrics", {})
 
     def value(meta, name):
-        return meta[name].value if name in meta else "?"
+        # A counter the materialization leaves out is zero (defs/metadata.py); "?" only if the asset never ran.
+        return meta[name].value if name in meta else (0 if meta else "?")
 
     print(f"\nDagster run {result.run_id[:8]}: {'succeeded' if result.success else 'FAILED'} (partition {partition})")
     print(f"  minio_metadata: {value(listing, 'objects')} objects of the day in the ledger, {value(listing, 'pending')} pending")
