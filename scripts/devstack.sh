@@ -381,7 +381,7 @@ PY
 
 # --- Redis (Celery's broker and result backend) ---------------------------------------------
 redis_start() {
-    "$ROOT/scripts/install_redis.sh"
+    "$ROOT/scripts/install_debian_package.sh" redis-server redis-server redis-cli
     log "starting Redis on 127.0.0.1:$REDIS_PORT"
     # A throwaway broker: no snapshots, no append-only file. The wrapper records its own PID and
     # then execs redis-server, so the PID is exact.
@@ -406,7 +406,7 @@ rabbitmq_env() {
 }
 
 rabbitmq_start() {
-    "$ROOT/scripts/install_rabbitmq.sh"
+    "$ROOT/scripts/install_debian_package.sh" rabbitmq-server /usr/lib/rabbitmq/bin/rabbitmq-server
     log "starting RabbitMQ on 127.0.0.1:$RABBITMQ_PORT"
     # RUNNING_UNDER_SYSTEMD makes the start script exec the VM, so the recorded PID is the broker's.
     (rabbitmq_env; setsid nohup bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$RABBITMQ_PIDFILE" \
