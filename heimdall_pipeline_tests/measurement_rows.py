@@ -1,4 +1,4 @@
-"""Hand-built and generated measurements for the analytics and lifecycle tests."""
+"""Hand-built and generated measurements for the analytics, lifecycle and worker tests."""
 
 from __future__ import annotations
 
@@ -52,3 +52,20 @@ def realistic_day(day: date, sessions: int, seed: int = 0) -> list[Measurement]:
             document = measurement_document(rng, websdr_id, frequency, timestamp + timedelta(milliseconds=websdr_id))
             rows.append(Measurement.from_measurement_dict(task_id, document))
     return rows
+
+
+def heimdall_acquisition(task_id: str, count: int = 7) -> list[dict]:
+    """One acquisition's measurement dicts as Heimdall's acquire_iq builds them (receivers 1..count),
+    each naming its recording under sessions/<task_id>/: what the worker API and the Celery task get."""
+    return [
+        {
+            "websdr_id": websdr_id,
+            "frequency_mhz": 145.5,
+            "sample_rate_khz": 12.5,
+            "samples_count": 125000,
+            "timestamp_utc": f"2025-10-22T10:30:4{websdr_id}.123456",
+            "metrics": {"snr_db": 10.0 + websdr_id, "frequency_offset_hz": -1.5, "signal_power_dbm": -55.0},
+            "iq_data_path": f"s3://heimdall-raw-iq/sessions/{task_id}/websdr_{websdr_id}.npy",
+        }
+        for websdr_id in range(1, count + 1)
+    ]

@@ -16,25 +16,11 @@ from heimdall_pipeline.core.db import connect
 from heimdall_pipeline.core.settings import ConfigError
 from heimdall_pipeline.ingest.measurement import MAX_REASON_CHARS
 from heimdall_pipeline.worker.api import is_transient_database_error
-
-
-def _measurements(task_id: str) -> list[dict]:
-    return [
-        {
-            "websdr_id": websdr_id,
-            "frequency_mhz": 145.5,
-            "sample_rate_khz": 12.5,
-            "samples_count": 125000,
-            "timestamp_utc": f"2025-10-22T10:30:4{websdr_id}.123456",
-            "metrics": {"snr_db": 10.0 + websdr_id, "frequency_offset_hz": -1.5, "signal_power_dbm": -55.0},
-            "iq_data_path": f"s3://heimdall-raw-iq/sessions/{task_id}/websdr_{websdr_id}.npy",
-        }
-        for websdr_id in range(1, 8)
-    ]
+from heimdall_pipeline_tests.measurement_rows import heimdall_acquisition
 
 
 def test_success_returns_the_count_and_stores_power(clean_database_url):
-    result = save_measurements_to_timescaledb("task-1", _measurements("task-1"), database_url=clean_database_url)
+    result = save_measurements_to_timescaledb("task-1", heimdall_acquisition("task-1"), database_url=clean_database_url)
     assert result == {
         "status": "SUCCESS",
         "retryable": False,
@@ -59,8 +45,8 @@ def test_success_returns_the_count_and_stores_power(clean_database_url):
 
 
 def test_a_retried_task_inserts_nothing_twice(clean_database_url):
-    save_measurements_to_timescaledb("task-2", _measurements("task-2"), database_url=clean_database_url)
-    result = save_measurements_to_timescaledb("task-2", _measurements("task-2"), database_url=clean_database_url)
+    save_measurements_to_timescaledb("task-2", heimdall_acquisition("task-2"), database_url=clean_database_url)
+    result = save_measurements_to_timescaledb("task-2", heimdall_acquisition("task-2"), database_url=clean_database_url)
     assert (result["status"], result["measurements_count"], result["inserted"], result["duplicate"]) == (
         "SUCCESS",
         7,
@@ -70,8 +56,8 @@ def test_a_retried_task_inserts_nothing_twice(clean_database_url):
 
 
 def test_a_row_stored_with_other_values_is_a_conflict_and_kept(clean_database_url):
-    save_measurements_to_timescaledb("task-c", _measurements("task-c"), database_url=clean_database_url)
-    changed = _measurements("task-c")
+    save_measurements_to_timescaledb("task-c", heimdall_acquisition("task-c"), database_url=clean_database_url)
+    changed = heimdall_acquisition("task-c")
     changed[1]["metrics"]["snr_db"] = 3.25
     result = save_measurements_to_timescaledb("task-c", changed, database_url=clean_database_url)
     assert (result["status"], result["retryable"], result["measurements_count"]) == ("PARTIAL_FAILURE", False, 6)
@@ -88,7 +74,7 @@ def test_a_row_stored_with_other_values_is_a_conflict_and_kept(clean_database_ur
 
 
 def test_invalid_measurements_are_reported_and_the_rest_saved(clean_database_url):
-    measurements = _measurements("task-3")
+    measurements = heimdall_acquisition("task-3")
     measurements[2]["metrics"]["snr_db"] = float("nan")
     del measurements[4]["frequency_mhz"]
     result = save_measurements_to_timescaledb("task-3", measurements, database_url=clean_database_url)
@@ -102,13 +88,13 @@ def test_invalid_measurements_are_reported_and_the_rest_saved(clean_database_url
 
 def test_an_unreachable_database_is_a_retryable_failure(clean_database_url):
     unreachable = "postgresql://nobody:wrong@127.0.0.1:1/none?connect_timeout=2"
-    result = save_measurements_to_timescaledb("task-4", _measurements("task-4"), database_url=unreachable)
+    result = save_measurements_to_timescaledb("task-4", heimdall_acquisition("task-4"), database_url=unreachable)
     assert (result["status"], result["retryable"], result["measurements_count"], result["inserted"]) == ("FAILED", True, 0, 0)
     assert "connection" in result["error"].lower() and "wrong" not in result["error"]
 
 
 def test_a_call_whose_every_measurement_is_rejected_fails_and_is_not_retryable(clean_database_url):
-    measurements = _measurements("task-5")
+    measurements = heimdall_acquisition("task-5")
     for document in measurements:
         del document["frequency_mhz"]
     result = save_measurements_to_timescaledb("task-5", measurements, database_url=clean_database_url)
@@ -159,7 +145,7 @@ def test_an_empty_call_succeeds_with_nothing_stored(clean_database_url):
     ],
 )
 def test_a_measurement_whose_recording_is_another_acquisitions_is_rejected(clean_database_url, path, reason):
-    measurements = _measurements("task-7")
+    measurements = heimdall_acquisition("task-7")
     measurements[2]["iq_data_path"] = path
     measurements[4]["iq_data_path"] = "sessions/task-7/websdr_5.npy"  # a bare key of this task is fine
     del measurements[5]["iq_data_path"]  # no path: nothing to contradict the task id
@@ -236,7 +222,7 @@ def _stored(database_url: str, task_id: str) -> list[tuple]:
     ],
 )
 def test_a_hostile_dict_is_rejected_and_the_six_valid_ones_stored(clean_database_url, hostile, code):
-    measurements = _measurements("task-h")
+    measurements = heimdall_acquisition("task-h")
     if "metrics" in hostile:
         measurements[3]["metrics"].update(hostile["metrics"])
     else:
@@ -252,7 +238,7 @@ def test_a_hostile_dict_is_rejected_and_the_six_valid_ones_stored(clean_database
 
 
 def test_other_hostile_items_in_the_list_are_rejected(clean_database_url):
-    measurements = [*_measurements("task-l")[:6], None, "text", [1, 2], {"websdr_id": 7}]
+    measurements = [*heimdall_acquisition("task-l")[:6], None, "text", [1, 2], {"websdr_id": 7}]
     result = save_measurements_to_timescaledb("task-l", measurements, database_url=clean_database_url)
     assert (result["status"], result["inserted"]) == ("PARTIAL_FAILURE", 6)
     assert [(r["index"], r["reason"].split(":")[0]) for r in result["rejected"]] == [
@@ -272,7 +258,7 @@ def test_measurements_that_are_not_a_list_fail_without_raising(clean_database_ur
 @pytest.mark.parametrize("task_id", ["task\x00nul", "\ud800", "t" * 10_000])
 def test_a_task_id_postgresql_cannot_hold_fails_the_call_without_raising(clean_database_url, task_id):
     """A 10 KB task_id answered FAILED with an empty `rejected` (the index refused it): now each dict says why."""
-    measurements = _measurements("task-x")
+    measurements = heimdall_acquisition("task-x")
     for measurement in measurements:
         del measurement["iq_data_path"]
     result = save_measurements_to_timescaledb(task_id, measurements, database_url=clean_database_url)
@@ -287,7 +273,7 @@ def test_a_task_id_postgresql_cannot_hold_fails_the_call_without_raising(clean_d
 
 
 def test_numpy_numbers_are_accepted_and_numpy_booleans_are_not(clean_database_url):
-    measurements = _measurements("task-np")
+    measurements = heimdall_acquisition("task-np")
     for index, document in enumerate(measurements):
         document["frequency_mhz"] = np.float64(145.5)
         document["sample_rate_khz"] = np.float32(12.5)
@@ -322,7 +308,7 @@ def test_heimdalls_three_arguments_fill_the_recording_paths_and_its_callers_read
     """Heimdall calls save_measurements_to_timescaledb(task_id, measurements, s3_paths) with s3_paths
     mapping websdr_id to the recording (string keys once through JSON); its callers read `status`
     (SUCCESS / PARTIAL_FAILURE / FAILED), `successful` and `failed`."""
-    measurements = _measurements("task-h3")
+    measurements = heimdall_acquisition("task-h3")
     for measurement in measurements:
         del measurement["iq_data_path"]
     s3_paths = {str(m["websdr_id"]): f"s3://heimdall-raw-iq/sessions/task-h3/websdr_{m['websdr_id']}.npy" for m in measurements}

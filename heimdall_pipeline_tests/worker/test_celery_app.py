@@ -26,6 +26,7 @@ from heimdall_pipeline.core.db import connect
 from heimdall_pipeline.core.settings import ConfigError
 from heimdall_pipeline.worker.celery_app import TASK_NAME, CelerySettings, retry_delay, save_measurements
 from heimdall_pipeline_tests.brokers import BROKERS, PersistentRedis, PrivateRabbitMQ, devstack_broker_urls
+from heimdall_pipeline_tests.measurement_rows import heimdall_acquisition
 from heimdall_pipeline_tests.tcp_proxy import TcpProxy
 
 # One xdist worker runs the whole module: one Celery worker process, one proxy.
@@ -33,21 +34,6 @@ pytestmark = pytest.mark.xdist_group("celery_worker")
 
 REPO = Path(__file__).resolve().parents[2]
 WORKER_COMMAND = Path(sys.executable).parent / "heimdall-celery-worker"
-
-
-def _measurements(task_id: str, count: int = 7) -> list[dict]:
-    return [
-        {
-            "websdr_id": websdr_id,
-            "frequency_mhz": 145.5,
-            "sample_rate_khz": 12.5,
-            "samples_count": 125000,
-            "timestamp_utc": f"2025-10-22T10:30:4{websdr_id}.123456",
-            "metrics": {"snr_db": 10.0 + websdr_id, "frequency_offset_hz": -1.5, "signal_power_dbm": -55.0},
-            "iq_data_path": f"s3://heimdall-raw-iq/sessions/{task_id}/websdr_{websdr_id}.npy",
-        }
-        for websdr_id in range(1, count + 1)
-    ]
 
 
 def _rows(database_url: str, task_id: str) -> list[int]:
@@ -238,7 +224,7 @@ def _result(async_result, worker: Worker, timeout: float = 30) -> dict:
 
 def test_a_task_sent_by_name_stores_the_rows(heimdall, worker, clean_database_url):
     task_id = str(uuid.uuid4())
-    result = _result(_send(heimdall, worker, task_id, _measurements(task_id)), worker)
+    result = _result(_send(heimdall, worker, task_id, heimdall_acquisition(task_id)), worker)
     assert result == {
         "status": "SUCCESS",
         "retryable": False,
@@ -262,7 +248,7 @@ def test_a_message_shaped_exactly_like_heimdalls_call_is_stored_and_answered(hei
     """Heimdall's chain sends (task_id, measurements, s3_paths): three arguments, s3_paths keyed by
     websdr_id (strings, through JSON). Before, the two-argument task raised TypeError."""
     task_id = str(uuid.uuid4())
-    measurements = _measurements(task_id)
+    measurements = heimdall_acquisition(task_id)
     s3_paths = {str(m["websdr_id"]): m.pop("iq_data_path") for m in measurements}
     sent = heimdall.send_task(TASK_NAME, args=[task_id, measurements, s3_paths], queue=worker.queue)
     result = _result(sent, worker)
@@ -274,11 +260,11 @@ def test_a_message_shaped_exactly_like_heimdalls_call_is_stored_and_answered(hei
 def test_a_redelivered_message_inserts_nothing_twice(heimdall, worker, clean_database_url):
     task_id = str(uuid.uuid4())
     message_id = str(uuid.uuid4())
-    first = _result(_send(heimdall, worker, task_id, _measurements(task_id), task_id=message_id), worker)
+    first = _result(_send(heimdall, worker, task_id, heimdall_acquisition(task_id), task_id=message_id), worker)
     heimdall.AsyncResult(message_id).forget()
     # The same message again (same Celery id, same arguments): what the broker redelivers when a
     # worker died after the rows were stored but before it acknowledged.
-    again = _result(_send(heimdall, worker, task_id, _measurements(task_id), task_id=message_id), worker)
+    again = _result(_send(heimdall, worker, task_id, heimdall_acquisition(task_id), task_id=message_id), worker)
     assert (first["status"], first["inserted"], first["duplicate"]) == ("SUCCESS", 7, 0)
     assert (again["status"], again["inserted"], again["duplicate"]) == ("SUCCESS", 0, 7)
     assert _rows(clean_database_url, task_id) == list(range(1, 8))
@@ -287,7 +273,7 @@ def test_a_redelivered_message_inserts_nothing_twice(heimdall, worker, clean_dat
 
 def test_a_measurement_of_another_acquisition_is_rejected_and_the_rest_stored(heimdall, worker, clean_database_url):
     task_id, other = str(uuid.uuid4()), str(uuid.uuid4())
-    measurements = _measurements(task_id)
+    measurements = heimdall_acquisition(task_id)
     measurements[2]["iq_data_path"] = f"s3://heimdall-raw-iq/sessions/{other}/websdr_3.npy"
     result = _result(_send(heimdall, worker, task_id, measurements), worker)
     assert (result["status"], result["retryable"], result["inserted"], result["retries"]) == ("PARTIAL_FAILURE", False, 6, 0)
@@ -349,7 +335,7 @@ def test_a_message_that_cannot_be_decoded_is_answered_failed_and_the_worker_goes
     assert len(json.dumps(answer)) < 2000
     # The worker goes on with the next message.
     after = str(uuid.uuid4())
-    assert _result(_send(heimdall, worker, after, _measurements(after)), worker)["status"] == "SUCCESS"
+    assert _result(_send(heimdall, worker, after, heimdall_acquisition(after)), worker)["status"] == "SUCCESS"
     assert _rows(clean_database_url, task_id) == []
 
 
@@ -357,7 +343,7 @@ def test_a_database_outage_is_retried_with_backoff_until_the_database_is_back(he
     task_id = str(uuid.uuid4())
     worker.proxy.stop()  # the database is down: connections are refused
     try:
-        sent = _send(heimdall, worker, task_id, _measurements(task_id))
+        sent = _send(heimdall, worker, task_id, heimdall_acquisition(task_id))
         deadline = time.monotonic() + 20
         while f"task {task_id!r}: retry 3 of 30" not in worker.log_text():
             assert time.monotonic() < deadline, worker.log_text()[-5000:]
@@ -404,7 +390,7 @@ def test_a_pool_process_killed_mid_task_gives_its_message_back_and_the_rows_land
         [child] = _children(worker.process.pid)
         with connect(owner_database_url, autocommit=False) as lock:  # a transaction that holds the table
             lock.execute("LOCK TABLE measurements IN SHARE MODE")
-            sent = _send(heimdall, worker, task_id, _measurements(task_id))
+            sent = _send(heimdall, worker, task_id, heimdall_acquisition(task_id))
             deadline = time.monotonic() + 30
             waiting = "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'measurements'::regclass"
             while lock.execute(waiting).fetchone()[0] == 0:  # the task's INSERT now waits on the lock
@@ -447,7 +433,7 @@ def test_a_broker_killed_and_restarted_mid_task_loses_no_message(kind, clean_dat
         with connect(owner_database_url, autocommit=False) as lock:  # the task's INSERT waits on this
             lock.execute("LOCK TABLE measurements IN SHARE MODE")
             fifty = [
-                {**_measurements(task_id)[i % 7], "timestamp_utc": f"2025-10-22T10:{i // 60:02d}:{i % 60:02d}Z"}
+                {**heimdall_acquisition(task_id)[i % 7], "timestamp_utc": f"2025-10-22T10:{i // 60:02d}:{i % 60:02d}Z"}
                 for i in range(50)
             ]
             sent = _send(heimdall, worker, task_id, fifty)
@@ -530,7 +516,7 @@ def test_our_worker_and_heimdalls_share_one_broker_and_lose_no_message(broker_ur
         sent_ours, sent_theirs = [], []
         for _ in range(10):
             task_id = str(uuid.uuid4())
-            sent_ours.append((task_id, heimdall.send_task(TASK_NAME, args=[task_id, _measurements(task_id)])))
+            sent_ours.append((task_id, heimdall.send_task(TASK_NAME, args=[task_id, heimdall_acquisition(task_id)])))
             sent_theirs.append(heimdall.send_task("src.tasks.acquire_iq.health_check_websdrs"))
         for task_id, sent in sent_ours:
             assert sent.get(timeout=60)["status"] == "SUCCESS"
